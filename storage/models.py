@@ -1,0 +1,166 @@
+"""The tables. One class per table; relationships are plain foreign keys, loaded on purpose."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import Column, Index, UniqueConstraint
+from sqlmodel import Field, SQLModel
+
+from storage.types import JSONType, UTCDateTime
+
+
+def _ts(**kw: Any) -> Any:
+    return Field(sa_type=UTCDateTime(), **kw)
+
+
+def _json(default_factory: Any) -> Any:
+    return Field(default_factory=default_factory, sa_column=Column(JSONType, nullable=False))
+
+
+class Contact(SQLModel, table=True):
+    """A person as one channel knows them: a Telegram user, a web-chat browser, a WhatsApp number."""
+
+    __tablename__ = "contact"
+    __table_args__ = (UniqueConstraint("channel", "external_id", name="uq_contact_channel_external"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    channel: str = Field(max_length=16)
+    external_id: str = Field(max_length=128)
+    chat_id: str = Field(max_length=128)
+    display_name: str | None = Field(default=None, max_length=128)
+    language: str = Field(default="id", max_length=8)
+    phone: str | None = Field(default=None, max_length=32)
+    consent_at: datetime | None = _ts(default=None, nullable=True)
+    consent_version: str | None = Field(default=None, max_length=32)
+    created_at: datetime = _ts()
+    last_inbound_at: datetime | None = _ts(default=None, nullable=True)
+
+
+class Conversation(SQLModel, table=True):
+    """Where a contact is in a flow. One row per contact (and so per channel): it *is* the
+    active conversation, reset when a flow ends, so two can never be active at once."""
+
+    __tablename__ = "conversation"
+
+    id: int | None = Field(default=None, primary_key=True)
+    contact_id: int = Field(foreign_key="contact.id", unique=True)
+    flow: str | None = Field(default=None, max_length=32)
+    step: str | None = Field(default=None, max_length=64)
+    answers: dict[str, Any] = _json(dict)
+    extra: dict[str, Any] = _json(dict)
+    updated_at: datetime = _ts()
+    expires_at: datetime | None = _ts(default=None, nullable=True)
+
+
+class TicketCounter(SQLModel, table=True):
+    """Per prefix-and-year sequence; incremented with an upsert so processes never collide."""
+
+    __tablename__ = "ticket_counter"
+
+    scope: str = Field(primary_key=True, max_length=16)
+    value: int = 0
+
+
+class Ticket(SQLModel, table=True):
+    """A complaint or service request: what the office works on."""
+
+    __tablename__ = "ticket"
+    __table_args__ = (
+        Index("ix_ticket_reporter_created", "reporter_contact_id", "created_at"),
+        Index("ix_ticket_status_created", "status", "created_at"),
+        Index("ix_ticket_district_created", "district_code", "created_at"),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    number: str = Field(max_length=24, unique=True)
+    kind: str = Field(max_length=16)
+    category_group: str | None = Field(default=None, max_length=32)
+    category: str = Field(max_length=32)
+    reporter_contact_id: int = Field(foreign_key="contact.id")
+    reporter_phone: str | None = Field(default=None, max_length=32)
+    subject: str = Field(default="self", max_length=8)
+    person_name: str | None = Field(default=None, max_length=200)
+    person_nik: str | None = Field(default=None, max_length=16)
+    person_age: int | None = None
+    person_sex: str | None = Field(default=None, max_length=1)
+    address: str | None = Field(default=None, max_length=500)
+    district_code: str | None = Field(default=None, max_length=16)
+    village_code: str | None = Field(default=None, max_length=16)
+    latitude: float | None = None
+    longitude: float | None = None
+    description: str | None = None
+    details: dict[str, Any] = _json(dict)
+    status: str = Field(default="new", max_length=24)
+    channel: str = Field(max_length=16)
+    source: str | None = Field(default=None, max_length=64)
+    language: str = Field(default="id", max_length=8)
+    created_at: datetime = _ts()
+    updated_at: datetime = _ts()
+
+
+class Attachment(SQLModel, table=True):
+    """A photo kept under the data dir by content hash; linked to its ticket once filed."""
+
+    __tablename__ = "attachment"
+
+    id: int | None = Field(default=None, primary_key=True)
+    contact_id: int = Field(foreign_key="contact.id", index=True)
+    ticket_id: int | None = Field(default=None, foreign_key="ticket.id", index=True)
+    sha256: str = Field(max_length=64)
+    path: str = Field(max_length=200)
+    content_type: str = Field(max_length=32)
+    size: int
+    width: int
+    height: int
+    created_at: datetime = _ts()
+
+
+class TicketEvent(SQLModel, table=True):
+    """Append-only log of what happened to a ticket, by whom and when."""
+
+    __tablename__ = "ticket_event"
+
+    id: int | None = Field(default=None, primary_key=True)
+    ticket_id: int = Field(foreign_key="ticket.id", index=True)
+    at: datetime = _ts()
+    actor: str = Field(max_length=64)
+    kind: str = Field(max_length=32)
+    data: dict[str, Any] = _json(dict)
+
+
+class InboundMessage(SQLModel, table=True):
+    """Ids of inbound messages already processed, so a redelivered update does nothing twice."""
+
+    __tablename__ = "inbound_message"
+    __table_args__ = (UniqueConstraint("channel", "message_id", name="uq_inbound_channel_message"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    channel: str = Field(max_length=16)
+    message_id: str = Field(max_length=128)
+    received_at: datetime = _ts(index=True)
+
+
+class OutboxMessage(SQLModel, table=True):
+    """An outbound message, written in the same transaction as the change that caused it."""
+
+    __tablename__ = "outbox_message"
+    __table_args__ = (
+        Index("ix_outbox_pending", "channel", "status", "id"),
+        Index("ix_outbox_chat", "channel", "chat_id", "id"),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    channel: str = Field(max_length=16)
+    chat_id: str = Field(max_length=128)
+    contact_id: int | None = Field(default=None, foreign_key="contact.id")
+    payload: dict[str, Any] = _json(dict)
+    status: str = Field(default="pending", max_length=16)
+    attempts: int = 0
+    not_before: datetime | None = _ts(default=None, nullable=True)
+    claimed_until: datetime | None = _ts(default=None, nullable=True)
+    last_error: str | None = Field(default=None, max_length=500)
+    external_id: str | None = Field(default=None, max_length=128)
+    created_at: datetime = _ts()
+    sent_at: datetime | None = _ts(default=None, nullable=True)

@@ -1,0 +1,155 @@
+"""Data access, keyword-only, one function per question the workflows ask.
+
+Inserts that may race across processes (a contact's first message, a redelivered update, the
+ticket sequence) are single upserts, so they are correct on PostgreSQL with several servers and
+on SQLite alike.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any, Sequence
+
+from sqlalchemy import delete, select, update
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlmodel import Session
+
+from storage.models import (
+    Attachment,
+    Contact,
+    Conversation,
+    InboundMessage,
+    Ticket,
+    TicketCounter,
+    TicketEvent,
+)
+
+
+def _insert(session: Session, model: Any) -> Any:
+    dialect = session.get_bind().dialect.name
+    return (postgresql.insert if dialect == "postgresql" else sqlite.insert)(model)
+
+
+# ------------------------------------------------------------------ inbound de-duplication
+def claim_inbound(session: Session, *, channel: str, message_id: str, now: datetime) -> bool:
+    """Record that this inbound message is being processed. False when it already was: a
+    redelivery. Part of the caller's transaction, so a failed attempt can be retried."""
+    statement = (
+        _insert(session, InboundMessage)
+        .values(channel=channel, message_id=message_id, received_at=now)
+        .on_conflict_do_nothing(index_elements=["channel", "message_id"])
+        .returning(InboundMessage.id)
+    )
+    return session.execute(statement).scalar_one_or_none() is not None
+
+
+def inbound_seen(session: Session, *, channel: str, message_id: str) -> bool:
+    found = session.execute(
+        select(InboundMessage.id).where(InboundMessage.channel == channel, InboundMessage.message_id == message_id)
+    ).first()
+    return found is not None
+
+
+# ------------------------------------------------------------------ contacts and conversations
+def find_contact(session: Session, *, channel: str, external_id: str) -> Contact | None:
+    return session.exec(  # type: ignore[call-overload]
+        select(Contact).where(Contact.channel == channel, Contact.external_id == external_id)
+    ).scalars().first()
+
+
+def get_or_create_contact(
+    session: Session, *, channel: str, external_id: str, chat_id: str, language: str,
+    display_name: str | None, now: datetime,
+) -> Contact:
+    statement = (
+        _insert(session, Contact)
+        .values(channel=channel, external_id=external_id, chat_id=chat_id, language=language,
+                display_name=display_name, created_at=now)
+        .on_conflict_do_nothing(index_elements=["channel", "external_id"])
+    )
+    session.execute(statement)
+    contact = find_contact(session, channel=channel, external_id=external_id)
+    assert contact is not None
+    return contact
+
+
+def find_conversation(session: Session, *, contact_id: int) -> Conversation | None:
+    return session.execute(select(Conversation).where(Conversation.contact_id == contact_id)).scalars().first()
+
+
+def load_conversation(session: Session, *, contact_id: int, now: datetime) -> Conversation:
+    """The contact's conversation row, locked for this transaction (PostgreSQL row lock; on
+    SQLite the transaction already holds the write lock)."""
+    statement = select(Conversation).where(Conversation.contact_id == contact_id).with_for_update()
+    conversation = session.execute(statement).scalars().first()
+    if conversation is None:
+        session.execute(
+            _insert(session, Conversation)
+            .values(contact_id=contact_id, answers={}, extra={}, updated_at=now)
+            .on_conflict_do_nothing(index_elements=["contact_id"])
+        )
+        conversation = session.execute(statement).scalars().one()
+    return conversation
+
+
+# ------------------------------------------------------------------ tickets
+def next_sequence(session: Session, *, scope: str) -> int:
+    """The next number in `scope` (e.g. "SP-2026"), unique across processes."""
+    insert = _insert(session, TicketCounter).values(scope=scope, value=1)
+    statement = insert.on_conflict_do_update(
+        index_elements=["scope"], set_={"value": TicketCounter.value + 1}
+    ).returning(TicketCounter.value)
+    return int(session.execute(statement).scalar_one())
+
+
+def add_event(session: Session, *, ticket_id: int, actor: str, kind: str, at: datetime, data: dict[str, Any] | None = None) -> None:
+    session.add(TicketEvent(ticket_id=ticket_id, actor=actor, kind=kind, at=at, data=data or {}))
+
+
+def tickets_of_contact(session: Session, *, contact_id: int, number: str | None = None, limit: int = 5) -> Sequence[Ticket]:
+    """A citizen's own tickets, newest first; never anyone else's."""
+    statement = select(Ticket).where(Ticket.reporter_contact_id == contact_id)
+    if number is not None:
+        statement = statement.where(Ticket.number == number)
+    statement = statement.order_by(Ticket.created_at.desc(), Ticket.id.desc()).limit(limit)
+    return session.execute(statement).scalars().all()
+
+
+# ------------------------------------------------------------------ attachments
+def add_attachment(session: Session, *, contact_id: int, sha256: str, path: str, content_type: str,
+                   size: int, width: int, height: int, now: datetime) -> Attachment:
+    attachment = Attachment(contact_id=contact_id, sha256=sha256, path=path, content_type=content_type,
+                            size=size, width=width, height=height, created_at=now)
+    session.add(attachment)
+    session.flush()
+    return attachment
+
+
+def link_attachments(session: Session, *, ticket_id: int, contact_id: int, attachment_ids: Sequence[int]) -> int:
+    """Attach the contact's own, not yet filed photos to the ticket."""
+    if not attachment_ids:
+        return 0
+    statement = (
+        update(Attachment)
+        .where(Attachment.id.in_(attachment_ids), Attachment.contact_id == contact_id, Attachment.ticket_id.is_(None))
+        .values(ticket_id=ticket_id)
+    )
+    return session.execute(statement).rowcount
+
+
+def drop_attachments(session: Session, *, contact_id: int, attachment_ids: Sequence[int]) -> list[str]:
+    """Delete unfiled photos; returns the paths no other attachment uses, for the caller to
+    remove from disk once the transaction has committed."""
+    if not attachment_ids:
+        return []
+    rows = session.execute(
+        select(Attachment.id, Attachment.path).where(
+            Attachment.id.in_(attachment_ids), Attachment.contact_id == contact_id, Attachment.ticket_id.is_(None)
+        )
+    ).all()
+    if not rows:
+        return []
+    session.execute(delete(Attachment).where(Attachment.id.in_([r.id for r in rows])))
+    paths = {r.path for r in rows}
+    still_used = set(session.execute(select(Attachment.path).where(Attachment.path.in_(paths))).scalars())
+    return sorted(paths - still_used)

@@ -1,0 +1,162 @@
+"""Storage against a real database file or server: migrations, de-duplication, numbering,
+the outbox's order and leases, photos on disk."""
+
+from __future__ import annotations
+
+import io
+from concurrent.futures import ThreadPoolExecutor
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
+
+import pytest
+from PIL import Image
+from sqlalchemy import inspect
+
+from storage import outbox, repo
+from storage.db import Database
+from storage.files import PhotoRejected, store_photo
+from storage.migrate import downgrade, upgrade
+from storage.models import Contact
+
+NOW = datetime(2026, 11, 23, 3, 0, tzinfo=timezone.utc)
+
+
+@pytest.fixture
+def db(database_url: str):
+    upgrade(database_url)
+    database = Database(database_url)
+    yield database
+    database.close()
+
+
+def _contact(db: Database, external_id: str = "42") -> Contact:
+    return db.run_sync(lambda s: repo.get_or_create_contact(
+        s, channel="telegram", external_id=external_id, chat_id=external_id, language="id", display_name="Siti", now=NOW))
+
+
+def test_migrations_create_every_table_and_roll_back(database_url: str) -> None:
+    upgrade(database_url)
+    database = Database(database_url)
+    tables = set(inspect(database.engine).get_table_names())
+    assert {"contact", "conversation", "ticket", "attachment", "ticket_event", "inbound_message",
+            "outbox_message", "ticket_counter"} <= tables
+    database.close()
+    downgrade(database_url, "base")
+    database = Database(database_url)
+    assert "ticket" not in inspect(database.engine).get_table_names()
+    database.close()
+    upgrade(database_url)  # and again, as `serve` does on every start
+
+
+def test_sqlite_runs_in_wal_mode_with_a_busy_timeout(db: Database) -> None:
+    if not db.is_sqlite:
+        pytest.skip("SQLite only")
+    with db.engine.connect() as connection:
+        assert connection.exec_driver_sql("PRAGMA journal_mode").scalar() == "wal"
+        assert connection.exec_driver_sql("PRAGMA busy_timeout").scalar() == 5000
+
+
+def test_a_redelivered_message_is_claimed_once(db: Database) -> None:
+    first = db.run_sync(lambda s: repo.claim_inbound(s, channel="telegram", message_id="u1", now=NOW))
+    again = db.run_sync(lambda s: repo.claim_inbound(s, channel="telegram", message_id="u1", now=NOW))
+    other_channel = db.run_sync(lambda s: repo.claim_inbound(s, channel="web", message_id="u1", now=NOW))
+    assert (first, again, other_channel) == (True, False, True)
+
+
+def test_a_contact_is_created_once(db: Database) -> None:
+    assert _contact(db).id == _contact(db).id
+
+
+def test_times_come_back_aware_and_equal(db: Database) -> None:
+    contact = _contact(db)
+    loaded = db.run_sync(lambda s: repo.find_contact(s, channel="telegram", external_id="42"))
+    assert loaded.created_at == NOW and loaded.created_at.tzinfo is not None
+    assert contact.id == loaded.id
+
+
+def test_ticket_sequence_is_unique_under_concurrency(db: Database) -> None:
+    def take(_: int) -> int:
+        return db.run_sync(lambda s: repo.next_sequence(s, scope="SP-2026"))
+
+    with ThreadPoolExecutor(max_workers=8) as pool:
+        numbers = list(pool.map(take, range(80)))
+    assert sorted(numbers) == list(range(1, 81))
+    assert db.run_sync(lambda s: repo.next_sequence(s, scope="SP-2027")) == 1
+
+
+def _enqueue(db: Database, chat: str, text: str, contact_id: int) -> int:
+    return db.run_sync(lambda s: (m := outbox.enqueue(s, channel="telegram", chat_id=chat, contact_id=contact_id,
+                                                      payload={"text": text}, now=NOW), s.flush(), m.id)[2])
+
+
+def test_outbox_claims_a_chats_messages_in_order_one_at_a_time(db: Database) -> None:
+    contact = _contact(db)
+    ids = [_enqueue(db, "42", f"m{i}", contact.id) for i in range(3)]
+    lease = timedelta(seconds=60)
+    claim = lambda now: db.run_sync(lambda s: outbox.claim_next(s, channel="telegram", chat_id="42", now=now, lease=lease))  # noqa: E731
+    first = claim(NOW)
+    assert first.id == ids[0]
+    assert claim(NOW) is None  # the chat is busy until the first is done
+    db.run_sync(lambda s: outbox.mark_sent(s, message_id=first.id, external_id="1", now=NOW))
+    assert claim(NOW).id == ids[1]
+
+
+def test_a_crashed_senders_lease_runs_out_and_the_message_is_sent_again(db: Database) -> None:
+    contact = _contact(db)
+    message_id = _enqueue(db, "42", "hello", contact.id)
+    lease = timedelta(seconds=60)
+    claim = lambda now: db.run_sync(lambda s: outbox.claim_next(s, channel="telegram", chat_id="42", now=now, lease=lease))  # noqa: E731
+    assert claim(NOW).id == message_id
+    assert db.run_sync(lambda s: outbox.chats_with_work(s, channel="telegram", now=NOW, limit=10)) == []
+    later = NOW + timedelta(seconds=61)
+    assert db.run_sync(lambda s: outbox.chats_with_work(s, channel="telegram", now=later, limit=10)) == ["42"]
+    again = claim(later)
+    assert again.id == message_id and again.attempts == 2
+
+
+def test_a_retry_waits_for_its_time(db: Database) -> None:
+    contact = _contact(db)
+    message_id = _enqueue(db, "42", "hello", contact.id)
+    lease = timedelta(seconds=60)
+    db.run_sync(lambda s: outbox.claim_next(s, channel="telegram", chat_id="42", now=NOW, lease=lease))
+    db.run_sync(lambda s: outbox.mark_retry(s, message_id=message_id, not_before=NOW + timedelta(seconds=3), error="429"))
+    assert db.run_sync(lambda s: outbox.claim_next(s, channel="telegram", chat_id="42", now=NOW, lease=lease)) is None
+    found = db.run_sync(lambda s: outbox.claim_next(s, channel="telegram", chat_id="42", now=NOW + timedelta(seconds=3), lease=lease))
+    assert found.id == message_id
+
+
+def _image(kind: str = "JPEG", size: tuple[int, int] = (64, 48)) -> bytes:
+    buffer = io.BytesIO()
+    Image.new("RGB", size, (200, 30, 30)).save(buffer, kind)
+    return buffer.getvalue()
+
+
+def test_photos_are_stored_once_by_content_hash(tmp_path: Path) -> None:
+    data = _image()
+    first = store_photo(tmp_path, data, max_bytes=1_000_000)
+    second = store_photo(tmp_path, data, max_bytes=1_000_000)
+    assert first == second
+    assert (first.content_type, first.width, first.height) == ("image/jpeg", 64, 48)
+    assert (tmp_path / first.path).read_bytes() == data
+    assert len(list(tmp_path.rglob("*.jpg"))) == 1
+
+
+@pytest.mark.parametrize(
+    ("data", "reason"),
+    [
+        (b"GIF89a" + b"\x00" * 100, "unreadable"),
+        (b"%PDF-1.4 not a photo", "unreadable"),
+        (_image("GIF"), "bad_type"),
+    ],
+)
+def test_what_is_not_a_photo_is_refused(tmp_path: Path, data: bytes, reason: str) -> None:
+    with pytest.raises(PhotoRejected) as refused:
+        store_photo(tmp_path, data, max_bytes=1_000_000)
+    assert refused.value.reason == reason
+    assert not any(tmp_path.iterdir())
+
+
+def test_an_oversized_photo_is_refused(tmp_path: Path) -> None:
+    with pytest.raises(PhotoRejected) as refused:
+        store_photo(tmp_path, _image(size=(400, 400)), max_bytes=100)
+    assert refused.value.reason == "too_large"
