@@ -1,0 +1,1 @@
+"""Channels (Telegram, web chat) and the process entry point of Satupintu."""

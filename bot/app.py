@@ -1,0 +1,117 @@
+"""The aiohttp application: web chat, health check, Telegram webhook, and the background parts
+(database, sender, Telegram) as cleanup contexts, started and stopped in order."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from datetime import timedelta
+from typing import AsyncIterator
+
+from aiohttp import web
+
+from bot.channels import webchat
+from bot.channels.base import Sending
+from bot.channels.telegram import TelegramChannel
+from bot.runner import Clock, Runner, utc_now
+from bot.sender import Sender
+from bot.settings import Settings
+from storage.db import Database
+from storage.migrate import upgrade
+from workflows.calendar import WorkingCalendar
+from workflows.engine import Engine
+from workflows.flowbook import FlowBook, load_flowbook
+from workflows.inbound import Intake
+from workflows.texts import LANGUAGES, Texts
+
+log = logging.getLogger(__name__)
+
+SETTINGS = web.AppKey("settings", Settings)
+DATABASE = web.AppKey("database", Database)
+RUNNER = web.AppKey("runner", Runner)
+SENDER = web.AppKey("sender", Sender)
+TELEGRAM = web.AppKey("telegram", TelegramChannel)
+
+
+def build_intake(settings: Settings) -> Intake:
+    """Load and check the office's flows and texts; any mistake stops start-up here."""
+    book = load_flowbook(settings.flows_dir)
+    texts = Texts()
+    check_templates(book, texts)
+    return Intake(
+        book=book,
+        engine=Engine(book, ttl=timedelta(hours=settings.conversation_ttl_hours)),
+        texts=texts,
+        calendar=WorkingCalendar(settings.zone, book.settings.office_days_off),
+        attachments_dir=settings.attachments_dir,
+        max_photo_bytes=settings.max_photo_bytes,
+    )
+
+
+def check_templates(book: FlowBook, texts: Texts) -> None:
+    """Every prompt a flow names must exist in every language."""
+    missing = sorted(
+        f"{key}.{language}.j2"
+        for flow in book.flows.values()
+        for step in flow.steps
+        for key in step.prompt_keys
+        for language in LANGUAGES
+        if not texts.has(key, language)
+    )
+    if missing:
+        raise ValueError(f"templates missing for the flows: {', '.join(missing)}")
+
+
+async def healthz(request: web.Request) -> web.Response:
+    db = request.app[DATABASE]
+    await db.run(lambda s: s.connection().exec_driver_sql("SELECT 1"))
+    return web.json_response({"ok": True, "database": db.engine.dialect.name})
+
+
+def create_app(settings: Settings, *, clock: Clock = utc_now, migrate: bool = True) -> web.Application:
+    """The whole server for `settings`; nothing is read from the environment here."""
+    app = web.Application(client_max_size=settings.max_photo_bytes + 256 * 1024)
+    app[SETTINGS] = settings
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    url = settings.effective_database_url
+    if migrate:
+        upgrade(url)
+    db = Database(url)
+    app[DATABASE] = db
+    channels: dict[str, Sending] = {}
+    sender = Sender(db=db, channels=channels, clock=clock)
+    runner = Runner(db=db, intake=build_intake(settings), clock=clock, on_queued=sender.wake)
+    app[RUNNER] = runner
+    app[SENDER] = sender
+    webchat.setup(app, runner)
+    app.router.add_get("/healthz", healthz)
+    if settings.telegram_enabled:
+        telegram = TelegramChannel(settings, runner)
+        channels[telegram.name] = telegram
+        app[TELEGRAM] = telegram
+        if settings.telegram_webhook_url:
+            app.router.add_post(settings.telegram_webhook_path, telegram.webhook)
+    app.cleanup_ctx.append(_database)
+    app.cleanup_ctx.append(_sender)
+    if settings.telegram_enabled:
+        app.cleanup_ctx.append(_telegram)
+    return app
+
+
+async def _database(app: web.Application) -> AsyncIterator[None]:
+    yield
+    app[DATABASE].close()
+
+
+async def _sender(app: web.Application) -> AsyncIterator[None]:
+    task = asyncio.create_task(app[SENDER].run())
+    yield
+    task.cancel()
+    await asyncio.gather(task, return_exceptions=True)
+    await app[SENDER].idle()
+
+
+async def _telegram(app: web.Application) -> AsyncIterator[None]:
+    await app[TELEGRAM].start()
+    yield
+    await app[TELEGRAM].stop()

@@ -1,0 +1,1 @@
+"""Channel adapters: parse a platform's update into an `Envelope`; draw an `OutMessage`."""

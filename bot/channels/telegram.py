@@ -1,0 +1,223 @@
+"""Telegram through python-telegram-bot, used as transport only.
+
+PTB parses updates, polls or receives webhooks, and sends; conversation state stays in our
+tables (never in ConversationHandler or PicklePersistence, which a second process or a restart
+would lose). Buttons carry `step|value` so a press on an old message is recognised.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hmac
+import logging
+from datetime import timedelta
+from typing import Any
+
+from aiohttp import web
+from telegram import (
+    Bot,
+    InlineKeyboardButton,
+    InlineKeyboardMarkup,
+    KeyboardButton,
+    Message,
+    ReplyKeyboardMarkup,
+    ReplyKeyboardRemove,
+    Update,
+)
+from telegram.error import BadRequest, Forbidden, NetworkError, RetryAfter, TelegramError
+from telegram.ext import Updater
+from telegram.request import HTTPXRequest
+
+from bot.channels.base import PermanentFailure, RetryLater, split_text
+from bot.runner import PhotoTooLarge, Runner
+from bot.settings import Settings
+from workflows.engine import Inbound
+from workflows.inbound import Envelope
+from workflows.messages import OutMessage
+
+log = logging.getLogger(__name__)
+
+CHANNEL = "telegram"
+TEXT_LIMIT = 4096
+ALLOWED_UPDATES = ["message", "callback_query"]
+SECRET_HEADER = "X-Telegram-Bot-Api-Secret-Token"
+UNSUPPORTED = ("sticker", "voice", "audio", "video", "video_note", "animation", "document", "dice", "poll")
+IMAGE_TYPES = ("image/jpeg", "image/png", "image/webp")
+
+
+def parse(update: Update) -> tuple[Envelope, Any] | None:
+    """A private-chat update as an Envelope, plus the photo to fetch if there is one."""
+    user, chat = update.effective_user, update.effective_chat
+    if user is None or chat is None or chat.type != "private" or user.is_bot:
+        return None
+    photo_ref: Any = None
+    if update.callback_query is not None:
+        step, _, value = (update.callback_query.data or "").rpartition("|")
+        event = Inbound(kind="choice", value=value, step=step or None)
+    elif update.message is not None:
+        event, photo_ref = _message_event(update.message)
+    else:
+        return None
+    envelope = Envelope(
+        channel=CHANNEL, external_id=str(user.id), chat_id=str(chat.id), event=event,
+        message_id=f"u{update.update_id}", language_hint=user.language_code, display_name=user.full_name[:128],
+    )
+    return envelope, photo_ref
+
+
+def _message_event(message: Message) -> tuple[Inbound, Any]:
+    if message.text is not None:
+        return Inbound(kind="text", text=message.text), None
+    if message.location is not None:
+        return Inbound(kind="location", latitude=message.location.latitude, longitude=message.location.longitude), None
+    if message.photo:
+        return Inbound(kind="photo"), max(message.photo, key=lambda size: size.width * size.height)
+    if message.document is not None and message.document.mime_type in IMAGE_TYPES:
+        return Inbound(kind="photo"), message.document  # a photo sent "as a file" to keep its quality
+    if message.contact is not None:
+        return Inbound(kind="contact", phone=message.contact.phone_number), None
+    media = next((name for name in UNSUPPORTED if getattr(message, name, None)), "other")
+    return Inbound(kind="unsupported", media=media), None
+
+
+def keyboard(message: OutMessage) -> Any:
+    """Inline buttons for choices; a one-time reply keyboard when asking for a location (an
+    inline button cannot request one), with the choices as typed buttons beside it."""
+    if message.request == "location":
+        rows = [[KeyboardButton(message.request_label or "📍", request_location=True)]]
+        rows += [[KeyboardButton(option.title)] for option in message.options]
+        return ReplyKeyboardMarkup(rows, resize_keyboard=True, one_time_keyboard=True)
+    if message.options:
+        return InlineKeyboardMarkup(
+            [[InlineKeyboardButton(option.title, callback_data=f"{message.step or ''}|{option.value}")]
+             for option in message.options]
+        )
+    return ReplyKeyboardRemove()
+
+
+class TelegramChannel:
+    """Receives updates (polling or webhook) for the runner and sends outbox messages."""
+
+    name = CHANNEL
+
+    def __init__(self, settings: Settings, runner: Runner) -> None:
+        assert settings.telegram_bot_token
+        self.settings = settings
+        self.runner = runner
+        request = HTTPXRequest(connection_pool_size=64, read_timeout=15, write_timeout=15, connect_timeout=10)
+        poll_request = HTTPXRequest(connection_pool_size=2, read_timeout=40)
+        self.bot = Bot(settings.telegram_bot_token, base_url=settings.telegram_api_base_url,
+                       base_file_url=settings.telegram_file_base_url, request=request, get_updates_request=poll_request)
+        self.updater: Updater | None = None
+        self._consumer: asyncio.Task[None] | None = None
+        self._background: set[asyncio.Task[Any]] = set()
+
+    # ------------------------------------------------------------------ lifecycle
+    async def start(self) -> None:
+        await self.bot.initialize()
+        if self.settings.telegram_webhook_url:
+            await self.bot.set_webhook(self.settings.telegram_webhook_url, secret_token=self.settings.telegram_webhook_secret,
+                                       allowed_updates=ALLOWED_UPDATES)
+            log.info("telegram: webhook set")
+            return
+        queue: asyncio.Queue[object] = asyncio.Queue()
+        self.updater = Updater(self.bot, queue)
+        await self.updater.initialize()
+        await self.updater.start_polling(allowed_updates=ALLOWED_UPDATES, timeout=timedelta(seconds=10),
+                                         bootstrap_retries=-1, error_callback=self._polling_error)
+        self._consumer = asyncio.create_task(self._consume(queue))
+        log.info("telegram: polling")
+
+    async def stop(self) -> None:
+        if self.updater is not None:
+            await self.updater.stop()
+            await self.updater.shutdown()
+        if self._consumer is not None:
+            self._consumer.cancel()
+            await asyncio.gather(self._consumer, return_exceptions=True)
+        if self._background:
+            await asyncio.gather(*self._background, return_exceptions=True)
+        await self.bot.shutdown()
+
+    @staticmethod
+    def _polling_error(error: TelegramError) -> None:
+        log.warning("telegram polling: %s", error)
+
+    async def _consume(self, queue: asyncio.Queue[object]) -> None:
+        while True:
+            update = await queue.get()
+            if isinstance(update, Update):
+                self._spawn(self.process(update))
+
+    def _spawn(self, coroutine: Any) -> None:
+        task = asyncio.create_task(coroutine)
+        self._background.add(task)
+        task.add_done_callback(self._background.discard)
+
+    # ------------------------------------------------------------------ inbound
+    async def process(self, update: Update) -> None:
+        """Hand one update to the runner; answer a button press so its spinner stops."""
+        parsed = parse(update)
+        if parsed is None:
+            return
+        envelope, photo_ref = parsed
+        fetch = (lambda limit: self._download(photo_ref, limit)) if photo_ref is not None else None
+        await self.runner.handle(envelope, fetch)
+        if update.callback_query is not None:
+            self._spawn(self._acknowledge(update))
+
+    async def _download(self, ref: Any, limit: int) -> bytes:
+        if ref.file_size is not None and ref.file_size > limit:
+            raise PhotoTooLarge()
+        file = await self.bot.get_file(ref.file_id)
+        if file.file_size is not None and file.file_size > limit:
+            raise PhotoTooLarge()
+        return bytes(await file.download_as_bytearray())
+
+    async def _acknowledge(self, update: Update) -> None:
+        """Stop the button's spinner and drop the buttons of the pressed message."""
+        query = update.callback_query
+        assert query is not None
+        try:
+            await self.bot.answer_callback_query(query.id)
+            if isinstance(query.message, Message) and query.message.reply_markup is not None:
+                await self.bot.edit_message_reply_markup(query.message.chat.id, query.message.message_id, reply_markup=None)
+        except TelegramError as error:
+            log.debug("telegram: acknowledging a press failed: %s", error)
+
+    async def webhook(self, request: web.Request) -> web.Response:
+        """Authenticated by the secret header (constant-time); answered after the update is
+        committed, so a failure makes Telegram deliver it again."""
+        given = request.headers.get(SECRET_HEADER, "")
+        expected = self.settings.telegram_webhook_secret or ""
+        if not expected or not hmac.compare_digest(given.encode(), expected.encode()):
+            return web.Response(status=403)
+        try:
+            data = await request.json()
+            update = Update.de_json(data, self.bot)
+        except (ValueError, TypeError, KeyError):
+            return web.Response(status=400)
+        if update is None:
+            return web.Response(status=400)
+        await self.process(update)
+        return web.Response(status=200)
+
+    # ------------------------------------------------------------------ outbound
+    async def send(self, chat_id: str, message: OutMessage) -> str | None:
+        parts = split_text(message.text, TEXT_LIMIT)
+        sent: Message | None = None
+        try:
+            for index, part in enumerate(parts):
+                markup = keyboard(message) if index == len(parts) - 1 else None
+                sent = await self.bot.send_message(int(chat_id), part, reply_markup=markup)
+        except RetryAfter as error:
+            wait = error.retry_after
+            seconds = wait.total_seconds() if isinstance(wait, timedelta) else float(wait)
+            raise RetryLater(seconds, "429 retry_after") from error
+        except Forbidden as error:
+            raise PermanentFailure(f"403 {error.message}") from error
+        except BadRequest as error:
+            raise PermanentFailure(f"400 {error.message}") from error
+        except NetworkError as error:
+            raise RetryLater(2.0, f"network: {error.message}") from error
+        return str(sent.message_id) if sent is not None else None

@@ -1,0 +1,171 @@
+"""The built-in web chat: a page at `/` and a small JSON API over the same engine.
+
+It needs no token and serves people with neither Telegram nor WhatsApp. The browser holds a
+random token in an HttpOnly cookie; the database knows only its hash. Replies are outbox rows
+of channel "web" that the page reads back, so a reload shows the conversation so far.
+Every POST must carry the `X-Satupintu-Chat` header, which a cross-site form cannot send.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+import secrets
+from pathlib import Path
+from typing import Any
+
+from aiohttp import web
+from jinja2 import Environment, FileSystemLoader, select_autoescape
+
+from bot.runner import PhotoTooLarge, Runner
+from storage import outbox
+from workflows.engine import Inbound
+from workflows.inbound import Envelope, language_from_hint
+from workflows.messages import OutMessage
+from workflows.texts import TEMPLATES_DIR
+
+CHANNEL = "web"
+COOKIE = "satupintu_chat"
+HEADER = "X-Satupintu-Chat"
+CLIENT_ID = re.compile(r"^[A-Za-z0-9-]{8,64}$")
+MAX_TEXT = 20_000  # far above any step's limit: the engine states the real limit kindly
+STATIC_DIR = TEMPLATES_DIR / "web" / "static"
+
+RUNNER_KEY = web.AppKey("webchat_runner", Runner)
+PAGES_KEY = web.AppKey("webchat_pages", Environment)
+
+
+def pages_environment(directory: Path = TEMPLATES_DIR) -> Environment:
+    return Environment(loader=FileSystemLoader(str(directory)), autoescape=select_autoescape(["html", "j2"]))
+
+
+def _external_id(token: str) -> str:
+    return "w" + hashlib.sha256(token.encode()).hexdigest()[:40]
+
+
+def _language(request: web.Request) -> str:
+    wanted = request.query.get("lang") or request.headers.get("Accept-Language", "id")
+    return language_from_hint(wanted.split(",")[0].strip())
+
+
+def _token(request: web.Request) -> str:
+    token = request.cookies.get(COOKIE)
+    if not token or len(token) > 100:
+        raise web.HTTPUnauthorized(text='{"error": "no_session"}', content_type="application/json")
+    return token
+
+
+def _guard(request: web.Request) -> None:
+    if request.headers.get(HEADER) != "1":
+        raise web.HTTPForbidden(text='{"error": "missing_header"}', content_type="application/json")
+
+
+async def page(request: web.Request) -> web.Response:
+    language = _language(request)
+    template = request.app[PAGES_KEY].get_template("web/chat.html")
+    body = template.render(lang=language, strings=request.app[PAGES_KEY].get_template(f"web/strings.{language}.j2").module)
+    response = web.Response(text=body, content_type="text/html")
+    if not request.cookies.get(COOKIE):
+        response.set_cookie(COOKIE, secrets.token_urlsafe(32), httponly=True, samesite="Lax",
+                            secure=request.secure, max_age=60 * 60 * 24 * 90, path="/")
+    response.headers["Content-Security-Policy"] = "default-src 'self'; img-src 'self' data: blob:"
+    response.headers["X-Content-Type-Options"] = "nosniff"
+    return response
+
+
+def _envelope(request: web.Request, token: str, client_id: str, event: Inbound) -> Envelope:
+    external = _external_id(token)
+    return Envelope(channel=CHANNEL, external_id=external, chat_id=external, event=event,
+                    message_id=f"{external}:{client_id}", language_hint=_language(request))
+
+
+def _event(body: dict[str, Any]) -> Inbound:
+    if body.get("value") is not None:
+        return Inbound(kind="choice", value=str(body["value"])[:100], step=str(body.get("step") or "")[:64] or None)
+    if body.get("latitude") is not None and body.get("longitude") is not None:
+        return Inbound(kind="location", latitude=float(body["latitude"]), longitude=float(body["longitude"]))
+    if isinstance(body.get("text"), str):
+        return Inbound(kind="text", text=body["text"][:MAX_TEXT])
+    return Inbound(kind="unsupported", media="other")
+
+
+async def send(request: web.Request) -> web.Response:
+    _guard(request)
+    token = _token(request)
+    try:
+        body = await request.json()
+        client_id = str(body.get("client_id", ""))
+        event = _event(body)
+    except (ValueError, TypeError, AttributeError):
+        raise web.HTTPBadRequest(text='{"error": "bad_request"}', content_type="application/json") from None
+    if not CLIENT_ID.match(client_id):
+        raise web.HTTPBadRequest(text='{"error": "bad_client_id"}', content_type="application/json")
+    await request.app[RUNNER_KEY].handle(_envelope(request, token, client_id, event))
+    return await _messages(request, token, int(body.get("after") or 0))
+
+
+async def photo(request: web.Request) -> web.Response:
+    """A photo from the phone's camera or gallery, read with a size cap."""
+    _guard(request)
+    token = _token(request)
+    runner = request.app[RUNNER_KEY]
+    limit = runner.intake.max_photo_bytes
+    client_id, after, data, too_large = "", 0, b"", False
+    reader = await request.multipart()
+    async for part in reader:
+        if part.name == "client_id":
+            client_id = (await part.text())[:64]
+        elif part.name == "after":
+            after = int((await part.text()) or 0)
+        elif part.name == "photo":
+            chunks, size = [], 0
+            while chunk := await part.read_chunk(65536):
+                size += len(chunk)
+                if size > limit:
+                    too_large = True
+                    break
+                chunks.append(chunk)
+            data = b"".join(chunks)
+    if not CLIENT_ID.match(client_id):
+        raise web.HTTPBadRequest(text='{"error": "bad_client_id"}', content_type="application/json")
+
+    async def fetch(max_bytes: int) -> bytes:
+        if too_large:
+            raise PhotoTooLarge()
+        return data
+
+    await runner.handle(_envelope(request, token, client_id, Inbound(kind="photo")), fetch)
+    return await _messages(request, token, after)
+
+
+async def messages(request: web.Request) -> web.Response:
+    token = _token(request)
+    try:
+        after = int(request.query.get("after", "0"))
+    except ValueError:
+        after = 0
+    return await _messages(request, token, after)
+
+
+async def _messages(request: web.Request, token: str, after: int) -> web.Response:
+    runner = request.app[RUNNER_KEY]
+    chat_id = _external_id(token)
+
+    def read(session: Any) -> list[dict[str, Any]]:
+        rows = outbox.messages_after(session, channel=CHANNEL, chat_id=chat_id, after_id=after)
+        outbox.mark_delivered(session, message_ids=[r.id for r in rows], now=runner.clock())
+        return [{"id": r.id, **OutMessage.from_json(r.payload).to_json()} for r in rows]
+
+    found = await runner.db.run(read)
+    last = found[-1]["id"] if found else after
+    return web.json_response({"messages": found, "last_id": last})
+
+
+def setup(app: web.Application, runner: Runner) -> None:
+    app[RUNNER_KEY] = runner
+    app[PAGES_KEY] = pages_environment()
+    app.router.add_get("/", page)
+    app.router.add_post("/api/chat/send", send)
+    app.router.add_post("/api/chat/photo", photo)
+    app.router.add_get("/api/chat/messages", messages)
+    app.router.add_static("/static/", STATIC_DIR, append_version=True)

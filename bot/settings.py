@@ -1,0 +1,122 @@
+"""One settings object, built from the environment (and an optional TOML file) at start-up.
+
+Nothing reads the environment at import time: tests and the CLI build a `Settings` explicitly,
+so two servers with different settings can live in one process.
+"""
+
+from __future__ import annotations
+
+import os
+import tomllib
+from dataclasses import dataclass, field, fields, replace
+from pathlib import Path
+from typing import Any, Mapping
+from zoneinfo import ZoneInfo
+
+DEFAULT_TELEGRAM_API = "https://api.telegram.org/bot"
+DEFAULT_TELEGRAM_FILES = "https://api.telegram.org/file/bot"
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Everything a deployment can change without touching code."""
+
+    data_dir: Path = Path("data")
+    database_url: str | None = None
+    host: str = "127.0.0.1"
+    port: int = 8080
+    timezone: str = "Asia/Jakarta"
+    telegram_bot_token: str | None = None
+    telegram_api_base_url: str = DEFAULT_TELEGRAM_API
+    telegram_file_base_url: str = DEFAULT_TELEGRAM_FILES
+    telegram_webhook_url: str | None = None
+    telegram_webhook_secret: str | None = None
+    conversation_ttl_hours: float = 24.0
+    max_photo_bytes: int = 10 * 1024 * 1024
+    flows_dir: Path | None = None
+    extra: Mapping[str, Any] = field(default_factory=dict)
+
+    @property
+    def effective_database_url(self) -> str:
+        """SQLite in the data dir unless `DATABASE_URL` names another database."""
+        if self.database_url:
+            return normalise_database_url(self.database_url)
+        return f"sqlite:///{(self.data_dir / 'satupintu.db').resolve()}"
+
+    @property
+    def zone(self) -> ZoneInfo:
+        return ZoneInfo(self.timezone)
+
+    @property
+    def attachments_dir(self) -> Path:
+        return self.data_dir / "attachments"
+
+    @property
+    def telegram_enabled(self) -> bool:
+        return bool(self.telegram_bot_token)
+
+    @property
+    def telegram_webhook_path(self) -> str:
+        return "/telegram/webhook"
+
+    def validate(self) -> None:
+        """Fail at start-up, with the variable's name, rather than on the first message."""
+        ZoneInfo(self.timezone)
+        if self.telegram_webhook_url and not self.telegram_webhook_secret:
+            raise ValueError("TELEGRAM_WEBHOOK_URL needs TELEGRAM_WEBHOOK_SECRET (1-256 of A-Za-z0-9_-)")
+        secret = self.telegram_webhook_secret
+        if secret is not None and not (
+            1 <= len(secret) <= 256 and all(c.isalnum() or c in "_-" for c in secret) and secret.isascii()
+        ):
+            raise ValueError("TELEGRAM_WEBHOOK_SECRET must be 1-256 characters of A-Za-z0-9_-")
+
+
+_ENV = {
+    "SATUPINTU_DATA_DIR": ("data_dir", Path),
+    "DATABASE_URL": ("database_url", str),
+    "SATUPINTU_HOST": ("host", str),
+    "SATUPINTU_PORT": ("port", int),
+    "SATUPINTU_TIMEZONE": ("timezone", str),
+    "SATUPINTU_CONVERSATION_TTL_HOURS": ("conversation_ttl_hours", float),
+    "SATUPINTU_MAX_PHOTO_BYTES": ("max_photo_bytes", int),
+    "SATUPINTU_FLOWS_DIR": ("flows_dir", Path),
+    "TELEGRAM_BOT_TOKEN": ("telegram_bot_token", str),
+    "TELEGRAM_API_BASE_URL": ("telegram_api_base_url", str),
+    "TELEGRAM_FILE_BASE_URL": ("telegram_file_base_url", str),
+    "TELEGRAM_WEBHOOK_URL": ("telegram_webhook_url", str),
+    "TELEGRAM_WEBHOOK_SECRET": ("telegram_webhook_secret", str),
+}
+
+
+def normalise_database_url(url: str) -> str:
+    """Accept the URLs people paste (`postgres://`, `postgresql://`) and use psycopg 3."""
+    for prefix in ("postgres://", "postgresql://"):
+        if url.startswith(prefix):
+            return "postgresql+psycopg://" + url[len(prefix):]
+    return url
+
+
+def load_settings(env: Mapping[str, str] | None = None, **overrides: Any) -> Settings:
+    """Build settings: defaults, then the TOML file named by `SATUPINTU_CONFIG`, then the
+    environment, then explicit overrides (command-line flags)."""
+    env = os.environ if env is None else env
+    values: dict[str, Any] = {}
+    known = {f.name for f in fields(Settings)}
+    config_path = env.get("SATUPINTU_CONFIG")
+    if config_path:
+        with open(config_path, "rb") as fh:
+            table = tomllib.load(fh)
+        extra = {k: v for k, v in table.items() if k not in known}
+        values.update({k: v for k, v in table.items() if k in known})
+        values["extra"] = extra
+    for name, (attr, kind) in _ENV.items():
+        raw = env.get(name)
+        if raw not in (None, ""):
+            values[attr] = kind(raw)
+    for key in ("data_dir", "flows_dir"):
+        if isinstance(values.get(key), str):
+            values[key] = Path(values[key])
+    settings = replace(Settings(), **values)
+    settings = replace(settings, **{k: v for k, v in overrides.items() if v is not None})
+    settings.validate()
+    return settings

@@ -1,0 +1,155 @@
+// Web chat: a thin view over /api/chat. The server decides everything; this draws replies,
+// sends answers, and keeps an unsent answer in the box when the connection fails.
+(function () {
+  "use strict";
+  const strings = JSON.parse(document.getElementById("strings").textContent);
+  const log = document.getElementById("log");
+  const form = document.getElementById("compose");
+  const text = document.getElementById("text");
+  const notice = document.getElementById("notice");
+  const locationButton = document.getElementById("location");
+  const photoLabel = document.getElementById("photo-label");
+  const photoInput = document.getElementById("photo");
+  let lastId = 0;
+  let current = null; // the newest bot message: its step tags button presses
+  let busy = false;
+
+  function clientId() {
+    if (window.crypto && crypto.randomUUID) return crypto.randomUUID();
+    return "c" + Date.now().toString(36) + Math.random().toString(36).slice(2, 12);
+  }
+
+  function add(kind, body) {
+    const item = document.createElement("li");
+    item.className = kind;
+    item.textContent = body;
+    log.appendChild(item);
+    item.scrollIntoView({ block: "end" });
+    return item;
+  }
+
+  function clearOptions() {
+    document.querySelectorAll(".options").forEach((el) => el.remove());
+    locationButton.hidden = true;
+    photoLabel.hidden = true;
+  }
+
+  function show(messages) {
+    for (const message of messages) {
+      lastId = Math.max(lastId, message.id);
+      clearOptions();
+      add("bot", message.text);
+      current = message;
+      if (message.options && message.options.length) {
+        const box = document.createElement("div");
+        box.className = "options";
+        box.setAttribute("role", "group");
+        for (const option of message.options) {
+          const button = document.createElement("button");
+          button.type = "button";
+          button.textContent = option.title;
+          button.dataset.value = option.value;
+          if (option.description) {
+            const small = document.createElement("small");
+            small.textContent = option.description;
+            button.appendChild(small);
+          }
+          button.addEventListener("click", () => choose(message, option));
+          box.appendChild(button);
+        }
+        log.appendChild(box);
+        box.scrollIntoView({ block: "end" });
+      }
+      if (message.request === "location") {
+        locationButton.querySelector("span").textContent = message.request_label;
+        locationButton.hidden = false;
+      }
+      if (message.request === "photo") {
+        photoLabel.querySelector("span").textContent = message.request_label;
+        photoLabel.hidden = false;
+      }
+    }
+  }
+
+  async function post(url, body, isForm) {
+    if (busy) return false; // a double tap sends once
+    busy = true;
+    notice.hidden = true;
+    try {
+      const response = await fetch(url, {
+        method: "POST",
+        credentials: "same-origin",
+        headers: isForm ? { "X-Satupintu-Chat": "1" } : { "Content-Type": "application/json", "X-Satupintu-Chat": "1" },
+        body: isForm ? body : JSON.stringify(body),
+      });
+      if (response.status === 401) { window.location.reload(); return false; }
+      if (!response.ok) throw new Error("HTTP " + response.status);
+      const data = await response.json();
+      show(data.messages);
+      return true;
+    } catch (error) {
+      notice.textContent = strings.offline;
+      notice.hidden = false;
+      return false;
+    } finally {
+      busy = false;
+    }
+  }
+
+  function choose(message, option) {
+    add("me", option.title);
+    post("/api/chat/send", { client_id: clientId(), value: option.value, step: message.step, after: lastId });
+  }
+
+  form.addEventListener("submit", async (event) => {
+    event.preventDefault();
+    const value = text.value.trim();
+    if (!value) return;
+    const id = form.dataset.pending || clientId(); // a retry of the same answer keeps its id
+    form.dataset.pending = id;
+    const shown = add("me", value);
+    if (await post("/api/chat/send", { client_id: id, text: value, after: lastId })) {
+      text.value = "";
+      delete form.dataset.pending;
+    } else {
+      shown.remove();
+    }
+  });
+
+  text.addEventListener("keydown", (event) => {
+    if (event.key === "Enter" && !event.shiftKey) { event.preventDefault(); form.requestSubmit(); }
+  });
+
+  locationButton.addEventListener("click", () => {
+    if (!navigator.geolocation) { notice.textContent = strings.no_location; notice.hidden = false; return; }
+    navigator.geolocation.getCurrentPosition(
+      (position) => {
+        add("me", "📍 " + position.coords.latitude.toFixed(5) + ", " + position.coords.longitude.toFixed(5));
+        post("/api/chat/send", { client_id: clientId(), latitude: position.coords.latitude, longitude: position.coords.longitude, after: lastId });
+      },
+      () => { notice.textContent = strings.no_location; notice.hidden = false; },
+      { enableHighAccuracy: true, timeout: 15000 }
+    );
+  });
+
+  photoInput.addEventListener("change", () => {
+    const file = photoInput.files && photoInput.files[0];
+    if (!file) return;
+    add("me", "📷 " + file.name);
+    const body = new FormData();
+    body.append("client_id", clientId());
+    body.append("after", String(lastId));
+    body.append("photo", file);
+    post("/api/chat/photo", body, true).finally(() => { photoInput.value = ""; });
+  });
+
+  async function load() {
+    try {
+      const response = await fetch("/api/chat/messages?after=0", { credentials: "same-origin" });
+      const data = await response.json();
+      if (data.messages.length) { show(data.messages); return; }
+    } catch (error) { /* the first post below reports the trouble */ }
+    post("/api/chat/send", { client_id: clientId(), text: "/" + strings.start, after: lastId });
+  }
+  load();
+})();

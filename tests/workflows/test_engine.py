@@ -1,0 +1,414 @@
+"""The engine, conversation by conversation: what a citizen types, what the bot decides."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta, timezone
+from typing import Any
+
+import pytest
+
+from workflows.engine import (
+    ConversationState,
+    DropAttachments,
+    Engine,
+    Inbound,
+    OpenTicket,
+    RecordConsent,
+    Say,
+    SetLanguage,
+    ShowStatus,
+)
+from workflows.flowbook import load_flowbook
+
+BOOK = load_flowbook()
+ENGINE = Engine(BOOK, ttl=timedelta(hours=24))
+NOW = datetime(2026, 11, 23, 3, 0, tzinfo=timezone.utc)
+VALID_NIK = "3471014507850001"  # Yogyakarta, woman born 5 Jul 1985
+
+
+class Chat:
+    """One citizen talking to the engine; keeps the state between messages like storage does."""
+
+    def __init__(self, state: ConversationState | None = None) -> None:
+        self.state = state or ConversationState()
+        self.now = NOW
+        self.last: tuple[Any, ...] = ()
+
+    def event(self, event: Inbound) -> tuple[Any, ...]:
+        outcome = ENGINE.step(self.state, event, self.now)
+        self.state = outcome.state
+        self.last = outcome.effects
+        return outcome.effects
+
+    def type(self, text: str) -> tuple[Any, ...]:
+        return self.event(Inbound(kind="text", text=text))
+
+    def press(self, value: str) -> tuple[Any, ...]:
+        step = self.question.step
+        assert value in [o.value for o in self.question.options], f"{value} not offered: {self.question}"
+        return self.event(Inbound(kind="choice", value=value, step=step))
+
+    @property
+    def question(self) -> Say:
+        says = [e for e in self.last if isinstance(e, Say)]
+        return says[-1]
+
+    @property
+    def keys(self) -> list[str]:
+        return [e.key for e in self.last if isinstance(e, Say)]
+
+
+def start_complaint(chat: Chat) -> None:
+    chat.type("/start")
+    chat.press("complaint")
+
+
+def file_until(chat: Chat, step: str, subject: str = "self") -> None:
+    """Walk the complaint flow with good answers until `step` is being asked."""
+    start_complaint(chat)
+    script = [
+        ("consent", lambda: chat.press("agree")),
+        ("category", lambda: (chat.press("lansia"), chat.press("lansia_telantar"))),
+        ("subject", lambda: chat.press(subject)),
+        ("person_name", lambda: chat.type("Mbah Sarinah")),
+        ("person_nik", lambda: chat.type(VALID_NIK)),
+        ("person_age", lambda: chat.type("81")),
+        ("person_sex", lambda: chat.press("P")),
+        ("village", lambda: (chat.press("34.71.04"), chat.press("34.71.04.1001"))),
+        ("address", lambda: chat.type("Jl. Imogiri Timur, RT 03/RW 02, dekat masjid")),
+        ("location", lambda: chat.event(Inbound(kind="location", latitude=-7.83, longitude=110.39))),
+        ("photos", lambda: (chat.event(Inbound(kind="photo", attachment_id=11)), chat.press("done"))),
+        ("description", lambda: chat.type("Nenek tinggal sendiri, tidak ada yang merawat, sering tidak makan.")),
+        ("reporter_phone", lambda: chat.type("0812-3456-7890")),
+    ]
+    for name, answer in script:
+        if chat.state.step == step:
+            return
+        assert chat.state.step == name, (chat.state.step, name, chat.keys)
+        answer()
+    assert chat.state.step == step
+
+
+def test_start_greets_and_offers_the_menu() -> None:
+    chat = Chat()
+    chat.type("/start")
+    assert chat.keys == ["menu/welcome", "menu/main"]
+    assert [o.value for o in chat.question.options] == ["complaint", "service", "status"]
+
+
+def test_a_whole_complaint_opens_a_ticket_with_every_answer() -> None:
+    chat = Chat()
+    file_until(chat, "summary")
+    summary = chat.question
+    assert summary.key == "steps/summary"
+    rows = {row["title"]: row for row in summary.context["rows"]}
+    assert rows["NIK"]["value"] == "3471********0001"  # masked even to its owner
+    assert rows["Desa/Kelurahan"]["value"] == "Giwangan, Umbulharjo"
+    assert rows["Foto"] == {"title": "Foto", "kind": "photos", "value": 1}
+    effects = chat.press("confirm")
+    ticket = next(e for e in effects if isinstance(e, OpenTicket))
+    assert ticket.flow == "complaint"
+    assert ticket.answers == {
+        "source": None, "category_group": "lansia", "category": "lansia_telantar", "subject": "self",
+        "person_name": "Mbah Sarinah", "person_nik": VALID_NIK, "person_age": 81, "person_sex": "P",
+        "district_code": "34.71.04", "village_code": "34.71.04.1001",
+        "address": "Jl. Imogiri Timur, RT 03/RW 02, dekat masjid", "location": {"lat": -7.83, "lon": 110.39},
+        "photos": [11], "description": "Nenek tinggal sendiri, tidak ada yang merawat, sering tidak makan.",
+        "reporter_phone": "+6281234567890",
+    }
+    assert chat.state.flow is None and chat.state.answers == {}
+    assert chat.keys[-1] == "menu/main"
+
+
+def test_consent_is_recorded_and_not_asked_again_for_the_same_text() -> None:
+    chat = Chat()
+    start_complaint(chat)
+    assert chat.question.key == "steps/consent"
+    effects = chat.press("agree")
+    assert RecordConsent(BOOK.settings.consent_version) in effects
+    chat.type("batal")
+    chat.press("complaint")
+    assert chat.state.step == "category"
+
+
+def test_declining_consent_ends_politely_and_keeps_nothing() -> None:
+    chat = Chat()
+    start_complaint(chat)
+    chat.press("disagree")
+    assert chat.keys == ["intake/consent_declined", "menu/main"]
+    assert chat.state.flow is None
+
+
+@pytest.mark.parametrize(
+    ("typed", "reason", "digits"),
+    [
+        ("347101450785001", "length", 15),
+        ("34710145O7850001", "digits", 15),
+        ("9971014507850001", "province", 16),
+        ("3471013102850001", "date", 16),
+        ("3471014507850000", "serial", 16),
+    ],
+)
+def test_a_wrong_nik_is_refused_with_the_exact_reason(typed: str, reason: str, digits: int) -> None:
+    chat = Chat()
+    file_until(chat, "person_nik")
+    chat.type(typed)
+    assert chat.keys == ["errors/nik", "steps/person_nik"]
+    assert chat.last[0].context["reason"] == reason
+    assert chat.last[0].context["digits"] == digits
+    assert chat.state.step == "person_nik"
+
+
+def test_nik_unknown_is_accepted_only_when_reporting_someone_else() -> None:
+    myself = Chat()
+    file_until(myself, "person_nik", subject="self")
+    assert "unknown" not in [o.value for o in myself.question.options]
+    myself.type("tidak tahu")
+    assert myself.keys[0] == "errors/nik"
+
+    neighbour = Chat()
+    file_until(neighbour, "person_nik", subject="other")
+    neighbour.type("Tidak tahu")
+    assert neighbour.state.step == "person_age"
+    assert neighbour.state.answers["person_nik"] is None
+
+
+def test_someone_elses_name_may_be_skipped() -> None:
+    chat = Chat()
+    file_until(chat, "person_name", subject="other")
+    chat.press("skip")
+    assert chat.state.step == "person_nik"
+    assert chat.state.answers["person_name"] is None
+
+
+def test_over_long_text_is_refused_with_the_limit() -> None:
+    chat = Chat()
+    file_until(chat, "description")
+    chat.type("x" * 2500)
+    assert chat.keys == ["errors/too_long", "steps/description"]
+    assert chat.last[0].context == {"limit": 2000, "length": 2500}
+
+
+def test_too_short_and_wrong_numbers_get_kind_replies() -> None:
+    chat = Chat()
+    file_until(chat, "person_age")
+    chat.type("delapan puluh")
+    assert chat.keys[0] == "errors/not_a_number"
+    chat.type("150")
+    assert chat.keys[0] == "errors/number_range"
+    assert chat.last[0].context == {"min": 0, "max": 120}
+    chat.type("80")
+    assert chat.state.step == "person_sex"
+
+
+def test_typed_labels_and_numbers_choose_options() -> None:
+    chat = Chat()
+    file_until(chat, "person_sex")
+    chat.type("perempuan")
+    assert chat.state.answers["person_sex"] == "P"
+    chat = Chat()
+    file_until(chat, "subject")
+    chat.type("2")
+    assert chat.state.answers["subject"] == "other"
+
+
+def test_sticker_where_a_photo_is_asked_gets_a_re_prompt() -> None:
+    chat = Chat()
+    file_until(chat, "photos")
+    chat.event(Inbound(kind="unsupported", media="sticker"))
+    assert chat.keys == ["errors/unsupported", "steps/photos"]
+    assert chat.last[0].context == {"media": "sticker"}
+    assert chat.question.request == "photo"
+
+
+def test_photo_where_text_is_asked_is_refused() -> None:
+    chat = Chat()
+    file_until(chat, "address")
+    chat.event(Inbound(kind="photo"))
+    assert chat.keys == ["errors/photo_not_expected", "steps/address"]
+
+
+def test_rejected_photo_says_why() -> None:
+    chat = Chat()
+    file_until(chat, "photos")
+    chat.event(Inbound(kind="photo", photo_error="too_large"))
+    assert chat.keys == ["errors/photo_rejected", "steps/photos"]
+    assert chat.last[0].context == {"reason": "too_large"}
+
+
+def test_photos_stop_at_the_maximum() -> None:
+    chat = Chat()
+    file_until(chat, "photos")
+    for attachment in range(1, 6):
+        chat.event(Inbound(kind="photo", attachment_id=attachment))
+    assert chat.state.step == "description"
+    assert chat.state.answers["photos"] == [1, 2, 3, 4, 5]
+
+
+def test_location_can_be_skipped_by_typing_the_button_word() -> None:
+    chat = Chat()
+    file_until(chat, "location")
+    chat.type("Lewati")
+    assert chat.state.step == "photos"
+    assert chat.state.answers["location"] is None
+
+
+def test_text_where_a_location_is_asked_re_prompts() -> None:
+    chat = Chat()
+    file_until(chat, "location")
+    chat.type("di dekat pasar")
+    assert chat.keys == ["errors/expected_location", "steps/location"]
+
+
+def test_unknown_command_is_named() -> None:
+    chat = Chat()
+    file_until(chat, "address")
+    chat.type("/hapus")
+    assert chat.keys == ["errors/unknown_command", "steps/address"]
+    assert chat.state.step == "address"
+
+
+def test_a_press_on_an_old_message_is_recognised_as_stale() -> None:
+    chat = Chat()
+    file_until(chat, "address")
+    chat.event(Inbound(kind="choice", value="self", step="subject"))
+    assert chat.keys == ["errors/stale_button", "steps/address"]
+    assert chat.state.answers["subject"] == "self"
+
+
+def test_a_double_tap_on_send_files_one_ticket() -> None:
+    chat = Chat()
+    file_until(chat, "summary")
+    first = chat.press("confirm")
+    second = chat.event(Inbound(kind="choice", value="confirm", step="summary"))
+    assert sum(isinstance(e, OpenTicket) for e in first) == 1
+    assert not any(isinstance(e, OpenTicket) for e in second)
+    assert chat.keys[0] == "errors/stale_button"
+
+
+def test_back_goes_to_the_previous_question_and_up_a_list_level() -> None:
+    chat = Chat()
+    file_until(chat, "village")
+    chat.press("34.71.04")
+    assert chat.question.key == "steps/village_village"
+    chat.type("kembali")
+    assert chat.question.key == "steps/village_district"
+    chat.type("kembali")
+    assert chat.state.step == "person_sex"
+
+
+def test_long_lists_page_instead_of_truncating() -> None:
+    chat = Chat()
+    file_until(chat, "village")
+    first = [o.value for o in chat.question.options]
+    assert len(first) <= 10 and first[-1] == "nav:more"
+    chat.press("nav:more")
+    second = [o.value for o in chat.question.options]
+    assert "nav:back" in second
+    districts = [d.code for d in BOOK.areas.districts]
+    assert [v for v in first + second if not v.startswith("nav:")] == districts
+    chat.press("34.71.14")
+    assert chat.state.answers["district_code"] == "34.71.14"
+
+
+def test_cancel_drops_uploaded_photos() -> None:
+    chat = Chat()
+    file_until(chat, "photos")
+    chat.event(Inbound(kind="photo", attachment_id=7))
+    effects = chat.type("batal")
+    assert DropAttachments((7,)) in effects
+    assert chat.keys == ["conversation/cancelled", "menu/main"]
+    assert chat.state.flow is None
+
+
+def test_an_idle_conversation_expires_with_a_note() -> None:
+    chat = Chat()
+    file_until(chat, "photos")
+    chat.event(Inbound(kind="photo", attachment_id=9))
+    chat.now = NOW + timedelta(hours=25)
+    effects = chat.type("Jl. Parangtritis")
+    assert DropAttachments((9,)) in effects
+    assert chat.keys == ["conversation/expired", "menu/main"]
+    assert chat.state.flow is None
+
+
+def test_the_conversation_keeps_going_within_the_idle_time() -> None:
+    chat = Chat()
+    file_until(chat, "address")
+    chat.now = NOW + timedelta(hours=23)
+    chat.type("Jl. Parangtritis no. 5")
+    assert chat.state.step == "location"
+
+
+def test_language_can_be_changed_at_any_step() -> None:
+    chat = Chat()
+    file_until(chat, "address")
+    effects = chat.type("bahasa inggris")
+    assert SetLanguage("en") in effects
+    assert chat.state.language == "en"
+    assert chat.keys == ["conversation/language_set", "steps/address"]
+    chat.type("language")
+    assert [o.value for o in chat.question.options] == ["lang:id", "lang:en"]
+    chat.press("lang:id")
+    assert chat.state.language == "id"
+
+
+def test_status_mid_flow_lists_tickets_then_asks_again() -> None:
+    chat = Chat()
+    file_until(chat, "address")
+    effects = chat.type("status SP-2026-00001")
+    assert len(effects) == 1 and isinstance(effects[0], ShowStatus)
+    assert effects[0].number == "SP-2026-00001"
+    assert [s.key for s in effects[0].then] == ["steps/address"]
+
+
+def test_help_explains_then_asks_again() -> None:
+    chat = Chat()
+    file_until(chat, "address")
+    chat.type("bantuan")
+    assert chat.keys == ["conversation/help", "steps/address"]
+
+
+def test_changing_one_answer_from_the_summary_returns_to_the_summary() -> None:
+    chat = Chat()
+    file_until(chat, "summary")
+    chat.press("edit")
+    assert chat.question.key == "steps/summary_edit"
+    while "edit:address" not in [o.value for o in chat.question.options]:
+        chat.press("nav:more")
+    chat.press("edit:address")
+    assert chat.state.step == "address"
+    chat.type("Jl. Kusumanegara 10")
+    assert chat.state.step == "summary"
+    effects = chat.press("confirm")
+    ticket = next(e for e in effects if isinstance(e, OpenTicket))
+    assert ticket.answers["address"] == "Jl. Kusumanegara 10"
+
+
+def test_changing_who_it_is_about_asks_what_becomes_needed() -> None:
+    chat = Chat()
+    file_until(chat, "summary", subject="other")
+    chat.press("edit")
+    chat.press("edit:subject")
+    chat.press("self")
+    assert chat.state.step == "summary"  # every question for "self" was already answered
+
+
+def test_deep_link_payload_becomes_the_source() -> None:
+    chat = Chat()
+    chat.type("/start poskesos_giwangan")
+    assert chat.state.source == "poskesos_giwangan"
+    file_until(chat, "summary")
+    ticket = next(e for e in chat.press("confirm") if isinstance(e, OpenTicket))
+    assert ticket.answers["source"] == "poskesos_giwangan"
+
+
+def test_service_request_uses_the_service_catalogue() -> None:
+    chat = Chat()
+    chat.type("/start")
+    chat.press("service")
+    chat.press("agree")
+    assert chat.question.key == "steps/category_group"
+    assert chat.question.context["kind"] == "service"
+    groups = [g.key for g in BOOK.categories.service]
+    assert [o.value for o in chat.question.options if not o.value.startswith("nav:")] == groups[:8]

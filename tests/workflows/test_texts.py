@@ -1,0 +1,82 @@
+"""Every message renders in every language, with sample data, and fits the platforms."""
+
+from __future__ import annotations
+
+from datetime import date
+
+import pytest
+
+from workflows.texts import LANGUAGES, Texts
+
+TEXTS = Texts()
+ANSWERS = {"subject": "other"}
+TICKET = {"number": "SP-2026-00042", "category": "Lansia telantar", "status": "in_progress", "updated": "Senin, 23 November 2026"}
+SAMPLES: dict[str, dict] = {
+    "menu/welcome": {}, "menu/main": {},
+    "conversation/expired": {}, "conversation/cancelled": {}, "conversation/help": {"in_flow": True},
+    "conversation/language_set": {}, "conversation/choose_language": {},
+    "errors/unknown_command": {"text": "/hapus"}, "errors/stale_button": {}, "errors/unsupported": {"media": "sticker"},
+    "errors/choose_option": {}, "errors/expected_text": {}, "errors/too_long": {"limit": 2000, "length": 2500},
+    "errors/too_short": {"minimum": 10}, "errors/nik": {"reason": "length", "digits": 15, "unknown_allowed": True},
+    "errors/phone": {}, "errors/not_a_number": {}, "errors/number_range": {"min": 0, "max": 120},
+    "errors/expected_location": {}, "errors/expected_photo": {}, "errors/photo_rejected": {"reason": "too_large"},
+    "errors/photo_not_expected": {}, "errors/location_not_expected": {},
+    "steps/consent": {"version": "2026-11"},
+    "steps/category_group": {"kind": "complaint", "group": None},
+    "steps/category_type": {"kind": "complaint", "group": "Lansia"},
+    "steps/summary": {"flow": "complaint", "rows": [
+        {"title": "Nama", "kind": "text", "value": "Mbah Sarinah"}, {"title": "NIK", "kind": "unknown", "value": None},
+        {"title": "Foto", "kind": "photos", "value": 2}, {"title": "Lokasi", "kind": "location", "value": {"lat": 1, "lon": 2}},
+        {"title": "Umur", "kind": "skipped", "value": None}]},
+    "steps/summary_edit": {},
+    "steps/photo_received": {"count": 1, "max_photos": 5},
+    "intake/consent_declined": {},
+    "intake/ticket_created": {"number": "SP-2026-00042", "kind": "complaint", "working_days": 1, "due_date": "Selasa, 24 November 2026"},
+    "status/list": {"tickets": [TICKET], "number": None},
+}
+STEP_CONTEXT = {"answers": ANSWERS, "flow": "complaint", "limit": 300, "min": 0, "max": 120, "unknown_allowed": True,
+                "district": "Umbulharjo", "regency": "Kota Yogyakarta", "count": 0, "max_photos": 5}
+
+
+def _sample(key: str) -> dict:
+    if key in SAMPLES:
+        return SAMPLES[key]
+    assert key.startswith("steps/"), f"add a sample context for {key} to this test"
+    return STEP_CONTEXT
+
+
+@pytest.mark.parametrize("language", LANGUAGES)
+@pytest.mark.parametrize("key", TEXTS.keys())
+def test_every_message_renders(key: str, language: str) -> None:
+    text = TEXTS.render(key, language, _sample(key))
+    assert text.strip(), key
+    assert "{{" not in text and "{%" not in text
+    assert len(text) < 4096
+
+
+@pytest.mark.parametrize("language", LANGUAGES)
+def test_status_list_names_the_status_in_words(language: str) -> None:
+    text = TEXTS.render("status/list", language, {"tickets": [TICKET], "number": None})
+    assert "SP-2026-00042" in text
+    assert ("sedang ditangani" if language == "id" else "being handled") in text
+    empty = TEXTS.render("status/list", language, {"tickets": [], "number": "SP-2026-00001"})
+    assert "SP-2026-00001" in empty
+
+
+def test_both_languages_have_the_same_messages() -> None:
+    for key in TEXTS.keys():
+        for language in LANGUAGES:
+            assert TEXTS.has(key, language), f"{key}.{language}.j2 is missing"
+
+
+@pytest.mark.parametrize("language", LANGUAGES)
+def test_button_words_fit_a_whatsapp_button(language: str) -> None:
+    names = ["complaint", "service", "status", "skip", "done", "more", "back", "agree", "disagree", "unknown",
+             "confirm", "edit", "cancel", "send_location", "send_photo"]
+    for name in names:
+        assert 0 < len(TEXTS.button(name, language)) <= 20, name
+
+
+def test_dates_read_as_people_say_them() -> None:
+    assert TEXTS.long_date(date(2026, 11, 24), "id") == "Selasa, 24 November 2026"
+    assert TEXTS.long_date(date(2026, 11, 24), "en") == "Tuesday, November 24, 2026"

@@ -1,0 +1,1 @@
+"""Conversation flows, the ticket lifecycle and everything that decides; no transport here."""

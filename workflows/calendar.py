@@ -1,0 +1,37 @@
+"""Working days in the office's time zone: Monday to Friday, minus Indonesian public holidays
+and cuti bersama (the `holidays` package, categories PUBLIC and GOVERNMENT), minus the days the
+office adds itself — cuti bersama change by decree, so the office must be able to add days."""
+
+from __future__ import annotations
+
+from datetime import date, datetime, timedelta
+from typing import Iterable
+from zoneinfo import ZoneInfo
+
+import holidays
+
+
+class WorkingCalendar:
+    def __init__(self, zone: ZoneInfo, days_off: Iterable[str | date] = ()) -> None:
+        self.zone = zone
+        self.days_off = {d if isinstance(d, date) else date.fromisoformat(d) for d in days_off}
+        self._holidays = holidays.country_holidays("ID", categories=(holidays.PUBLIC, holidays.GOVERNMENT))
+
+    def is_working_day(self, day: date) -> bool:
+        return day.weekday() < 5 and day not in self._holidays and day not in self.days_off
+
+    def local_date(self, moment: datetime) -> date:
+        return moment.astimezone(self.zone).date()
+
+    def add_working_days(self, moment: datetime, days: int) -> date:
+        """The working day `days` working days after the local date of `moment`: a report made
+        on Friday with one working day to answer is due on Monday (or later, over a holiday)."""
+        day = self.local_date(moment)
+        remaining = days
+        while remaining > 0:
+            day += timedelta(days=1)
+            if self.is_working_day(day):
+                remaining -= 1
+        while not self.is_working_day(day):
+            day += timedelta(days=1)
+        return day

@@ -1,0 +1,30 @@
+"""The pure conversation engine: `Engine.step(state, event, now) -> Outcome`."""
+
+from workflows.engine.effects import (
+    DropAttachments,
+    Effect,
+    OpenTicket,
+    Option,
+    RecordConsent,
+    Say,
+    SetLanguage,
+    ShowStatus,
+)
+from workflows.engine.engine import Engine, Outcome
+from workflows.engine.events import Inbound
+from workflows.engine.state import ConversationState
+
+__all__ = [
+    "ConversationState",
+    "DropAttachments",
+    "Effect",
+    "Engine",
+    "Inbound",
+    "OpenTicket",
+    "Option",
+    "Outcome",
+    "RecordConsent",
+    "Say",
+    "SetLanguage",
+    "ShowStatus",
+]

@@ -1,0 +1,65 @@
+"""What the engine decides; the caller does it. Small frozen values, no behaviour."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Literal, Mapping
+
+
+@dataclass(frozen=True)
+class Option:
+    """A button or list row. The label is either per-language data from the flow file
+    (`label`) or a word from the button templates (`label_key`)."""
+
+    value: str
+    label: Mapping[str, str] | None = None
+    label_key: str | None = None
+    description: Mapping[str, str] | None = None
+
+
+@dataclass(frozen=True)
+class Say:
+    """Send the message rendered from template `key` with `context`, offering `options`
+    and, when set, a button that asks for the person's location or a photo."""
+
+    key: str
+    context: Mapping[str, Any] = field(default_factory=dict)
+    options: tuple[Option, ...] = ()
+    request: Literal["location", "photo"] | None = None
+    step: str | None = None
+
+
+@dataclass(frozen=True)
+class RecordConsent:
+    version: str
+
+
+@dataclass(frozen=True)
+class SetLanguage:
+    language: str
+
+
+@dataclass(frozen=True)
+class OpenTicket:
+    """File the ticket from the flow's answers; the caller numbers it and confirms."""
+
+    flow: str
+    answers: Mapping[str, Any]
+
+
+@dataclass(frozen=True)
+class ShowStatus:
+    """List the person's own tickets (or the one numbered), then say `then`."""
+
+    number: str | None
+    then: tuple[Say, ...] = ()
+
+
+@dataclass(frozen=True)
+class DropAttachments:
+    """Delete photos uploaded for a report that will not be filed (nothing kept without need)."""
+
+    attachment_ids: tuple[int, ...]
+
+
+Effect = Say | RecordConsent | SetLanguage | OpenTicket | ShowStatus | DropAttachments

@@ -1,0 +1,37 @@
+"""The conversation as the engine sees it: a value, stored by the caller between steps."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field, replace
+from datetime import datetime
+from typing import Any, Mapping
+
+
+@dataclass(frozen=True)
+class ConversationState:
+    """`flow`/`step` are None at the main menu. `history` is the steps answered, for `back`;
+    `page` is the page of a long option list; `editing` is set after "change" on the summary;
+    `sub` marks a second list inside a step; `source` is the deep-link payload that brought them.
+    `consent_version` is what the contact last agreed to, so consent is asked once per text."""
+
+    language: str = "id"
+    flow: str | None = None
+    step: str | None = None
+    answers: Mapping[str, Any] = field(default_factory=dict)
+    history: tuple[str, ...] = ()
+    page: int = 0
+    editing: bool = False
+    sub: str | None = None
+    source: str | None = None
+    consent_version: str | None = None
+    expires_at: datetime | None = None
+
+    def with_answers(self, **updates: Any) -> ConversationState:
+        return replace(self, answers={**self.answers, **updates})
+
+    def without_answers(self, *keys: str) -> ConversationState:
+        return replace(self, answers={k: v for k, v in self.answers.items() if k not in keys})
+
+    @property
+    def pending_attachments(self) -> tuple[int, ...]:
+        return tuple(self.answers.get("photos", ()))

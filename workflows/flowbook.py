@@ -1,0 +1,261 @@
+"""The office's flows, categories and areas, read from data files and validated at start-up.
+
+An office adds a category, a village or a question by editing YAML, never code. Validation is
+strict and names the file and entry at fault, because a broken file found at start-up is a
+five-minute fix while one found by a citizen mid-report is a lost report.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated, Any, Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints, model_validator
+
+from workflows.validation.ticket_number import validate_prefix
+
+DATA_DIR = Path(__file__).parent / "data"
+LANGUAGES = ("id", "en")
+LIST_TITLE_MAX = 24  # WhatsApp list row title
+BUTTON_TITLE_MAX = 20  # WhatsApp reply button title
+DESCRIPTION_MAX = 72  # WhatsApp list row description
+
+Key = Annotated[str, StringConstraints(pattern=r"^[a-z0-9_]{1,24}$")]  # fits Telegram callback data
+Condition = dict[str, str | list[str]]
+
+
+class Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class Label(Strict):
+    id: Annotated[str, StringConstraints(min_length=1, max_length=LIST_TITLE_MAX)]
+    en: Annotated[str, StringConstraints(min_length=1, max_length=LIST_TITLE_MAX)]
+
+    def as_dict(self) -> dict[str, str]:
+        return {"id": self.id, "en": self.en}
+
+
+class Description(Strict):
+    id: Annotated[str, StringConstraints(max_length=DESCRIPTION_MAX)]
+    en: Annotated[str, StringConstraints(max_length=DESCRIPTION_MAX)]
+
+
+class CategoryType(Strict):
+    key: Key
+    label: Label
+    ppks: int | None = Field(default=None, ge=1, le=26)
+    description: Description | None = None
+
+
+class CategoryGroup(Strict):
+    key: Key
+    label: Label
+    types: list[CategoryType] = Field(min_length=1)
+
+
+class Catalogue(Strict):
+    complaint: list[CategoryGroup] = Field(min_length=1)
+    service: list[CategoryGroup] = Field(min_length=1)
+
+    def groups(self, kind: str) -> list[CategoryGroup]:
+        return getattr(self, kind)
+
+    @model_validator(mode="after")
+    def _unique_keys(self) -> Catalogue:
+        seen: set[str] = set()
+        for group in [*self.complaint, *self.service]:
+            for key in [group.key, *(t.key for t in group.types)]:
+                if key in seen:
+                    raise ValueError(f"category key {key!r} is used twice")
+                seen.add(key)
+        return self
+
+
+class Village(Strict):
+    code: Annotated[str, StringConstraints(pattern=r"^\d{2}\.\d{2}\.\d{2}\.\d{4}$")]
+    name: Annotated[str, StringConstraints(min_length=1, max_length=LIST_TITLE_MAX)]
+
+
+class District(Strict):
+    code: Annotated[str, StringConstraints(pattern=r"^\d{2}\.\d{2}\.\d{2}$")]
+    name: Annotated[str, StringConstraints(min_length=1, max_length=LIST_TITLE_MAX)]
+    villages: list[Village] = Field(min_length=1)
+
+    @model_validator(mode="after")
+    def _villages_inside(self) -> District:
+        for village in self.villages:
+            if not village.code.startswith(self.code + "."):
+                raise ValueError(f"village {village.code} is not inside district {self.code}")
+        return self
+
+
+class Regency(Strict):
+    code: Annotated[str, StringConstraints(pattern=r"^\d{2}\.\d{2}$")]
+    name: str
+
+
+class Areas(Strict):
+    regency: Regency
+    districts: list[District] = Field(min_length=1)
+
+    def district(self, code: str) -> District | None:
+        return next((d for d in self.districts if d.code == code), None)
+
+    def village(self, code: str) -> tuple[District, Village] | None:
+        for district in self.districts:
+            for village in district.villages:
+                if village.code == code:
+                    return district, village
+        return None
+
+
+class OptionSpec(Strict):
+    value: Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9_]{1,24}$")]
+    label: Label
+
+
+StepType = Literal[
+    "consent", "category", "choice", "text", "nik", "phone", "number", "area", "location",
+    "photos", "summary",
+]
+
+
+class StepSpec(Strict):
+    """One question. `field` is the answer's name (a ticket column, or kept in the ticket's
+    details); `prompt` the template key; `when` limits the step to some earlier answers;
+    `skippable` offers a skip button; `unknown_when` lets a NIK be "don't know"."""
+
+    id: Key
+    type: StepType
+    field: Key | None = None
+    prompt: str | None = None
+    when: Condition = Field(default_factory=dict)
+    skippable: bool | Condition = False
+    unknown_when: Condition | None = None
+    min_length: int = Field(default=1, ge=0)
+    max_length: int = Field(default=500, ge=1, le=4000)
+    min: int | None = None
+    max: int | None = None
+    max_photos: int = Field(default=5, ge=1, le=10)
+    options: list[OptionSpec] = Field(default_factory=list)
+    title: Label | None = None
+
+    @property
+    def answer_key(self) -> str:
+        return self.field or self.id
+
+    @property
+    def prompt_key(self) -> str:
+        return self.prompt or f"steps/{self.id}"
+
+    @property
+    def prompt_keys(self) -> tuple[str, ...]:
+        """Every template this step speaks with; two-level steps have one per level."""
+        key = self.prompt_key
+        levels = {"area": ("_district", "_village"), "category": ("_group", "_type"), "summary": ("", "_edit")}
+        return tuple(key + suffix for suffix in levels.get(self.type, ("",)))
+
+    @model_validator(mode="after")
+    def _shape(self) -> StepSpec:
+        if self.type == "choice":
+            if not 2 <= len(self.options) <= 10:
+                raise ValueError(f"step {self.id}: a choice needs 2-10 options")
+            if len(self.options) <= 3:
+                for option in self.options:
+                    for text in option.label.as_dict().values():
+                        if len(text) > BUTTON_TITLE_MAX:
+                            raise ValueError(
+                                f"step {self.id}: button {text!r} is over {BUTTON_TITLE_MAX} characters"
+                            )
+        elif self.options:
+            raise ValueError(f"step {self.id}: only a choice step has options")
+        if self.type not in ("consent", "summary") and self.title is None:
+            raise ValueError(f"step {self.id}: needs a title (shown in the summary)")
+        return self
+
+
+class FlowSpec(Strict):
+    kind: Literal["complaint", "service"]
+    steps: list[StepSpec] = Field(min_length=1)
+
+    @model_validator(mode="after")
+    def _steps(self) -> FlowSpec:
+        ids = [s.id for s in self.steps]
+        if len(set(ids)) != len(ids):
+            raise ValueError("step ids must be unique within a flow")
+        if self.steps[-1].type != "summary":
+            raise ValueError("the last step must be the summary")
+        known: set[str] = set()
+        for step in self.steps:
+            for key in [*step.when, *(step.unknown_when or {})] + (
+                list(step.skippable) if isinstance(step.skippable, dict) else []
+            ):
+                if key not in known:
+                    raise ValueError(f"step {step.id}: condition on {key!r}, not asked before it")
+            known.add(step.answer_key)
+            if step.type == "category":
+                known.add("category_group")
+            if step.type == "area":
+                known.add("district_code")
+        return self
+
+    def step(self, step_id: str) -> StepSpec:
+        return next(s for s in self.steps if s.id == step_id)
+
+
+class Settings(Strict):
+    consent_version: Annotated[str, StringConstraints(min_length=1, max_length=32)]
+    ticket_prefix: str
+    first_response_working_days: dict[str, int]
+    office_days_off: list[str] = Field(default_factory=list)
+
+    @model_validator(mode="after")
+    def _prefix(self) -> Settings:
+        validate_prefix(self.ticket_prefix)
+        return self
+
+
+class FlowBook(Strict):
+    """Everything the engine needs to know about this office's intake."""
+
+    settings: Settings
+    flows: dict[Key, FlowSpec]
+    categories: Catalogue
+    areas: Areas
+
+    def flow(self, name: str) -> FlowSpec:
+        return self.flows[name]
+
+    def category(self, kind: str, key: str) -> tuple[CategoryGroup, CategoryType] | None:
+        for group in self.categories.groups(kind):
+            for item in group.types:
+                if item.key == key:
+                    return group, item
+        return None
+
+
+def _read(path: Path) -> Any:
+    with path.open(encoding="utf-8") as fh:
+        return yaml.safe_load(fh)
+
+
+def load_flowbook(directory: Path | None = None) -> FlowBook:
+    """Read `flows.yaml`, `categories.yaml` and `areas.yaml` from `directory`, falling back
+    to the packaged defaults file by file, so an office may override only its areas."""
+
+    def pick(name: str) -> Path:
+        if directory is not None and (directory / name).exists():
+            return directory / name
+        return DATA_DIR / name
+
+    flows_file = _read(pick("flows.yaml"))
+    return FlowBook.model_validate(
+        {
+            "settings": flows_file["settings"],
+            "flows": flows_file["flows"],
+            "categories": _read(pick("categories.yaml")),
+            "areas": _read(pick("areas.yaml")),
+        }
+    )

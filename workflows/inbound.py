@@ -1,0 +1,207 @@
+"""One inbound message, handled in one unit of work: de-duplicate, load the conversation, let
+the engine decide, carry out its effects, store the new state and queue the replies.
+
+This is the only place where engine effects touch storage; it knows nothing of Telegram or
+HTTP. The caller supplies the transaction (and commits it) and delivers the queued messages.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+from sqlmodel import Session
+
+from storage import outbox, repo
+from storage.files import PhotoRejected, store_photo
+from storage.models import Contact, Conversation
+from workflows.calendar import WorkingCalendar
+from workflows.engine import (
+    ConversationState,
+    DropAttachments,
+    Effect,
+    Engine,
+    Inbound,
+    OpenTicket,
+    RecordConsent,
+    Say,
+    SetLanguage,
+    ShowStatus,
+)
+from workflows.flowbook import FlowBook
+from workflows.messages import OutMessage
+from workflows.texts import Texts
+from workflows.tickets import open_ticket
+from workflows.validation.ticket_number import parse_ticket_number
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class Envelope:
+    """Who sent an event, where to answer, and the platform's id for de-duplication."""
+
+    channel: str
+    external_id: str
+    chat_id: str
+    event: Inbound
+    message_id: str | None = None
+    language_hint: str | None = None
+    display_name: str | None = None
+
+
+@dataclass
+class Handled:
+    duplicate: bool = False
+    contact_id: int | None = None
+    outbox_ids: list[int] = field(default_factory=list)
+    tickets: list[str] = field(default_factory=list)
+    files_to_delete: list[str] = field(default_factory=list)
+
+
+def language_from_hint(hint: str | None) -> str:
+    """Telegram's `language_code`: English speakers get English, everyone else Indonesian."""
+    return "en" if hint and hint.lower().startswith("en") else "id"
+
+
+class Intake:
+    """The conversation side of the product, wired to one office's flow book."""
+
+    def __init__(self, *, book: FlowBook, engine: Engine, texts: Texts, calendar: WorkingCalendar,
+                 attachments_dir: Path, max_photo_bytes: int) -> None:
+        self.book = book
+        self.engine = engine
+        self.texts = texts
+        self.calendar = calendar
+        self.attachments_dir = attachments_dir
+        self.max_photo_bytes = max_photo_bytes
+
+    # ------------------------------------------------------------------ photos, before the engine
+    def wants_photo(self, session: Session, envelope: Envelope) -> bool:
+        """Download a photo only when it answers the current question and is not a redelivery:
+        nobody's pictures are kept by accident."""
+        if envelope.message_id and repo.inbound_seen(session, channel=envelope.channel, message_id=envelope.message_id):
+            return False
+        contact = repo.find_contact(session, channel=envelope.channel, external_id=envelope.external_id)
+        if contact is None:
+            return False
+        conversation = repo.find_conversation(session, contact_id=contact.id)  # type: ignore[arg-type]
+        return conversation is not None and self.engine.expects_photo(_state(conversation, contact))
+
+    def _keep_photo(self, session: Session, contact: Contact, data: bytes, now: datetime) -> Inbound:
+        """Check and keep the photo; the event the engine then sees says which, or why not."""
+        try:
+            stored = store_photo(self.attachments_dir, data, max_bytes=self.max_photo_bytes)
+        except PhotoRejected as rejected:
+            return Inbound(kind="photo", photo_error=rejected.reason)
+        attachment = repo.add_attachment(
+            session, contact_id=contact.id, sha256=stored.sha256, path=stored.path,  # type: ignore[arg-type]
+            content_type=stored.content_type, size=stored.size, width=stored.width, height=stored.height, now=now,
+        )
+        return Inbound(kind="photo", attachment_id=attachment.id)
+
+    # ------------------------------------------------------------------ the unit of work
+    def handle(self, session: Session, envelope: Envelope, now: datetime, photo: bytes | None = None) -> Handled:
+        """Process one inbound event. `photo` is the downloaded image when the event is a photo
+        that `wants_photo` asked for; it is checked and stored inside this same transaction."""
+        if envelope.message_id and not repo.claim_inbound(
+            session, channel=envelope.channel, message_id=envelope.message_id, now=now
+        ):
+            return Handled(duplicate=True)
+        contact = repo.get_or_create_contact(
+            session, channel=envelope.channel, external_id=envelope.external_id, chat_id=envelope.chat_id,
+            language=language_from_hint(envelope.language_hint), display_name=envelope.display_name, now=now,
+        )
+        contact.last_inbound_at = now
+        conversation = repo.load_conversation(session, contact_id=contact.id, now=now)  # type: ignore[arg-type]
+        event = envelope.event
+        if photo is not None:
+            event = self._keep_photo(session, contact, photo, now)
+        outcome = self.engine.step(_state(conversation, contact), event, now)
+        handled = Handled(contact_id=contact.id)
+        queued: list[Any] = []
+        for effect in outcome.effects:
+            self._apply(session, effect, contact, now, handled, queued)
+        _store(conversation, outcome.state, now)
+        session.add(contact)
+        session.flush()
+        handled.outbox_ids = [message.id for message in queued]
+        return handled
+
+    def _apply(self, session: Session, effect: Effect, contact: Contact, now: datetime,
+               handled: Handled, queued: list[Any]) -> None:
+        if isinstance(effect, Say):
+            queued.append(self._say(session, contact, self.texts.message(effect, contact.language), now))
+        elif isinstance(effect, SetLanguage):
+            contact.language = effect.language
+        elif isinstance(effect, RecordConsent):
+            contact.consent_at = now
+            contact.consent_version = effect.version
+        elif isinstance(effect, OpenTicket):
+            ticket = open_ticket(session, book=self.book, contact=contact, flow=effect.flow, answers=effect.answers,
+                                 year=self.calendar.local_date(now).year, now=now)
+            days = self.book.settings.first_response_working_days.get(ticket.kind, 1)
+            due = self.calendar.add_working_days(now, days)
+            log.info("ticket %s opened (contact %s, %s)", ticket.number, contact.id, contact.channel)
+            handled.tickets.append(ticket.number)
+            context = {"number": ticket.number, "kind": ticket.kind, "working_days": days,
+                       "due_date": self.texts.long_date(due, contact.language)}
+            say = Say("intake/ticket_created", context)
+            queued.append(self._say(session, contact, self.texts.message(say, contact.language), now))
+        elif isinstance(effect, ShowStatus):
+            queued.append(self._say(session, contact, self._status(session, contact, effect.number), now))
+            for then in effect.then:
+                self._apply(session, then, contact, now, handled, queued)
+        elif isinstance(effect, DropAttachments):
+            handled.files_to_delete += repo.drop_attachments(
+                session, contact_id=contact.id, attachment_ids=effect.attachment_ids  # type: ignore[arg-type]
+            )
+
+    def _say(self, session: Session, contact: Contact, message: OutMessage, now: datetime) -> Any:
+        return outbox.enqueue(session, channel=contact.channel, chat_id=contact.chat_id, contact_id=contact.id,
+                            payload=message.to_json(), now=now)
+
+    def _status(self, session: Session, contact: Contact, asked: str | None) -> OutMessage:
+        number = parse_ticket_number(asked) if asked else None
+        if asked and number is None:
+            number = asked.strip()[:24]
+        tickets = repo.tickets_of_contact(session, contact_id=contact.id, number=number)  # type: ignore[arg-type]
+        language = contact.language
+        rows = []
+        for ticket in tickets:
+            found = self.book.category(ticket.kind, ticket.category)
+            category = found[1].label.as_dict()[language] if found else ticket.category
+            updated = self.texts.long_date(self.calendar.local_date(ticket.updated_at), language)
+            rows.append({"number": ticket.number, "category": category, "status": ticket.status, "updated": updated})
+        say = Say("status/list", {"tickets": rows, "number": number})
+        return self.texts.message(say, language)
+
+
+def _state(conversation: Conversation, contact: Contact) -> ConversationState:
+    extra = conversation.extra or {}
+    return ConversationState(
+        language=contact.language,
+        flow=conversation.flow,
+        step=conversation.step,
+        answers=dict(conversation.answers or {}),
+        history=tuple(extra.get("history", ())),
+        page=int(extra.get("page", 0)),
+        editing=bool(extra.get("editing", False)),
+        sub=extra.get("sub"),
+        source=extra.get("source"),
+        consent_version=contact.consent_version,
+        expires_at=conversation.expires_at,
+    )
+
+
+def _store(conversation: Conversation, state: ConversationState, now: datetime) -> None:
+    conversation.flow = state.flow
+    conversation.step = state.step
+    conversation.answers = dict(state.answers)
+    conversation.extra = {"history": list(state.history), "page": state.page, "editing": state.editing,
+                          "sub": state.sub, "source": state.source}
+    conversation.updated_at = now
+    conversation.expires_at = state.expires_at
