@@ -49,7 +49,8 @@ def main(argv: list[str] | None = None) -> int:
     migrate.set_defaults(run=_migrate)
     args = parser.parse_args(argv)
     logging.basicConfig(level=args.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    logging.getLogger("httpx").setLevel(logging.WARNING)
+    for noisy in ("httpx", "alembic.runtime.plugins"):
+        logging.getLogger(noisy).setLevel(logging.WARNING)
     return int(args.run(args))
 
 

@@ -61,6 +61,9 @@ def get_or_create_contact(
     session: Session, *, channel: str, external_id: str, chat_id: str, language: str,
     display_name: str | None, now: datetime,
 ) -> Contact:
+    found = find_contact(session, channel=channel, external_id=external_id)
+    if found is not None:
+        return found
     statement = (
         _insert(session, Contact)
         .values(channel=channel, external_id=external_id, chat_id=chat_id, language=language,

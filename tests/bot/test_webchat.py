@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import logging
 import re
 from datetime import datetime, timezone
 from pathlib import Path
@@ -170,4 +171,17 @@ async def test_a_file_that_is_not_a_photo_is_refused_and_nothing_is_kept(server:
     assert person.last["step"] == "photos"
     assert await query(server, select(Attachment)) == []
     assert not Path(settings.attachments_dir).exists() or not any(Path(settings.attachments_dir).rglob("*.*"))
+    await person.client.close()
+
+
+async def test_the_nik_never_reaches_the_logs(server: TestServer, caplog: pytest.LogCaptureFixture) -> None:
+    caplog.set_level(logging.DEBUG)
+    person = await citizen(server)
+    confirmation = await person.file_complaint(name="Siti Aminah", nik="3471014507850001")
+    assert NUMBER.search(confirmation)
+    [(nik,)] = await query(server, select(Ticket.person_nik))
+    assert nik == "3471014507850001"
+    assert caplog.records, "the flow should log something (the ticket number)"
+    assert "3471014507850001" not in caplog.text
+    assert "3471 0145" not in caplog.text
     await person.client.close()

@@ -81,11 +81,12 @@ class WebCitizen:
         await self.press(kind)
         await self.press(subject)
 
-    async def file_complaint(self, name: str = "Mbah Sarinah", photo: bytes | None = None) -> str:
-        """The whole complaint flow with good answers; returns the confirmation text."""
-        await self.begin_complaint()
+    async def file_complaint(self, name: str = "Mbah Sarinah", photo: bytes | None = None, nik: str | None = None) -> str:
+        """The whole complaint flow with good answers; returns the confirmation text. With a
+        NIK the report is about the citizen themselves, else about a neighbour."""
+        await self.begin_complaint(subject="self" if nik else "other")
         await self.type(name)
-        await self.type("tidak tahu")
+        await self.type(nik or "tidak tahu")
         await self.type("80")
         await self.press("P")
         await self.press("34.71.04")
