@@ -33,6 +33,7 @@ class Sender:
         self.parallel_chats = parallel_chats
         self._wake = asyncio.Event()
         self._busy: set[tuple[str, str]] = set()
+        self._starved = False
         self._tasks: set[asyncio.Task[None]] = set()
 
     def wake(self, channel: str | None = None) -> None:
@@ -60,7 +61,10 @@ class Sender:
             )
             for chat_id in chats:
                 key = (name, chat_id)
-                if key in self._busy or len(self._busy) >= self.parallel_chats:
+                if key in self._busy:
+                    continue
+                if len(self._busy) >= self.parallel_chats:
+                    self._starved = True
                     continue
                 self._busy.add(key)
                 task = asyncio.create_task(self._deliver_chat(name, chat_id))
@@ -85,7 +89,9 @@ class Sender:
                     return
         finally:
             self._busy.discard((channel_name, chat_id))
-            self._wake.set()
+            if self._starved:  # a chat was left waiting for a free slot: look again now
+                self._starved = False
+                self._wake.set()
 
     async def _deliver_one(self, channel: Sending, message_id: int, chat_id: str, payload: dict, attempts: int) -> bool:
         """Send one row; True when the chat may go on to its next message."""

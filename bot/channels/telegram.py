@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import hmac
 import logging
+import warnings
 from datetime import timedelta
 from typing import Any
 
@@ -27,6 +28,7 @@ from telegram import (
 from telegram.error import BadRequest, Forbidden, NetworkError, RetryAfter, TelegramError
 from telegram.ext import Updater
 from telegram.request import HTTPXRequest
+from telegram.warnings import PTBDeprecationWarning
 
 from bot.channels.base import PermanentFailure, RetryLater, split_text
 from bot.runner import PhotoTooLarge, Runner
@@ -211,7 +213,9 @@ class TelegramChannel:
                 markup = keyboard(message) if index == len(parts) - 1 else None
                 sent = await self.bot.send_message(int(chat_id), part, reply_markup=markup)
         except RetryAfter as error:
-            wait = error.retry_after
+            with warnings.catch_warnings():  # PTB 22 warns that the int form will become a timedelta
+                warnings.simplefilter("ignore", PTBDeprecationWarning)
+                wait = error.retry_after
             seconds = wait.total_seconds() if isinstance(wait, timedelta) else float(wait)
             raise RetryLater(seconds, "429 retry_after") from error
         except Forbidden as error:

@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 import logging
 import re
-from datetime import datetime, timezone
 from pathlib import Path
 
 import pytest
@@ -16,18 +15,15 @@ from sqlalchemy import func, select
 from bot.app import DATABASE, create_app
 from bot.settings import Settings
 from storage.models import Attachment, Ticket, TicketEvent
+from tests.support.clock import running_clock
 from tests.support.webchat import HEADERS, WebCitizen, jpeg
 
 NUMBER = re.compile(r"SP-\d{4}-\d{5}")
 
 
-def fixed_clock() -> datetime:
-    return datetime(2026, 11, 23, 3, 0, tzinfo=timezone.utc)  # Monday 10:00 WIB
-
-
 @pytest.fixture
 async def server(settings: Settings):
-    app = create_app(settings, clock=fixed_clock)
+    app = create_app(settings, clock=running_clock())
     async with TestServer(app) as test_server:
         yield test_server
 
@@ -108,7 +104,7 @@ async def test_fifty_citizens_at_once_get_fifty_distinct_tickets(server: TestSer
 
 
 async def test_a_restart_mid_conversation_continues_at_the_same_step(settings: Settings) -> None:
-    first_app = create_app(settings, clock=fixed_clock)
+    first_app = create_app(settings, clock=running_clock())
     async with TestServer(first_app) as first_server:
         person = await citizen(first_server)
         await person.type("/mulai")
@@ -118,7 +114,7 @@ async def test_a_restart_mid_conversation_continues_at_the_same_step(settings: S
         cookies = person.client.session.cookie_jar
         saved = {c.key: c.value for c in cookies}
         await person.client.close()
-    second_app = create_app(settings, clock=fixed_clock)
+    second_app = create_app(settings, clock=running_clock())
     async with TestServer(second_app) as second_server:
         client = TestClient(second_server)
         await client.start_server()

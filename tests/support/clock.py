@@ -1,0 +1,15 @@
+"""A clock that starts on a chosen date and runs at real speed: dates in replies are fixed,
+while retries and leases still see time pass."""
+
+from __future__ import annotations
+
+import time
+from datetime import datetime, timedelta, timezone
+from typing import Callable
+
+MONDAY_MORNING = datetime(2026, 11, 23, 3, 0, tzinfo=timezone.utc)  # Monday 10:00 WIB
+
+
+def running_clock(start: datetime = MONDAY_MORNING) -> Callable[[], datetime]:
+    origin = time.monotonic()
+    return lambda: start + timedelta(seconds=time.monotonic() - origin)
