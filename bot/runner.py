@@ -34,12 +34,12 @@ class PhotoTooLarge(Exception):
 
 class Runner:
     def __init__(self, *, db: Database, intake: Intake, clock: Clock = utc_now,
-                 on_queued: Callable[[str], None] | None = None) -> None:
+                 on_queued: Callable[[str, str], None] | None = None) -> None:
         self.db = db
         self.intake = intake
         self.clock = clock
         self.lanes = Lanes()
-        self._on_queued = on_queued or (lambda channel: None)
+        self._on_queued = on_queued or (lambda channel, chat_id: None)
 
     async def handle(self, envelope: Envelope, fetch_photo: PhotoFetcher | None = None) -> Handled:
         """Handle one event in its chat's lane; returns once it is committed."""
@@ -57,5 +57,5 @@ class Runner:
         for path in handled.files_to_delete:
             delete_file(self.intake.attachments_dir, path)
         if handled.outbox_ids:
-            self._on_queued(envelope.channel)
+            self._on_queued(envelope.channel, envelope.chat_id)
         return handled

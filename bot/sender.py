@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from datetime import timedelta
+from typing import Any
 
 from bot.channels.base import PermanentFailure, RetryLater, Sending
 from bot.runner import Clock, utc_now
@@ -34,11 +35,31 @@ class Sender:
         self._wake = asyncio.Event()
         self._busy: set[tuple[str, str]] = set()
         self._starved = False
+        self._again: set[tuple[str, str]] = set()
         self._tasks: set[asyncio.Task[None]] = set()
 
-    def wake(self, channel: str | None = None) -> None:
-        if channel is None or channel in self.channels:
+    def wake(self, channel: str | None = None, chat_id: str | None = None) -> None:
+        """Something was queued: deliver that chat now (no query needed), or look for work."""
+        if channel is not None and channel not in self.channels:
+            return
+        if channel is not None and chat_id is not None:
+            self._start(channel, chat_id)
+        else:
             self._wake.set()
+
+    def _start(self, channel: str, chat_id: str) -> None:
+        key = (channel, chat_id)
+        if key in self._busy:
+            self._again.add(key)
+            return
+        if len(self._busy) >= self.parallel_chats:
+            self._starved = True
+            self._wake.set()
+            return
+        self._busy.add(key)
+        task = asyncio.create_task(self._deliver_chat(channel, chat_id))
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
 
     async def run(self) -> None:
         """Loop until cancelled."""
@@ -60,16 +81,8 @@ class Sender:
                 lambda s, n=name: outbox.chats_with_work(s, channel=n, now=self.clock(), limit=self.parallel_chats * 4)
             )
             for chat_id in chats:
-                key = (name, chat_id)
-                if key in self._busy:
-                    continue
-                if len(self._busy) >= self.parallel_chats:
-                    self._starved = True
-                    continue
-                self._busy.add(key)
-                task = asyncio.create_task(self._deliver_chat(name, chat_id))
-                self._tasks.add(task)
-                task.add_done_callback(self._tasks.discard)
+                if (name, chat_id) not in self._busy:
+                    self._start(name, chat_id)
 
     async def idle(self) -> None:
         """Wait for the delivery tasks in flight (tests and shutdown)."""
@@ -80,39 +93,52 @@ class Sender:
         channel = self.channels[channel_name]
         try:
             while True:
-                message = await self.db.run(
-                    lambda s: outbox.claim_next(s, channel=channel_name, chat_id=chat_id, now=self.clock(), lease=LEASE)
+                batch = await self.db.run(
+                    lambda s: outbox.claim_batch(s, channel=channel_name, chat_id=chat_id, now=self.clock(), lease=LEASE)
                 )
-                if message is None:
+                if not batch:
                     return
-                if not await self._deliver_one(channel, message.id, chat_id, message.payload, message.attempts):
+                if not await self._deliver_batch(channel, chat_id, batch):
                     return
         finally:
             self._busy.discard((channel_name, chat_id))
+            if (channel_name, chat_id) in self._again:  # queued while we were finishing
+                self._again.discard((channel_name, chat_id))
+                self._start(channel_name, chat_id)
             if self._starved:  # a chat was left waiting for a free slot: look again now
                 self._starved = False
                 self._wake.set()
 
-    async def _deliver_one(self, channel: Sending, message_id: int, chat_id: str, payload: dict, attempts: int) -> bool:
-        """Send one row; True when the chat may go on to its next message."""
-        try:
-            external_id = await channel.send(chat_id, OutMessage.from_json(payload))
-        except PermanentFailure as failure:
-            log.warning("outbox %s to %s:%s failed for good: %s", message_id, channel.name, chat_id, failure)
-            await self.db.run(lambda s: outbox.mark_failed(s, message_id=message_id, error=str(failure)))
-            return True
-        except RetryLater as later:
-            wait = later.seconds
-            await self._retry(message_id, wait, later.reason)
-            return False
-        except Exception as error:  # network trouble, a bug in a channel: retry, never drop
-            wait = min(BACKOFF_MAX, 2.0 ** min(attempts, 8))
-            log.warning("outbox %s: %r; retrying in %.0fs", message_id, error, wait)
-            await self._retry(message_id, wait, repr(error))
-            return False
-        await self.db.run(lambda s: outbox.mark_sent(s, message_id=message_id, external_id=external_id, now=self.clock()))
-        return True
+    async def _deliver_batch(self, channel: Sending, chat_id: str, batch: list[outbox.Claimed]) -> bool:
+        """Send a chat's claimed messages in order; record the outcome in one transaction.
+        False when one must wait (a retry), which holds back the rest of the chat."""
+        sent: list[tuple[int, str | None]] = []
+        failed: list[tuple[int, str]] = []
+        retry: tuple[int, float, str] | None = None
+        for index, message in enumerate(batch):
+            try:
+                sent.append((message.id, await channel.send(chat_id, OutMessage.from_json(message.payload))))
+            except PermanentFailure as failure:
+                log.warning("outbox %s to %s:%s failed for good: %s", message.id, channel.name, chat_id, failure)
+                failed.append((message.id, str(failure)))
+            except RetryLater as later:
+                retry = (index, later.seconds, later.reason)
+            except Exception as error:  # network trouble, a bug in a channel: retry, never drop
+                wait = min(BACKOFF_MAX, 2.0 ** min(message.attempts, 8))
+                log.warning("outbox %s: %r; retrying in %.0fs", message.id, error, wait)
+                retry = (index, wait, repr(error))
+            if retry is not None:
+                break
+        now = self.clock()
 
-    async def _retry(self, message_id: int, seconds: float, reason: str) -> None:
-        not_before = self.clock() + timedelta(seconds=seconds)
-        await self.db.run(lambda s: outbox.mark_retry(s, message_id=message_id, not_before=not_before, error=reason))
+        def record(session: Any) -> None:
+            outbox.mark_all_sent(session, sent=sent, now=now)
+            for message_id, error in failed:
+                outbox.mark_failed(session, message_id=message_id, error=error)
+            if retry is not None:
+                index, seconds, reason = retry
+                outbox.mark_retry(session, message_id=batch[index].id, not_before=now + timedelta(seconds=seconds), error=reason)
+                outbox.release(session, message_ids=[m.id for m in batch[index + 1:]])
+
+        await self.db.run(record)
+        return retry is None

@@ -71,7 +71,8 @@ class Database:
         return self.engine.dialect.name == "sqlite"
 
     def session(self) -> Session:
-        return Session(self.engine, expire_on_commit=False)
+        """No autoflush: units of work flush where they need ids, and save a flush per query."""
+        return Session(self.engine, expire_on_commit=False, autoflush=False)
 
     def run_sync(self, fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
         """Run `fn(session, ...)` in one transaction: commit on return, roll back on error."""

@@ -9,22 +9,38 @@ messages keep their order.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, Sequence
 
-from sqlalchemy import func, or_, select, update
+from sqlalchemy import bindparam, func, insert, or_, select, update
 from sqlmodel import Session
 
 from storage.models import OutboxMessage
 
 PENDING, SENDING, SENT, FAILED = "pending", "sending", "sent", "failed"
+TABLE = OutboxMessage.__table__
+# Built once: the per-message path should not pay for constructing and keying statements.
+_INSERT = insert(TABLE).returning(TABLE.c.id, sort_by_parameter_order=True)
+
+
+def enqueue_many(session: Session, *, channel: str, chat_id: str, contact_id: int | None,
+                 payloads: Sequence[dict[str, Any]], now: datetime) -> list[int]:
+    """Queue messages to one chat, in this order, in the caller's transaction (one statement)."""
+    if not payloads:
+        return []
+    rows = [
+        {"channel": channel, "chat_id": chat_id, "contact_id": contact_id, "payload": payload,
+         "status": PENDING, "attempts": 0, "created_at": now}
+        for payload in payloads
+    ]
+    return [int(i) for i in session.execute(_INSERT, rows).scalars()]
 
 
 def enqueue(session: Session, *, channel: str, chat_id: str, contact_id: int | None,
-            payload: dict[str, Any], now: datetime) -> OutboxMessage:
-    message = OutboxMessage(channel=channel, chat_id=chat_id, contact_id=contact_id, payload=payload, created_at=now)
-    session.add(message)
-    return message
+            payload: dict[str, Any], now: datetime) -> int:
+    """Queue one message in the caller's transaction; returns its id."""
+    return enqueue_many(session, channel=channel, chat_id=chat_id, contact_id=contact_id, payloads=[payload], now=now)[0]
 
 
 def _claimable(now: datetime) -> Any:
@@ -46,42 +62,65 @@ def chats_with_work(session: Session, *, channel: str, now: datetime, limit: int
     return [row.chat_id for row in session.execute(statement)]
 
 
-def claim_next(session: Session, *, channel: str, chat_id: str, now: datetime, lease: timedelta) -> OutboxMessage | None:
-    """Claim the chat's oldest unsent message, or None when it is not due yet or another
-    sender holds a live lease on it (the chat is busy: order comes first)."""
+@dataclass(frozen=True)
+class Claimed:
+    id: int
+    payload: dict[str, Any]
+    attempts: int
+
+
+def claim_batch(session: Session, *, channel: str, chat_id: str, now: datetime, lease: timedelta,
+                limit: int = 10) -> list[Claimed]:
+    """Claim the chat's oldest unsent messages, in order, up to the first one not due yet.
+    Nothing is claimed while another sender holds a live lease on the chat's oldest message:
+    order comes first."""
     statement = (
-        select(OutboxMessage)
-        .where(OutboxMessage.channel == channel, OutboxMessage.chat_id == chat_id,
-               OutboxMessage.status.in_((PENDING, SENDING)))
-        .order_by(OutboxMessage.id)
-        .limit(1)
+        select(TABLE.c.id, TABLE.c.status, TABLE.c.claimed_until, TABLE.c.not_before, TABLE.c.attempts, TABLE.c.payload)
+        .where(TABLE.c.channel == channel, TABLE.c.chat_id == chat_id, TABLE.c.status.in_((PENDING, SENDING)))
+        .order_by(TABLE.c.id)
+        .limit(limit)
     )
     if session.get_bind().dialect.name == "postgresql":
         statement = statement.with_for_update(skip_locked=True)
-    message = session.execute(statement).scalars().first()
-    if message is None:
-        return None
-    if message.status == SENDING and message.claimed_until is not None and message.claimed_until >= now:
-        return None
-    if message.not_before is not None and message.not_before > now:
-        return None
-    message.status = SENDING
-    message.claimed_until = now + lease
-    message.attempts += 1
-    session.add(message)
-    return message
+    claimed: list[Claimed] = []
+    for row in session.execute(statement):
+        if row.status == SENDING and row.claimed_until is not None and row.claimed_until >= now:
+            break
+        if row.not_before is not None and row.not_before > now:
+            break
+        claimed.append(Claimed(row.id, row.payload, row.attempts + 1))
+    if claimed:
+        session.execute(
+            update(TABLE).where(TABLE.c.id.in_([c.id for c in claimed]))
+            .values(status=SENDING, claimed_until=now + lease, attempts=TABLE.c.attempts + 1)
+        )
+    return claimed
 
 
-def mark_sent(session: Session, *, message_id: int, external_id: str | None, now: datetime) -> None:
-    session.execute(
-        update(OutboxMessage).where(OutboxMessage.id == message_id)
-        .values(status=SENT, sent_at=now, external_id=external_id, claimed_until=None, last_error=None)
-    )
+def release(session: Session, *, message_ids: Sequence[int]) -> None:
+    """Give back claimed messages that were not tried (an earlier one must wait first)."""
+    if message_ids:
+        session.execute(
+            update(TABLE).where(TABLE.c.id.in_(message_ids), TABLE.c.status == SENDING)
+            .values(status=PENDING, claimed_until=None, attempts=TABLE.c.attempts - 1)
+        )
+
+
+_MARK_SENT = (
+    update(TABLE).where(TABLE.c.id == bindparam("message_id"))
+    .values(status=SENT, sent_at=bindparam("sent_at"), external_id=bindparam("external_id"), claimed_until=None, last_error=None)
+)
+
+
+def mark_all_sent(session: Session, *, sent: Sequence[tuple[int, str | None]], now: datetime) -> None:
+    """Mark a delivered batch, (message id, platform id) each, in one statement."""
+    if sent:
+        session.execute(_MARK_SENT, [{"message_id": m, "external_id": e, "sent_at": now} for m, e in sent])
 
 
 def mark_retry(session: Session, *, message_id: int, not_before: datetime, error: str) -> None:
     session.execute(
-        update(OutboxMessage).where(OutboxMessage.id == message_id)
+        update(TABLE).where(OutboxMessage.id == message_id)
         .values(status=PENDING, not_before=not_before, claimed_until=None, last_error=error[:500])
     )
 
@@ -89,7 +128,7 @@ def mark_retry(session: Session, *, message_id: int, not_before: datetime, error
 def mark_failed(session: Session, *, message_id: int, error: str) -> None:
     """A permanent failure (the person blocked the bot): kept, visible, never silently dropped."""
     session.execute(
-        update(OutboxMessage).where(OutboxMessage.id == message_id)
+        update(TABLE).where(OutboxMessage.id == message_id)
         .values(status=FAILED, claimed_until=None, last_error=error[:500])
     )
 
@@ -108,6 +147,6 @@ def messages_after(session: Session, *, channel: str, chat_id: str, after_id: in
 def mark_delivered(session: Session, *, message_ids: Sequence[int], now: datetime) -> None:
     if message_ids:
         session.execute(
-            update(OutboxMessage).where(OutboxMessage.id.in_(message_ids), OutboxMessage.status == PENDING)
+            update(TABLE).where(OutboxMessage.id.in_(message_ids), OutboxMessage.status == PENDING)
             .values(status=SENT, sent_at=now)
         )

@@ -10,7 +10,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any, Sequence
 
-from sqlalchemy import delete, select, update
+from sqlalchemy import bindparam, delete, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlmodel import Session
 
@@ -26,21 +26,27 @@ from storage.models import (
 
 
 def _insert(session: Session, model: Any) -> Any:
+    """A dialect insert on the bare table: Core, not the ORM's bulk path, which costs several
+    times more per row on the per-message path."""
     dialect = session.get_bind().dialect.name
-    return (postgresql.insert if dialect == "postgresql" else sqlite.insert)(model)
+    return (postgresql.insert if dialect == "postgresql" else sqlite.insert)(model.__table__)
 
 
 # ------------------------------------------------------------------ inbound de-duplication
+_CLAIM_INBOUND: dict[str, Any] = {}  # per dialect, built on first use
 def claim_inbound(session: Session, *, channel: str, message_id: str, now: datetime) -> bool:
     """Record that this inbound message is being processed. False when it already was: a
     redelivery. Part of the caller's transaction, so a failed attempt can be retried."""
-    statement = (
-        _insert(session, InboundMessage)
-        .values(channel=channel, message_id=message_id, received_at=now)
-        .on_conflict_do_nothing(index_elements=["channel", "message_id"])
-        .returning(InboundMessage.id)
-    )
-    return session.execute(statement).scalar_one_or_none() is not None
+    dialect = session.get_bind().dialect.name
+    statement = _CLAIM_INBOUND.get(dialect)
+    if statement is None:
+        statement = _CLAIM_INBOUND[dialect] = (
+            _insert(session, InboundMessage)
+            .on_conflict_do_nothing(index_elements=["channel", "message_id"])
+            .returning(InboundMessage.__table__.c.id)
+        )
+    row = session.execute(statement, {"channel": channel, "message_id": message_id, "received_at": now}).first()
+    return row is not None
 
 
 def inbound_seen(session: Session, *, channel: str, message_id: str) -> bool:
@@ -76,6 +82,20 @@ def get_or_create_contact(
     return contact
 
 
+_LOAD_PARTY = (
+    select(Contact, Conversation)
+    .join(Conversation, Conversation.contact_id == Contact.id)
+    .where(Contact.channel == bindparam("channel"), Contact.external_id == bindparam("external_id"))
+    .with_for_update(of=Conversation)
+)
+
+
+def load_party(session: Session, *, channel: str, external_id: str) -> tuple[Contact, Conversation] | None:
+    """A known contact with its conversation, row-locked, in one query (the common case)."""
+    row = session.execute(_LOAD_PARTY, {"channel": channel, "external_id": external_id}).first()
+    return (row[0], row[1]) if row is not None else None
+
+
 def find_conversation(session: Session, *, contact_id: int) -> Conversation | None:
     return session.execute(select(Conversation).where(Conversation.contact_id == contact_id)).scalars().first()
 
@@ -95,13 +115,24 @@ def load_conversation(session: Session, *, contact_id: int, now: datetime) -> Co
     return conversation
 
 
+_CONVERSATION = Conversation.__table__
+_SAVE_CONVERSATION = update(_CONVERSATION).where(_CONVERSATION.c.id == bindparam("conversation_id"))
+
+
+def save_conversation(session: Session, *, conversation_id: int, flow: str | None, step: str | None,
+                      answers: dict[str, Any], extra: dict[str, Any], expires_at: datetime | None, now: datetime) -> None:
+    """Store the conversation's new state (one Core UPDATE: this runs on every message)."""
+    session.execute(_SAVE_CONVERSATION, {"conversation_id": conversation_id, "flow": flow, "step": step, "answers": answers,
+                                         "extra": extra, "expires_at": expires_at, "updated_at": now})
+
+
 # ------------------------------------------------------------------ tickets
 def next_sequence(session: Session, *, scope: str) -> int:
     """The next number in `scope` (e.g. "SP-2026"), unique across processes."""
     insert = _insert(session, TicketCounter).values(scope=scope, value=1)
     statement = insert.on_conflict_do_update(
-        index_elements=["scope"], set_={"value": TicketCounter.value + 1}
-    ).returning(TicketCounter.value)
+        index_elements=["scope"], set_={"value": TicketCounter.__table__.c.value + 1}
+    ).returning(TicketCounter.__table__.c.value)
     return int(session.execute(statement).scalar_one())
 
 
@@ -133,7 +164,7 @@ def link_attachments(session: Session, *, ticket_id: int, contact_id: int, attac
     if not attachment_ids:
         return 0
     statement = (
-        update(Attachment)
+        update(Attachment.__table__)
         .where(Attachment.id.in_(attachment_ids), Attachment.contact_id == contact_id, Attachment.ticket_id.is_(None))
         .values(ticket_id=ticket_id)
     )
@@ -152,7 +183,7 @@ def drop_attachments(session: Session, *, contact_id: int, attachment_ids: Seque
     ).all()
     if not rows:
         return []
-    session.execute(delete(Attachment).where(Attachment.id.in_([r.id for r in rows])))
+    session.execute(delete(Attachment.__table__).where(Attachment.id.in_([r.id for r in rows])))
     paths = {r.path for r in rows}
     still_used = set(session.execute(select(Attachment.path).where(Attachment.path.in_(paths))).scalars())
     return sorted(paths - still_used)

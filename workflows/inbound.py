@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -38,6 +38,10 @@ from workflows.tickets import open_ticket
 from workflows.validation.ticket_number import parse_ticket_number
 
 log = logging.getLogger(__name__)
+
+# `last_inbound_at` is refreshed at most this often: a write saved on most messages, and a
+# minute is precise enough for WhatsApp's 24-hour window.
+LAST_SEEN_PRECISION = timedelta(minutes=1)
 
 
 @dataclass(frozen=True)
@@ -111,30 +115,37 @@ class Intake:
             session, channel=envelope.channel, message_id=envelope.message_id, now=now
         ):
             return Handled(duplicate=True)
-        contact = repo.get_or_create_contact(
-            session, channel=envelope.channel, external_id=envelope.external_id, chat_id=envelope.chat_id,
-            language=language_from_hint(envelope.language_hint), display_name=envelope.display_name, now=now,
-        )
-        contact.last_inbound_at = now
-        conversation = repo.load_conversation(session, contact_id=contact.id, now=now)  # type: ignore[arg-type]
+        party = repo.load_party(session, channel=envelope.channel, external_id=envelope.external_id)
+        if party is None:
+            contact = repo.get_or_create_contact(
+                session, channel=envelope.channel, external_id=envelope.external_id, chat_id=envelope.chat_id,
+                language=language_from_hint(envelope.language_hint), display_name=envelope.display_name, now=now,
+            )
+            conversation = repo.load_conversation(session, contact_id=contact.id, now=now)  # type: ignore[arg-type]
+        else:
+            contact, conversation = party
+        if contact.last_inbound_at is None or now - contact.last_inbound_at > LAST_SEEN_PRECISION:
+            contact.last_inbound_at = now
         event = envelope.event
         if photo is not None:
             event = self._keep_photo(session, contact, photo, now)
         outcome = self.engine.step(_state(conversation, contact), event, now)
         handled = Handled(contact_id=contact.id)
-        queued: list[Any] = []
+        replies: list[OutMessage] = []
         for effect in outcome.effects:
-            self._apply(session, effect, contact, now, handled, queued)
-        _store(conversation, outcome.state, now)
-        session.add(contact)
+            self._apply(session, effect, contact, now, handled, replies)
+        repo.save_conversation(session, conversation_id=conversation.id, now=now, **_stored(outcome.state))  # type: ignore[arg-type]
         session.flush()
-        handled.outbox_ids = [message.id for message in queued]
+        handled.outbox_ids = outbox.enqueue_many(
+            session, channel=contact.channel, chat_id=contact.chat_id, contact_id=contact.id,
+            payloads=[reply.to_json() for reply in replies], now=now,
+        )
         return handled
 
     def _apply(self, session: Session, effect: Effect, contact: Contact, now: datetime,
-               handled: Handled, queued: list[Any]) -> None:
+               handled: Handled, replies: list[OutMessage]) -> None:
         if isinstance(effect, Say):
-            queued.append(self._say(session, contact, self.texts.message(effect, contact.language), now))
+            replies.append(self.texts.message(effect, contact.language))
         elif isinstance(effect, SetLanguage):
             contact.language = effect.language
         elif isinstance(effect, RecordConsent):
@@ -150,19 +161,15 @@ class Intake:
             context = {"number": ticket.number, "kind": ticket.kind, "working_days": days,
                        "due_date": self.texts.long_date(due, contact.language)}
             say = Say("intake/ticket_created", context)
-            queued.append(self._say(session, contact, self.texts.message(say, contact.language), now))
+            replies.append(self.texts.message(say, contact.language))
         elif isinstance(effect, ShowStatus):
-            queued.append(self._say(session, contact, self._status(session, contact, effect.number), now))
+            replies.append(self._status(session, contact, effect.number))
             for then in effect.then:
-                self._apply(session, then, contact, now, handled, queued)
+                self._apply(session, then, contact, now, handled, replies)
         elif isinstance(effect, DropAttachments):
             handled.files_to_delete += repo.drop_attachments(
                 session, contact_id=contact.id, attachment_ids=effect.attachment_ids  # type: ignore[arg-type]
             )
-
-    def _say(self, session: Session, contact: Contact, message: OutMessage, now: datetime) -> Any:
-        return outbox.enqueue(session, channel=contact.channel, chat_id=contact.chat_id, contact_id=contact.id,
-                            payload=message.to_json(), now=now)
 
     def _status(self, session: Session, contact: Contact, asked: str | None) -> OutMessage:
         number = parse_ticket_number(asked) if asked else None
@@ -197,11 +204,9 @@ def _state(conversation: Conversation, contact: Contact) -> ConversationState:
     )
 
 
-def _store(conversation: Conversation, state: ConversationState, now: datetime) -> None:
-    conversation.flow = state.flow
-    conversation.step = state.step
-    conversation.answers = dict(state.answers)
-    conversation.extra = {"history": list(state.history), "page": state.page, "editing": state.editing,
-                          "sub": state.sub, "source": state.source}
-    conversation.updated_at = now
-    conversation.expires_at = state.expires_at
+def _stored(state: ConversationState) -> dict[str, Any]:
+    """The conversation columns for `state`."""
+    extra = {"history": list(state.history), "page": state.page, "editing": state.editing,
+             "sub": state.sub, "source": state.source}
+    return {"flow": state.flow, "step": state.step, "answers": dict(state.answers), "extra": extra,
+            "expires_at": state.expires_at}

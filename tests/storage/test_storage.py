@@ -85,44 +85,47 @@ def test_ticket_sequence_is_unique_under_concurrency(db: Database) -> None:
 
 
 def _enqueue(db: Database, chat: str, text: str, contact_id: int) -> int:
-    return db.run_sync(lambda s: (m := outbox.enqueue(s, channel="telegram", chat_id=chat, contact_id=contact_id,
-                                                      payload={"text": text}, now=NOW), s.flush(), m.id)[2])
+    return db.run_sync(lambda s: outbox.enqueue(s, channel="telegram", chat_id=chat, contact_id=contact_id,
+                                                payload={"text": text}, now=NOW))
 
 
-def test_outbox_claims_a_chats_messages_in_order_one_at_a_time(db: Database) -> None:
+def _claim(db: Database, now: datetime) -> list[outbox.Claimed]:
+    return db.run_sync(lambda s: outbox.claim_batch(s, channel="telegram", chat_id="42", now=now, lease=timedelta(seconds=60)))
+
+
+def test_outbox_claims_a_chats_messages_in_order_and_nothing_more_while_they_are_out(db: Database) -> None:
     contact = _contact(db)
     ids = [_enqueue(db, "42", f"m{i}", contact.id) for i in range(3)]
-    lease = timedelta(seconds=60)
-    claim = lambda now: db.run_sync(lambda s: outbox.claim_next(s, channel="telegram", chat_id="42", now=now, lease=lease))  # noqa: E731
-    first = claim(NOW)
-    assert first.id == ids[0]
-    assert claim(NOW) is None  # the chat is busy until the first is done
-    db.run_sync(lambda s: outbox.mark_sent(s, message_id=first.id, external_id="1", now=NOW))
-    assert claim(NOW).id == ids[1]
+    batch = _claim(db, NOW)
+    assert [c.id for c in batch] == ids and [c.payload["text"] for c in batch] == ["m0", "m1", "m2"]
+    later = _enqueue(db, "42", "m3", contact.id)
+    assert _claim(db, NOW) == []  # the chat is busy until its earlier messages are done
+    db.run_sync(lambda s: outbox.mark_all_sent(s, sent=[(c.id, "1") for c in batch], now=NOW))
+    assert [c.id for c in _claim(db, NOW)] == [later]
 
 
 def test_a_crashed_senders_lease_runs_out_and_the_message_is_sent_again(db: Database) -> None:
     contact = _contact(db)
     message_id = _enqueue(db, "42", "hello", contact.id)
-    lease = timedelta(seconds=60)
-    claim = lambda now: db.run_sync(lambda s: outbox.claim_next(s, channel="telegram", chat_id="42", now=now, lease=lease))  # noqa: E731
-    assert claim(NOW).id == message_id
+    assert [c.id for c in _claim(db, NOW)] == [message_id]
     assert db.run_sync(lambda s: outbox.chats_with_work(s, channel="telegram", now=NOW, limit=10)) == []
     later = NOW + timedelta(seconds=61)
     assert db.run_sync(lambda s: outbox.chats_with_work(s, channel="telegram", now=later, limit=10)) == ["42"]
-    again = claim(later)
+    [again] = _claim(db, later)
     assert again.id == message_id and again.attempts == 2
 
 
-def test_a_retry_waits_for_its_time(db: Database) -> None:
+def test_a_retry_holds_back_the_rest_of_the_chat_until_its_time(db: Database) -> None:
     contact = _contact(db)
-    message_id = _enqueue(db, "42", "hello", contact.id)
-    lease = timedelta(seconds=60)
-    db.run_sync(lambda s: outbox.claim_next(s, channel="telegram", chat_id="42", now=NOW, lease=lease))
-    db.run_sync(lambda s: outbox.mark_retry(s, message_id=message_id, not_before=NOW + timedelta(seconds=3), error="429"))
-    assert db.run_sync(lambda s: outbox.claim_next(s, channel="telegram", chat_id="42", now=NOW, lease=lease)) is None
-    found = db.run_sync(lambda s: outbox.claim_next(s, channel="telegram", chat_id="42", now=NOW + timedelta(seconds=3), lease=lease))
-    assert found.id == message_id
+    first = _enqueue(db, "42", "first", contact.id)
+    second = _enqueue(db, "42", "second", contact.id)
+    batch = _claim(db, NOW)
+    db.run_sync(lambda s: outbox.mark_retry(s, message_id=first, not_before=NOW + timedelta(seconds=3), error="429"))
+    db.run_sync(lambda s: outbox.release(s, message_ids=[c.id for c in batch[1:]]))
+    assert _claim(db, NOW) == []  # "second" may not overtake "first"
+    again = _claim(db, NOW + timedelta(seconds=3))
+    assert [c.id for c in again] == [first, second]
+    assert [c.attempts for c in again] == [2, 1]
 
 
 def _image(kind: str = "JPEG", size: tuple[int, int] = (64, 48)) -> bytes:
