@@ -26,6 +26,8 @@ from workflows.texts import LANGUAGES, Texts
 
 log = logging.getLogger(__name__)
 
+TELEGRAM_STOP_SECONDS = 10
+
 SETTINGS = web.AppKey("settings", Settings)
 DATABASE = web.AppKey("database", Database)
 RUNNER = web.AppKey("runner", Runner)
@@ -114,4 +116,7 @@ async def _sender(app: web.Application) -> AsyncIterator[None]:
 async def _telegram(app: web.Application) -> AsyncIterator[None]:
     await app[TELEGRAM].start()
     yield
-    await app[TELEGRAM].stop()
+    try:  # an unreachable Bot API must not hold the shutdown
+        await asyncio.wait_for(app[TELEGRAM].stop(), TELEGRAM_STOP_SECONDS)
+    except asyncio.TimeoutError:
+        log.warning("telegram: stopping took over %ss; leaving it", TELEGRAM_STOP_SECONDS)

@@ -59,6 +59,7 @@ def test_status_list_names_the_status_in_words(language: str) -> None:
     text = TEXTS.render("status/list", language, {"tickets": [TICKET], "number": None})
     assert "SP-2026-00042" in text
     assert ("sedang ditangani" if language == "id" else "being handled") in text
+    assert text.splitlines()[1].startswith("• SP-2026-00042")  # the heading on its own line
     empty = TEXTS.render("status/list", language, {"tickets": [], "number": "SP-2026-00001"})
     assert "SP-2026-00001" in empty
 
@@ -80,3 +81,11 @@ def test_button_words_fit_a_whatsapp_button(language: str) -> None:
 def test_dates_read_as_people_say_them() -> None:
     assert TEXTS.long_date(date(2026, 11, 24), "id") == "Selasa, 24 November 2026"
     assert TEXTS.long_date(date(2026, 11, 24), "en") == "Tuesday, November 24, 2026"
+
+
+@pytest.mark.parametrize("language", LANGUAGES)
+def test_the_summary_puts_each_answer_on_its_own_line(language: str) -> None:
+    text = TEXTS.render("steps/summary", language, SAMPLES["steps/summary"])
+    lines = [line for line in text.splitlines() if line.startswith("• ")]
+    assert len(lines) == len(SAMPLES["steps/summary"]["rows"])
+    assert lines[0] == "• Nama: Mbah Sarinah"
