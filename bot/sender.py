@@ -90,21 +90,22 @@ class Sender:
             await asyncio.gather(*list(self._tasks), return_exceptions=True)
 
     async def _deliver_chat(self, channel_name: str, chat_id: str) -> None:
+        """Deliver a chat's messages in order, claiming again only when more were queued
+        while sending (the runner says so through `wake`); the poll catches anything else."""
         channel = self.channels[channel_name]
+        key = (channel_name, chat_id)
         try:
             while True:
+                self._again.discard(key)
                 batch = await self.db.run(
                     lambda s: outbox.claim_batch(s, channel=channel_name, chat_id=chat_id, now=self.clock(), lease=LEASE)
                 )
-                if not batch:
+                if not batch or not await self._deliver_batch(channel, chat_id, batch):
                     return
-                if not await self._deliver_batch(channel, chat_id, batch):
-                    return
+                if key not in self._again and len(batch) < outbox.BATCH:
+                    return  # all of it went out and nothing new was queued meanwhile
         finally:
-            self._busy.discard((channel_name, chat_id))
-            if (channel_name, chat_id) in self._again:  # queued while we were finishing
-                self._again.discard((channel_name, chat_id))
-                self._start(channel_name, chat_id)
+            self._busy.discard(key)
             if self._starved:  # a chat was left waiting for a free slot: look again now
                 self._starved = False
                 self._wake.set()

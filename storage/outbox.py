@@ -13,13 +13,14 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, Sequence
 
-from sqlalchemy import bindparam, func, insert, or_, select, update
+from sqlalchemy import bindparam, func, insert, select, update
 from sqlmodel import Session
 
 from storage.models import OutboxMessage
 
 PENDING, SENDING, SENT, FAILED = "pending", "sending", "sent", "failed"
 TABLE = OutboxMessage.__table__
+BATCH = 10  # messages of one chat claimed at once
 # Built once: the per-message path should not pay for constructing and keying statements.
 _INSERT = insert(TABLE).returning(TABLE.c.id, sort_by_parameter_order=True)
 
@@ -43,23 +44,18 @@ def enqueue(session: Session, *, channel: str, chat_id: str, contact_id: int | N
     return enqueue_many(session, channel=channel, chat_id=chat_id, contact_id=contact_id, payloads=[payload], now=now)[0]
 
 
-def _claimable(now: datetime) -> Any:
-    return or_(
-        OutboxMessage.status == PENDING,
-        (OutboxMessage.status == SENDING) & (OutboxMessage.claimed_until < now),
-    )
-
-
 def chats_with_work(session: Session, *, channel: str, now: datetime, limit: int) -> list[str]:
-    """Chats whose oldest unsent message could go now, oldest first."""
-    statement = (
-        select(OutboxMessage.chat_id, func.min(OutboxMessage.id).label("first"))
-        .where(OutboxMessage.channel == channel, _claimable(now))
-        .group_by(OutboxMessage.chat_id)
-        .order_by("first")
-        .limit(limit)
-    )
-    return [row.chat_id for row in session.execute(statement)]
+    """Chats with a message waiting or a lease run out, oldest first. Two index range scans
+    (channel, status) rather than one OR that would read the whole table."""
+    pending = select(TABLE.c.chat_id, func.min(TABLE.c.id).label("first")).where(
+        TABLE.c.channel == channel, TABLE.c.status == PENDING).group_by(TABLE.c.chat_id)
+    stale = select(TABLE.c.chat_id, func.min(TABLE.c.id).label("first")).where(
+        TABLE.c.channel == channel, TABLE.c.status == SENDING, TABLE.c.claimed_until < now).group_by(TABLE.c.chat_id)
+    first: dict[str, int] = {}
+    for statement in (pending, stale):
+        for row in session.execute(statement):
+            first[row.chat_id] = min(row.first, first.get(row.chat_id, row.first))
+    return sorted(first, key=first.__getitem__)[:limit]
 
 
 @dataclass(frozen=True)
@@ -69,31 +65,37 @@ class Claimed:
     attempts: int
 
 
+_CLAIM_SELECT = (
+    select(TABLE.c.id, TABLE.c.status, TABLE.c.claimed_until, TABLE.c.not_before, TABLE.c.attempts, TABLE.c.payload)
+    .where(TABLE.c.channel == bindparam("channel"), TABLE.c.chat_id == bindparam("chat_id"),
+           TABLE.c.status.in_((PENDING, SENDING)))
+    .order_by(TABLE.c.id)
+    .limit(bindparam("limit"))
+)
+_CLAIM_SELECT_LOCKING = _CLAIM_SELECT.with_for_update(skip_locked=True)
+_CLAIM_UPDATE = (
+    update(TABLE).where(TABLE.c.id.in_(bindparam("ids", expanding=True)))
+    .values(status=SENDING, claimed_until=bindparam("until"), attempts=TABLE.c.attempts + 1)
+)
+
+
 def claim_batch(session: Session, *, channel: str, chat_id: str, now: datetime, lease: timedelta,
-                limit: int = 10) -> list[Claimed]:
+                limit: int = BATCH) -> list[Claimed]:
     """Claim the chat's oldest unsent messages, in order, up to the first one not due yet.
     Nothing is claimed while another sender holds a live lease on the chat's oldest message:
-    order comes first."""
-    statement = (
-        select(TABLE.c.id, TABLE.c.status, TABLE.c.claimed_until, TABLE.c.not_before, TABLE.c.attempts, TABLE.c.payload)
-        .where(TABLE.c.channel == channel, TABLE.c.chat_id == chat_id, TABLE.c.status.in_((PENDING, SENDING)))
-        .order_by(TABLE.c.id)
-        .limit(limit)
-    )
-    if session.get_bind().dialect.name == "postgresql":
-        statement = statement.with_for_update(skip_locked=True)
+    order comes first. (Statements are prebuilt: this runs for every reply.)"""
+    locking = session.get_bind().dialect.name == "postgresql"
+    rows = session.execute(_CLAIM_SELECT_LOCKING if locking else _CLAIM_SELECT,
+                           {"channel": channel, "chat_id": chat_id, "limit": limit})
     claimed: list[Claimed] = []
-    for row in session.execute(statement):
+    for row in rows:
         if row.status == SENDING and row.claimed_until is not None and row.claimed_until >= now:
             break
         if row.not_before is not None and row.not_before > now:
             break
         claimed.append(Claimed(row.id, row.payload, row.attempts + 1))
     if claimed:
-        session.execute(
-            update(TABLE).where(TABLE.c.id.in_([c.id for c in claimed]))
-            .values(status=SENDING, claimed_until=now + lease, attempts=TABLE.c.attempts + 1)
-        )
+        session.execute(_CLAIM_UPDATE, {"ids": [c.id for c in claimed], "until": now + lease})
     return claimed
 
 
