@@ -13,7 +13,8 @@ from aiohttp import web
 from bot.channels import webchat
 from bot.channels.base import Sending
 from bot.channels.telegram import TelegramChannel
-from bot.runner import Clock, Runner, utc_now
+from bot.clock import Clock, utc_now
+from bot.runner import Runner
 from bot.sender import Sender
 from bot.settings import Settings
 from storage.db import Database
@@ -82,7 +83,7 @@ def create_app(settings: Settings, *, clock: Clock = utc_now, migrate: bool = Tr
     app[DATABASE] = db
     channels: dict[str, Sending] = {}
     sender = Sender(db=db, channels=channels, clock=clock)
-    runner = Runner(db=db, intake=build_intake(settings), clock=clock, on_queued=sender.wake)
+    runner = Runner(db=db, intake=build_intake(settings), clock=clock, sender=sender)
     app[RUNNER] = runner
     app[SENDER] = sender
     webchat.setup(app, runner)

@@ -1,17 +1,18 @@
 """The one place an inbound event becomes a committed unit of work.
 
-Channel adapter → `Runner.handle` → (per-chat lane) → `Intake.handle` in a database worker →
-commit → wake the sender. Photos are fetched from the platform only when the conversation is
-waiting for one, and stored in the same transaction that records the answer.
+Channel adapter → `Runner.handle` → (per-chat lane) → `Intake.handle` in a database worker,
+which also claims the replies for the sender → commit → the sender delivers them. Photos are
+fetched from the platform only when the conversation is waiting for one, and stored in the
+same transaction that records the answer.
 """
 
 from __future__ import annotations
 
 import logging
 from dataclasses import replace
-from datetime import datetime, timezone
-from typing import Awaitable, Callable
+from typing import TYPE_CHECKING, Any, Awaitable, Callable
 
+from bot.clock import Clock, utc_now
 from bot.lanes import Lanes
 from storage.db import Database
 from storage.files import delete_file
@@ -20,12 +21,10 @@ from workflows.inbound import Envelope, Handled, Intake
 
 log = logging.getLogger(__name__)
 
-Clock = Callable[[], datetime]
+if TYPE_CHECKING:
+    from bot.sender import Sender
+
 PhotoFetcher = Callable[[int], Awaitable[bytes | None]]
-
-
-def utc_now() -> datetime:
-    return datetime.now(timezone.utc)
 
 
 class PhotoTooLarge(Exception):
@@ -33,13 +32,12 @@ class PhotoTooLarge(Exception):
 
 
 class Runner:
-    def __init__(self, *, db: Database, intake: Intake, clock: Clock = utc_now,
-                 on_queued: Callable[[str, str], None] | None = None) -> None:
+    def __init__(self, *, db: Database, intake: Intake, clock: Clock = utc_now, sender: Sender | None = None) -> None:
         self.db = db
         self.intake = intake
         self.clock = clock
+        self.sender = sender
         self.lanes = Lanes()
-        self._on_queued = on_queued or (lambda channel, chat_id: None)
 
     async def handle(self, envelope: Envelope, fetch_photo: PhotoFetcher | None = None) -> Handled:
         """Handle one event in its chat's lane; returns once it is committed."""
@@ -53,9 +51,26 @@ class Runner:
                         envelope = replace(envelope, event=Inbound(kind="photo", photo_error="too_large"))
                     if photo is None and envelope.event.photo_error is None:
                         envelope = replace(envelope, event=Inbound(kind="photo", photo_error="unreadable"))
-            handled = await self.db.run(self.intake.handle, envelope, self.clock(), photo)
+            handled = await self._commit(envelope, photo)
         for path in handled.files_to_delete:
             delete_file(self.intake.attachments_dir, path)
-        if handled.outbox_ids:
-            self._on_queued(envelope.channel, envelope.chat_id)
+        return handled
+
+    async def _commit(self, envelope: Envelope, photo: bytes | None) -> Handled:
+        sender = self.sender
+        reserved = sender is not None and sender.reserve(envelope.channel, envelope.chat_id)
+
+        def unit(session: Any) -> tuple[Handled, list[Any]]:
+            handled = self.intake.handle(session, envelope, self.clock(), photo)
+            claimed = sender.claim_in(session, envelope.channel, envelope.chat_id) if reserved and handled.outbox_ids else []  # type: ignore[union-attr]
+            return handled, claimed
+
+        try:
+            handled, claimed = await self.db.run(unit)
+        except BaseException:
+            if reserved:
+                sender.cancel(envelope.channel, envelope.chat_id)  # type: ignore[union-attr]
+            raise
+        if reserved:
+            sender.deliver_claimed(envelope.channel, envelope.chat_id, claimed)  # type: ignore[union-attr]
         return handled

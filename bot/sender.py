@@ -13,7 +13,7 @@ from datetime import timedelta
 from typing import Any
 
 from bot.channels.base import PermanentFailure, RetryLater, Sending
-from bot.runner import Clock, utc_now
+from bot.clock import Clock, utc_now
 from storage import outbox
 from storage.db import Database
 from workflows.messages import OutMessage
@@ -38,28 +38,52 @@ class Sender:
         self._again: set[tuple[str, str]] = set()
         self._tasks: set[asyncio.Task[None]] = set()
 
-    def wake(self, channel: str | None = None, chat_id: str | None = None) -> None:
-        """Something was queued: deliver that chat now (no query needed), or look for work."""
-        if channel is not None and channel not in self.channels:
-            return
-        if channel is not None and chat_id is not None:
-            self._start(channel, chat_id)
-        else:
-            self._wake.set()
+    def wake(self) -> None:
+        """Look for work now rather than at the next tick."""
+        self._wake.set()
 
-    def _start(self, channel: str, chat_id: str) -> None:
+    def _start(self, channel: str, chat_id: str, first: list[outbox.Claimed] | None = None) -> None:
+        if first is None and not self.reserve(channel, chat_id):
+            return
+        task = asyncio.create_task(self._deliver_chat(channel, chat_id, first))
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    # ------------------------------------------------------------------ delivery right after a unit of work
+    def reserve(self, channel: str, chat_id: str) -> bool:
+        """Take a chat for delivery. False when this sender does not serve the channel, the
+        chat is already being delivered (which then claims again), or all slots are busy."""
         key = (channel, chat_id)
+        if channel not in self.channels:
+            return False
         if key in self._busy:
             self._again.add(key)
-            return
+            return False
         if len(self._busy) >= self.parallel_chats:
             self._starved = True
             self._wake.set()
-            return
+            return False
         self._busy.add(key)
-        task = asyncio.create_task(self._deliver_chat(channel, chat_id))
-        self._tasks.add(task)
-        task.add_done_callback(self._tasks.discard)
+        return True
+
+    def claim_in(self, session: Any, channel: str, chat_id: str) -> list[outbox.Claimed]:
+        """Claim a reserved chat's messages inside the caller's transaction: the unit of work
+        that queued the replies claims them too, which saves a transaction per message."""
+        return outbox.claim_batch(session, channel=channel, chat_id=chat_id, now=self.clock(), lease=LEASE)
+
+    def deliver_claimed(self, channel: str, chat_id: str, batch: list[outbox.Claimed]) -> None:
+        """Deliver what `claim_in` claimed (or give the reservation back when nothing was)."""
+        if batch:
+            self._start(channel, chat_id, batch)
+        else:
+            self.cancel(channel, chat_id)
+
+    def cancel(self, channel: str, chat_id: str) -> None:
+        key = (channel, chat_id)
+        self._busy.discard(key)
+        if key in self._again:
+            self._again.discard(key)
+            self._start(channel, chat_id)
 
     async def run(self) -> None:
         """Loop until cancelled."""
@@ -89,23 +113,25 @@ class Sender:
         while self._tasks:
             await asyncio.gather(*list(self._tasks), return_exceptions=True)
 
-    async def _deliver_chat(self, channel_name: str, chat_id: str) -> None:
+    async def _deliver_chat(self, channel_name: str, chat_id: str, first: list[outbox.Claimed] | None = None) -> None:
         """Deliver a chat's messages in order, claiming again only when more were queued
-        while sending (the runner says so through `wake`); the poll catches anything else."""
+        while sending (the runner says so through `reserve`); the poll catches anything else."""
         channel = self.channels[channel_name]
         key = (channel_name, chat_id)
         try:
             while True:
                 self._again.discard(key)
-                batch = await self.db.run(
-                    lambda s: outbox.claim_batch(s, channel=channel_name, chat_id=chat_id, now=self.clock(), lease=LEASE)
-                )
+                batch = first if first is not None else await self.db.run(self.claim_in, channel_name, chat_id)
+                first = None
                 if not batch or not await self._deliver_batch(channel, chat_id, batch):
                     return
                 if key not in self._again and len(batch) < outbox.BATCH:
                     return  # all of it went out and nothing new was queued meanwhile
         finally:
             self._busy.discard(key)
+            if key in self._again:  # more was queued just as this task was finishing
+                self._again.discard(key)
+                self._start(channel_name, chat_id)
             if self._starved:  # a chat was left waiting for a free slot: look again now
                 self._starved = False
                 self._wake.set()
