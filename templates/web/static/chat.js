@@ -13,6 +13,8 @@
   let lastId = 0;
   let current = null; // the newest bot message: its step tags button presses
   let busy = false;
+  const lang = document.documentElement.lang; // the page's language: new chats start in it
+  const api = (path) => path + "?lang=" + encodeURIComponent(lang);
 
   function clientId() {
     if (window.crypto && crypto.randomUUID) return crypto.randomUUID();
@@ -26,6 +28,12 @@
     log.appendChild(item);
     item.scrollIntoView({ block: "end" });
     return item;
+  }
+
+  // The newest buttons, the location/photo button and the notice sit just above the sticky text
+  // box at the end of the page: scroll there so none of them hides under it or below the fold.
+  function toEnd() {
+    window.scrollTo(0, document.documentElement.scrollHeight);
   }
 
   function clearOptions() {
@@ -69,6 +77,7 @@
         photoLabel.hidden = false;
       }
     }
+    toEnd();
   }
 
   async function post(url, body, isForm) {
@@ -90,15 +99,19 @@
     } catch (error) {
       notice.textContent = strings.offline;
       notice.hidden = false;
+      toEnd();
       return false;
     } finally {
       busy = false;
     }
   }
 
-  function choose(message, option) {
-    add("me", option.title);
-    post("/api/chat/send", { client_id: clientId(), value: option.value, step: message.step, after: lastId });
+  async function choose(message, option) {
+    if (busy) return; // a double tap sends once, and shows once
+    const shown = add("me", option.title);
+    if (!(await post(api("/api/chat/send"), { client_id: clientId(), value: option.value, step: message.step, after: lastId }))) {
+      shown.remove();
+    }
   }
 
   form.addEventListener("submit", async (event) => {
@@ -108,7 +121,7 @@
     const id = form.dataset.pending || clientId(); // a retry of the same answer keeps its id
     form.dataset.pending = id;
     const shown = add("me", value);
-    if (await post("/api/chat/send", { client_id: id, text: value, after: lastId })) {
+    if (await post(api("/api/chat/send"), { client_id: id, text: value, after: lastId })) {
       text.value = "";
       delete form.dataset.pending;
     } else {
@@ -123,9 +136,12 @@
   locationButton.addEventListener("click", () => {
     if (!navigator.geolocation) { notice.textContent = strings.no_location; notice.hidden = false; return; }
     navigator.geolocation.getCurrentPosition(
-      (position) => {
-        add("me", "📍 " + position.coords.latitude.toFixed(5) + ", " + position.coords.longitude.toFixed(5));
-        post("/api/chat/send", { client_id: clientId(), latitude: position.coords.latitude, longitude: position.coords.longitude, after: lastId });
+      async (position) => {
+        if (busy) return;
+        const shown = add("me", "📍 " + position.coords.latitude.toFixed(5) + ", " + position.coords.longitude.toFixed(5));
+        if (!(await post(api("/api/chat/send"), { client_id: clientId(), latitude: position.coords.latitude, longitude: position.coords.longitude, after: lastId }))) {
+          shown.remove();
+        }
       },
       () => { notice.textContent = strings.no_location; notice.hidden = false; },
       { enableHighAccuracy: true, timeout: 15000 }
@@ -140,16 +156,30 @@
     body.append("client_id", clientId());
     body.append("after", String(lastId));
     body.append("photo", file);
-    post("/api/chat/photo", body, true).finally(() => { photoInput.value = ""; });
+    post(api("/api/chat/photo"), body, true).finally(() => { photoInput.value = ""; });
+  });
+
+  // The ID/EN links also tell the bot, so its next words are in the chosen language too.
+  document.querySelectorAll("header nav a").forEach((link) => {
+    link.addEventListener("click", async (event) => {
+      const wanted = new URL(link.href).searchParams.get("lang");
+      if (!wanted || wanted === lang) return;
+      event.preventDefault();
+      await post("/api/chat/send?lang=" + encodeURIComponent(wanted), { client_id: clientId(), value: "lang:" + wanted, after: lastId });
+      window.location.href = link.href;
+    });
   });
 
   async function load() {
     try {
-      const response = await fetch("/api/chat/messages?after=0", { credentials: "same-origin" });
-      const data = await response.json();
-      if (data.messages.length) { show(data.messages); return; }
+      for (;;) { // the server answers in pages of 100: read them all, up to the current question
+        const response = await fetch("/api/chat/messages?after=" + lastId, { credentials: "same-origin" });
+        const data = await response.json();
+        if (!data.messages.length) break;
+        show(data.messages);
+      }
     } catch (error) { /* the first post below reports the trouble */ }
-    post("/api/chat/send", { client_id: clientId(), text: "/" + strings.start, after: lastId });
+    if (!lastId) post(api("/api/chat/send"), { client_id: clientId(), text: "/" + strings.start, after: lastId });
   }
   load();
 })();
