@@ -1,22 +1,21 @@
 """The one place an inbound event becomes a committed unit of work.
 
-Channel adapter → `Runner.handle` → (per-chat lane) → `Intake.handle` in a database worker,
-which also claims the replies for the sender → commit → the sender delivers them. Photos are
-fetched from the platform only when the conversation is waiting for one, and stored in the
-same transaction that records the answer.
+Channel adapter → `Runner.handle` → (per-chat lane) → `Intake.handle` as one unit of work,
+which also claims the replies for the sender → commit → the sender delivers them. A photo is
+fetched from the platform only when the conversation is waiting for one, checked and written
+to disk in a thread, and recorded in the unit of work that takes it as the answer.
 """
 
 from __future__ import annotations
 
+import asyncio
 import logging
-from dataclasses import replace
 from typing import TYPE_CHECKING, Any, Awaitable, Callable
 
 from bot.clock import Clock, utc_now
 from bot.lanes import Lanes
 from storage.db import Database
-from storage.files import delete_file
-from workflows.engine import Inbound
+from storage.files import StoredPhoto, delete_file
 from workflows.inbound import Envelope, Handled, Intake
 
 log = logging.getLogger(__name__)
@@ -42,21 +41,26 @@ class Runner:
     async def handle(self, envelope: Envelope, fetch_photo: PhotoFetcher | None = None) -> Handled:
         """Handle one event in its chat's lane; returns once it is committed."""
         async with self.lanes.lane(f"{envelope.channel}:{envelope.chat_id}"):
-            photo: bytes | None = None
+            photo: StoredPhoto | str | None = None
             if envelope.event.kind == "photo" and fetch_photo is not None:
                 if await self.db.run(self.intake.wants_photo, envelope):
-                    try:
-                        photo = await fetch_photo(self.intake.max_photo_bytes)
-                    except PhotoTooLarge:
-                        envelope = replace(envelope, event=Inbound(kind="photo", photo_error="too_large"))
-                    if photo is None and envelope.event.photo_error is None:
-                        envelope = replace(envelope, event=Inbound(kind="photo", photo_error="unreadable"))
+                    photo = await self._photo(fetch_photo)
             handled = await self._commit(envelope, photo)
         for path in handled.files_to_delete:
             delete_file(self.intake.attachments_dir, path)
         return handled
 
-    async def _commit(self, envelope: Envelope, photo: bytes | None) -> Handled:
+    async def _photo(self, fetch_photo: PhotoFetcher) -> StoredPhoto | str:
+        """Download, check and keep a photo, off the event loop; or the reason it was refused."""
+        try:
+            data = await fetch_photo(self.intake.max_photo_bytes)
+        except PhotoTooLarge:
+            return "too_large"
+        if data is None:
+            return "unreadable"
+        return await asyncio.to_thread(self.intake.keep_photo, data)
+
+    async def _commit(self, envelope: Envelope, photo: StoredPhoto | str | None) -> Handled:
         sender = self.sender
         reserved = sender is not None and sender.reserve(envelope.channel, envelope.chat_id)
 

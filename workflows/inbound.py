@@ -16,7 +16,7 @@ from typing import Any
 from sqlmodel import Session
 
 from storage import outbox, repo
-from storage.files import PhotoRejected, store_photo
+from storage.files import PhotoRejected, StoredPhoto, store_photo
 from storage.models import Contact, Conversation
 from workflows.calendar import WorkingCalendar
 from workflows.engine import (
@@ -95,22 +95,27 @@ class Intake:
         conversation = repo.find_conversation(session, contact_id=contact.id)  # type: ignore[arg-type]
         return conversation is not None and self.engine.expects_photo(_state(conversation, contact))
 
-    def _keep_photo(self, session: Session, contact: Contact, data: bytes, now: datetime) -> Inbound:
-        """Check and keep the photo; the event the engine then sees says which, or why not."""
+    def keep_photo(self, data: bytes) -> StoredPhoto | str:
+        """Check the photo and write it to disk, or say why not (a reason code). No database:
+        the caller runs this in a thread, since decoding a large image takes a while."""
         try:
-            stored = store_photo(self.attachments_dir, data, max_bytes=self.max_photo_bytes)
+            return store_photo(self.attachments_dir, data, max_bytes=self.max_photo_bytes)
         except PhotoRejected as rejected:
-            return Inbound(kind="photo", photo_error=rejected.reason)
+            return rejected.reason
+
+    def _photo_event(self, session: Session, contact: Contact, photo: StoredPhoto | str, now: datetime) -> Inbound:
+        if isinstance(photo, str):
+            return Inbound(kind="photo", photo_error=photo)
         attachment = repo.add_attachment(
-            session, contact_id=contact.id, sha256=stored.sha256, path=stored.path,  # type: ignore[arg-type]
-            content_type=stored.content_type, size=stored.size, width=stored.width, height=stored.height, now=now,
+            session, contact_id=contact.id, sha256=photo.sha256, path=photo.path,  # type: ignore[arg-type]
+            content_type=photo.content_type, size=photo.size, width=photo.width, height=photo.height, now=now,
         )
         return Inbound(kind="photo", attachment_id=attachment.id)
 
     # ------------------------------------------------------------------ the unit of work
-    def handle(self, session: Session, envelope: Envelope, now: datetime, photo: bytes | None = None) -> Handled:
-        """Process one inbound event. `photo` is the downloaded image when the event is a photo
-        that `wants_photo` asked for; it is checked and stored inside this same transaction."""
+    def handle(self, session: Session, envelope: Envelope, now: datetime, photo: StoredPhoto | str | None = None) -> Handled:
+        """Process one inbound event. `photo` is what `keep_photo` made of the image when the
+        event is a photo that `wants_photo` asked for; it is recorded in this transaction."""
         if envelope.message_id and not repo.claim_inbound(
             session, channel=envelope.channel, message_id=envelope.message_id, now=now
         ):
@@ -128,14 +133,13 @@ class Intake:
             contact.last_inbound_at = now
         event = envelope.event
         if photo is not None:
-            event = self._keep_photo(session, contact, photo, now)
+            event = self._photo_event(session, contact, photo, now)
         outcome = self.engine.step(_state(conversation, contact), event, now)
         handled = Handled(contact_id=contact.id)
         replies: list[OutMessage] = []
         for effect in outcome.effects:
             self._apply(session, effect, contact, now, handled, replies)
         repo.save_conversation(session, conversation_id=conversation.id, now=now, **_stored(outcome.state))  # type: ignore[arg-type]
-        session.flush()
         handled.outbox_ids = outbox.enqueue_many(
             session, channel=contact.channel, chat_id=contact.chat_id, contact_id=contact.id,
             payloads=[reply.to_json() for reply in replies], now=now,

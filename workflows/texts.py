@@ -31,6 +31,7 @@ class Texts:
             autoescape=False,
             trim_blocks=True,
             lstrip_blocks=True,
+            auto_reload=False,  # templates change with a deploy, not while serving: no stat per message
         )
         self._buttons = {lang: self.env.get_template(f"buttons.{lang}.j2").module for lang in LANGUAGES}
 

@@ -36,7 +36,7 @@ PAGES_KEY = web.AppKey("webchat_pages", Environment)
 
 
 def pages_environment(directory: Path = TEMPLATES_DIR) -> Environment:
-    return Environment(loader=FileSystemLoader(str(directory)), autoescape=select_autoescape(["html", "j2"]))
+    return Environment(loader=FileSystemLoader(str(directory)), autoescape=select_autoescape(["html", "j2"]), auto_reload=False)
 
 
 def _external_id(token: str) -> str:
