@@ -200,7 +200,7 @@ class TelegramChannel:
         try:
             data = await request.json()
             update = Update.de_json(data, self.bot)
-        except (ValueError, TypeError, KeyError):
+        except (ValueError, TypeError, KeyError, AttributeError):
             return web.Response(status=400)
         if update is None:
             return web.Response(status=400)

@@ -96,12 +96,13 @@ async def send(request: web.Request) -> web.Response:
         body = await request.json()
         client_id = str(body.get("client_id", ""))
         event = _event(body)
+        after = int(body.get("after") or 0)
     except (ValueError, TypeError, AttributeError):
         raise web.HTTPBadRequest(text='{"error": "bad_request"}', content_type="application/json") from None
     if not CLIENT_ID.match(client_id):
         raise web.HTTPBadRequest(text='{"error": "bad_client_id"}', content_type="application/json")
     await request.app[RUNNER_KEY].handle(_envelope(request, token, client_id, event))
-    return await _messages(request, token, int(body.get("after") or 0))
+    return await _messages(request, token, after)
 
 
 async def photo(request: web.Request) -> web.Response:
@@ -116,7 +117,8 @@ async def photo(request: web.Request) -> web.Response:
         if part.name == "client_id":
             client_id = (await part.text())[:64]
         elif part.name == "after":
-            after = int((await part.text()) or 0)
+            text = (await part.text()).strip()
+            after = int(text) if text.isdigit() else 0
         elif part.name == "photo":
             chunks, size = [], 0
             while chunk := await part.read_chunk(65536):

@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import AsyncIterator
 
 import pytest
-from aiohttp import web
+from aiohttp import ClientSession, web
 from sqlalchemy import func, select
 
 from bot.app import DATABASE, create_app
@@ -138,6 +138,10 @@ async def test_webhook_mode_processes_updates_once_and_checks_the_secret(webhook
     forged = {**update, "update_id": update["update_id"] + 1000}
     assert await fake.post_to_webhook(forged, secret="wrong") == 403
     assert await fake.post_to_webhook(forged, secret=None) == 403
+    async with ClientSession() as client:  # a body that is not an update: refused, nothing breaks
+        url = fake.calls_to("setWebhook")[-1]["url"]
+        async with client.post(url, json=[1, 2], headers={"X-Telegram-Bot-Api-Secret-Token": SECRET}) as answer:
+            assert answer.status == 400
     await asyncio.sleep(0.2)
     assert len(citizen.messages) == replies_before
     confirmation = await finish_from_consent(citizen)

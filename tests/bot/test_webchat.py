@@ -181,3 +181,12 @@ async def test_the_nik_never_reaches_the_logs(server: TestServer, caplog: pytest
     assert "3471014507850001" not in caplog.text
     assert "3471 0145" not in caplog.text
     await person.client.close()
+
+
+async def test_malformed_requests_get_a_400_not_a_crash(server: TestServer) -> None:
+    person = await citizen(server)
+    for body in ([1, 2], {"client_id": "abcdefgh12", "text": "halo", "after": "x"}, {"client_id": "bad id!", "text": "halo"}):
+        response = await person.client.post("/api/chat/send", json=body, headers=HEADERS)
+        assert response.status == 400, body
+    assert (await person.client.get("/healthz")).status == 200
+    await person.client.close()
