@@ -73,7 +73,7 @@ def test_both_languages_have_the_same_messages() -> None:
 @pytest.mark.parametrize("language", LANGUAGES)
 def test_button_words_fit_a_whatsapp_button(language: str) -> None:
     names = ["complaint", "service", "status", "skip", "done", "more", "back", "agree", "disagree", "unknown",
-             "confirm", "edit", "cancel", "send_location", "send_photo"]
+             "confirm", "edit", "cancel", "send_location", "send_photo", "lang_id", "lang_en"]
     for name in names:
         assert 0 < len(TEXTS.button(name, language)) <= 20, name
 

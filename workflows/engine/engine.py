@@ -161,10 +161,7 @@ class Engine:
         return changed, [SetLanguage(language), Say("conversation/language_set"), *self.prompt(changed)]
 
     def _language_menu(self, state: ConversationState) -> Say:
-        options = (
-            Option("lang:id", label={"id": "Bahasa Indonesia", "en": "Bahasa Indonesia"}),
-            Option("lang:en", label={"id": "English", "en": "English"}),
-        )
+        options = (Option("lang:id", label_key="lang_id"), Option("lang:en", label_key="lang_en"))
         return Say("conversation/choose_language", options=options, step=state.step or MENU)
 
     def _back(self, state: ConversationState) -> tuple[ConversationState, list[Effect]]:
