@@ -73,7 +73,7 @@ class Runner:
             handled, claimed = await self.db.run(unit)
         except BaseException:
             if reserved:
-                sender.cancel(envelope.channel, envelope.chat_id)  # type: ignore[union-attr]
+                sender.release(envelope.channel, envelope.chat_id)  # type: ignore[union-attr]
             raise
         if reserved:
             sender.deliver_claimed(envelope.channel, envelope.chat_id, claimed)  # type: ignore[union-attr]

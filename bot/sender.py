@@ -1,7 +1,7 @@
 """Delivers outbox rows through their channel, in order per chat, with retries.
 
-Woken when a unit of work queued something, and on a short timer, so rows left by a crash or
-waiting on a retry are picked up too. A row is marked sent only after the platform accepted
+A unit of work that queues replies claims them for the sender in its own transaction (see
+`reserve` and `claim_in`); a short timer picks up rows left by a crash or waiting on a retry. A row is marked sent only after the platform accepted
 it; a crash between the two means it is sent again after its lease (at least once, never lost).
 """
 
@@ -38,10 +38,6 @@ class Sender:
         self._again: set[tuple[str, str]] = set()
         self._tasks: set[asyncio.Task[None]] = set()
 
-    def wake(self) -> None:
-        """Look for work now rather than at the next tick."""
-        self._wake.set()
-
     def _start(self, channel: str, chat_id: str, first: list[outbox.Claimed] | None = None) -> None:
         if first is None and not self.reserve(channel, chat_id):
             return
@@ -76,9 +72,10 @@ class Sender:
         if batch:
             self._start(channel, chat_id, batch)
         else:
-            self.cancel(channel, chat_id)
+            self.release(channel, chat_id)
 
-    def cancel(self, channel: str, chat_id: str) -> None:
+    def release(self, channel: str, chat_id: str) -> None:
+        """Give a chat back; if more was queued for it meanwhile, deliver that now."""
         key = (channel, chat_id)
         self._busy.discard(key)
         if key in self._again:
@@ -128,10 +125,7 @@ class Sender:
                 if key not in self._again and len(batch) < outbox.BATCH:
                     return  # all of it went out and nothing new was queued meanwhile
         finally:
-            self._busy.discard(key)
-            if key in self._again:  # more was queued just as this task was finishing
-                self._again.discard(key)
-                self._start(channel_name, chat_id)
+            self.release(channel_name, chat_id)
             if self._starved:  # a chat was left waiting for a free slot: look again now
                 self._starved = False
                 self._wake.set()

@@ -38,12 +38,6 @@ def enqueue_many(session: Session, *, channel: str, chat_id: str, contact_id: in
     return [int(i) for i in session.execute(_INSERT, rows).scalars()]
 
 
-def enqueue(session: Session, *, channel: str, chat_id: str, contact_id: int | None,
-            payload: dict[str, Any], now: datetime) -> int:
-    """Queue one message in the caller's transaction; returns its id."""
-    return enqueue_many(session, channel=channel, chat_id=chat_id, contact_id=contact_id, payloads=[payload], now=now)[0]
-
-
 def chats_with_work(session: Session, *, channel: str, now: datetime, limit: int) -> list[str]:
     """Chats with a message waiting or a lease run out, oldest first. Two index range scans
     (channel, status) rather than one OR that would read the whole table."""

@@ -212,8 +212,11 @@ class Settings(Strict):
     office_days_off: list[str] = Field(default_factory=list)
 
     @model_validator(mode="after")
-    def _prefix(self) -> Settings:
+    def _prefix_and_deadlines(self) -> Settings:
         validate_prefix(self.ticket_prefix)
+        missing = {"complaint", "service"} - set(self.first_response_working_days)
+        if missing:
+            raise ValueError(f"first_response_working_days needs a value for {', '.join(sorted(missing))}")
         return self
 
 

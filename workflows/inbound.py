@@ -59,10 +59,9 @@ class Envelope:
 
 @dataclass
 class Handled:
-    duplicate: bool = False
-    contact_id: int | None = None
+    """What the caller still has to do: deliver the queued replies, remove dropped photos."""
+
     outbox_ids: list[int] = field(default_factory=list)
-    tickets: list[str] = field(default_factory=list)
     files_to_delete: list[str] = field(default_factory=list)
 
 
@@ -119,7 +118,7 @@ class Intake:
         if envelope.message_id and not repo.claim_inbound(
             session, channel=envelope.channel, message_id=envelope.message_id, now=now
         ):
-            return Handled(duplicate=True)
+            return Handled()  # a redelivery: already handled
         party = repo.load_party(session, channel=envelope.channel, external_id=envelope.external_id)
         if party is None:
             contact = repo.get_or_create_contact(
@@ -135,7 +134,7 @@ class Intake:
         if photo is not None:
             event = self._photo_event(session, contact, photo, now)
         outcome = self.engine.step(_state(conversation, contact), event, now)
-        handled = Handled(contact_id=contact.id)
+        handled = Handled()
         replies: list[OutMessage] = []
         for effect in outcome.effects:
             self._apply(session, effect, contact, now, handled, replies)
@@ -158,10 +157,9 @@ class Intake:
         elif isinstance(effect, OpenTicket):
             ticket = open_ticket(session, book=self.book, contact=contact, flow=effect.flow, answers=effect.answers,
                                  year=self.calendar.local_date(now).year, now=now)
-            days = self.book.settings.first_response_working_days.get(ticket.kind, 1)
+            days = self.book.settings.first_response_working_days[ticket.kind]
             due = self.calendar.add_working_days(now, days)
             log.info("ticket %s opened (contact %s, %s)", ticket.number, contact.id, contact.channel)
-            handled.tickets.append(ticket.number)
             context = {"number": ticket.number, "kind": ticket.kind, "working_days": days,
                        "due_date": self.texts.long_date(due, contact.language)}
             say = Say("intake/ticket_created", context)

@@ -85,8 +85,8 @@ def test_ticket_sequence_is_unique_under_concurrency(db: Database) -> None:
 
 
 def _enqueue(db: Database, chat: str, text: str, contact_id: int) -> int:
-    return db.run_sync(lambda s: outbox.enqueue(s, channel="telegram", chat_id=chat, contact_id=contact_id,
-                                                payload={"text": text}, now=NOW))
+    return db.run_sync(lambda s: outbox.enqueue_many(s, channel="telegram", chat_id=chat, contact_id=contact_id,
+                                                     payloads=[{"text": text}], now=NOW))[0]
 
 
 def _claim(db: Database, now: datetime) -> list[outbox.Claimed]:
