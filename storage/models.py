@@ -54,6 +54,43 @@ class Conversation(SQLModel, table=True):
     expires_at: datetime | None = _ts(default=None, nullable=True)
 
 
+class Staff(SQLModel, table=True):
+    """An officer, supervisor or admin. `districts` and `categories` bound what they see and
+    are routed (empty: all); `status` is active, away (on leave: no new tickets) or disabled."""
+
+    __tablename__ = "staff"
+
+    id: int | None = Field(default=None, primary_key=True)
+    name: str = Field(max_length=128)
+    role: str = Field(max_length=16)
+    team: str | None = Field(default=None, max_length=32)
+    districts: list[str] = _json(list)
+    categories: list[str] = _json(list)
+    telegram_user_id: str | None = Field(default=None, max_length=32, unique=True)
+    whatsapp_number: str | None = Field(default=None, max_length=32, unique=True)
+    status: str = Field(default="active", max_length=16)
+    language: str = Field(default="id", max_length=8)
+    last_assigned_at: datetime | None = _ts(default=None, nullable=True)
+    created_at: datetime = _ts()
+
+
+class StaffInvite(SQLModel, table=True):
+    """A one-time join link: whoever opens `/start <code>` first becomes this staff member."""
+
+    __tablename__ = "staff_invite"
+
+    id: int | None = Field(default=None, primary_key=True)
+    code: str = Field(max_length=64, unique=True)
+    role: str = Field(max_length=16)
+    team: str | None = Field(default=None, max_length=32)
+    districts: list[str] = _json(list)
+    categories: list[str] = _json(list)
+    created_at: datetime = _ts()
+    expires_at: datetime = _ts()
+    used_at: datetime | None = _ts(default=None, nullable=True)
+    staff_id: int | None = Field(default=None, foreign_key="staff.id")
+
+
 class TicketCounter(SQLModel, table=True):
     """Per prefix-and-year sequence; incremented with an upsert so processes never collide."""
 
@@ -71,6 +108,7 @@ class Ticket(SQLModel, table=True):
         Index("ix_ticket_reporter_created", "reporter_contact_id", "created_at"),
         Index("ix_ticket_status_created", "status", "created_at"),
         Index("ix_ticket_district_created", "district_code", "created_at"),
+        Index("ix_ticket_assignee_status", "assignee_staff_id", "status"),
     )
 
     id: int | None = Field(default=None, primary_key=True)
@@ -93,6 +131,17 @@ class Ticket(SQLModel, table=True):
     description: str | None = None
     details: dict[str, Any] = _json(dict)
     status: str = Field(default="new", max_length=24)
+    # Routing and handling. `version` grows with every change, so a press on an out-of-date
+    # ticket card is recognised; `unassigned` flags a ticket parked with a supervisor because
+    # no officer could take it.
+    team: str | None = Field(default=None, max_length=32)
+    assignee_staff_id: int | None = Field(default=None, foreign_key="staff.id")
+    unassigned: bool = False
+    version: int = 1
+    due_at: datetime | None = _ts(default=None, nullable=True)
+    resolved_at: datetime | None = _ts(default=None, nullable=True)
+    resolution: str | None = None
+    waiting_question: str | None = None
     channel: str = Field(max_length=16)
     source: str | None = Field(default=None, max_length=64)
     language: str = Field(default="id", max_length=8)
@@ -128,6 +177,37 @@ class TicketEvent(SQLModel, table=True):
     actor: str = Field(max_length=64)
     kind: str = Field(max_length=32)
     data: dict[str, Any] = _json(dict)
+
+
+class Referral(SQLModel, table=True):
+    """A case handed to another agency, followed until it answers: sent → acknowledged →
+    done | declined. A ticket may have several."""
+
+    __tablename__ = "referral"
+    __table_args__ = (Index("ix_referral_status_due", "status", "due_at"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    ticket_id: int = Field(foreign_key="ticket.id", index=True)
+    agency: str = Field(max_length=32)
+    request: str
+    due_at: datetime = _ts()
+    status: str = Field(default="sent", max_length=16)
+    outcome: str | None = None
+    created_by_staff_id: int = Field(foreign_key="staff.id")
+    created_at: datetime = _ts()
+    updated_at: datetime = _ts()
+
+
+class SurveyResponse(SQLModel, table=True):
+    """The citizen's rating after resolution: 1–4 per survey element (IKM scale) and a comment."""
+
+    __tablename__ = "survey_response"
+
+    id: int | None = Field(default=None, primary_key=True)
+    ticket_id: int = Field(foreign_key="ticket.id", unique=True)
+    scores: dict[str, Any] = _json(dict)
+    comment: str | None = None
+    created_at: datetime = _ts()
 
 
 class InboundMessage(SQLModel, table=True):

@@ -177,7 +177,10 @@ class StepSpec(Strict):
 
 
 class FlowSpec(Strict):
-    kind: Literal["complaint", "service"]
+    """A complaint or service flow ends with its summary and files a ticket; a survey flow
+    (asked after resolution) ends with its last question and records the answers."""
+
+    kind: Literal["complaint", "service", "survey"]
     steps: list[StepSpec] = Field(min_length=1)
 
     @model_validator(mode="after")
@@ -185,7 +188,10 @@ class FlowSpec(Strict):
         ids = [s.id for s in self.steps]
         if len(set(ids)) != len(ids):
             raise ValueError("step ids must be unique within a flow")
-        if self.steps[-1].type != "summary":
+        summaries = [s for s in self.steps if s.type == "summary"]
+        if self.kind == "survey" and (summaries or any(s.type == "consent" for s in self.steps)):
+            raise ValueError("a survey has no consent or summary step")
+        if self.kind != "survey" and self.steps[-1].type != "summary":
             raise ValueError("the last step must be the summary")
         known: set[str] = set()
         for step in self.steps:
@@ -220,13 +226,91 @@ class Settings(Strict):
         return self
 
 
+class Team(Strict):
+    key: Key
+    label: Label
+
+
+class Route(Strict):
+    """Tickets of these categories in these districts go to `team`; empty matches any."""
+
+    team: Key
+    categories: list[Key] = Field(default_factory=list)
+    districts: list[str] = Field(default_factory=list)
+
+    def matches(self, category: str, district: str | None) -> bool:
+        return (not self.categories or category in self.categories) and (
+            not self.districts or district in self.districts
+        )
+
+
+class Agency(Strict):
+    key: Key
+    label: Label
+    due_working_days: int = Field(default=5, ge=1, le=60)
+
+
+class Reason(Strict):
+    key: Key
+    label: Label
+
+
+class Office(Strict):
+    """How the office works tickets: teams, routing rules, referral agencies, reasons."""
+
+    teams: list[Team] = Field(min_length=1)
+    routing: list[Route] = Field(min_length=1)
+    agencies: list[Agency] = Field(min_length=1)
+    reject_reasons: list[Reason] = Field(min_length=1)
+    reopen_days: int = Field(default=14, ge=0, le=365)
+    invite_valid_hours: int = Field(default=72, ge=1, le=24 * 30)
+
+    @model_validator(mode="after")
+    def _known_teams(self) -> Office:
+        teams = {t.key for t in self.teams}
+        for route in self.routing:
+            if route.team not in teams:
+                raise ValueError(f"routing: unknown team {route.team!r}")
+        if self.routing[-1].categories or self.routing[-1].districts:
+            raise ValueError("routing: the last rule must match every ticket (no categories, no districts)")
+        return self
+
+    def team_for(self, category: str, district: str | None) -> str:
+        return next(r.team for r in self.routing if r.matches(category, district))
+
+    def agency(self, key: str) -> Agency | None:
+        return next((a for a in self.agencies if a.key == key), None)
+
+    def reason(self, key: str) -> Reason | None:
+        return next((r for r in self.reject_reasons if r.key == key), None)
+
+
 class FlowBook(Strict):
-    """Everything the engine needs to know about this office's intake."""
+    """Everything the engine and the case workflows need to know about this office."""
 
     settings: Settings
     flows: dict[Key, FlowSpec]
     categories: Catalogue
     areas: Areas
+    office: Office
+
+    @model_validator(mode="after")
+    def _references(self) -> FlowBook:
+        known = {t.key for kind in ("complaint", "service") for g in self.categories.groups(kind) for t in g.types}
+        for route in self.office.routing:
+            for key in route.categories:
+                if key not in known:
+                    raise ValueError(f"office routing: unknown category {key!r}")
+            for code in route.districts:
+                if self.areas.district(code) is None:
+                    raise ValueError(f"office routing: unknown district {code!r}")
+        if "survey" not in self.flows or self.flows["survey"].kind != "survey":
+            raise ValueError("flows: a `survey` flow of kind survey is needed (asked after resolution)")
+        return self
+
+    def intake_flows(self) -> list[str]:
+        """The flows a citizen may start from the menu."""
+        return [name for name, flow in self.flows.items() if flow.kind != "survey"]
 
     def flow(self, name: str) -> FlowSpec:
         return self.flows[name]
@@ -245,7 +329,7 @@ def _read(path: Path) -> Any:
 
 
 def load_flowbook(directory: Path | None = None) -> FlowBook:
-    """Read `flows.yaml`, `categories.yaml` and `areas.yaml` from `directory`, falling back
+    """Read `flows.yaml`, `categories.yaml`, `areas.yaml` and `office.yaml` from `directory`, falling back
     to the packaged defaults file by file, so an office may override only its areas."""
 
     def pick(name: str) -> Path:
@@ -260,5 +344,6 @@ def load_flowbook(directory: Path | None = None) -> FlowBook:
             "flows": flows_file["flows"],
             "categories": _read(pick("categories.yaml")),
             "areas": _read(pick("areas.yaml")),
+            "office": _read(pick("office.yaml")),
         }
     )
