@@ -4,8 +4,8 @@ office adds itself — cuti bersama change by decree, so the office must be able
 
 from __future__ import annotations
 
-from datetime import date, datetime, timedelta
-from typing import Iterable
+from collections.abc import Iterable
+from datetime import date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
 import holidays
@@ -35,3 +35,7 @@ class WorkingCalendar:
         while not self.is_working_day(day):
             day += timedelta(days=1)
         return day
+
+    def due_after(self, moment: datetime, days: int) -> datetime:
+        """The end of the working day `days` working days after `moment`, as an instant."""
+        return datetime.combine(self.add_working_days(moment, days), time(23, 59), self.zone)

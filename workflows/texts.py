@@ -7,9 +7,10 @@ turns a missing variable into an error at test time instead of a blank in a citi
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from datetime import date
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Any
 
 from babel.dates import format_date
 from jinja2 import Environment, FileSystemLoader, StrictUndefined

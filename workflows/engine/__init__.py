@@ -6,9 +6,12 @@ from workflows.engine.effects import (
     OpenTicket,
     Option,
     RecordConsent,
+    RelayReply,
+    ReopenTicket,
     Say,
     SetLanguage,
     ShowStatus,
+    SubmitSurvey,
 )
 from workflows.engine.engine import Engine, Outcome
 from workflows.engine.events import Inbound
@@ -24,7 +27,10 @@ __all__ = [
     "Option",
     "Outcome",
     "RecordConsent",
+    "RelayReply",
+    "ReopenTicket",
     "Say",
     "SetLanguage",
     "ShowStatus",
+    "SubmitSurvey",
 ]

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any, Literal, Mapping
+from typing import Any, Literal
 
 
 @dataclass(frozen=True)
@@ -62,4 +63,31 @@ class DropAttachments:
     attachment_ids: tuple[int, ...]
 
 
-Effect = Say | RecordConsent | SetLanguage | OpenTicket | ShowStatus | DropAttachments
+@dataclass(frozen=True)
+class RelayReply:
+    """The citizen answered an officer's question about `ticket_id`: attach and pass it on."""
+
+    ticket_id: int
+    text: str
+
+
+@dataclass(frozen=True)
+class SubmitSurvey:
+    """The citizen rated the handling of `ticket_id`: scores per survey step, 1–4."""
+
+    ticket_id: int
+    scores: Mapping[str, int]
+    comment: str | None
+
+
+@dataclass(frozen=True)
+class ReopenTicket:
+    """The citizen says `ticket_id` is not resolved; the caller checks it is theirs and in time."""
+
+    ticket_id: int
+
+
+Effect = (
+    Say | RecordConsent | SetLanguage | OpenTicket | ShowStatus | DropAttachments | RelayReply | SubmitSurvey
+    | ReopenTicket
+)

@@ -8,9 +8,10 @@ from __future__ import annotations
 
 import re
 import unicodedata
+from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from datetime import date, datetime, timedelta
-from typing import Any, Sequence
+from typing import Any
 
 from workflows.engine.commands import Command, UnknownCommand, parse_command
 from workflows.engine.effects import (
@@ -19,9 +20,12 @@ from workflows.engine.effects import (
     OpenTicket,
     Option,
     RecordConsent,
+    RelayReply,
+    ReopenTicket,
     Say,
     SetLanguage,
     ShowStatus,
+    SubmitSurvey,
 )
 from workflows.engine.events import Inbound
 from workflows.engine.state import ConversationState
@@ -33,6 +37,7 @@ MENU = "menu"
 PAGE_SIZE = 8  # rows per list page, leaving room for "more" and "back" within WhatsApp's 10
 LANGUAGES = {"id": ("id", "indonesia", "bahasa indonesia", "ind"), "en": ("en", "english", "inggris", "eng")}
 SOURCE_PATTERN = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
+REPLY_MAX = 2000  # characters of one answer to an officer's question
 UNKNOWN_WORDS = ("tidak tahu", "tdk tahu", "gak tahu", "ga tau", "nggak tahu", "tidak tau", "unknown", "don't know", "dont know")
 
 
@@ -118,6 +123,8 @@ class Engine:
                 return state, [Say("errors/unknown_command", {"text": command.text[:40]}), *self.prompt(state)]
         if event.kind == "choice" and event.value and event.value.startswith("lang:"):
             return self._set_language(state, event.value[5:])
+        if event.kind == "choice" and event.value and event.value.split(":", 1)[0] in ("rate", "reopen"):
+            return self._after_resolution(state, event.value)
         if event.kind == "choice" and event.step != (state.step or MENU):
             return state, [Say("errors/stale_button"), *self.prompt(state)]
         if event.kind == "unsupported":
@@ -200,12 +207,30 @@ class Engine:
         return [Say("menu/main", options=options, step=MENU)]
 
     def _menu_input(self, state: ConversationState, event: Inbound) -> tuple[ConversationState, list[Effect]]:
+        if state.waiting_ticket is not None and event.kind == "text" and event.text and event.text.strip():
+            return self._reply(state, state.waiting_ticket, event.text.strip())
         choice = event.value if event.kind == "choice" else self._match_menu_text(event.text or "")
         if choice == "status":
             return state, [ShowStatus(None, tuple(self._menu(state)))]
-        if choice in self.book.flows:
+        if choice in self.book.intake_flows():
             return self._start_flow(state, choice)
         return state, self._menu(state)
+
+    def _reply(self, state: ConversationState, ticket_id: int, text: str) -> tuple[ConversationState, list[Effect]]:
+        """Free text while an officer waits for an answer is that answer."""
+        if len(text) > REPLY_MAX:
+            return state, [Say("errors/too_long", {"limit": REPLY_MAX, "length": len(text)})]
+        return state, [RelayReply(ticket_id, text)]
+
+    def _after_resolution(self, state: ConversationState, value: str) -> tuple[ConversationState, list[Effect]]:
+        """The buttons under a resolution notice: rate the service, or say it is not fixed.
+        They work from any step, like the language buttons, since they answer that notice."""
+        action, _, raw_id = value.partition(":")
+        if not raw_id.isdigit():
+            return state, [Say("errors/stale_button"), *self.prompt(state)]
+        if action == "reopen":
+            return state, [ReopenTicket(int(raw_id))]
+        return self._start_flow(state, "survey", ticket_id=int(raw_id))
 
     def _match_menu_text(self, text: str) -> str | None:
         folded = _fold(text)
@@ -216,15 +241,16 @@ class Engine:
         }
         return next((key for key, known in words.items() if folded in known), None)
 
-    def _start_flow(self, state: ConversationState, flow_name: str) -> tuple[ConversationState, list[Effect]]:
-        started = replace(self._reset(state), flow=flow_name)
+    def _start_flow(self, state: ConversationState, flow_name: str, **preset: Any) -> tuple[ConversationState, list[Effect]]:
+        started = replace(self._reset(state), flow=flow_name, answers=preset)
         first = self._next_step(started, after=None)
+        assert first is not None, "a flow has at least one step"
         entered = self._enter(started, first.id)
-        return entered, self.prompt(entered)
+        return entered, [*self._drop(state), *self.prompt(entered)]
 
     # ----------------------------------------------------------------- flow movement
     def _flow(self, state: ConversationState) -> FlowSpec | None:
-        return self.book.flow(state.flow) if state.flow else None
+        return self.book.flows.get(state.flow) if state.flow else None
 
     def _current(self, state: ConversationState) -> StepSpec | None:
         flow = self._flow(state)
@@ -235,7 +261,8 @@ class Engine:
             return False
         return _holds(step.when, dict(state.answers))
 
-    def _next_step(self, state: ConversationState, after: str | None) -> StepSpec:
+    def _next_step(self, state: ConversationState, after: str | None) -> StepSpec | None:
+        """The next step that applies; None after a survey's last question."""
         flow = self._flow(state)
         assert flow is not None
         steps = flow.steps
@@ -243,7 +270,7 @@ class Engine:
             missing = [s for s in steps if s.type != "summary" and s.id not in state.history and self._applies(s, state)]
             return missing[0] if missing else steps[-1]
         start = 0 if after is None else [s.id for s in steps].index(after) + 1
-        return next(s for s in steps[start:] if self._applies(s, state))
+        return next((s for s in steps[start:] if self._applies(s, state)), None)
 
     def _enter(self, state: ConversationState, step_id: str) -> ConversationState:
         """Stand on `step_id` with a clean sub-state (first list level, first page)."""
@@ -264,10 +291,21 @@ class Engine:
         if step.type == "consent":
             answered = replace(answered, consent_version=self.book.settings.consent_version)
         following = self._next_step(answered, after=step.id)
+        if following is None:
+            fresh = self._reset(state)
+            return fresh, [*done.effects, self._survey(answered), *self._menu(fresh)]
         if following.type == "summary":
             answered = replace(answered, editing=False)
         moved = self._enter(answered, following.id)
         return moved, [*done.effects, *self.prompt(moved)]
+
+    def _survey(self, state: ConversationState) -> SubmitSurvey:
+        flow = self._flow(state)
+        answers = state.answers
+        scores = {s.answer_key: int(answers[s.answer_key]) for s in flow.steps  # type: ignore[union-attr]
+                  if s.type == "choice" and str(answers.get(s.answer_key, "")).isdigit()}
+        comments = [answers[s.answer_key] for s in flow.steps if s.type == "text" and answers.get(s.answer_key)]  # type: ignore[union-attr]
+        return SubmitSurvey(int(answers["ticket_id"]), scores, "\n".join(comments) or None)
 
     def _reset(self, state: ConversationState) -> ConversationState:
         return ConversationState(

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from datetime import datetime
-from typing import Any, Mapping
+from typing import Any
 
 
 @dataclass(frozen=True)
@@ -12,7 +13,9 @@ class ConversationState:
     """`flow`/`step` are None at the main menu. `history` is the steps answered, for `back`;
     `page` is the page of a long option list; `editing` is set after "change" on the summary;
     `sub` marks a second list inside a step; `source` is the deep-link payload that brought them.
-    `consent_version` is what the contact last agreed to, so consent is asked once per text."""
+    `consent_version` is what the contact last agreed to, so consent is asked once per text.
+    `waiting_ticket` is the caller's note (not stored) that an officer asked this citizen a
+    question about that ticket, so free text at the menu is the answer."""
 
     language: str = "id"
     flow: str | None = None
@@ -25,6 +28,7 @@ class ConversationState:
     source: str | None = None
     consent_version: str | None = None
     expires_at: datetime | None = None
+    waiting_ticket: int | None = None
 
     def with_answers(self, **updates: Any) -> ConversationState:
         return replace(self, answers={**self.answers, **updates})
