@@ -1,4 +1,4 @@
-"""`satupintu`: serve, migrate."""
+"""`satupintu`: serve, migrate, staff."""
 
 from __future__ import annotations
 
@@ -8,6 +8,7 @@ import sys
 
 from aiohttp import web
 
+from bot import staff_cli
 from bot.settings import load_settings
 
 
@@ -47,6 +48,7 @@ def main(argv: list[str] | None = None) -> int:
     serve.set_defaults(run=_serve)
     migrate = commands.add_parser("migrate", help="bring the database schema up to date")
     migrate.set_defaults(run=_migrate)
+    staff_cli.register(commands)
     args = parser.parse_args(argv)
     logging.basicConfig(level=args.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     for noisy in ("httpx", "alembic.runtime.plugins"):

@@ -31,6 +31,7 @@ class Settings:
     telegram_file_base_url: str = DEFAULT_TELEGRAM_FILES
     telegram_webhook_url: str | None = None
     telegram_webhook_secret: str | None = None
+    telegram_bot_username: str | None = None
     conversation_ttl_hours: float = 24.0
     max_photo_bytes: int = 10 * 1024 * 1024
     flows_dir: Path | None = None
@@ -85,6 +86,7 @@ _ENV = {
     "TELEGRAM_FILE_BASE_URL": ("telegram_file_base_url", str),
     "TELEGRAM_WEBHOOK_URL": ("telegram_webhook_url", str),
     "TELEGRAM_WEBHOOK_SECRET": ("telegram_webhook_secret", str),
+    "TELEGRAM_BOT_USERNAME": ("telegram_bot_username", str),
 }
 
 

@@ -1,5 +1,6 @@
 """One inbound message, handled in one unit of work: de-duplicate, load the conversation, let
-the engine decide, carry out its effects, store the new state and queue the replies.
+the engine (a citizen) or the desk (a staff member) decide, carry out the effects, store the
+new state and queue the replies.
 
 This is the only place where engine effects touch storage; it knows nothing of Telegram or
 HTTP. The caller supplies the transaction (and commits it) and delivers the queued messages.
@@ -8,7 +9,7 @@ HTTP. The caller supplies the transaction (and commits it) and delivers the queu
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -17,8 +18,11 @@ from sqlmodel import Session
 
 from storage import outbox, repo
 from storage.files import PhotoRejected, StoredPhoto, store_photo
-from storage.models import Contact, Conversation
+from storage.models import Contact, Conversation, Staff
+from workflows import staff as staff_records
 from workflows.calendar import WorkingCalendar
+from workflows.casework.desk import Desk
+from workflows.casework.service import Casework, Refused
 from workflows.engine import (
     ConversationState,
     DropAttachments,
@@ -27,9 +31,12 @@ from workflows.engine import (
     Inbound,
     OpenTicket,
     RecordConsent,
+    RelayReply,
+    ReopenTicket,
     Say,
     SetLanguage,
     ShowStatus,
+    SubmitSurvey,
 )
 from workflows.flowbook import FlowBook
 from workflows.messages import OutMessage
@@ -79,6 +86,8 @@ class Intake:
         self.engine = engine
         self.texts = texts
         self.calendar = calendar
+        self.casework = Casework(book=book, texts=texts, calendar=calendar)
+        self.desk = Desk(self.casework, ttl=engine.ttl)
         self.attachments_dir = attachments_dir
         self.max_photo_bytes = max_photo_bytes
 
@@ -131,19 +140,48 @@ class Intake:
         if contact.last_inbound_at is None or now - contact.last_inbound_at > LAST_SEEN_PRECISION:
             contact.last_inbound_at = now
         event = envelope.event
-        if photo is not None:
-            event = self._photo_event(session, contact, photo, now)
-        outcome = self.engine.step(_state(conversation, contact), event, now)
         handled = Handled()
         replies: list[OutMessage] = []
-        for effect in outcome.effects:
-            self._apply(session, effect, contact, now, handled, replies)
-        repo.save_conversation(session, conversation_id=conversation.id, now=now, **_stored(outcome.state))  # type: ignore[arg-type]
+        staff = self._staff(session, contact, event, now, replies)
+        if staff is not None:
+            staff.language = contact.language
+            says = self.desk.handle(session, staff, conversation, event, now)
+            replies += [self.texts.message(say, contact.language) for say in says]
+            repo.save_conversation(session, conversation_id=conversation.id, now=now, flow=conversation.flow,  # type: ignore[arg-type]
+                                   step=conversation.step, answers=conversation.answers, extra=conversation.extra or {},
+                                   expires_at=conversation.expires_at)
+        elif not replies:
+            if photo is not None:
+                event = self._photo_event(session, contact, photo, now)
+            state = _state(conversation, contact)
+            if state.flow is None:
+                state = replace(state, waiting_ticket=self.casework.waiting_ticket(session, contact))
+            outcome = self.engine.step(state, event, now)
+            for effect in outcome.effects:
+                self._apply(session, effect, contact, now, handled, replies)
+            repo.save_conversation(session, conversation_id=conversation.id, now=now, **_stored(outcome.state))  # type: ignore[arg-type]
         handled.outbox_ids = outbox.enqueue_many(
             session, channel=contact.channel, chat_id=contact.chat_id, contact_id=contact.id,
             payloads=[reply.to_json() for reply in replies], now=now,
         )
         return handled
+
+    def _staff(self, session: Session, contact: Contact, event: Inbound, now: datetime,
+               replies: list[OutMessage]) -> Staff | None:
+        """The staff member writing, if it is one. `/start join_…` redeems an invite first;
+        its answer goes into `replies`."""
+        text = (event.text or "").strip() if event.kind == "text" else ""
+        head, _, code = text.partition(" ")
+        if head.lower().split("@", 1)[0] in ("/start", "/mulai") and code.strip().startswith(staff_records.INVITE_PREFIX):
+            joined = staff_records.redeem_invite(session, code=code.strip(), contact=contact, now=now)
+            if isinstance(joined, str):
+                log.warning("invite refused for contact %s: %s", contact.id, joined)
+                replies.append(self.texts.message(Say("desk/invite_refused", {"reason": joined}), contact.language))
+                return None
+            log.info("contact %s joined as staff %s (%s)", contact.id, joined.id, joined.role)
+            replies.append(self.texts.message(Say("desk/welcome", {"name": joined.name, "role": joined.role}), contact.language))
+            return None
+        return staff_records.staff_for_contact(session, contact)
 
     def _apply(self, session: Session, effect: Effect, contact: Contact, now: datetime,
                handled: Handled, replies: list[OutMessage]) -> None:
@@ -158,20 +196,35 @@ class Intake:
             ticket = open_ticket(session, book=self.book, contact=contact, flow=effect.flow, answers=effect.answers,
                                  year=self.calendar.local_date(now).year, now=now)
             days = self.book.settings.first_response_working_days[ticket.kind]
-            due = self.calendar.add_working_days(now, days)
+            ticket.due_at = self.calendar.due_after(now, days)
             log.info("ticket %s opened (contact %s, %s)", ticket.number, contact.id, contact.channel)
             context = {"number": ticket.number, "kind": ticket.kind, "working_days": days,
-                       "due_date": self.texts.long_date(due, contact.language)}
+                       "due_date": self.texts.long_date(self.calendar.local_date(ticket.due_at), contact.language)}
             say = Say("intake/ticket_created", context)
             replies.append(self.texts.message(say, contact.language))
+            self.casework.route_new(session, ticket, now)
         elif isinstance(effect, ShowStatus):
             replies.append(self._status(session, contact, effect.number))
             for then in effect.then:
                 self._apply(session, then, contact, now, handled, replies)
+        elif isinstance(effect, (RelayReply, ReopenTicket, SubmitSurvey)):
+            replies.append(self.texts.message(self._after_intake(session, effect, contact, now), contact.language))
         elif isinstance(effect, DropAttachments):
             handled.files_to_delete += repo.drop_attachments(
                 session, contact_id=contact.id, attachment_ids=effect.attachment_ids  # type: ignore[arg-type]
             )
+
+    def _after_intake(self, session: Session, effect: RelayReply | ReopenTicket | SubmitSurvey, contact: Contact,
+                      now: datetime) -> Say:
+        """The citizen's part in working a ticket; a request that does not apply is explained."""
+        try:
+            if isinstance(effect, RelayReply):
+                return self.casework.citizen_replied(session, contact, effect.ticket_id, effect.text, now)
+            if isinstance(effect, ReopenTicket):
+                return self.casework.reopen(session, contact, effect.ticket_id, now)
+            return self.casework.survey(session, contact, effect.ticket_id, effect.scores, effect.comment, now)
+        except Refused as refused:
+            return Say("citizen/refused", {"reason": refused.reason, "reopen_days": self.book.office.reopen_days})
 
     def _status(self, session: Session, contact: Contact, asked: str | None) -> OutMessage:
         number = parse_ticket_number(asked) if asked else None

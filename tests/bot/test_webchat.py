@@ -57,8 +57,9 @@ async def test_a_complaint_with_photo_and_location_gets_a_ticket_number(server: 
     [(attachment,)] = await query(server, select(Attachment))
     assert attachment.ticket_id == ticket.id
     assert (settings.attachments_dir / attachment.path).exists()
-    [(event,)] = await query(server, select(TicketEvent))
-    assert event.kind == "created" and event.ticket_id == ticket.id
+    events = [row[0] for row in await query(server, select(TicketEvent).order_by(TicketEvent.id))]
+    assert [e.kind for e in events] == ["created", "unassigned"]  # no staff yet: flagged, never silent
+    assert all(e.ticket_id == ticket.id for e in events)
     await person.client.close()
 
 

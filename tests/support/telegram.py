@@ -48,17 +48,21 @@ class TelegramCitizen:
         return [b for row in markup.get("keyboard", []) for b in row]
 
     # ------------------------------------------------------------------ acting
-    async def settle(self, update: dict[str, Any], timeout: float = 10.0) -> list[Any]:
-        """Wait until the app committed this update and delivered every reply to this chat."""
-        message_id = f"u{update['update_id']}"
+    async def settle(self, update: dict[str, Any] | None, timeout: float = 10.0) -> list[Any]:
+        """Wait until the app committed this update (if any) and delivered every message
+        queued for this chat; returns what arrived since the last look."""
+        message_id = f"u{update['update_id']}" if update else None
         chat = str(self.user_id)
 
         def done(session: Any) -> bool:
-            seen = session.execute(select(InboundMessage.id).where(InboundMessage.message_id == message_id)).first()
+            if message_id is not None:
+                seen = session.execute(select(InboundMessage.id).where(InboundMessage.message_id == message_id)).first()
+                if seen is None:
+                    return False
             waiting = session.execute(
                 select(OutboxMessage.id).where(OutboxMessage.chat_id == chat, OutboxMessage.status.in_(("pending", "sending")))
             ).first()
-            return seen is not None and waiting is None
+            return waiting is None
 
         deadline = time.monotonic() + timeout
         while not await asyncio.to_thread(self.db.run_sync, done):
@@ -70,13 +74,23 @@ class TelegramCitizen:
         await self.fake.wait_for_sent(self.user_id, expected, timeout=timeout)
         return self.new()
 
+    async def catch_up(self) -> list[Any]:
+        """What others caused to be sent here (a ticket card, an officer's question)."""
+        return await self.settle(None)
+
     async def type(self, text: str) -> list[Any]:
         return await self.settle(await self.fake.send_text(self.user_id, text))
 
-    async def press(self, title: str) -> list[Any]:
-        data = self.buttons().get(title)
-        assert data is not None, f"no button {title!r} on {self.last.text!r}: {self.buttons()}"
-        return await self.settle(await self.fake.press_button(self.user_id, self.last.message_id, data))
+    async def press(self, title: str, message: Any | None = None) -> list[Any]:
+        """Press a button on `message` (default: the last one)."""
+        message = message or self.last
+        data = self.buttons(message).get(title)
+        assert data is not None, f"no button {title!r} on {message.text!r}: {self.buttons(message)}"
+        return await self.settle(await self.fake.press_button(self.user_id, message.message_id, data))
+
+    async def press_data(self, message: Any, data: str) -> list[Any]:
+        """Send callback data no button carries (a forged or outdated press)."""
+        return await self.settle(await self.fake.press_button(self.user_id, message.message_id, data, check=False))
 
     async def photo(self, data: bytes) -> list[Any]:
         return await self.settle(await self.fake.send_photo(self.user_id, data))

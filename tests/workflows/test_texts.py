@@ -33,6 +33,42 @@ SAMPLES: dict[str, dict] = {
     "intake/consent_declined": {},
     "intake/ticket_created": {"number": "SP-2026-00042", "kind": "complaint", "working_days": 1, "due_date": "Selasa, 24 November 2026"},
     "status/list": {"tickets": [TICKET], "number": None},
+    "desk/card": {
+        "heading": "new", "number": "SP-2026-00042", "kind": "complaint", "category": "Lansia telantar",
+        "status": "assigned", "summary": "Mbah Sarinah tinggal sendiri.", "subject": "other", "person_name": "Mbah Sarinah",
+        "person_nik": "3471************", "person_age": 80, "village": "Giwangan", "district": "Umbulharjo",
+        "address": "Jl. Mawar 3", "map": "https://www.openstreetmap.org/?mlat=-7.8&mlon=110.4#map=17/-7.8/110.4",
+        "photos": 2, "reporter": {"name": "Siti", "phone": "+6281234567890", "channel": "telegram"},
+        "due": "Selasa, 24 November 2026", "overdue": True, "assignee": "Budi", "unassigned": False,
+        "question": "Di RT berapa?", "referrals": [{"agency": "Disdukcapil", "status": "sent", "due": "Senin, 30 November 2026"}],
+    },
+    "desk/done": {"action": "reassign", "number": "SP-2026-00042", "to": "Budi"},
+    "desk/ask_text": {"what": "agency_request", "number": "SP-2026-00042", "agency": {"id": "Disdukcapil", "en": "Civil registry"}},
+    "desk/choose": {"what": "agency", "number": "SP-2026-00042"},
+    "desk/nothing_to_choose": {"what": "officer", "number": "SP-2026-00042"},
+    "desk/help": {"role": "supervisor"},
+    "desk/tickets": {"rows": [{"number": "SP-2026-00042", "status": "assigned", "category": "lansia_telantar"}]},
+    "desk/overview": {"by_status": {"new": 2, "assigned": 1}, "total": 3,
+                      "unassigned": [{"number": "SP-2026-00042"}], "overdue": []},
+    "desk/not_found": {"number": "SP-2026-00042"}, "desk/stale_card": {"number": "SP-2026-00042"},
+    "desk/stale_button": {}, "desk/denied": {}, "desk/refused": {"reason": "no_longer_offered"},
+    "desk/illegal": {"status": "resolved", "action": "accept"}, "desk/disabled": {}, "desk/cancelled": {},
+    "desk/availability": {"status": "away"},
+    "desk/citizen_reply": {"number": "SP-2026-00042", "question": "Di RT berapa?", "text": "RT 03"},
+    "desk/taken_away": {"number": "SP-2026-00042", "to": "Budi"},
+    "desk/welcome": {"name": "Budi", "role": "officer"}, "desk/invite_refused": {"reason": "used"},
+    "citizen/accepted": {"number": "SP-2026-00042"},
+    "citizen/question": {"number": "SP-2026-00042", "question": "Di RT berapa?"},
+    "citizen/reply_received": {"number": "SP-2026-00042"},
+    "citizen/referred": {"number": "SP-2026-00042", "agency": {"id": "Disdukcapil", "en": "Civil registry"}},
+    "citizen/referral_closed": {"number": "SP-2026-00042", "agency": {"id": "Disdukcapil", "en": "Civil registry"},
+                                "status": "done", "outcome": "KTP sudah dicetak"},
+    "citizen/resolved": {"number": "SP-2026-00042", "resolution": "Bantuan sudah diantar.", "reopen_days": 14},
+    "citizen/rejected": {"number": "SP-2026-00042", "reason": {"id": "Laporan ganda", "en": "Duplicate report"},
+                         "text": "Sama dengan SP-2026-00041."},
+    "citizen/reopened": {"number": "SP-2026-00042"}, "citizen/survey_thanks": {"number": "SP-2026-00042"},
+    "citizen/refused": {"reason": "too_late", "reopen_days": 14},
+    "survey/speed": {}, "survey/conduct": {}, "survey/handling": {}, "survey/comment": {},
 }
 STEP_CONTEXT = {"answers": ANSWERS, "flow": "complaint", "limit": 300, "min": 0, "max": 120, "unknown_allowed": True,
                 "district": "Umbulharjo", "regency": "Kota Yogyakarta", "count": 0, "max_photos": 5}
@@ -73,7 +109,9 @@ def test_both_languages_have_the_same_messages() -> None:
 @pytest.mark.parametrize("language", LANGUAGES)
 def test_button_words_fit_a_whatsapp_button(language: str) -> None:
     names = ["complaint", "service", "status", "skip", "done", "more", "back", "agree", "disagree", "unknown",
-             "confirm", "edit", "cancel", "send_location", "send_photo", "lang_id", "lang_en"]
+             "confirm", "edit", "cancel", "send_location", "send_photo", "lang_id", "lang_en", "card_accept",
+             "card_ask", "card_refer", "card_resolve", "card_reject", "card_return", "card_referral", "card_note",
+             "card_reassign", "referral_acknowledged", "referral_done", "referral_declined", "rate", "not_resolved"]
     for name in names:
         assert 0 < len(TEXTS.button(name, language)) <= 20, name
 

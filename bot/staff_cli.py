@@ -1,0 +1,121 @@
+"""`satupintu staff …`: add, invite, list, disable and mark staff away or back, for scripted
+deployments and for the first admin, before anyone can use a chat invite."""
+
+from __future__ import annotations
+
+import argparse
+from datetime import datetime, timezone
+from typing import Any, Callable
+
+from bot.settings import Settings, load_settings
+from storage.db import Database
+from storage.migrate import upgrade
+from workflows import staff as records
+from workflows.flowbook import load_flowbook
+
+
+def register(commands: Any) -> None:
+    staff = commands.add_parser("staff", help="manage officers, supervisors and admins")
+    actions = staff.add_subparsers(dest="staff_command", required=True)
+
+    add = actions.add_parser("add", help="register a staff member")
+    add.add_argument("--name", required=True)
+    _scope_arguments(add)
+    add.add_argument("--telegram-user-id")
+    add.add_argument("--whatsapp-number")
+    add.add_argument("--language", choices=("id", "en"), default="id")
+    add.set_defaults(run=_add)
+
+    invite = actions.add_parser("invite", help="print a one-time join link")
+    _scope_arguments(invite)
+    invite.set_defaults(run=_invite)
+
+    listing = actions.add_parser("list", help="list staff")
+    listing.set_defaults(run=_list)
+
+    for name, status, text in (("disable", "disabled", "stop a staff member acting (kept for the audit trail)"),
+                               ("away", "away", "mark on leave: no new tickets"), ("back", "active", "mark active again")):
+        command = actions.add_parser(name, help=text)
+        command.add_argument("id", type=int)
+        command.set_defaults(run=_status_setter(status))
+
+
+def _scope_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--role", required=True, choices=records.ROLES)
+    parser.add_argument("--team")
+    parser.add_argument("--district", action="append", default=[], help="Kemendagri code; repeat for several")
+    parser.add_argument("--category", action="append", default=[], help="category key; repeat for several")
+
+
+def _with_session(work: Callable[[Any, Settings], str]) -> int:
+    settings = load_settings()
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    upgrade(settings.effective_database_url)
+    db = Database(settings.effective_database_url)
+    try:
+        with db.session() as session:
+            try:
+                output = work(session, settings)
+            except records.StaffError as error:
+                print(f"error: {error}")
+                return 2
+            session.commit()
+    finally:
+        db.close()
+    print(output)
+    return 0
+
+
+def _now() -> datetime:
+    return datetime.now(timezone.utc)
+
+
+def _scope(args: argparse.Namespace, settings: Settings) -> records.Scope:
+    book = load_flowbook(settings.flows_dir)
+    return records.check_scope(book, role=args.role, team=args.team, districts=args.district, categories=args.category)
+
+
+def _describe(staff: Any) -> str:
+    where = ",".join(staff.districts) or "all districts"
+    what = ",".join(staff.categories) or "all categories"
+    reach = " ".join(filter(None, [f"telegram:{staff.telegram_user_id}" if staff.telegram_user_id else None,
+                                   f"whatsapp:{staff.whatsapp_number}" if staff.whatsapp_number else None])) or "no chat yet"
+    return f"{staff.id}\t{staff.name}\t{staff.role}\t{staff.team or '-'}\t{staff.status}\t{where}\t{what}\t{reach}"
+
+
+def _add(args: argparse.Namespace) -> int:
+    def work(session: Any, settings: Settings) -> str:
+        book = load_flowbook(settings.flows_dir)
+        staff = records.add_staff(session, book=book, name=args.name, scope=_scope(args, settings),
+                                  telegram_user_id=args.telegram_user_id, whatsapp_number=args.whatsapp_number,
+                                  language=args.language, now=_now())
+        return f"added staff {staff.id}: {_describe(staff)}"
+    return _with_session(work)
+
+
+def _invite(args: argparse.Namespace) -> int:
+    def work(session: Any, settings: Settings) -> str:
+        book = load_flowbook(settings.flows_dir)
+        invite = records.create_invite(session, book=book, scope=_scope(args, settings), now=_now())
+        lines = [f"One-time invite for a new {invite.role}, valid until {invite.expires_at:%Y-%m-%d %H:%M} UTC."]
+        if settings.telegram_bot_username:
+            lines.append(f"Link: https://t.me/{settings.telegram_bot_username}?start={invite.code}")
+        lines.append(f"Or send the bot: /start {invite.code}")
+        return "\n".join(lines)
+    return _with_session(work)
+
+
+def _list(args: argparse.Namespace) -> int:
+    def work(session: Any, settings: Settings) -> str:
+        rows = records.list_staff(session)
+        return "\n".join(["id\tname\trole\tteam\tstatus\tdistricts\tcategories\tchat", *map(_describe, rows)])
+    return _with_session(work)
+
+
+def _status_setter(status: str) -> Callable[[argparse.Namespace], int]:
+    def run(args: argparse.Namespace) -> int:
+        def work(session: Any, settings: Settings) -> str:
+            staff = records.set_status(session, staff_id=args.id, status=status)
+            return f"staff {staff.id} ({staff.name}) is now {staff.status}"
+        return _with_session(work)
+    return run

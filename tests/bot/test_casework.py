@@ -1,0 +1,312 @@
+"""Officers and supervisors work tickets in Telegram: the real python-telegram-bot inside the
+real app, against the fake Bot API, on the database under test. A citizen files; the right
+officer gets the card, accepts, asks, refers, records the agency's answer and resolves; the
+citizen answers, rates or reopens; access rules, double taps and illegal moves hold."""
+
+from __future__ import annotations
+
+import re
+from typing import Any, AsyncIterator
+
+import pytest
+from aiohttp import web
+from sqlalchemy import select
+
+from bot.app import DATABASE, create_app
+from bot.settings import Settings
+from storage.db import Database
+from storage.models import Referral, Staff, SurveyResponse, Ticket, TicketEvent
+from tests.bot.test_telegram import TOKEN, file_complaint, free_port, telegram_settings
+from tests.fakes.telegram_api import FakeTelegramAPI
+from tests.support.clock import MovableClock
+from tests.support.telegram import TelegramCitizen
+from workflows import staff as records
+from workflows.flowbook import load_flowbook
+
+NUMBER = re.compile(r"SP-\d{4}-\d{5}")
+UMBULHARJO, MANTRIJERON = "34.71.04", "34.71.01"
+BUDI, ANI, SRI, SITI, DEWI = 7001, 7002, 7003, 8001, 7004
+
+
+class Office:
+    """The app under test, its clock, and the people in the chat."""
+
+    def __init__(self, fake: FakeTelegramAPI, db: Database, clock: MovableClock) -> None:
+        self.fake, self.db, self.clock = fake, db, clock
+        self.book = load_flowbook()
+
+    def person(self, user_id: int, name: str) -> TelegramCitizen:
+        self.fake.add_user(user_id, name)
+        return TelegramCitizen(self.fake, self.db, user_id=user_id)
+
+    async def hire(self, name: str, user_id: int, role: str = "officer", districts: tuple[str, ...] = (UMBULHARJO,),
+                   categories: tuple[str, ...] = (), team: str | None = None) -> TelegramCitizen:
+        def add(session: Any) -> None:
+            scope = records.check_scope(self.book, role=role, team=team, districts=districts, categories=categories)
+            records.add_staff(session, book=self.book, name=name, scope=scope, telegram_user_id=str(user_id),
+                              whatsapp_number=None, language="id", now=self.clock())
+        await self.db.run(add)
+        member = self.person(user_id, name)
+        [help_text] = await member.type("/start")  # a bot may only write to people who opened it
+        assert "Perintah petugas" in help_text.text
+        return member
+
+    async def ticket(self, number: str) -> Ticket:
+        return await self.db.run(lambda s: s.execute(select(Ticket).where(Ticket.number == number)).scalars().one())
+
+    async def events(self, number: str) -> list[TicketEvent]:
+        ticket = await self.ticket(number)
+        return await self.db.run(lambda s: list(s.execute(
+            select(TicketEvent).where(TicketEvent.ticket_id == ticket.id).order_by(TicketEvent.id)).scalars()))
+
+    async def set_status(self, user_id: int, status: str) -> None:
+        def change(session: Any) -> None:
+            staff = session.execute(select(Staff).where(Staff.telegram_user_id == str(user_id))).scalars().one()
+            records.set_status(session, staff_id=staff.id, status=status)
+        await self.db.run(change)
+
+
+@pytest.fixture
+async def office(settings: Settings) -> AsyncIterator[Office]:
+    fake = FakeTelegramAPI(TOKEN)
+    await fake.start()
+    clock = MovableClock()
+    app = create_app(telegram_settings(settings, fake), clock=clock)
+    runner = web.AppRunner(app)
+    await runner.setup()
+    await web.TCPSite(runner, "127.0.0.1", free_port()).start()
+    yield Office(fake, app[DATABASE], clock)
+    await runner.cleanup()
+    await fake.close()
+
+
+def card_of(person: TelegramCitizen, number: str) -> Any:
+    """The latest ticket card for `number` in this person's chat."""
+    cards = [m for m in person.messages if f"🎫 {number}" in (m.text or "")]
+    assert cards, f"no card for {number} in {[m.text for m in person.messages]}"
+    return cards[-1]
+
+
+async def file(office: Office, citizen: TelegramCitizen) -> str:
+    confirmation = await file_complaint(citizen)
+    return NUMBER.search(confirmation).group(0)
+
+
+async def test_the_whole_loop_from_report_to_rating(office: Office) -> None:
+    budi = await office.hire("Budi Santoso", BUDI)
+    ani = await office.hire("Ani Lestari", ANI, districts=(MANTRIJERON,))
+    siti = office.person(SITI, "Siti")
+    number = await file(office, siti)
+
+    # The officer of Umbulharjo gets the card; the officer of Mantrijeron does not.
+    [card] = await budi.catch_up()
+    assert card.text.startswith("🆕 Tiket baru untuk Anda") and "Lansia telantar" in card.text
+    assert "Giwangan, Kec. Umbulharjo" in card.text and "openstreetmap.org/?mlat=-7.830500" in card.text
+    assert "Batas tanggapan: Selasa, 24 November 2026" in card.text
+    assert list(budi.buttons(card)) == ["Terima", "Tolak", "Kembalikan", "Catatan"]
+    assert await ani.catch_up() == []
+    [refused] = await ani.type(f"/ticket {number}")
+    assert "tidak punya akses" in refused.text
+
+    # Accept, with a double tap: the second press finds the card out of date and acts not.
+    data = budi.buttons(card)["Terima"]
+    [accepted] = await budi.press("Terima", card)
+    assert accepted.text.startswith("✅ Anda menangani tiket ini") and "Status: ditangani" in accepted.text
+    stale = await budi.press_data(card, data)
+    assert "sudah usang" in stale[0].text
+    [news] = await siti.catch_up()
+    assert f"laporan {number}: petugas sudah menerima" in news.text
+
+    # Ask the citizen; their next message is the answer, relayed to the officer.
+    await budi.press("Tanya warga", card_of(budi, number))
+    [done] = await budi.type("Apakah Mbah Sarinah punya KTP atau KK?")
+    assert "Pertanyaan dikirim ke warga" in done.text
+    [question] = await siti.catch_up()
+    assert "Apakah Mbah Sarinah punya KTP atau KK?" in question.text
+    [thanks] = await siti.type("Tidak punya, KTP-nya hilang waktu banjir.")
+    assert "sudah diteruskan ke petugas" in thanks.text
+    relay, card = await budi.catch_up()
+    assert "Jawaban: Tidak punya, KTP-nya hilang waktu banjir." in relay.text
+    assert "Status: ditangani" in card.text
+
+    # Refer to the civil registry; the citizen is told; the card shows the referral.
+    await budi.press("Rujuk", card)
+    assert "Rujuk ke instansi mana?" in budi.last.text
+    await budi.press("Disdukcapil")
+    [referred] = await budi.type("Mohon perekaman KTP-el di rumah, lansia tidak bisa berjalan.")
+    assert "Rujukan dikirim" in referred.text and "Disdukcapil — terkirim" in referred.text
+    assert "dirujuk" in referred.text
+    [told] = await siti.catch_up()
+    assert "merujuknya ke Disdukcapil" in told.text
+
+    # The agency's answer: done, with what it said; the ticket is back in progress.
+    await budi.press("Jawaban instansi", referred)
+    await budi.press("Selesai")
+    [recorded] = await budi.type("KTP-el sudah direkam dan dicetak 25/11.")
+    assert "Disdukcapil — selesai" in recorded.text and "Status: ditangani" in recorded.text
+    [closed_referral] = await siti.catch_up()
+    assert "Disdukcapil sudah menindaklanjuti" in closed_referral.text and "dicetak 25/11" in closed_referral.text
+
+    # Resolve; the citizen gets the outcome and the survey.
+    await budi.press("Selesai", recorded)
+    [resolved] = await budi.type("KTP sudah jadi dan Mbah Sarinah didaftarkan ke PBI-JK serta dikunjungi pendamping.")
+    assert "Tiket ditandai selesai" in resolved.text
+    [outcome] = await siti.catch_up()
+    assert "sudah selesai ditangani" in outcome.text and "PBI-JK" in outcome.text
+    assert list(siti.buttons(outcome)) == ["Beri nilai", "Belum selesai"]
+
+    await siti.press("Beri nilai")
+    assert "Seberapa cepat" in siti.last.text
+    await siti.press("4 Sangat cepat")
+    await siti.type("3")  # typing the number works as well as pressing
+    await siti.press("4 Sangat baik")
+    [rated, menu] = await siti.type("Petugasnya ramah, terima kasih.")
+    assert "Terima kasih atas penilaian Anda" in rated.text
+
+    ticket = await office.ticket(number)
+    assert ticket.status == "closed" and ticket.resolution.startswith("KTP sudah jadi")
+    [survey] = await office.db.run(lambda s: list(s.execute(select(SurveyResponse)).scalars()))
+    assert survey.scores == {"speed": 4, "conduct": 3, "handling": 4} and survey.comment == "Petugasnya ramah, terima kasih."
+    [referral] = await office.db.run(lambda s: list(s.execute(select(Referral)).scalars()))
+    assert (referral.agency, referral.status, referral.outcome) == ("disdukcapil", "done", "KTP-el sudah direkam dan dicetak 25/11.")
+    kinds = [(e.kind, e.actor.split(":")[0]) for e in await office.events(number)]
+    assert kinds == [
+        ("created", "citizen"), ("assign", "system"), ("access_denied", "staff"), ("accept", "staff"),
+        ("ask_citizen", "staff"), ("citizen_replied", "citizen"), ("refer", "staff"), ("referral_done", "staff"),
+        ("referrals_done", "staff"), ("resolve", "staff"), ("close", "citizen"),
+    ]
+    transcript = "\n\n".join(f"[{who}] {m.text}" for who, person in (("warga", siti), ("petugas", budi)) for m in person.messages)
+    assert "Apakah Mbah Sarinah punya KTP" in transcript
+
+
+async def test_not_resolved_reopens_to_the_same_officer_within_the_window(office: Office) -> None:
+    budi = await office.hire("Budi", BUDI)
+    siti = office.person(SITI, "Siti")
+    number = await file(office, siti)
+    await budi.catch_up()
+    await budi.press("Terima", card_of(budi, number))
+    await budi.press("Selesai", card_of(budi, number))
+    await budi.type("Bantuan sembako sudah diantar.")
+    accepted, outcome = await siti.catch_up()
+    [reopened] = await siti.press("Belum selesai", outcome)
+    assert f"Laporan {number} dibuka kembali" in reopened.text
+    [card] = await budi.catch_up()
+    assert card.text.startswith("🔁 Warga membuka kembali") and "Terima" in budi.buttons(card)
+    assert (await office.ticket(number)).status == "reopened"
+
+    # Resolved again, then the citizen waits too long: reopening is refused, kindly.
+    await budi.press("Terima", card)
+    await budi.press("Selesai", card_of(budi, number))
+    await budi.type("Sembako kedua sudah diterima langsung oleh warga.")
+    accepted, outcome = await siti.catch_up()
+    office.clock.advance(days=15)
+    [refused] = await siti.press("Belum selesai", outcome)
+    assert "lebih dari 14 hari" in refused.text
+    assert (await office.ticket(number)).status == "resolved"
+
+
+async def test_a_rejection_tells_the_citizen_why(office: Office) -> None:
+    budi = await office.hire("Budi", BUDI)
+    siti = office.person(SITI, "Siti")
+    number = await file(office, siti)
+    [card] = await budi.catch_up()
+    await budi.press("Tolak", card)
+    await budi.press("Laporan ganda")
+    [done] = await budi.type("Sudah dilaporkan tetangga dengan nomor SP-2026-00007.")
+    assert "Tiket ditolak" in done.text
+    [told] = await siti.catch_up()
+    assert "tidak dapat kami proses" in told.text and "Laporan ganda" in told.text and "SP-2026-00007" in told.text
+    [event] = [e for e in await office.events(number) if e.kind == "reject"]
+    assert event.data["reason"] == "duplicate" and event.data["from"] == "assigned"
+
+
+async def test_illegal_moves_and_stale_cards_change_nothing(office: Office) -> None:
+    budi = await office.hire("Budi", BUDI)
+    siti = office.person(SITI, "Siti")
+    number = await file(office, siti)
+    [card] = await budi.catch_up()
+    ticket = await office.ticket(number)
+    # A forged "resolve" on a ticket not yet accepted: refused with the reason, nothing changes.
+    [illegal] = await budi.press_data(card, f"card|resolve:{ticket.id}:{ticket.version}")
+    assert 'berstatus "ditugaskan" tidak bisa diselesaikan' in illegal.text
+    assert (await office.ticket(number)).status == "assigned"
+    assert [e.kind for e in await office.events(number)] == ["created", "assign"]
+
+
+async def test_a_disabled_officer_can_no_longer_act(office: Office) -> None:
+    budi = await office.hire("Budi", BUDI)
+    siti = office.person(SITI, "Siti")
+    number = await file(office, siti)
+    [card] = await budi.catch_up()
+    await office.set_status(BUDI, "disabled")
+    [refused] = await budi.press("Terima", card)
+    assert "dinonaktifkan" in refused.text
+    [refused] = await budi.type(f"/ticket {number}")
+    assert "dinonaktifkan" in refused.text
+    assert (await office.ticket(number)).status == "assigned"
+
+
+async def test_routing_balances_load_skips_officers_on_leave_and_falls_back_to_the_supervisor(office: Office) -> None:
+    budi = await office.hire("Budi", BUDI)
+    dewi = await office.hire("Dewi", DEWI)
+    sri = await office.hire("Sri", SRI, role="supervisor")
+    reporters = [office.person(8100 + i, f"Warga {i}") for i in range(4)]
+    first = await file(office, reporters[0])
+    second = await file(office, reporters[1])
+    owners = {(await office.ticket(n)).assignee_staff_id for n in (first, second)}
+    assert len(owners) == 2  # one each: least loaded, ties round-robin
+
+    [budi_card] = [m for m in await budi.catch_up() if "🎫" in m.text]
+    await dewi.catch_up()
+    [away] = await budi.type("/away")
+    assert "cuti" in away.text
+    third = await file(office, reporters[2])
+    assert (await office.ticket(third)).assignee_staff_id != (await office.ticket(NUMBER.search(budi_card.text).group(0))).assignee_staff_id
+
+    await office.set_status(DEWI, "away")
+    fourth = await file(office, reporters[3])
+    parked = await office.ticket(fourth)
+    assert parked.unassigned and parked.status == "new"
+    cards = [m for m in await sri.catch_up() if fourth in m.text]
+    assert cards[-1].text.startswith("⚠️ Tiket tanpa petugas")
+
+    # The supervisor sees it in the overview and gives it to Budi, who is back.
+    await budi.type("/back")
+    [overview] = await sri.type("/overview")
+    assert "Tanpa petugas: 1" in overview.text and fourth in overview.text
+    await sri.press("Alihkan", cards[-1])
+    await sri.press("Budi")
+    assert "Tiket dialihkan kepada Budi" in sri.last.text
+    handed = [m for m in await budi.catch_up() if fourth in m.text]
+    assert handed[-1].text.startswith("📥 Tiket dialihkan kepada Anda")
+    ticket = await office.ticket(fourth)
+    assert ticket.status == "assigned" and not ticket.unassigned
+
+
+async def test_the_nik_is_shown_in_full_to_the_assigned_officer_only(office: Office) -> None:
+    budi = await office.hire("Budi", BUDI)
+    sri = await office.hire("Sri", SRI, role="supervisor")
+    siti = office.person(SITI, "Siti")
+    await siti.type("/start")
+    await siti.press("Pengaduan")
+    await siti.press("Setuju")
+    await siti.press("Lansia")
+    await siti.press("Lansia telantar")
+    await siti.press("Saya sendiri")
+    await siti.type("Siti Aminah")
+    await siti.type("3471044101500001")
+    await siti.type("76")
+    await siti.press("Perempuan")
+    await siti.press("Umbulharjo")
+    await siti.press("Giwangan")
+    await siti.type("Jl. Imogiri Timur RT 03")
+    await siti.type("Lewati")  # no location: the skip is on the reply keyboard
+    await siti.press("Lewati")
+    await siti.type("Saya tinggal sendiri dan butuh bantuan makan sehari-hari.")
+    await siti.press("Lewati")
+    [confirmation, _menu] = await siti.press("Kirim")
+    number = NUMBER.search(confirmation.text).group(0)
+    [card] = await budi.catch_up()
+    assert "NIK: 3471044101500001" in card.text
+    [seen] = await sri.type(f"/ticket {number}")
+    assert "NIK: 3471********0001" in seen.text and "3471044101500001" not in seen.text

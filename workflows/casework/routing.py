@@ -1,0 +1,78 @@
+"""Who gets a ticket: the office's rule picks the team (category × district), then the
+least-loaded active officer of that team who covers the district and category; ties go to
+whoever was given a ticket longest ago (round-robin). With nobody eligible the area's
+supervisor gets it, flagged unassigned, so no ticket is ever ownerless and silent.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy import func, select
+from sqlmodel import Session
+
+from storage.models import Staff, Ticket
+from workflows.casework.access import in_area
+from workflows.flowbook import FlowBook
+from workflows.lifecycle import OPEN
+
+
+@dataclass(frozen=True)
+class Choice:
+    team: str
+    staff: Staff | None
+    unassigned: bool
+
+
+def open_load(session: Session, staff_ids: list[int]) -> dict[int, int]:
+    """Open tickets per staff member (one grouped query on the assignee index)."""
+    if not staff_ids:
+        return {}
+    rows = session.execute(
+        select(Ticket.assignee_staff_id, func.count())
+        .where(Ticket.assignee_staff_id.in_(staff_ids), Ticket.status.in_(sorted(OPEN)))
+        .group_by(Ticket.assignee_staff_id)
+    )
+    return {int(staff_id): int(count) for staff_id, count in rows}
+
+
+def eligible_officers(session: Session, *, ticket: Ticket, team: str | None = None, exclude: int | None = None) -> list[Staff]:
+    """Active officers covering the ticket's district and category (of `team`, when given)."""
+    statement = select(Staff).where(Staff.role == "officer", Staff.status == "active")
+    if team is not None:
+        statement = statement.where(Staff.team == team)
+    officers = session.execute(statement.order_by(Staff.id)).scalars().all()
+    return [
+        s for s in officers
+        if s.id != exclude and in_area(s, ticket.district_code) and (not s.categories or ticket.category in s.categories)
+    ]
+
+
+def area_supervisor(session: Session, *, district_code: str | None) -> Staff | None:
+    """The supervisor of the district: one named for it before one covering the whole regency."""
+    supervisors = session.execute(
+        select(Staff).where(Staff.role == "supervisor", Staff.status == "active").order_by(Staff.id)
+    ).scalars().all()
+    named = [s for s in supervisors if district_code in s.districts]
+    regency = [s for s in supervisors if not s.districts]
+    return (named or regency or [None])[0]
+
+
+def least_loaded(session: Session, officers: list[Staff]) -> Staff | None:
+    load = open_load(session, [s.id for s in officers])  # type: ignore[misc]
+    floor = datetime.min.replace(tzinfo=None)
+
+    def rank(staff: Staff) -> tuple[int, datetime, int]:
+        last = staff.last_assigned_at.replace(tzinfo=None) if staff.last_assigned_at else floor
+        return load.get(staff.id, 0), last, staff.id  # type: ignore[return-value]
+
+    return min(officers, key=rank, default=None)
+
+
+def choose(session: Session, *, book: FlowBook, ticket: Ticket, exclude: int | None = None) -> Choice:
+    team = book.office.team_for(ticket.category, ticket.district_code)
+    officer = least_loaded(session, eligible_officers(session, ticket=ticket, team=team, exclude=exclude))
+    if officer is not None:
+        return Choice(team, officer, unassigned=False)
+    return Choice(team, area_supervisor(session, district_code=ticket.district_code), unassigned=True)

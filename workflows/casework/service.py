@@ -1,0 +1,322 @@
+"""Working a ticket: every action an officer, supervisor or citizen takes on a case.
+
+Each action checks access, moves the ticket through the lifecycle table (an illegal move raises
+`IllegalTransition`), records an audit event, bumps the ticket's version (so old cards go stale)
+and queues the messages it causes for the people it concerns, in their own language, in the
+caller's transaction. It returns what to say to the person who acted; it knows no channel.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import func, select
+from sqlmodel import Session
+
+from storage import outbox, repo
+from storage.models import Attachment, Contact, Referral, Staff, SurveyResponse, Ticket
+from workflows.calendar import WorkingCalendar
+from workflows.casework import access, cards, routing
+from workflows.engine import Option, Say
+from workflows.flowbook import FlowBook
+from workflows.lifecycle import OPEN, IllegalTransition, next_status
+from workflows.staff import contact_for_staff
+from workflows.texts import Texts
+
+log = logging.getLogger(__name__)
+
+REFERRAL_STATUSES = ("acknowledged", "done", "declined")
+
+
+class Denied(Exception):
+    """The staff member may not do this to this ticket (logged and put in the audit trail)."""
+
+
+class Refused(Exception):
+    """A request that does not apply: not their ticket, too late, already done, a choice that
+    is no longer on offer. `reason` names the template variant that explains it."""
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(reason)
+        self.reason = reason
+
+
+def actor_of(staff: Staff) -> str:
+    return f"staff:{staff.id}"
+
+
+@dataclass
+class Casework:
+    book: FlowBook
+    texts: Texts
+    calendar: WorkingCalendar
+
+    # ------------------------------------------------------------------ plumbing
+    def send(self, session: Session, contact: Contact, says: Sequence[Say], now: datetime) -> None:
+        """Queue messages to someone, rendered in their language (the one swappable send)."""
+        outbox.enqueue_many(session, channel=contact.channel, chat_id=contact.chat_id, contact_id=contact.id,
+                            payloads=[self.texts.message(say, contact.language).to_json() for say in says], now=now)
+
+    def tell_staff(self, session: Session, staff: Staff, says: Sequence[Say], now: datetime) -> None:
+        contact = contact_for_staff(session, staff, now)
+        if contact is None:
+            log.warning("staff %s has no chat to reach them", staff.id)
+            return
+        self.send(session, contact, says, now)
+
+    def tell_citizen(self, session: Session, ticket: Ticket, say: Say, now: datetime) -> None:
+        reporter = session.get(Contact, ticket.reporter_contact_id)
+        if reporter is not None:
+            self.send(session, reporter, [say], now)
+
+    def _move(self, session: Session, ticket: Ticket, action: str, *, actor: str, now: datetime,
+              data: Mapping[str, Any] | None = None) -> None:
+        before = ticket.status
+        ticket.status = next_status(before, action)
+        self._touch(session, ticket, kind=action, actor=actor, now=now, data={"from": before, "to": ticket.status, **(data or {})})
+
+    def _touch(self, session: Session, ticket: Ticket, *, kind: str, actor: str, now: datetime,
+               data: Mapping[str, Any] | None = None) -> None:
+        ticket.version += 1
+        ticket.updated_at = now
+        repo.add_event(session, ticket_id=ticket.id, actor=actor, kind=kind, at=now, data=dict(data or {}))  # type: ignore[arg-type]
+
+    def _deny(self, session: Session, staff: Staff, ticket: Ticket, action: str, now: datetime) -> Denied:
+        log.warning("refused: staff %s (%s) %s on ticket %s", staff.id, staff.role, action, ticket.number)
+        repo.add_event(session, ticket_id=ticket.id, actor=actor_of(staff), kind="access_denied", at=now,  # type: ignore[arg-type]
+                       data={"action": action})
+        return Denied(action)
+
+    def _check(self, session: Session, staff: Staff, ticket: Ticket, action: str, now: datetime) -> None:
+        allowed = {
+            "view": access.can_view, "note": access.can_view, "reassign": access.can_reassign,
+        }.get(action, access.can_act)
+        if not allowed(staff, ticket):
+            raise self._deny(session, staff, ticket, action, now)
+
+    # ------------------------------------------------------------------ reading
+    def find(self, session: Session, staff: Staff, *, number: str | None = None, ticket_id: int | None = None,
+             now: datetime, action: str = "view") -> Ticket | None:
+        """A ticket the staff member may `action`; None when there is no such ticket; Denied
+        (logged) when there is one they may not touch."""
+        if ticket_id is not None:
+            ticket = session.get(Ticket, ticket_id, with_for_update=True)
+        else:
+            ticket = session.execute(select(Ticket).where(Ticket.number == number).with_for_update()).scalars().first()
+        if ticket is None:
+            return None
+        self._check(session, staff, ticket, action, now)
+        return ticket
+
+    def card(self, session: Session, viewer: Staff, ticket: Ticket, now: datetime, heading: str | None = None) -> Say:
+        reporter = session.get(Contact, ticket.reporter_contact_id)
+        referrals = self.referrals(session, ticket)
+        photos = session.execute(select(func.count()).where(Attachment.ticket_id == ticket.id)).scalar_one()
+        assignee = session.get(Staff, ticket.assignee_staff_id) if ticket.assignee_staff_id else None
+        who = {"name": reporter.display_name if reporter else None, "phone": ticket.reporter_phone,
+               "channel": ticket.channel}
+        return cards.card(book=self.book, calendar=self.calendar, texts=self.texts, viewer=viewer, ticket=ticket,
+                          assignee=assignee, reporter=who, referrals=referrals, photos=photos, heading=heading,
+                          language=viewer.language, now=now)
+
+    def referrals(self, session: Session, ticket: Ticket) -> Sequence[Referral]:
+        return session.execute(select(Referral).where(Referral.ticket_id == ticket.id).order_by(Referral.id)).scalars().all()
+
+    def my_tickets(self, session: Session, staff: Staff, limit: int = 20) -> Sequence[Ticket]:
+        return session.execute(
+            select(Ticket).where(Ticket.assignee_staff_id == staff.id, Ticket.status.in_(sorted(OPEN)))
+            .order_by(Ticket.due_at, Ticket.id).limit(limit)
+        ).scalars().all()
+
+    def overview(self, session: Session, staff: Staff, now: datetime) -> dict[str, Any]:
+        """Open tickets in the supervisor's area by status, the unassigned and the overdue."""
+        area = select(Ticket).where(Ticket.status.in_(sorted(OPEN)))
+        if staff.districts:
+            area = area.where(Ticket.district_code.in_(staff.districts))
+        subquery = area.subquery()
+        by_status = dict(session.execute(select(subquery.c.status, func.count()).group_by(subquery.c.status)).all())
+        unassigned = session.execute(area.where(Ticket.unassigned.is_(True)).order_by(Ticket.id).limit(10)).scalars().all()
+        overdue = session.execute(
+            area.where(Ticket.due_at < now, Ticket.status.in_(("new", "assigned"))).order_by(Ticket.due_at).limit(10)
+        ).scalars().all()
+        return {"by_status": by_status, "total": sum(by_status.values()), "unassigned": unassigned, "overdue": overdue}
+
+    # ------------------------------------------------------------------ routing
+    def route_new(self, session: Session, ticket: Ticket, now: datetime) -> None:
+        """Give a new ticket its owner and show them its card."""
+        choice = routing.choose(session, book=self.book, ticket=ticket)
+        ticket.team = choice.team
+        self._give(session, ticket, choice.staff, unassigned=choice.unassigned, actor="system", now=now, heading="new")
+
+    def _give(self, session: Session, ticket: Ticket, staff: Staff | None, *, unassigned: bool, actor: str,
+              now: datetime, heading: str) -> None:
+        ticket.assignee_staff_id = staff.id if staff else None
+        ticket.unassigned = unassigned
+        if unassigned:
+            self._touch(session, ticket, kind="unassigned", actor=actor, now=now,
+                        data={"supervisor": staff.id if staff else None})
+        else:
+            assert staff is not None
+            staff.last_assigned_at = now
+            self._move(session, ticket, "assign", actor=actor, now=now, data={"staff": staff.id})
+        if staff is not None:
+            self.tell_staff(session, staff, [self.card(session, staff, ticket, now, heading="unassigned" if unassigned else heading)], now)
+
+    # ------------------------------------------------------------------ officer actions
+    def accept(self, session: Session, staff: Staff, ticket: Ticket, now: datetime) -> list[Say]:
+        self._check(session, staff, ticket, "accept", now)
+        self._move(session, ticket, "accept", actor=actor_of(staff), now=now)
+        self.tell_citizen(session, ticket, Say("citizen/accepted", {"number": ticket.number}), now)
+        return [self.card(session, staff, ticket, now, heading="accepted")]
+
+    def note(self, session: Session, staff: Staff, ticket: Ticket, text: str, now: datetime) -> list[Say]:
+        self._check(session, staff, ticket, "note", now)
+        self._touch(session, ticket, kind="note", actor=actor_of(staff), now=now, data={"text": text})
+        return [Say("desk/done", {"action": "note", "number": ticket.number})]
+
+    def ask_citizen(self, session: Session, staff: Staff, ticket: Ticket, question: str, now: datetime) -> list[Say]:
+        self._check(session, staff, ticket, "ask_citizen", now)
+        self._move(session, ticket, "ask_citizen", actor=actor_of(staff), now=now, data={"question": question})
+        ticket.waiting_question = question
+        self.tell_citizen(session, ticket, Say("citizen/question", {"number": ticket.number, "question": question}), now)
+        return [Say("desk/done", {"action": "ask", "number": ticket.number})]
+
+    def refer(self, session: Session, staff: Staff, ticket: Ticket, agency_key: str, request: str, now: datetime) -> list[Say]:
+        self._check(session, staff, ticket, "refer", now)
+        agency = self.book.office.agency(agency_key)
+        if agency is None:
+            raise Refused("no_longer_offered")
+        due = self.calendar.due_after(now, agency.due_working_days)
+        referral = Referral(ticket_id=ticket.id, agency=agency.key, request=request, due_at=due,  # type: ignore[arg-type]
+                            created_by_staff_id=staff.id, created_at=now, updated_at=now)  # type: ignore[arg-type]
+        session.add(referral)
+        session.flush()
+        self._move(session, ticket, "refer", actor=actor_of(staff), now=now,
+                   data={"referral": referral.id, "agency": agency.key, "request": request})
+        label = agency.label.as_dict()
+        self.tell_citizen(session, ticket, Say("citizen/referred", {"number": ticket.number, "agency": label}), now)
+        return [self.card(session, staff, ticket, now, heading="referred")]
+
+    def record_referral(self, session: Session, staff: Staff, ticket: Ticket, referral_id: int, status: str,
+                        outcome: str | None, now: datetime) -> list[Say]:
+        """The agency's answer: acknowledged, done or declined, with what it said."""
+        self._check(session, staff, ticket, "referral", now)
+        referral = session.get(Referral, referral_id)
+        if referral is None or referral.ticket_id != ticket.id or status not in REFERRAL_STATUSES:
+            raise Refused("no_longer_offered")
+        if referral.status not in cards.OPEN_REFERRAL:
+            raise IllegalTransition(referral.status, "referral")
+        referral.status, referral.outcome, referral.updated_at = status, outcome, now
+        self._touch(session, ticket, kind="referral_" + status, actor=actor_of(staff), now=now,
+                    data={"referral": referral.id, "agency": referral.agency, "outcome": outcome})
+        agency = self.book.office.agency(referral.agency)
+        label = agency.label.as_dict() if agency else {"id": referral.agency, "en": referral.agency}
+        if status != "acknowledged":
+            self.tell_citizen(session, ticket, Say("citizen/referral_closed", {
+                "number": ticket.number, "agency": label, "status": status, "outcome": outcome}), now)
+            still_open = [r for r in self.referrals(session, ticket) if r.status in cards.OPEN_REFERRAL]
+            if not still_open and ticket.status == "referred":
+                self._move(session, ticket, "referrals_done", actor=actor_of(staff), now=now)
+        return [self.card(session, staff, ticket, now, heading="referral_recorded")]
+
+    def resolve(self, session: Session, staff: Staff, ticket: Ticket, resolution: str, now: datetime) -> list[Say]:
+        self._check(session, staff, ticket, "resolve", now)
+        self._move(session, ticket, "resolve", actor=actor_of(staff), now=now, data={"resolution": resolution})
+        ticket.resolution, ticket.resolved_at = resolution, now
+        options = (Option(f"rate:{ticket.id}", label_key="rate"), Option(f"reopen:{ticket.id}", label_key="not_resolved"))
+        self.tell_citizen(session, ticket, Say("citizen/resolved", {
+            "number": ticket.number, "resolution": resolution, "reopen_days": self.book.office.reopen_days}, options), now)
+        return [Say("desk/done", {"action": "resolve", "number": ticket.number})]
+
+    def reject(self, session: Session, staff: Staff, ticket: Ticket, reason_key: str, text: str, now: datetime) -> list[Say]:
+        self._check(session, staff, ticket, "reject", now)
+        reason = self.book.office.reason(reason_key)
+        if reason is None:
+            raise Refused("no_longer_offered")
+        self._move(session, ticket, "reject", actor=actor_of(staff), now=now, data={"reason": reason.key, "text": text})
+        ticket.resolution = text
+        self.tell_citizen(session, ticket, Say("citizen/rejected", {
+            "number": ticket.number, "reason": reason.label.as_dict(), "text": text}), now)
+        return [Say("desk/done", {"action": "reject", "number": ticket.number})]
+
+    def return_to_supervisor(self, session: Session, staff: Staff, ticket: Ticket, now: datetime) -> list[Say]:
+        self._check(session, staff, ticket, "return", now)
+        self._move(session, ticket, "return", actor=actor_of(staff), now=now)
+        supervisor = routing.area_supervisor(session, district_code=ticket.district_code)
+        self._give(session, ticket, supervisor, unassigned=True, actor=actor_of(staff), now=now, heading="returned")
+        return [Say("desk/done", {"action": "return", "number": ticket.number})]
+
+    def officers_for(self, session: Session, staff: Staff, ticket: Ticket) -> list[Staff]:
+        """Whom a supervisor may give the ticket to: active officers covering it, any team."""
+        return [s for s in routing.eligible_officers(session, ticket=ticket) if access.in_area(staff, ticket.district_code)]
+
+    def reassign(self, session: Session, staff: Staff, ticket: Ticket, officer_id: int, now: datetime) -> list[Say]:
+        self._check(session, staff, ticket, "reassign", now)
+        officer = next((s for s in self.officers_for(session, staff, ticket) if s.id == officer_id), None)
+        if officer is None:
+            raise Refused("no_longer_offered")
+        previous = session.get(Staff, ticket.assignee_staff_id) if ticket.assignee_staff_id else None
+        self._give(session, ticket, officer, unassigned=False, actor=actor_of(staff), now=now, heading="reassigned")
+        if previous is not None and previous.id not in (officer.id, staff.id):
+            self.tell_staff(session, previous, [Say("desk/taken_away", {"number": ticket.number, "to": officer.name})], now)
+        return [Say("desk/done", {"action": "reassign", "number": ticket.number, "to": officer.name})]
+
+    # ------------------------------------------------------------------ the citizen's side
+    def _own(self, session: Session, contact: Contact, ticket_id: int) -> Ticket:
+        ticket = session.get(Ticket, ticket_id, with_for_update=True)
+        if ticket is None or ticket.reporter_contact_id != contact.id:
+            raise Refused("not_found")
+        return ticket
+
+    def waiting_ticket(self, session: Session, contact: Contact) -> int | None:
+        """The citizen's ticket an officer is waiting on an answer for, if any."""
+        return session.execute(
+            select(Ticket.id).where(Ticket.reporter_contact_id == contact.id, Ticket.status == "waiting_citizen")
+            .order_by(Ticket.updated_at.desc()).limit(1)
+        ).scalar()
+
+    def citizen_replied(self, session: Session, contact: Contact, ticket_id: int, text: str, now: datetime) -> Say:
+        ticket = self._own(session, contact, ticket_id)
+        self._move(session, ticket, "citizen_replied", actor=f"citizen:{contact.id}", now=now,
+                   data={"text": text, "question": ticket.waiting_question})
+        question, ticket.waiting_question = ticket.waiting_question, None
+        assignee = session.get(Staff, ticket.assignee_staff_id) if ticket.assignee_staff_id else None
+        if assignee is not None:
+            relay = Say("desk/citizen_reply", {"number": ticket.number, "question": question, "text": text})
+            self.tell_staff(session, assignee, [relay, self.card(session, assignee, ticket, now)], now)
+        return Say("citizen/reply_received", {"number": ticket.number})
+
+    def reopen(self, session: Session, contact: Contact, ticket_id: int, now: datetime) -> Say:
+        ticket = self._own(session, contact, ticket_id)
+        if ticket.status not in ("resolved", "closed"):
+            raise Refused("not_resolved")
+        window = timedelta(days=self.book.office.reopen_days)
+        if ticket.resolved_at is None or now > ticket.resolved_at + window:
+            raise Refused("too_late")
+        self._move(session, ticket, "reopen", actor=f"citizen:{contact.id}", now=now)
+        owner = session.get(Staff, ticket.assignee_staff_id) if ticket.assignee_staff_id else None
+        if owner is not None and owner.status == "active":
+            self.tell_staff(session, owner, [self.card(session, owner, ticket, now, heading="reopened")], now)
+        else:
+            choice = routing.choose(session, book=self.book, ticket=ticket)
+            ticket.assignee_staff_id = choice.staff.id if choice.staff else None
+            ticket.unassigned = choice.unassigned
+            if choice.staff is not None:
+                self.tell_staff(session, choice.staff, [self.card(session, choice.staff, ticket, now, heading="reopened")], now)
+        return Say("citizen/reopened", {"number": ticket.number})
+
+    def survey(self, session: Session, contact: Contact, ticket_id: int, scores: Mapping[str, int],
+               comment: str | None, now: datetime) -> Say:
+        ticket = self._own(session, contact, ticket_id)
+        answered = session.execute(select(SurveyResponse.id).where(SurveyResponse.ticket_id == ticket.id)).first()
+        if answered is not None:
+            raise Refused("already_rated")
+        if ticket.status != "resolved":
+            raise Refused("not_resolved")
+        session.add(SurveyResponse(ticket_id=ticket.id, scores=dict(scores), comment=comment, created_at=now))  # type: ignore[arg-type]
+        self._move(session, ticket, "close", actor=f"citizen:{contact.id}", now=now, data={"survey": dict(scores)})
+        return Say("citizen/survey_thanks", {"number": ticket.number})
