@@ -16,13 +16,15 @@ class RenderedOption:
 @dataclass(frozen=True)
 class OutMessage:
     """Text plus choices, in the reader's language. `step` tags the buttons, so a press on an
-    old message is recognised; `request` asks the channel for a location or photo button."""
+    old message is recognised; `request` asks the channel for a location or photo button;
+    `photo` is an attachment path (under the data dir) to show, with the text as its caption."""
 
     text: str
     options: tuple[RenderedOption, ...] = ()
     step: str | None = None
     request: Literal["location", "photo"] | None = None
     request_label: str | None = None
+    photo: str | None = None
 
     def to_json(self) -> dict[str, Any]:
         return asdict(self)

@@ -87,4 +87,5 @@ class Texts:
             step=say.step,
             request=say.request,
             request_label=request_label,
+            photo=say.photo,
         )

@@ -41,6 +41,7 @@ log = logging.getLogger(__name__)
 
 CHANNEL = "telegram"
 TEXT_LIMIT = 4096
+CAPTION_LIMIT = 1024  # a photo's caption
 ALLOWED_UPDATES = ["message", "callback_query"]
 SECRET_HEADER = "X-Telegram-Bot-Api-Secret-Token"
 UNSUPPORTED = ("sticker", "voice", "audio", "video", "video_note", "animation", "document", "dice", "poll")
@@ -212,6 +213,8 @@ class TelegramChannel:
         parts = split_text(message.text, TEXT_LIMIT)
         sent: dict[str, Any] = {}
         try:
+            if message.photo is not None:
+                return await self._send_photo(chat_id, message)
             for index, part in enumerate(parts):
                 call: dict[str, Any] = {"chat_id": int(chat_id), "text": part}
                 if index == len(parts) - 1:
@@ -231,4 +234,17 @@ class TelegramChannel:
             raise PermanentFailure(f"400 {error.message}") from error
         except NetworkError as error:
             raise RetryLater(2.0, f"network: {error.message}") from error
+        return str(sent["message_id"]) if "message_id" in sent else None
+
+    async def _send_photo(self, chat_id: str, message: OutMessage) -> str | None:
+        """A stored photo with a short caption; a photo that is gone is said in words instead."""
+        path = (self.settings.attachments_dir / (message.photo or "")).resolve()
+        if not path.is_file() or self.settings.attachments_dir.resolve() not in path.parents:
+            log.warning("telegram: photo %s is missing; sending the caption alone", message.photo)
+            sent = await self.bot.do_api_request("sendMessage", api_kwargs={"chat_id": int(chat_id), "text": message.text})
+        else:
+            caption = message.text[:CAPTION_LIMIT]
+            data = await asyncio.to_thread(path.read_bytes)
+            reply = await self.bot.send_photo(int(chat_id), photo=data, caption=caption)
+            sent = {"message_id": reply.message_id}
         return str(sent["message_id"]) if "message_id" in sent else None

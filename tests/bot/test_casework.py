@@ -20,6 +20,7 @@ from tests.bot.test_telegram import TOKEN, file_complaint, free_port, telegram_s
 from tests.fakes.telegram_api import FakeTelegramAPI
 from tests.support.clock import MovableClock
 from tests.support.telegram import TelegramCitizen
+from tests.support.webchat import jpeg
 from workflows import staff as records
 from workflows.flowbook import load_flowbook
 
@@ -96,10 +97,11 @@ async def test_the_whole_loop_from_report_to_rating(office: Office) -> None:
     budi = await office.hire("Budi Santoso", BUDI)
     ani = await office.hire("Ani Lestari", ANI, districts=(MANTRIJERON,))
     siti = office.person(SITI, "Siti")
-    number = await file(office, siti)
+    number = NUMBER.search(await file_complaint(siti, photo=jpeg())).group(0)
 
-    # The officer of Umbulharjo gets the card; the officer of Mantrijeron does not.
-    [card] = await budi.catch_up()
+    # The officer of Umbulharjo gets the card and the photo; the officer of Mantrijeron nothing.
+    card, photo = await budi.catch_up()
+    assert photo.photo and photo.text == f"📷 {number} — foto 1 dari 1"
     assert card.text.startswith("🆕 Tiket baru untuk Anda") and "Lansia telantar" in card.text
     assert "Giwangan, Kec. Umbulharjo" in card.text and "openstreetmap.org/?mlat=-7.830500" in card.text
     assert "Batas tanggapan: Selasa, 24 November 2026" in card.text

@@ -56,6 +56,7 @@ SAMPLES: dict[str, dict] = {
     "desk/availability": {"status": "away"},
     "desk/citizen_reply": {"number": "SP-2026-00042", "question": "Di RT berapa?", "text": "RT 03"},
     "desk/taken_away": {"number": "SP-2026-00042", "to": "Budi"},
+    "desk/photo": {"number": "SP-2026-00042", "index": 1, "count": 2},
     "desk/welcome": {"name": "Budi", "role": "officer"}, "desk/invite_refused": {"reason": "used"},
     "citizen/accepted": {"number": "SP-2026-00042"},
     "citizen/question": {"number": "SP-2026-00042", "question": "Di RT berapa?"},

@@ -164,7 +164,14 @@ class Casework:
             staff.last_assigned_at = now
             self._move(session, ticket, "assign", actor=actor, now=now, data={"staff": staff.id})
         if staff is not None:
-            self.tell_staff(session, staff, [self.card(session, staff, ticket, now, heading="unassigned" if unassigned else heading)], now)
+            self._show_case(session, staff, ticket, now, heading="unassigned" if unassigned else heading)
+
+    def _show_case(self, session: Session, staff: Staff, ticket: Ticket, now: datetime, heading: str) -> None:
+        """The card and the citizen's photos, for someone who has not seen the case before."""
+        paths = session.execute(select(Attachment.path).where(Attachment.ticket_id == ticket.id).order_by(Attachment.id)).scalars().all()
+        photos = [Say("desk/photo", {"number": ticket.number, "index": i, "count": len(paths)}, photo=path)
+                  for i, path in enumerate(paths, start=1)]
+        self.tell_staff(session, staff, [self.card(session, staff, ticket, now, heading=heading), *photos], now)
 
     # ------------------------------------------------------------------ officer actions
     def accept(self, session: Session, staff: Staff, ticket: Ticket, now: datetime) -> list[Say]:
@@ -301,12 +308,12 @@ class Casework:
         owner = session.get(Staff, ticket.assignee_staff_id) if ticket.assignee_staff_id else None
         if owner is not None and owner.status == "active":
             self.tell_staff(session, owner, [self.card(session, owner, ticket, now, heading="reopened")], now)
-        else:
+        else:  # the officer left or is on leave: the case goes to whoever routing picks now
             choice = routing.choose(session, book=self.book, ticket=ticket)
             ticket.assignee_staff_id = choice.staff.id if choice.staff else None
             ticket.unassigned = choice.unassigned
             if choice.staff is not None:
-                self.tell_staff(session, choice.staff, [self.card(session, choice.staff, ticket, now, heading="reopened")], now)
+                self._show_case(session, choice.staff, ticket, now, heading="reopened")
         return Say("citizen/reopened", {"number": ticket.number})
 
     def survey(self, session: Session, contact: Contact, ticket_id: int, scores: Mapping[str, int],

@@ -21,13 +21,14 @@ class Option:
 @dataclass(frozen=True)
 class Say:
     """Send the message rendered from template `key` with `context`, offering `options`
-    and, when set, a button that asks for the person's location or a photo."""
+    and, when set, a button that asks for the person's location or a photo, or a picture."""
 
     key: str
     context: Mapping[str, Any] = field(default_factory=dict)
     options: tuple[Option, ...] = ()
     request: Literal["location", "photo"] | None = None
     step: str | None = None
+    photo: str | None = None  # a stored attachment's path, sent as a picture with the text as caption
 
 
 @dataclass(frozen=True)
