@@ -164,7 +164,9 @@ def bare_server(port: int) -> subprocess.Popen[bytes]:
 def our_server(fake: FakeTelegramAPI, port: int, data_dir: Path, database_url: str | None) -> subprocess.Popen[bytes]:
     env = {**os.environ, "SATUPINTU_DATA_DIR": str(data_dir), "TELEGRAM_BOT_TOKEN": TOKEN,
            "TELEGRAM_API_BASE_URL": fake.base_url, "TELEGRAM_FILE_BASE_URL": fake.base_file_url,
-           "TELEGRAM_WEBHOOK_URL": f"http://127.0.0.1:{port}/telegram/webhook", "TELEGRAM_WEBHOOK_SECRET": SECRET}
+           "TELEGRAM_WEBHOOK_URL": f"http://127.0.0.1:{port}/telegram/webhook", "TELEGRAM_WEBHOOK_SECRET": SECRET,
+           # Measures the pipeline, not Telegram's flood limits (bench/sender_rate.py does those).
+           "TELEGRAM_RATE_PER_CHAT": "0", "TELEGRAM_RATE_GLOBAL": "0"}
     if database_url:
         env["DATABASE_URL"] = database_url
     command = [sys.executable, *(["-m", "cProfile", "-o", os.environ["BENCH_PROFILE"]] if os.environ.get("BENCH_PROFILE") else []), "-m", "bot.cli", "--log-level", "WARNING", "serve", "--port", str(port)]

@@ -82,7 +82,7 @@ def create_app(settings: Settings, *, clock: Clock = utc_now, migrate: bool = Tr
     db = Database(url)
     app[DATABASE] = db
     channels: dict[str, Sending] = {}
-    sender = Sender(db=db, channels=channels, clock=clock)
+    sender = Sender(db=db, channels=channels, clock=clock, limits=settings.send_limits)
     runner = Runner(db=db, intake=build_intake(settings), clock=clock, sender=sender)
     app[RUNNER] = runner
     app[SENDER] = sender

@@ -3,17 +3,23 @@
 A unit of work that queues replies claims them for the sender in its own transaction (see
 `reserve` and `claim_in`); a short timer picks up rows left by a crash or waiting on a retry. A row is marked sent only after the platform accepted
 it; a crash between the two means it is sent again after its lease (at least once, never lost).
+
+A channel may have rate limits (`bot/ratelimit.py`, whose DEFAULT_LIMITS are Telegram's; a
+channel not named is not limited): a chat's task waits for its turn before each message, but
+never so long that its lease could run out; then it gives the rest back for later.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from datetime import timedelta
-from typing import Any
+from typing import Any, Mapping
 
 from bot.channels.base import PermanentFailure, RetryLater, Sending
 from bot.clock import Clock, utc_now
+from bot.ratelimit import ChannelLimiter, ChannelLimits
 from storage import outbox
 from storage.db import Database
 from workflows.messages import OutMessage
@@ -22,16 +28,23 @@ log = logging.getLogger(__name__)
 
 LEASE = timedelta(seconds=60)
 BACKOFF_MAX = 300.0
+HOLD = LEASE.total_seconds() / 2  # longest a chat's task waits for the limits on a claimed batch
 
 
 class Sender:
     def __init__(self, *, db: Database, channels: dict[str, Sending], clock: Clock = utc_now,
-                 poll_seconds: float = 1.0, parallel_chats: int = 16) -> None:
+                 poll_seconds: float = 1.0, parallel_chats: int = 64,
+                 limits: Mapping[str, ChannelLimits] | None = None) -> None:
+        """`limits` by channel name, e.g. `bot.ratelimit.DEFAULT_LIMITS`; none by default.
+        `parallel_chats` must be well above a limited channel's overall rate over its per-chat
+        rate (30 for Telegram): a chat waiting for its own limit holds its slot."""
         self.db = db
         self.channels = channels
         self.clock = clock
         self.poll_seconds = poll_seconds
         self.parallel_chats = parallel_chats
+        self.limiters = {name: ChannelLimiter(limit) for name, limit in (limits or {}).items()}
+        self._stopping = False
         self._wake = asyncio.Event()
         self._busy: set[tuple[str, str]] = set()
         self._starved = False
@@ -56,8 +69,7 @@ class Sender:
             self._again.add(key)
             return False
         if len(self._busy) >= self.parallel_chats:
-            self._starved = True
-            self._wake.set()
+            self._starved = True  # the next chat to finish wakes the poll (waking it now would spin)
             return False
         self._busy.add(key)
         return True
@@ -83,21 +95,31 @@ class Sender:
             self._start(channel, chat_id)
 
     async def run(self) -> None:
-        """Loop until cancelled."""
-        while True:
-            try:
-                await self.drain_once()
-            except Exception:
-                log.exception("outbox pass failed; trying again")
-            try:
-                await asyncio.wait_for(self._wake.wait(), self.poll_seconds)
-            except asyncio.TimeoutError:
-                pass
-            self._wake.clear()
+        """Loop until cancelled. Once cancelled, tasks still delivering send only what the
+        limits let go at once, and give the rest back: a shutdown does not wait on them."""
+        self._stopping = False
+        try:
+            while True:
+                try:
+                    await self.drain_once()
+                except Exception:
+                    log.exception("outbox pass failed; trying again")
+                try:
+                    await asyncio.wait_for(self._wake.wait(), self.poll_seconds)
+                except asyncio.TimeoutError:
+                    pass
+                self._wake.clear()
+        finally:
+            self._stopping = True
 
     async def drain_once(self) -> None:
         """Start a delivery task for every chat with due work that is not already running."""
         for name in self.channels:
+            limiter = self.limiters.get(name)
+            if limiter is not None:
+                if limiter.paused():
+                    continue  # the platform asked the whole channel to wait
+                limiter.forget_idle()
             chats = await self.db.run(
                 lambda s, n=name: outbox.chats_with_work(s, channel=n, now=self.clock(), limit=self.parallel_chats * 4)
             )
@@ -120,7 +142,7 @@ class Sender:
                 self._again.discard(key)
                 batch = first if first is not None else await self.db.run(self.claim_in, channel_name, chat_id)
                 first = None
-                if not batch or not await self._deliver_batch(channel, chat_id, batch):
+                if not batch or not await self._deliver_batch(channel, chat_id, batch, self.limiters.get(channel_name)):
                     return
                 if key not in self._again and len(batch) < outbox.BATCH:
                     return  # all of it went out and nothing new was queued meanwhile
@@ -130,24 +152,35 @@ class Sender:
                 self._starved = False
                 self._wake.set()
 
-    async def _deliver_batch(self, channel: Sending, chat_id: str, batch: list[outbox.Claimed]) -> bool:
+    async def _deliver_batch(self, channel: Sending, chat_id: str, batch: list[outbox.Claimed],
+                             limiter: ChannelLimiter | None) -> bool:
         """Send a chat's claimed messages in order; record the outcome in one transaction.
         False when one must wait (a retry), which holds back the rest of the chat."""
         sent: list[tuple[int, str | None]] = []
         failed: list[tuple[int, str]] = []
         retry: tuple[int, float, str] | None = None
+        hold_until = time.monotonic() + HOLD
         for index, message in enumerate(batch):
+            if limiter is not None:
+                if wait := await limiter.acquire(chat_id, time.monotonic() if self._stopping else hold_until):
+                    retry = (index, wait, f"rate limit: {wait:.1f}s to wait")
+                    break
             try:
                 sent.append((message.id, await channel.send(chat_id, OutMessage.from_json(message.payload))))
             except PermanentFailure as failure:
                 log.warning("outbox %s to %s:%s failed for good: %s", message.id, channel.name, chat_id, failure)
                 failed.append((message.id, str(failure)))
             except RetryLater as later:
+                if limiter is not None:
+                    limiter.refused(chat_id, later.seconds)
                 retry = (index, later.seconds, later.reason)
             except Exception as error:  # network trouble, a bug in a channel: retry, never drop
                 wait = min(BACKOFF_MAX, 2.0 ** min(message.attempts, 8))
                 log.warning("outbox %s: %r; retrying in %.0fs", message.id, error, wait)
                 retry = (index, wait, repr(error))
+            finally:
+                if limiter is not None:
+                    limiter.answered(chat_id)
             if retry is not None:
                 break
         now = self.clock()

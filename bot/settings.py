@@ -13,6 +13,8 @@ from pathlib import Path
 from typing import Any, Mapping
 from zoneinfo import ZoneInfo
 
+from bot.ratelimit import ChannelLimits, RateLimit
+
 DEFAULT_TELEGRAM_API = "https://api.telegram.org/bot"
 DEFAULT_TELEGRAM_FILES = "https://api.telegram.org/file/bot"
 
@@ -32,6 +34,9 @@ class Settings:
     telegram_webhook_url: str | None = None
     telegram_webhook_secret: str | None = None
     telegram_bot_username: str | None = None
+    telegram_rate_per_chat: float = 1.0  # messages/s to one chat; 0 turns the limit off
+    telegram_rate_burst: int = 3  # messages one chat may get at once (a reply of a few parts)
+    telegram_rate_global: float = 30.0  # messages/s for the whole bot; 0 turns the limit off
     conversation_ttl_hours: float = 24.0
     max_photo_bytes: int = 10 * 1024 * 1024
     flows_dir: Path | None = None
@@ -55,6 +60,13 @@ class Settings:
     @property
     def telegram_enabled(self) -> bool:
         return bool(self.telegram_bot_token)
+
+    @property
+    def send_limits(self) -> dict[str, ChannelLimits]:
+        """The sender's rate limits per channel (Telegram's flood limits; the web chat has none)."""
+        per_chat = RateLimit(self.telegram_rate_per_chat, self.telegram_rate_burst) if self.telegram_rate_per_chat > 0 else None
+        overall = RateLimit(self.telegram_rate_global, 5) if self.telegram_rate_global > 0 else None
+        return {"telegram": ChannelLimits(per_chat=per_chat, overall=overall)}
 
     @property
     def telegram_webhook_path(self) -> str:
@@ -87,6 +99,9 @@ _ENV = {
     "TELEGRAM_WEBHOOK_URL": ("telegram_webhook_url", str),
     "TELEGRAM_WEBHOOK_SECRET": ("telegram_webhook_secret", str),
     "TELEGRAM_BOT_USERNAME": ("telegram_bot_username", str),
+    "TELEGRAM_RATE_PER_CHAT": ("telegram_rate_per_chat", float),
+    "TELEGRAM_RATE_BURST": ("telegram_rate_burst", int),
+    "TELEGRAM_RATE_GLOBAL": ("telegram_rate_global", float),
 }
 
 

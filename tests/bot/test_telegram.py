@@ -49,6 +49,9 @@ async def fake() -> AsyncIterator[FakeTelegramAPI]:
 
 
 def telegram_settings(settings: Settings, fake: FakeTelegramAPI, **more: object) -> Settings:
+    """The app against the fake. Flood limits off: the fake's users answer instantly, and the
+    limits have their own tests (test_sender_limits.py)."""
+    more = {"telegram_rate_per_chat": 0.0, "telegram_rate_global": 0.0, **more}
     return replace(settings, telegram_bot_token=TOKEN, telegram_api_base_url=fake.base_url,
                    telegram_file_base_url=fake.base_file_url, **more)
 
@@ -236,6 +239,8 @@ def _serve_process(settings: Settings, fake: FakeTelegramAPI, port: int) -> subp
         "TELEGRAM_BOT_TOKEN": TOKEN,
         "TELEGRAM_API_BASE_URL": fake.base_url,
         "TELEGRAM_FILE_BASE_URL": fake.base_file_url,
+        "TELEGRAM_RATE_PER_CHAT": "0",
+        "TELEGRAM_RATE_GLOBAL": "0",
     }
     return subprocess.Popen([sys.executable, "-m", "bot.cli", "serve", "--port", str(port)], env=env,
                             stdout=subprocess.PIPE, stderr=subprocess.STDOUT, cwd=Path(__file__).resolve().parents[2])
