@@ -109,6 +109,8 @@ class Ticket(SQLModel, table=True):
         Index("ix_ticket_status_created", "status", "created_at"),
         Index("ix_ticket_district_created", "district_code", "created_at"),
         Index("ix_ticket_assignee_status", "assignee_staff_id", "status"),
+        Index("ix_ticket_due", "due_at"),
+        Index("ix_ticket_district_status", "district_code", "status"),
     )
 
     id: int | None = Field(default=None, primary_key=True)
@@ -138,7 +140,12 @@ class Ticket(SQLModel, table=True):
     assignee_staff_id: int | None = Field(default=None, foreign_key="staff.id")
     unassigned: bool = False
     version: int = 1
+    # Service standards: each stage's due and met time; `due_at`/`sla_stage` the earliest
+    # stage not yet met (indexed: the scheduler's and digest's scans start there).
+    sla: dict[str, Any] = _json(dict)
     due_at: datetime | None = _ts(default=None, nullable=True)
+    sla_stage: str | None = Field(default=None, max_length=24)
+    citizen_updated_at: datetime | None = _ts(default=None, nullable=True)
     resolved_at: datetime | None = _ts(default=None, nullable=True)
     resolution: str | None = None
     waiting_question: str | None = None
@@ -242,5 +249,17 @@ class OutboxMessage(SQLModel, table=True):
     claimed_until: datetime | None = _ts(default=None, nullable=True)
     last_error: str | None = Field(default=None, max_length=500)
     external_id: str | None = Field(default=None, max_length=128)
+    # Set by scheduled jobs (e.g. "breach:42:first_response"): a doubled tick queues nothing twice.
+    dedupe_key: str | None = Field(default=None, max_length=128, unique=True)
     created_at: datetime = _ts()
     sent_at: datetime | None = _ts(default=None, nullable=True)
+
+
+class SchedulerLease(SQLModel, table=True):
+    """Who runs the scheduled jobs, until when (SQLite; PostgreSQL uses an advisory lock)."""
+
+    __tablename__ = "scheduler_lease"
+
+    name: str = Field(primary_key=True, max_length=32)
+    holder: str = Field(max_length=64)
+    until: datetime = _ts()

@@ -214,15 +214,11 @@ class FlowSpec(Strict):
 class Settings(Strict):
     consent_version: Annotated[str, StringConstraints(min_length=1, max_length=32)]
     ticket_prefix: str
-    first_response_working_days: dict[str, int]
     office_days_off: list[str] = Field(default_factory=list)
 
     @model_validator(mode="after")
-    def _prefix_and_deadlines(self) -> Settings:
+    def _prefix(self) -> Settings:
         validate_prefix(self.ticket_prefix)
-        missing = {"complaint", "service"} - set(self.first_response_working_days)
-        if missing:
-            raise ValueError(f"first_response_working_days needs a value for {', '.join(sorted(missing))}")
         return self
 
 
@@ -255,8 +251,43 @@ class Reason(Strict):
     label: Label
 
 
+SLA_STAGES = ("first_response", "follow_up", "resolution")
+Days = Annotated[int, Field(ge=1, le=120)]
+
+
+class Standards(Strict):
+    """Working days allowed for each stage of handling; a category entry may set only some."""
+
+    first_response: Days | None = None
+    follow_up: Days | None = None
+    resolution: Days | None = None
+
+
+class ServiceStandards(Strict):
+    """The office's service standards (SLA): per kind, and tighter or looser per category."""
+
+    complaint: Standards
+    service: Standards
+    categories: dict[Key, Standards] = Field(default_factory=dict)
+
+    @model_validator(mode="after")
+    def _complete(self) -> ServiceStandards:
+        for kind in ("complaint", "service"):
+            missing = [stage for stage in SLA_STAGES if getattr(getattr(self, kind), stage) is None]
+            if missing:
+                raise ValueError(f"service_standards.{kind} needs {', '.join(missing)}")
+        return self
+
+    def days(self, kind: str, category: str) -> dict[str, int]:
+        """Working days per stage for a ticket, the category's own where it sets them."""
+        base = getattr(self, kind)
+        special = self.categories.get(category)
+        return {stage: getattr(special, stage, None) or getattr(base, stage) for stage in SLA_STAGES}
+
+
 class Office(Strict):
-    """How the office works tickets: teams, routing rules, referral agencies, reasons."""
+    """How the office works tickets: teams, routing rules, referral agencies, reasons,
+    service standards and the timing of reminders and digests."""
 
     teams: list[Team] = Field(min_length=1)
     routing: list[Route] = Field(min_length=1)
@@ -264,6 +295,7 @@ class Office(Strict):
     reject_reasons: list[Reason] = Field(min_length=1)
     reopen_days: int = Field(default=14, ge=0, le=365)
     invite_valid_hours: int = Field(default=72, ge=1, le=24 * 30)
+    service_standards: ServiceStandards
 
     @model_validator(mode="after")
     def _known_teams(self) -> Office:
@@ -297,6 +329,9 @@ class FlowBook(Strict):
     @model_validator(mode="after")
     def _references(self) -> FlowBook:
         known = {t.key for kind in ("complaint", "service") for g in self.categories.groups(kind) for t in g.types}
+        for key in self.office.service_standards.categories:
+            if key not in known:
+                raise ValueError(f"office service_standards: unknown category {key!r}")
         for route in self.office.routing:
             for key in route.categories:
                 if key not in known:

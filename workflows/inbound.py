@@ -19,6 +19,7 @@ from sqlmodel import Session
 from storage import outbox, repo
 from storage.files import PhotoRejected, StoredPhoto, store_photo
 from storage.models import Contact, Conversation, Staff
+from workflows import sla
 from workflows import staff as staff_records
 from workflows.calendar import WorkingCalendar
 from workflows.casework.desk import Desk
@@ -195,11 +196,13 @@ class Intake:
         elif isinstance(effect, OpenTicket):
             ticket = open_ticket(session, book=self.book, contact=contact, flow=effect.flow, answers=effect.answers,
                                  year=self.calendar.local_date(now).year, now=now)
-            days = self.book.settings.first_response_working_days[ticket.kind]
-            ticket.due_at = self.calendar.due_after(now, days)
+            sla.plan(ticket, book=self.book, calendar=self.calendar, now=now)
+            ticket.citizen_updated_at = now
+            days = self.book.office.service_standards.days(ticket.kind, ticket.category)["first_response"]
+            first_due = datetime.fromisoformat(ticket.sla["first_response"]["due"])
             log.info("ticket %s opened (contact %s, %s)", ticket.number, contact.id, contact.channel)
             context = {"number": ticket.number, "kind": ticket.kind, "working_days": days,
-                       "due_date": self.texts.long_date(self.calendar.local_date(ticket.due_at), contact.language)}
+                       "due_date": self.texts.long_date(self.calendar.local_date(first_due), contact.language)}
             say = Say("intake/ticket_created", context)
             replies.append(self.texts.message(say, contact.language))
             self.casework.route_new(session, ticket, now)

@@ -104,7 +104,7 @@ async def test_the_whole_loop_from_report_to_rating(office: Office) -> None:
     assert photo.photo and photo.text == f"📷 {number} — foto 1 dari 1"
     assert card.text.startswith("🆕 Tiket baru untuk Anda") and "Lansia telantar" in card.text
     assert "Giwangan, Kec. Umbulharjo" in card.text and "openstreetmap.org/?mlat=-7.830500" in card.text
-    assert "Batas tanggapan: Selasa, 24 November 2026" in card.text
+    assert "Batas tanggapan pertama: Selasa, 24 November 2026" in card.text
     assert list(budi.buttons(card)) == ["Terima", "Tolak", "Kembalikan", "Catatan"]
     assert await ani.catch_up() == []
     [refused] = await ani.type(f"/ticket {number}")

@@ -39,7 +39,7 @@ SAMPLES: dict[str, dict] = {
         "person_nik": "3471************", "person_age": 80, "village": "Giwangan", "district": "Umbulharjo",
         "address": "Jl. Mawar 3", "map": "https://www.openstreetmap.org/?mlat=-7.8&mlon=110.4#map=17/-7.8/110.4",
         "photos": 2, "reporter": {"name": "Siti", "phone": "+6281234567890", "channel": "telegram"},
-        "due": "Selasa, 24 November 2026", "overdue": True, "assignee": "Budi", "unassigned": False,
+        "due": "Selasa, 24 November 2026", "stage": "first_response", "overdue": True, "assignee": "Budi", "unassigned": False,
         "question": "Di RT berapa?", "referrals": [{"agency": "Disdukcapil", "status": "sent", "due": "Senin, 30 November 2026"}],
     },
     "desk/done": {"action": "reassign", "number": "SP-2026-00042", "to": "Budi"},

@@ -7,6 +7,7 @@ a press on an older card (a double tap, a card from yesterday) is recognised and
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
@@ -23,6 +24,7 @@ from workflows.validation.nik import mask_nik
 CARD_STEP = "card"
 SUMMARY_MAX = 300
 OPEN_REFERRAL = ("sent", "acknowledged")
+_NUMBER = re.compile(r"[0-9]{1,9}")  # a ticket id or version: fits a 32-bit column
 
 # Lifecycle action → card button, in the order they are shown.
 _BUTTONS = (
@@ -36,8 +38,10 @@ def button_value(action: str, ticket: Ticket) -> str:
 
 
 def parse_button(value: str) -> tuple[str, int, int] | None:
+    """`action:ticket:version`, or None for anything else: a forged "²" or a 20-digit id would
+    crash the lookup instead of reading as an out-of-date button."""
     parts = value.split(":")
-    if len(parts) != 3 or not parts[1].isdigit() or not parts[2].isdigit():
+    if len(parts) != 3 or not _NUMBER.fullmatch(parts[1]) or not _NUMBER.fullmatch(parts[2]):
         return None
     return parts[0], int(parts[1]), int(parts[2])
 
@@ -99,7 +103,8 @@ def card(*, book: FlowBook, calendar: WorkingCalendar, texts: Texts, viewer: Sta
         "photos": photos,
         "reporter": reporter,
         "due": texts.long_date(calendar.local_date(ticket.due_at), language) if ticket.due_at else None,
-        "overdue": bool(ticket.due_at and ticket.due_at < now and ticket.status in ("new", "assigned")),
+        "stage": ticket.sla_stage,
+        "overdue": bool(ticket.due_at and ticket.due_at < now),
         "assignee": assignee.name if assignee else None,
         "unassigned": ticket.unassigned,
         "question": ticket.waiting_question if ticket.status == "waiting_citizen" else None,

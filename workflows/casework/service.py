@@ -20,6 +20,7 @@ from sqlmodel import Session
 from storage import outbox, repo
 from storage.models import Attachment, Contact, Referral, Staff, SurveyResponse, Ticket
 from workflows.calendar import WorkingCalendar
+from workflows import sla
 from workflows.casework import access, cards, routing
 from workflows.engine import Option, Say
 from workflows.flowbook import FlowBook
@@ -72,11 +73,17 @@ class Casework:
         reporter = session.get(Contact, ticket.reporter_contact_id)
         if reporter is not None:
             self.send(session, reporter, [say], now)
+            ticket.citizen_updated_at = now
 
     def _move(self, session: Session, ticket: Ticket, action: str, *, actor: str, now: datetime,
               data: Mapping[str, Any] | None = None) -> None:
+        """One lifecycle step: the new status, the service-standard stages it meets, the audit."""
         before = ticket.status
         ticket.status = next_status(before, action)
+        if action == "reopen":
+            sla.plan(ticket, book=self.book, calendar=self.calendar, now=now)
+        else:
+            sla.meet(ticket, action, now)
         self._touch(session, ticket, kind=action, actor=actor, now=now, data={"from": before, "to": ticket.status, **(data or {})})
 
     def _touch(self, session: Session, ticket: Ticket, *, kind: str, actor: str, now: datetime,
@@ -141,7 +148,7 @@ class Casework:
         by_status = dict(session.execute(select(subquery.c.status, func.count()).group_by(subquery.c.status)).all())
         unassigned = session.execute(area.where(Ticket.unassigned.is_(True)).order_by(Ticket.id).limit(10)).scalars().all()
         overdue = session.execute(
-            area.where(Ticket.due_at < now, Ticket.status.in_(("new", "assigned"))).order_by(Ticket.due_at).limit(10)
+            area.where(Ticket.due_at < now).order_by(Ticket.due_at).limit(10)
         ).scalars().all()
         return {"by_status": by_status, "total": sum(by_status.values()), "unassigned": unassigned, "overdue": overdue}
 
