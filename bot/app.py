@@ -15,6 +15,7 @@ from bot.channels.base import Sending
 from bot.channels.telegram import TelegramChannel
 from bot.clock import Clock, utc_now
 from bot.runner import Runner
+from bot.scheduler import Scheduler
 from bot.sender import Sender
 from bot.settings import Settings
 from storage.db import Database
@@ -23,6 +24,7 @@ from workflows.calendar import WorkingCalendar
 from workflows.engine import Engine
 from workflows.flowbook import FlowBook, load_flowbook
 from workflows.inbound import Intake
+from workflows.jobs import JobContext
 from workflows.texts import LANGUAGES, Texts
 
 log = logging.getLogger(__name__)
@@ -34,6 +36,7 @@ DATABASE = web.AppKey("database", Database)
 RUNNER = web.AppKey("runner", Runner)
 SENDER = web.AppKey("sender", Sender)
 TELEGRAM = web.AppKey("telegram", TelegramChannel)
+SCHEDULER = web.AppKey("scheduler", Scheduler)
 
 
 def build_intake(settings: Settings) -> Intake:
@@ -49,6 +52,12 @@ def build_intake(settings: Settings) -> Intake:
         attachments_dir=settings.attachments_dir,
         max_photo_bytes=settings.max_photo_bytes,
     )
+
+
+def job_context(intake: Intake) -> JobContext:
+    """The scheduled jobs work with the same office configuration, texts and case actions."""
+    return JobContext(book=intake.book, texts=intake.texts, calendar=intake.calendar, casework=intake.casework,
+                      digest_time=intake.book.office.reminders.digest_at)
 
 
 def check_templates(book: FlowBook, texts: Texts) -> None:
@@ -83,9 +92,12 @@ def create_app(settings: Settings, *, clock: Clock = utc_now, migrate: bool = Tr
     app[DATABASE] = db
     channels: dict[str, Sending] = {}
     sender = Sender(db=db, channels=channels, clock=clock, limits=settings.send_limits)
-    runner = Runner(db=db, intake=build_intake(settings), clock=clock, sender=sender)
+    intake = build_intake(settings)
+    runner = Runner(db=db, intake=intake, clock=clock, sender=sender)
     app[RUNNER] = runner
     app[SENDER] = sender
+    app[SCHEDULER] = Scheduler(db=db, ctx=job_context(intake), attachments_dir=settings.attachments_dir,
+                               clock=clock, tick_seconds=settings.scheduler_tick_seconds)
     webchat.setup(app, runner)
     app.router.add_get("/healthz", healthz)
     if settings.telegram_enabled:
@@ -96,6 +108,8 @@ def create_app(settings: Settings, *, clock: Clock = utc_now, migrate: bool = Tr
             app.router.add_post(settings.telegram_webhook_path, telegram.webhook)
     app.cleanup_ctx.append(_database)
     app.cleanup_ctx.append(_sender)
+    if settings.scheduler_tick_seconds > 0:
+        app.cleanup_ctx.append(_scheduler)
     if settings.telegram_enabled:
         app.cleanup_ctx.append(_telegram)
     return app
@@ -112,6 +126,12 @@ async def _sender(app: web.Application) -> AsyncIterator[None]:
     task.cancel()
     await asyncio.gather(task, return_exceptions=True)
     await app[SENDER].idle()
+
+
+async def _scheduler(app: web.Application) -> AsyncIterator[None]:
+    app[SCHEDULER].start()
+    yield
+    await app[SCHEDULER].stop()
 
 
 async def _telegram(app: web.Application) -> AsyncIterator[None]:

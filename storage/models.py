@@ -43,6 +43,7 @@ class Conversation(SQLModel, table=True):
     active conversation, reset when a flow ends, so two can never be active at once."""
 
     __tablename__ = "conversation"
+    __table_args__ = (Index("ix_conversation_expires", "expires_at"),)
 
     id: int | None = Field(default=None, primary_key=True)
     contact_id: int = Field(foreign_key="contact.id", unique=True)
@@ -111,6 +112,7 @@ class Ticket(SQLModel, table=True):
         Index("ix_ticket_assignee_status", "assignee_staff_id", "status"),
         Index("ix_ticket_due", "due_at"),
         Index("ix_ticket_district_status", "district_code", "status"),
+        Index("ix_ticket_citizen_updated", "citizen_updated_at"),
     )
 
     id: int | None = Field(default=None, primary_key=True)

@@ -14,6 +14,7 @@ from datetime import datetime, timedelta
 from typing import Any, Sequence
 
 from sqlalchemy import bindparam, func, insert, select, update
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlmodel import Session
 
 from storage.models import OutboxMessage
@@ -26,16 +27,25 @@ _INSERT = insert(TABLE).returning(TABLE.c.id, sort_by_parameter_order=True)
 
 
 def enqueue_many(session: Session, *, channel: str, chat_id: str, contact_id: int | None,
-                 payloads: Sequence[dict[str, Any]], now: datetime) -> list[int]:
-    """Queue messages to one chat, in this order, in the caller's transaction (one statement)."""
+                 payloads: Sequence[dict[str, Any]], now: datetime, dedupe_key: str | None = None) -> list[int]:
+    """Queue messages to one chat, in this order, in the caller's transaction (one statement).
+    With `dedupe_key` (scheduled jobs) messages already queued under that key are not queued
+    again: the ids returned are only those of new rows."""
     if not payloads:
         return []
     rows = [
         {"channel": channel, "chat_id": chat_id, "contact_id": contact_id, "payload": payload,
-         "status": PENDING, "attempts": 0, "created_at": now}
+         "status": PENDING, "attempts": 0, "created_at": now, "dedupe_key": None}
         for payload in payloads
     ]
-    return [int(i) for i in session.execute(_INSERT, rows).scalars()]
+    if dedupe_key is None:
+        return [int(i) for i in session.execute(_INSERT, rows).scalars()]
+    for index, row in enumerate(rows):
+        row["dedupe_key"] = dedupe_key if index == 0 else f"{dedupe_key}/{index + 1}"
+    dialect = postgresql if session.get_bind().dialect.name == "postgresql" else sqlite
+    statement = dialect.insert(TABLE).on_conflict_do_nothing(index_elements=["dedupe_key"]).returning(TABLE.c.id)
+    inserted = (session.execute(statement, row).scalar() for row in rows)
+    return [int(i) for i in inserted if i is not None]
 
 
 def chats_with_work(session: Session, *, channel: str, now: datetime, limit: int) -> list[str]:

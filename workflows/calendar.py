@@ -39,3 +39,20 @@ class WorkingCalendar:
     def due_after(self, moment: datetime, days: int) -> datetime:
         """The end of the working day `days` working days after `moment`, as an instant."""
         return datetime.combine(self.add_working_days(moment, days), time(23, 59), self.zone)
+
+    def working_days_between(self, start: datetime, end: datetime) -> int:
+        """Working days after `start`'s local date up to and including `end`'s: how many
+        working days late something due at `start` is at `end`."""
+        day, last, count = self.local_date(start), self.local_date(end), 0
+        while day < last:
+            day += timedelta(days=1)
+            count += self.is_working_day(day)
+        return count
+
+    def office_hours(self, moment: datetime, opens: time) -> bool:
+        """A working day, at or after opening time: when reminders may wake people."""
+        local = moment.astimezone(self.zone)
+        return self.is_working_day(local.date()) and local.time() >= opens
+
+    def end_of_day(self, moment: datetime) -> datetime:
+        return datetime.combine(self.local_date(moment), time(23, 59, 59), self.zone)

@@ -7,6 +7,7 @@ five-minute fix while one found by a citizen mid-report is a lost report.
 
 from __future__ import annotations
 
+from datetime import time as dt_time
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
@@ -285,6 +286,17 @@ class ServiceStandards(Strict):
         return {stage: getattr(special, stage, None) or getattr(base, stage) for stage in SLA_STAGES}
 
 
+class Reminders(Strict):
+    """When the scheduler nudges people (working days unless said otherwise)."""
+
+    office_opens: dt_time = dt_time(8, 0)  # reminders of a day go out from this local time
+    escalate_every: Days = 2  # a breached ticket goes to the supervisor again this often
+    citizen_quiet: Days = 5  # "still being handled" after this long without news to the citizen
+    survey_reminder_days: int = Field(default=3, ge=1, le=60)  # calendar days after resolution
+    waiting_citizen_close: Days = 10  # a ticket waiting on the citizen this long is closed
+    digest_at: dt_time = dt_time(7, 0)  # local time of the supervisors' daily digest
+
+
 class Office(Strict):
     """How the office works tickets: teams, routing rules, referral agencies, reasons,
     service standards and the timing of reminders and digests."""
@@ -296,6 +308,7 @@ class Office(Strict):
     reopen_days: int = Field(default=14, ge=0, le=365)
     invite_valid_hours: int = Field(default=72, ge=1, le=24 * 30)
     service_standards: ServiceStandards
+    reminders: Reminders = Field(default_factory=Reminders)
 
     @model_validator(mode="after")
     def _known_teams(self) -> Office:

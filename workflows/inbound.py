@@ -19,7 +19,6 @@ from sqlmodel import Session
 from storage import outbox, repo
 from storage.files import PhotoRejected, StoredPhoto, store_photo
 from storage.models import Contact, Conversation, Staff
-from workflows import sla
 from workflows import staff as staff_records
 from workflows.calendar import WorkingCalendar
 from workflows.casework.desk import Desk
@@ -42,7 +41,6 @@ from workflows.engine import (
 from workflows.flowbook import FlowBook
 from workflows.messages import OutMessage
 from workflows.texts import Texts
-from workflows.tickets import open_ticket
 from workflows.validation.ticket_number import parse_ticket_number
 
 log = logging.getLogger(__name__)
@@ -194,10 +192,7 @@ class Intake:
             contact.consent_at = now
             contact.consent_version = effect.version
         elif isinstance(effect, OpenTicket):
-            ticket = open_ticket(session, book=self.book, contact=contact, flow=effect.flow, answers=effect.answers,
-                                 year=self.calendar.local_date(now).year, now=now)
-            sla.plan(ticket, book=self.book, calendar=self.calendar, now=now)
-            ticket.citizen_updated_at = now
+            ticket = self.casework.open(session, contact=contact, flow=effect.flow, answers=effect.answers, now=now)
             days = self.book.office.service_standards.days(ticket.kind, ticket.category)["first_response"]
             first_due = datetime.fromisoformat(ticket.sla["first_response"]["due"])
             log.info("ticket %s opened (contact %s, %s)", ticket.number, contact.id, contact.channel)
@@ -205,7 +200,6 @@ class Intake:
                        "due_date": self.texts.long_date(self.calendar.local_date(first_due), contact.language)}
             say = Say("intake/ticket_created", context)
             replies.append(self.texts.message(say, contact.language))
-            self.casework.route_new(session, ticket, now)
         elif isinstance(effect, ShowStatus):
             replies.append(self._status(session, contact, effect.number))
             for then in effect.then:

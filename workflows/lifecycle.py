@@ -37,6 +37,7 @@ TRANSITIONS: dict[str, Move] = {
     "reject": _move("new assigned in_progress waiting_citizen reopened", "rejected"),
     "reopen": _move("resolved closed", "reopened"),
     "return": _move("assigned in_progress reopened", "new"),
+    "expire": _move("waiting_citizen", "closed"),  # the citizen never answered the question
 }
 
 

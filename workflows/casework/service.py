@@ -27,6 +27,7 @@ from workflows.flowbook import FlowBook
 from workflows.lifecycle import OPEN, IllegalTransition, next_status
 from workflows.staff import contact_for_staff
 from workflows.texts import Texts
+from workflows.tickets import open_ticket
 
 log = logging.getLogger(__name__)
 
@@ -57,23 +58,30 @@ class Casework:
     calendar: WorkingCalendar
 
     # ------------------------------------------------------------------ plumbing
-    def send(self, session: Session, contact: Contact, says: Sequence[Say], now: datetime) -> None:
-        """Queue messages to someone, rendered in their language (the one swappable send)."""
-        outbox.enqueue_many(session, channel=contact.channel, chat_id=contact.chat_id, contact_id=contact.id,
-                            payloads=[self.texts.message(say, contact.language).to_json() for say in says], now=now)
+    def send(self, session: Session, contact: Contact, says: Sequence[Say], now: datetime,
+             dedupe_key: str | None = None) -> int:
+        """Queue messages to someone, rendered in their language (the one swappable send).
+        Returns how many were queued (none when `dedupe_key` was used before)."""
+        return len(outbox.enqueue_many(
+            session, channel=contact.channel, chat_id=contact.chat_id, contact_id=contact.id, dedupe_key=dedupe_key,
+            payloads=[self.texts.message(say, contact.language).to_json() for say in says], now=now))
 
-    def tell_staff(self, session: Session, staff: Staff, says: Sequence[Say], now: datetime) -> None:
+    def tell_staff(self, session: Session, staff: Staff, says: Sequence[Say], now: datetime,
+                   dedupe_key: str | None = None) -> int:
         contact = contact_for_staff(session, staff, now)
         if contact is None:
             log.warning("staff %s has no chat to reach them", staff.id)
-            return
-        self.send(session, contact, says, now)
+            return 0
+        return self.send(session, contact, says, now, dedupe_key)
 
-    def tell_citizen(self, session: Session, ticket: Ticket, say: Say, now: datetime) -> None:
+    def tell_citizen(self, session: Session, ticket: Ticket, say: Say, now: datetime,
+                     dedupe_key: str | None = None) -> int:
         reporter = session.get(Contact, ticket.reporter_contact_id)
-        if reporter is not None:
-            self.send(session, reporter, [say], now)
-            ticket.citizen_updated_at = now
+        if reporter is None:
+            return 0
+        queued = self.send(session, reporter, [say], now, dedupe_key)
+        ticket.citizen_updated_at = now
+        return queued
 
     def _move(self, session: Session, ticket: Ticket, action: str, *, actor: str, now: datetime,
               data: Mapping[str, Any] | None = None) -> None:
@@ -152,7 +160,16 @@ class Casework:
         ).scalars().all()
         return {"by_status": by_status, "total": sum(by_status.values()), "unassigned": unassigned, "overdue": overdue}
 
-    # ------------------------------------------------------------------ routing
+    # ------------------------------------------------------------------ opening and routing
+    def open(self, session: Session, *, contact: Contact, flow: str, answers: Mapping[str, Any], now: datetime) -> Ticket:
+        """File a finished report: number it, plan its service standards, give it an owner."""
+        ticket = open_ticket(session, book=self.book, contact=contact, flow=flow, answers=answers,
+                             year=self.calendar.local_date(now).year, now=now)
+        sla.plan(ticket, book=self.book, calendar=self.calendar, now=now)
+        ticket.citizen_updated_at = now
+        self.route_new(session, ticket, now)
+        return ticket
+
     def route_new(self, session: Session, ticket: Ticket, now: datetime) -> None:
         """Give a new ticket its owner and show them its card."""
         choice = routing.choose(session, book=self.book, ticket=ticket)
@@ -278,6 +295,18 @@ class Casework:
         if previous is not None and previous.id not in (officer.id, staff.id):
             self.tell_staff(session, previous, [Say("desk/taken_away", {"number": ticket.number, "to": officer.name})], now)
         return [Say("desk/done", {"action": "reassign", "number": ticket.number, "to": officer.name})]
+
+    def expire(self, session: Session, ticket: Ticket, now: datetime) -> int:
+        """Close a ticket whose question the citizen never answered (a scheduled job)."""
+        question = ticket.waiting_question
+        self._move(session, ticket, "expire", actor="system", now=now, data={"question": question})
+        ticket.waiting_question = None
+        context = {"number": ticket.number, "question": question}
+        queued = self.tell_citizen(session, ticket, Say("citizen/closed_unanswered", context), now)
+        owner = session.get(Staff, ticket.assignee_staff_id) if ticket.assignee_staff_id else None
+        if owner is not None:
+            queued += self.tell_staff(session, owner, [Say("reminders/closed_unanswered", context)], now)
+        return queued
 
     # ------------------------------------------------------------------ the citizen's side
     def _own(self, session: Session, contact: Contact, ticket_id: int) -> Ticket:

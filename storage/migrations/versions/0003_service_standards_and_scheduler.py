@@ -39,11 +39,19 @@ def upgrade() -> None:
         batch_op.add_column(sa.Column('citizen_updated_at', storage.types.UTCDateTime(timezone=True), nullable=True))
         batch_op.create_index('ix_ticket_district_status', ['district_code', 'status'], unique=False)
         batch_op.create_index('ix_ticket_due', ['due_at'], unique=False)
+        batch_op.create_index('ix_ticket_citizen_updated', ['citizen_updated_at'], unique=False)
+
+    with op.batch_alter_table('conversation', schema=None) as batch_op:
+        batch_op.create_index('ix_conversation_expires', ['expires_at'], unique=False)
 
 
 
 def downgrade() -> None:
+    with op.batch_alter_table('conversation', schema=None) as batch_op:
+        batch_op.drop_index('ix_conversation_expires')
+
     with op.batch_alter_table('ticket', schema=None) as batch_op:
+        batch_op.drop_index('ix_ticket_citizen_updated')
         batch_op.drop_index('ix_ticket_due')
         batch_op.drop_index('ix_ticket_district_status')
         batch_op.drop_column('citizen_updated_at')

@@ -1,0 +1,19 @@
+"""The scheduled jobs, in the order one tick runs them. Each is `(ctx, session, now) ->
+JobResult` in its own transaction; the process installs this list (bot/scheduler.py)."""
+
+from __future__ import annotations
+
+from workflows.jobs import reminders
+from workflows.jobs.base import Job, JobContext, JobResult
+
+JOBS: tuple[tuple[str, Job], ...] = (
+    ("tidy_conversations", reminders.tidy_conversations),
+    ("close_unanswered", reminders.close_unanswered),
+    ("due_today", reminders.due_today),
+    ("breaches", reminders.breaches),
+    ("referral_followups", reminders.referral_followups),
+    ("citizen_updates", reminders.citizen_updates),
+    ("survey_reminders", reminders.survey_reminders),
+)
+
+__all__ = ["JOBS", "Job", "JobContext", "JobResult"]
