@@ -58,7 +58,6 @@ class Leadership:
                                     {"key": ADVISORY_KEY}).scalar()
         if locked:
             self._connection = connection
-            log.info("scheduler: this process runs the jobs")
             return True
         connection.close()  # back to the pool: this session holds no lock
         return False
@@ -109,6 +108,7 @@ class Scheduler:
         # A lease of three ticks: a leader that stops ticking hands over within three.
         self.leadership = Leadership(db, lease=timedelta(seconds=tick_seconds * 3))
         self._aps: AsyncIOScheduler | None = None
+        self._leading = False
 
     def start(self) -> None:
         self._aps = AsyncIOScheduler(timezone=timezone.utc)
@@ -129,8 +129,13 @@ class Scheduler:
     async def is_leader(self) -> bool:
         now = self.clock()
         if self.db.is_sqlite:
-            return self.leadership.acquire(now)
-        return await asyncio.to_thread(self.leadership.acquire, now)
+            leads = self.leadership.acquire(now)
+        else:
+            leads = await asyncio.to_thread(self.leadership.acquire, now)
+        if leads != self._leading:
+            log.info("scheduler: this process %s the jobs", "now runs" if leads else "no longer runs")
+            self._leading = leads
+        return leads
 
     async def tick(self) -> dict[str, int] | None:
         """Run every job once if this process leads; returns rows queued per job (or None)."""
