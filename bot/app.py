@@ -106,12 +106,14 @@ def create_app(settings: Settings, *, clock: Clock = utc_now, migrate: bool = Tr
         app[TELEGRAM] = telegram
         if settings.telegram_webhook_url:
             app.router.add_post(settings.telegram_webhook_path, telegram.webhook)
+    # Stopped in reverse: the scheduler, then the sender (its last deliveries still need the
+    # Telegram client), then Telegram, then the database.
     app.cleanup_ctx.append(_database)
+    if settings.telegram_enabled:
+        app.cleanup_ctx.append(_telegram)
     app.cleanup_ctx.append(_sender)
     if settings.scheduler_tick_seconds > 0:
         app.cleanup_ctx.append(_scheduler)
-    if settings.telegram_enabled:
-        app.cleanup_ctx.append(_telegram)
     return app
 
 
