@@ -91,7 +91,8 @@ def create_app(settings: Settings, *, clock: Clock = utc_now, migrate: bool = Tr
     db = Database(url)
     app[DATABASE] = db
     channels: dict[str, Sending] = {}
-    sender = Sender(db=db, channels=channels, clock=clock, limits=settings.send_limits)
+    sender = Sender(db=db, channels=channels, clock=clock, limits=settings.send_limits,
+                    lease=timedelta(seconds=settings.outbox_lease_seconds))
     intake = build_intake(settings)
     runner = Runner(db=db, intake=intake, clock=clock, sender=sender)
     app[RUNNER] = runner

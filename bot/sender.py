@@ -26,15 +26,14 @@ from workflows.messages import OutMessage
 
 log = logging.getLogger(__name__)
 
-LEASE = timedelta(seconds=60)
+LEASE = timedelta(seconds=60)  # how long a claim lasts: a crashed sender's rows wait this long
 BACKOFF_MAX = 300.0
-HOLD = LEASE.total_seconds() / 2  # longest a chat's task waits for the limits on a claimed batch
 
 
 class Sender:
     def __init__(self, *, db: Database, channels: dict[str, Sending], clock: Clock = utc_now,
                  poll_seconds: float = 1.0, parallel_chats: int = 64,
-                 limits: Mapping[str, ChannelLimits] | None = None) -> None:
+                 limits: Mapping[str, ChannelLimits] | None = None, lease: timedelta = LEASE) -> None:
         """`limits` by channel name, e.g. `bot.ratelimit.DEFAULT_LIMITS`; none by default.
         `parallel_chats` must be well above a limited channel's overall rate over its per-chat
         rate (30 for Telegram): a chat waiting for its own limit holds its slot."""
@@ -44,6 +43,8 @@ class Sender:
         self.poll_seconds = poll_seconds
         self.parallel_chats = parallel_chats
         self.limiters = {name: ChannelLimiter(limit) for name, limit in (limits or {}).items()}
+        self.lease = lease
+        self.hold = lease.total_seconds() / 2  # longest a chat's task waits for the limits on a claimed batch
         self._stopping = False
         self._wake = asyncio.Event()
         self._busy: set[tuple[str, str]] = set()
@@ -77,7 +78,7 @@ class Sender:
     def claim_in(self, session: Any, channel: str, chat_id: str) -> list[outbox.Claimed]:
         """Claim a reserved chat's messages inside the caller's transaction: the unit of work
         that queued the replies claims them too, which saves a transaction per message."""
-        return outbox.claim_batch(session, channel=channel, chat_id=chat_id, now=self.clock(), lease=LEASE)
+        return outbox.claim_batch(session, channel=channel, chat_id=chat_id, now=self.clock(), lease=self.lease)
 
     def deliver_claimed(self, channel: str, chat_id: str, batch: list[outbox.Claimed]) -> None:
         """Deliver what `claim_in` claimed (or give the reservation back when nothing was)."""
@@ -154,14 +155,19 @@ class Sender:
 
     async def _deliver_batch(self, channel: Sending, chat_id: str, batch: list[outbox.Claimed],
                              limiter: ChannelLimiter | None) -> bool:
-        """Send a chat's claimed messages in order; record the outcome in one transaction.
-        False when one must wait (a retry), which holds back the rest of the chat."""
+        """Send a chat's claimed messages in order and record the outcome: in one transaction
+        when nothing limits the rate, else before each wait for the limiter, so a crash in a
+        long rate-limited batch resends at most the message in flight. False when one must
+        wait (a retry), which holds back the rest of the chat."""
         sent: list[tuple[int, str | None]] = []
         failed: list[tuple[int, str]] = []
         retry: tuple[int, float, str] | None = None
-        hold_until = time.monotonic() + HOLD
+        hold_until = time.monotonic() + self.hold
         for index, message in enumerate(batch):
             if limiter is not None:
+                if sent or failed:  # record before waiting: a crash while waiting resends nothing
+                    await self._record(sent, failed)
+                    sent, failed = [], []
                 if wait := await limiter.acquire(chat_id, time.monotonic() if self._stopping else hold_until):
                     retry = (index, wait, f"rate limit: {wait:.1f}s to wait")
                     break
@@ -183,6 +189,17 @@ class Sender:
                     limiter.answered(chat_id)
             if retry is not None:
                 break
+        later = None
+        if retry is not None:
+            index, seconds, reason = retry
+            later = (batch[index].id, seconds, reason, [m.id for m in batch[index + 1:]])
+        await self._record(sent, failed, later)
+        return retry is None
+
+    async def _record(self, sent: list[tuple[int, str | None]], failed: list[tuple[int, str]],
+                      retry: tuple[int, float, str, list[int]] | None = None) -> None:
+        """Mark what went out and what failed, and put a retried message (and those after it)
+        back, in one transaction."""
         now = self.clock()
 
         def record(session: Any) -> None:
@@ -190,9 +207,8 @@ class Sender:
             for message_id, error in failed:
                 outbox.mark_failed(session, message_id=message_id, error=error)
             if retry is not None:
-                index, seconds, reason = retry
-                outbox.mark_retry(session, message_id=batch[index].id, not_before=now + timedelta(seconds=seconds), error=reason)
-                outbox.release(session, message_ids=[m.id for m in batch[index + 1:]])
+                message_id, seconds, reason, rest = retry
+                outbox.mark_retry(session, message_id=message_id, not_before=now + timedelta(seconds=seconds), error=reason)
+                outbox.release(session, message_ids=rest)
 
         await self.db.run(record)
-        return retry is None

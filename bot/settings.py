@@ -39,6 +39,7 @@ class Settings:
     telegram_rate_global: float = 30.0  # messages/s for the whole bot; 0 turns the limit off
     conversation_ttl_hours: float = 24.0
     scheduler_tick_seconds: float = 60.0  # how often the jobs run; 0 turns the scheduler off
+    outbox_lease_seconds: float = 60.0  # a crashed sender's claimed messages are sent again after this
     max_photo_bytes: int = 10 * 1024 * 1024
     flows_dir: Path | None = None
     extra: Mapping[str, Any] = field(default_factory=dict)
@@ -93,6 +94,7 @@ _ENV = {
     "SATUPINTU_TIMEZONE": ("timezone", str),
     "SATUPINTU_CONVERSATION_TTL_HOURS": ("conversation_ttl_hours", float),
     "SATUPINTU_SCHEDULER_TICK_SECONDS": ("scheduler_tick_seconds", float),
+    "SATUPINTU_OUTBOX_LEASE_SECONDS": ("outbox_lease_seconds", float),
     "SATUPINTU_MAX_PHOTO_BYTES": ("max_photo_bytes", int),
     "SATUPINTU_FLOWS_DIR": ("flows_dir", Path),
     "TELEGRAM_BOT_TOKEN": ("telegram_bot_token", str),

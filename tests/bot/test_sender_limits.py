@@ -142,3 +142,45 @@ async def test_a_429_pauses_the_channel_only_when_the_chat_was_quiet() -> None:
     now[0] += 10.0
     assert await limiter.acquire("8", deadline=now[0]) == 0.0
 
+
+
+async def test_sigkill_mid_batch_loses_nothing_and_resends_nothing_confirmed(settings: Settings) -> None:
+    """A real server sending a long rate-limited batch to one chat is killed between two
+    messages; after a restart the rest arrive, in order, and none of the first ones again."""
+    from tests.bot.test_telegram import _exited, _serve_process, free_port
+
+    url = settings.effective_database_url
+    upgrade(url)
+    db = Database(url)
+    chat = FIRST_CHAT
+    async with FakeTelegramAPI(TOKEN, per_chat_rate=2.0) as fake:
+        fake.add_chat(chat)
+        await db.run(lambda s: outbox.enqueue_many(s, channel="telegram", chat_id=str(chat), contact_id=None,
+                                                   payloads=[OutMessage(text=t).to_json() for t in texts(chat, 8)],
+                                                   now=running_clock()()))
+        # A short lease: the killed server's claimed messages go out again soon after the restart.
+        limits = {"TELEGRAM_RATE_PER_CHAT": "1", "TELEGRAM_RATE_BURST": "1", "SATUPINTU_OUTBOX_LEASE_SECONDS": "4"}
+
+        def confirmed() -> int:
+            return len(db.run_sync(lambda s: s.execute(select(OutboxMessage.id).where(OutboxMessage.status == "sent")).all()))
+
+        process = _serve_process(settings, fake, free_port(), **limits)
+        try:
+            while confirmed() < 3:  # three sent and recorded; the sender now waits a second for the fourth
+                assert process.poll() is None
+                await asyncio.sleep(0.02)
+        finally:
+            process.kill()
+            await _exited(process, 10)
+        assert len(fake.sent(chat)) == 3
+        process = _serve_process(settings, fake, free_port(), **limits)
+        try:
+            while confirmed() < 8:
+                assert process.poll() is None
+                await asyncio.sleep(0.05)
+        finally:
+            process.terminate()
+            await _exited(process, 15)
+        assert [m.text for m in fake.sent(chat)] == texts(chat, 8)
+        assert fake.count_429 == 0
+    db.close()

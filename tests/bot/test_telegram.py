@@ -231,7 +231,7 @@ async def test_a_blocked_bot_marks_the_message_failed_instead_of_retrying(pollin
     assert update["update_id"]
 
 
-def _serve_process(settings: Settings, fake: FakeTelegramAPI, port: int) -> subprocess.Popen[bytes]:
+def _serve_process(settings: Settings, fake: FakeTelegramAPI, port: int, **more_env: str) -> subprocess.Popen[bytes]:
     env = {
         **os.environ,
         "SATUPINTU_DATA_DIR": str(settings.data_dir),
@@ -241,6 +241,7 @@ def _serve_process(settings: Settings, fake: FakeTelegramAPI, port: int) -> subp
         "TELEGRAM_FILE_BASE_URL": fake.base_file_url,
         "TELEGRAM_RATE_PER_CHAT": "0",
         "TELEGRAM_RATE_GLOBAL": "0",
+        **more_env,
     }
     return subprocess.Popen([sys.executable, "-m", "bot.cli", "serve", "--port", str(port)], env=env,
                             stdout=subprocess.PIPE, stderr=subprocess.STDOUT, cwd=Path(__file__).resolve().parents[2])
