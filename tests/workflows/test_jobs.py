@@ -119,11 +119,13 @@ async def test_reminders_and_escalation_keep_to_working_days_over_christmas(worl
         assert await world.tick_at(quiet) == {}, quiet
     reminded = await world.tick_at(wib("2026-12-28", 8))
     assert list(reminded) == [BUDI] and "batas tanggapan pertama untuk SP-2026-00001 adalah hari ini" in reminded[BUDI][0]
+    assert "Batas tanggapan pertama: Senin, 28 Desember 2026 ⚠️ hampir lewat batas" in reminded[BUDI][1]  # the card
     assert await world.tick_at(wib("2026-12-28", 8, 1)) == {}  # a doubled tick queues nothing
     assert await world.tick_at(wib("2026-12-28", 16)) == {}
 
     breached = await world.tick_at(wib("2026-12-29", 8))
     assert "melewati batas tanggapan pertama (1 hari kerja)" in breached[BUDI][0]
+    assert "⏰ TERLAMBAT" in breached[BUDI][1]
     assert breached[SRI][0].startswith("📣 Eskalasi: SP-2026-00001") and "Petugas: Budi" in breached[SRI][0]
     assert await world.tick_at(wib("2026-12-30", 8)) == {}  # escalated again only every 2 working days
     again = await world.tick_at(wib("2026-12-31", 8))

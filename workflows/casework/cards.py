@@ -14,6 +14,7 @@ from typing import Any
 
 from storage.models import Referral, Staff, Ticket
 from workflows.calendar import WorkingCalendar
+from workflows import sla
 from workflows.casework import access
 from workflows.engine import Option, Say
 from workflows.flowbook import FlowBook
@@ -104,7 +105,7 @@ def card(*, book: FlowBook, calendar: WorkingCalendar, texts: Texts, viewer: Sta
         "reporter": reporter,
         "due": texts.long_date(calendar.local_date(ticket.due_at), language) if ticket.due_at else None,
         "stage": ticket.sla_stage,
-        "overdue": bool(ticket.due_at and ticket.due_at < now),
+        "sla": sla.state(ticket, calendar=calendar, now=now),
         "assignee": assignee.name if assignee else None,
         "unassigned": ticket.unassigned,
         "question": ticket.waiting_question if ticket.status == "waiting_citizen" else None,
