@@ -4,6 +4,7 @@ deployments and for the first admin, before anyone can use a chat invite."""
 from __future__ import annotations
 
 import argparse
+import sys
 from datetime import datetime, timezone
 from typing import Any, Callable
 
@@ -57,7 +58,7 @@ def _with_session(work: Callable[[Any, Settings], str]) -> int:
             try:
                 output = work(session, settings)
             except records.StaffError as error:
-                print(f"error: {error}")
+                print(f"error: {error}", file=sys.stderr)  # not mistaken for output by a script
                 return 2
             session.commit()
     finally:

@@ -25,8 +25,8 @@ from storage.db import Database
 from storage.migrate import upgrade
 from storage.models import Attachment, OutboxMessage, Ticket
 from tests.fakes.telegram_api import FakeTelegramAPI
-from tests.support.telegram import TelegramCitizen
 from tests.support.clock import running_clock
+from tests.support.telegram import TelegramCitizen
 from tests.support.webchat import jpeg
 
 TOKEN = "123456:TEST-TOKEN"

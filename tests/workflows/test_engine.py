@@ -412,3 +412,174 @@ def test_service_request_uses_the_service_catalogue() -> None:
     assert chat.question.context["kind"] == "service"
     groups = [g.key for g in BOOK.categories.service]
     assert [o.value for o in chat.question.options if not o.value.startswith("nav:")] == groups[:8]
+
+
+# ----------------------------------------------------------------- after an officer's work:
+# the buttons under a resolution notice, the survey, and answers to an officer's question.
+
+from dataclasses import replace  # noqa: E402  (this section's imports)
+
+from workflows.engine import RelayReply, ReopenTicket, SubmitSurvey  # noqa: E402
+
+
+def notice_button(chat: Chat, value: str) -> tuple[Any, ...]:
+    """Press a button under a resolution notice: drawn for no step, pressed whenever."""
+    return chat.event(Inbound(kind="choice", value=value, step=None))
+
+
+def survey_of(effects: tuple[Any, ...]) -> SubmitSurvey:
+    [survey] = [e for e in effects if isinstance(e, SubmitSurvey)]
+    return survey
+
+
+def test_rate_on_a_resolution_notice_starts_the_survey() -> None:
+    chat = Chat()
+    chat.type("/start")
+    notice_button(chat, "rate:12")
+    assert chat.keys == ["survey/speed"]
+    assert [o.value for o in chat.question.options] == ["1", "2", "3", "4"]
+    assert chat.state.flow == "survey" and chat.state.answers == {"ticket_id": 12}
+
+
+def test_a_survey_answered_by_buttons_and_typed_numbers_is_submitted_with_the_comment() -> None:
+    chat = Chat()
+    chat.type("/start")
+    notice_button(chat, "rate:12")
+    chat.press("4")
+    assert chat.keys == ["survey/conduct"]
+    chat.type("3")  # the number on the button, typed
+    assert chat.keys == ["survey/handling"]
+    chat.type("2 Kurang baik")  # or the button's label
+    assert chat.keys == ["survey/comment"]
+    assert [o.value for o in chat.question.options] == ["skip"]
+    effects = chat.type("Petugas datang cepat, tapi kurang menjelaskan.")
+    survey = survey_of(effects)
+    assert survey == SubmitSurvey(12, {"speed": 4, "conduct": 3, "handling": 2}, "Petugas datang cepat, tapi kurang menjelaskan.")
+    assert chat.keys == ["menu/main"]
+    assert chat.state.flow is None and chat.state.answers == {}
+
+
+@pytest.mark.parametrize("skip", ["button", "typed"])
+def test_the_survey_comment_may_be_skipped(skip: str) -> None:
+    chat = Chat()
+    chat.type("/start")
+    notice_button(chat, "rate:12")
+    chat.press("1")
+    chat.press("1")
+    chat.press("4")
+    effects = chat.press("skip") if skip == "button" else chat.type("Lewati")
+    assert survey_of(effects) == SubmitSurvey(12, {"speed": 1, "conduct": 1, "handling": 4}, None)
+    assert chat.keys == ["menu/main"]
+
+
+def test_a_wrong_survey_answer_asks_the_same_question_again() -> None:
+    chat = Chat()
+    chat.type("/start")
+    notice_button(chat, "rate:12")
+    chat.type("5")
+    assert chat.keys == ["errors/choose_option", "survey/speed"]
+    assert chat.state.step == "speed"
+
+
+def test_cancel_in_the_middle_of_the_survey_submits_nothing() -> None:
+    chat = Chat()
+    chat.type("/start")
+    notice_button(chat, "rate:12")
+    chat.press("4")
+    effects = chat.type("/cancel")
+    assert not any(isinstance(e, SubmitSurvey) for e in effects)
+    assert chat.keys == ["conversation/cancelled", "menu/main"]
+    assert chat.state.flow is None
+
+
+def test_not_resolved_asks_to_reopen_from_the_menu() -> None:
+    chat = Chat()
+    chat.type("/start")
+    effects = notice_button(chat, "reopen:12")
+    assert effects == (ReopenTicket(12),)
+    assert chat.state.flow is None
+
+
+@pytest.mark.parametrize("flow", ["complaint", "survey"])
+def test_not_resolved_in_the_middle_of_a_flow_reopens_and_keeps_the_flow(flow: str) -> None:
+    chat = Chat()
+    if flow == "complaint":
+        file_until(chat, "address")
+    else:
+        chat.type("/start")
+        notice_button(chat, "rate:12")
+        chat.press("3")
+    before = chat.state
+    asked = chat.question.key
+    effects = notice_button(chat, "reopen:12")
+    assert effects[0] == ReopenTicket(12)
+    assert chat.keys == [asked]  # the question in progress is asked again after the reply
+    assert (chat.state.flow, chat.state.step, chat.state.answers) == (before.flow, before.step, before.answers)
+
+
+@pytest.mark.parametrize("forged", ["rate:abc", "rate:", "reopen:-3", "rate:²", "rate:99999999999999999999"])
+def test_a_forged_rate_or_reopen_button_is_stale(forged: str) -> None:
+    chat = Chat()
+    file_until(chat, "address")
+    effects = notice_button(chat, forged)
+    assert chat.keys == ["errors/stale_button", "steps/address"]
+    assert not any(isinstance(e, (SubmitSurvey, ReopenTicket)) for e in effects)
+    assert chat.state.flow == "complaint" and chat.state.step == "address"
+
+
+def test_a_citizen_cannot_start_the_survey_from_the_menu() -> None:
+    chat = Chat()
+    chat.type("/start")
+    chat.event(Inbound(kind="choice", value="survey", step="menu"))
+    assert chat.keys == ["menu/main"]
+    assert chat.state.flow is None
+    chat.type("survey")
+    assert chat.keys == ["menu/main"] and chat.state.flow is None
+
+
+class WaitingChat(Chat):
+    """At the menu while an officer waits for this citizen's answer about `ticket_id`: the
+    caller notes that on the state before every message at the menu, as storage does."""
+
+    def __init__(self, ticket_id: int = 5) -> None:
+        super().__init__()
+        self.ticket_id = ticket_id
+
+    def event(self, event: Inbound) -> tuple[Any, ...]:
+        if self.state.flow is None:
+            self.state = replace(self.state, waiting_ticket=self.ticket_id)
+        return super().event(event)
+
+
+def waiting_chat() -> WaitingChat:
+    chat = WaitingChat()
+    chat.type("/start")
+    return chat
+
+
+def test_free_text_while_an_officer_waits_is_relayed_as_the_answer() -> None:
+    chat = waiting_chat()
+    effects = chat.type("  KTP-nya hilang waktu banjir.  ")
+    assert effects == (RelayReply(5, "KTP-nya hilang waktu banjir."),)
+    assert chat.state.flow is None
+
+
+def test_an_over_long_answer_to_an_officer_is_refused_and_not_relayed() -> None:
+    chat = waiting_chat()
+    effects = chat.type("x" * 2001)
+    assert chat.keys == ["errors/too_long"]
+    assert chat.last[0].context == {"limit": 2000, "length": 2001}
+    assert not any(isinstance(e, RelayReply) for e in effects)
+    assert chat.type("x" * 2000) == (RelayReply(5, "x" * 2000),)
+
+
+def test_commands_and_menu_buttons_still_work_while_an_officer_waits() -> None:
+    chat = waiting_chat()
+    assert chat.keys == ["menu/welcome", "menu/main"]
+    [status] = chat.type("status")
+    assert isinstance(status, ShowStatus) and [s.key for s in status.then] == ["menu/main"]
+    chat.type("bantuan")
+    assert chat.keys == ["conversation/help", "menu/main"]
+    effects = chat.press("complaint")
+    assert not any(isinstance(e, RelayReply) for e in effects)
+    assert chat.state.flow == "complaint"

@@ -38,6 +38,7 @@ PAGE_SIZE = 8  # rows per list page, leaving room for "more" and "back" within W
 LANGUAGES = {"id": ("id", "indonesia", "bahasa indonesia", "ind"), "en": ("en", "english", "inggris", "eng")}
 SOURCE_PATTERN = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
 REPLY_MAX = 2000  # characters of one answer to an officer's question
+TICKET_ID_PATTERN = re.compile(r"[0-9]{1,9}")  # a ticket id on a button; fits a 32-bit column
 UNKNOWN_WORDS = ("tidak tahu", "tdk tahu", "gak tahu", "ga tau", "nggak tahu", "tidak tau", "unknown", "don't know", "dont know")
 
 
@@ -226,10 +227,11 @@ class Engine:
         """The buttons under a resolution notice: rate the service, or say it is not fixed.
         They work from any step, like the language buttons, since they answer that notice."""
         action, _, raw_id = value.partition(":")
-        if not raw_id.isdigit():
+        if not TICKET_ID_PATTERN.fullmatch(raw_id):  # a forged id: "²" or 20 digits would crash the lookup
             return state, [Say("errors/stale_button"), *self.prompt(state)]
         if action == "reopen":
-            return state, [ReopenTicket(int(raw_id))]
+            # The answer comes from the caller; then the question in progress, if any, again.
+            return state, [ReopenTicket(int(raw_id)), *(self.prompt(state) if state.flow else ())]
         return self._start_flow(state, "survey", ticket_id=int(raw_id))
 
     def _match_menu_text(self, text: str) -> str | None:
