@@ -1,4 +1,4 @@
-"""`satupintu`: serve, migrate, staff."""
+"""`satupintu`: serve, migrate, staff, digest."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ import sys
 
 from aiohttp import web
 
-from bot import staff_cli
+from bot import digest_cli, staff_cli
 from bot.settings import load_settings
 
 
@@ -49,6 +49,7 @@ def main(argv: list[str] | None = None) -> int:
     migrate = commands.add_parser("migrate", help="bring the database schema up to date")
     migrate.set_defaults(run=_migrate)
     staff_cli.register(commands)
+    digest_cli.register(commands)
     args = parser.parse_args(argv)
     logging.basicConfig(level=args.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     for noisy in ("httpx", "alembic.runtime.plugins"):

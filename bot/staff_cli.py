@@ -5,9 +5,9 @@ from __future__ import annotations
 
 import argparse
 import sys
-from datetime import datetime, timezone
 from typing import Any, Callable
 
+from bot.clock import utc_now
 from bot.settings import Settings, load_settings
 from storage.db import Database
 from storage.migrate import upgrade
@@ -48,7 +48,9 @@ def _scope_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--category", action="append", default=[], help="category key; repeat for several")
 
 
-def _with_session(work: Callable[[Any, Settings], str]) -> int:
+def with_session(work: Callable[[Any, Settings], str]) -> int:
+    """Run a command's `work` in one transaction on an up-to-date database; print its output,
+    or a StaffError's message on stderr with exit code 2."""
     settings = load_settings()
     settings.data_dir.mkdir(parents=True, exist_ok=True)
     upgrade(settings.effective_database_url)
@@ -65,10 +67,6 @@ def _with_session(work: Callable[[Any, Settings], str]) -> int:
         db.close()
     print(output)
     return 0
-
-
-def _now() -> datetime:
-    return datetime.now(timezone.utc)
 
 
 def _scope(args: argparse.Namespace, settings: Settings) -> records.Scope:
@@ -89,28 +87,28 @@ def _add(args: argparse.Namespace) -> int:
         book = load_flowbook(settings.flows_dir)
         staff = records.add_staff(session, book=book, name=args.name, scope=_scope(args, settings),
                                   telegram_user_id=args.telegram_user_id, whatsapp_number=args.whatsapp_number,
-                                  language=args.language, now=_now())
+                                  language=args.language, now=utc_now())
         return f"added staff {staff.id}: {_describe(staff)}"
-    return _with_session(work)
+    return with_session(work)
 
 
 def _invite(args: argparse.Namespace) -> int:
     def work(session: Any, settings: Settings) -> str:
         book = load_flowbook(settings.flows_dir)
-        invite = records.create_invite(session, book=book, scope=_scope(args, settings), now=_now())
+        invite = records.create_invite(session, book=book, scope=_scope(args, settings), now=utc_now())
         lines = [f"One-time invite for a new {invite.role}, valid until {invite.expires_at:%Y-%m-%d %H:%M} UTC."]
         if settings.telegram_bot_username:
             lines.append(f"Link: https://t.me/{settings.telegram_bot_username}?start={invite.code}")
         lines.append(f"Or send the bot: /start {invite.code}")
         return "\n".join(lines)
-    return _with_session(work)
+    return with_session(work)
 
 
 def _list(args: argparse.Namespace) -> int:
     def work(session: Any, settings: Settings) -> str:
         rows = records.list_staff(session)
         return "\n".join(["id\tname\trole\tteam\tstatus\tdistricts\tcategories\tchat", *map(_describe, rows)])
-    return _with_session(work)
+    return with_session(work)
 
 
 def _status_setter(status: str) -> Callable[[argparse.Namespace], int]:
@@ -118,5 +116,5 @@ def _status_setter(status: str) -> Callable[[argparse.Namespace], int]:
         def work(session: Any, settings: Settings) -> str:
             staff = records.set_status(session, staff_id=args.id, status=status)
             return f"staff {staff.id} ({staff.name}) is now {staff.status}"
-        return _with_session(work)
+        return with_session(work)
     return run

@@ -113,6 +113,8 @@ class Ticket(SQLModel, table=True):
         Index("ix_ticket_due", "due_at"),
         Index("ix_ticket_district_status", "district_code", "status"),
         Index("ix_ticket_citizen_updated", "citizen_updated_at"),
+        Index("ix_ticket_created", "created_at"),  # the digest over a whole regency
+        Index("ix_ticket_resolved", "resolved_at"),  # the weekly summary's resolved count
     )
 
     id: int | None = Field(default=None, primary_key=True)
@@ -211,6 +213,7 @@ class SurveyResponse(SQLModel, table=True):
     """The citizen's rating after resolution: 1–4 per survey element (IKM scale) and a comment."""
 
     __tablename__ = "survey_response"
+    __table_args__ = (Index("ix_survey_response_created", "created_at"),)  # the digest's satisfaction window
 
     id: int | None = Field(default=None, primary_key=True)
     ticket_id: int = Field(foreign_key="ticket.id", unique=True)

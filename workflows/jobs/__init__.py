@@ -3,7 +3,7 @@ JobResult` in its own transaction; the process installs this list (bot/scheduler
 
 from __future__ import annotations
 
-from workflows.jobs import reminders
+from workflows.jobs import digest, reminders
 from workflows.jobs.base import Job, JobContext, JobResult
 
 JOBS: tuple[tuple[str, Job], ...] = (
@@ -14,6 +14,8 @@ JOBS: tuple[tuple[str, Job], ...] = (
     ("referral_followups", reminders.referral_followups),
     ("citizen_updates", reminders.citizen_updates),
     ("survey_reminders", reminders.survey_reminders),
+    ("daily_digests", digest.daily_digests),
+    ("weekly_summaries", digest.weekly_summaries),
 )
 
 __all__ = ["JOBS", "Job", "JobContext", "JobResult"]

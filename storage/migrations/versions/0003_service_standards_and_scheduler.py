@@ -40,6 +40,11 @@ def upgrade() -> None:
         batch_op.create_index('ix_ticket_district_status', ['district_code', 'status'], unique=False)
         batch_op.create_index('ix_ticket_due', ['due_at'], unique=False)
         batch_op.create_index('ix_ticket_citizen_updated', ['citizen_updated_at'], unique=False)
+        batch_op.create_index('ix_ticket_created', ['created_at'], unique=False)
+        batch_op.create_index('ix_ticket_resolved', ['resolved_at'], unique=False)
+
+    with op.batch_alter_table('survey_response', schema=None) as batch_op:
+        batch_op.create_index('ix_survey_response_created', ['created_at'], unique=False)
 
     with op.batch_alter_table('conversation', schema=None) as batch_op:
         batch_op.create_index('ix_conversation_expires', ['expires_at'], unique=False)
@@ -50,7 +55,12 @@ def downgrade() -> None:
     with op.batch_alter_table('conversation', schema=None) as batch_op:
         batch_op.drop_index('ix_conversation_expires')
 
+    with op.batch_alter_table('survey_response', schema=None) as batch_op:
+        batch_op.drop_index('ix_survey_response_created')
+
     with op.batch_alter_table('ticket', schema=None) as batch_op:
+        batch_op.drop_index('ix_ticket_resolved')
+        batch_op.drop_index('ix_ticket_created')
         batch_op.drop_index('ix_ticket_citizen_updated')
         batch_op.drop_index('ix_ticket_due')
         batch_op.drop_index('ix_ticket_district_status')
