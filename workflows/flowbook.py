@@ -326,6 +326,11 @@ class Office(Strict):
     def agency(self, key: str) -> Agency | None:
         return next((a for a in self.agencies if a.key == key), None)
 
+    def agency_label(self, key: str) -> dict[str, str]:
+        """An agency's name per language; a key no longer configured (an old referral) as is."""
+        agency = self.agency(key)
+        return agency.label.as_dict() if agency else {"id": key, "en": key}
+
     def reason(self, key: str) -> Reason | None:
         return next((r for r in self.reject_reasons if r.key == key), None)
 

@@ -38,6 +38,7 @@ from workflows.engine import (
     ShowStatus,
     SubmitSurvey,
 )
+from workflows.engine.commands import Command, parse_command
 from workflows.flowbook import FlowBook
 from workflows.messages import OutMessage
 from workflows.texts import Texts
@@ -169,10 +170,10 @@ class Intake:
                replies: list[OutMessage]) -> Staff | None:
         """The staff member writing, if it is one. `/start join_…` redeems an invite first;
         its answer goes into `replies`."""
-        text = (event.text or "").strip() if event.kind == "text" else ""
-        head, _, code = text.partition(" ")
-        if head.lower().split("@", 1)[0] in ("/start", "/mulai") and code.strip().startswith(staff_records.INVITE_PREFIX):
-            joined = staff_records.redeem_invite(session, code=code.strip(), contact=contact, now=now)
+        command = parse_command(event.text) if event.kind == "text" and event.text else None
+        code = command.argument if isinstance(command, Command) and command.name == "start" else None
+        if code is not None and code.startswith(staff_records.INVITE_PREFIX):
+            joined = staff_records.redeem_invite(session, code=code, contact=contact, now=now)
             if isinstance(joined, str):
                 log.warning("invite refused for contact %s: %s", contact.id, joined)
                 replies.append(self.texts.message(Say("desk/invite_refused", {"reason": joined}), contact.language))

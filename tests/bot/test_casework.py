@@ -5,6 +5,8 @@ citizen answers, rates or reopens; access rules, double taps and illegal moves h
 
 from __future__ import annotations
 
+from typing import Any
+
 from sqlalchemy import select
 
 from storage.models import Referral, SurveyResponse
@@ -21,6 +23,7 @@ from tests.support.office import (
     card_of,
     file,
 )
+from tests.support.telegram import TelegramCitizen
 from tests.support.webchat import jpeg
 
 
@@ -112,15 +115,21 @@ async def test_the_whole_loop_from_report_to_rating(office: Office) -> None:
     assert "Apakah Mbah Sarinah punya KTP" in transcript
 
 
+async def resolved(office: Office, officer: TelegramCitizen, citizen: TelegramCitizen) -> tuple[str, Any]:
+    """A report filed, accepted and resolved; its number and the outcome message the citizen got."""
+    number = await file(office, citizen)
+    await officer.catch_up()
+    await officer.press("Terima", card_of(officer, number))
+    await officer.press("Selesai", card_of(officer, number))
+    await officer.type("Bantuan sembako sudah diantar.")
+    accepted, outcome = await citizen.catch_up()
+    return number, outcome
+
+
 async def test_not_resolved_reopens_to_the_same_officer_within_the_window(office: Office) -> None:
     budi = await office.hire("Budi", BUDI)
     siti = office.person(SITI, "Siti")
-    number = await file(office, siti)
-    await budi.catch_up()
-    await budi.press("Terima", card_of(budi, number))
-    await budi.press("Selesai", card_of(budi, number))
-    await budi.type("Bantuan sembako sudah diantar.")
-    accepted, outcome = await siti.catch_up()
+    number, outcome = await resolved(office, budi, siti)
     [reopened] = await siti.press("Belum selesai", outcome)
     assert f"Laporan {number} dibuka kembali" in reopened.text
     [card] = await budi.catch_up()
@@ -136,6 +145,20 @@ async def test_not_resolved_reopens_to_the_same_officer_within_the_window(office
     [refused] = await siti.press("Belum selesai", outcome)
     assert "lebih dari 14 hari" in refused.text
     assert (await office.ticket(number)).status == "resolved"
+
+
+async def test_a_reopened_ticket_whose_officer_is_on_leave_is_routed_again_on_the_record(office: Office) -> None:
+    budi = await office.hire("Budi", BUDI)
+    siti = office.person(SITI, "Siti")
+    number, outcome = await resolved(office, budi, siti)
+    await budi.type("/away")
+    dewi = await office.hire("Dewi", DEWI)
+    await siti.press("Belum selesai", outcome)
+    [card] = await dewi.catch_up()
+    assert card.text.startswith("🔁 Warga membuka kembali") and "Petugas: Dewi" in card.text
+    ticket = await office.ticket(number)
+    assert ticket.status == "assigned" and not ticket.unassigned
+    assert [e.kind for e in await office.events(number)][-2:] == ["reopen", "assign"]
 
 
 async def test_a_rejection_tells_the_citizen_why(office: Office) -> None:

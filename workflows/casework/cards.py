@@ -13,8 +13,8 @@ from datetime import datetime
 from typing import Any
 
 from storage.models import Referral, Staff, Ticket
-from workflows.calendar import WorkingCalendar
 from workflows import sla
+from workflows.calendar import WorkingCalendar
 from workflows.casework import access
 from workflows.engine import Option, Say
 from workflows.flowbook import FlowBook
@@ -110,13 +110,8 @@ def card(*, book: FlowBook, calendar: WorkingCalendar, texts: Texts, viewer: Sta
         "unassigned": ticket.unassigned,
         "question": ticket.waiting_question if ticket.status == "waiting_citizen" else None,
         "referrals": [
-            {"agency": _agency_label(book, r.agency, language), "status": r.status,
+            {"agency": book.office.agency_label(r.agency)[language], "status": r.status,
              "due": texts.long_date(calendar.local_date(r.due_at), language)} for r in referrals
         ],
     }
     return Say("desk/card", context, buttons(viewer, ticket, referrals), step=CARD_STEP)
-
-
-def _agency_label(book: FlowBook, key: str, language: str) -> str:
-    agency = book.office.agency(key)
-    return agency.label.as_dict()[language] if agency else key

@@ -174,15 +174,11 @@ class Desk:
             return tuple(Option(str(s.id), label={"id": s.name[:24], "en": s.name[:24]}) for s in officers)
         if step == "referral":
             return tuple(
-                Option(str(r.id), label=self._agency_label(r.agency)) for r in self.casework.referrals(session, ticket)
+                Option(str(r.id), label=office.agency_label(r.agency)) for r in self.casework.referrals(session, ticket)
                 if r.status in cards.OPEN_REFERRAL
             )
         return (Option("acknowledged", label_key="referral_acknowledged"), Option("done", label_key="referral_done"),
                 Option("declined", label_key="referral_declined"))
-
-    def _agency_label(self, key: str) -> dict[str, str]:
-        agency = self.casework.book.office.agency(key)
-        return agency.label.as_dict() if agency else {"id": key, "en": key}
 
     # ------------------------------------------------------------------ follow-ups
     def _chosen(self, session: Session, staff: Staff, pending: Pending, value: str,
@@ -195,7 +191,7 @@ class Desk:
         if value not in offered:
             return [Say("desk/stale_button")], pending
         if pending.step == "agency":
-            return [self._ask_text("agency_request", ticket.number, agency=self._agency_label(value))], Pending("agency_request", {**data, "agency": value})
+            return [self._ask_text("agency_request", ticket.number, agency=self.casework.book.office.agency_label(value))], Pending("agency_request", {**data, "agency": value})
         if pending.step == "reason":
             return [self._ask_text("reason_text", ticket.number)], Pending("reason_text", {**data, "reason": value})
         if pending.step == "officer":

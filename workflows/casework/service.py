@@ -19,8 +19,8 @@ from sqlmodel import Session
 
 from storage import outbox, repo
 from storage.models import Attachment, Contact, Referral, Staff, SurveyResponse, Ticket
-from workflows.calendar import WorkingCalendar
 from workflows import sla
+from workflows.calendar import WorkingCalendar
 from workflows.casework import access, cards, routing
 from workflows.engine import Option, Say
 from workflows.flowbook import FlowBook
@@ -131,12 +131,16 @@ class Casework:
         reporter = session.get(Contact, ticket.reporter_contact_id)
         referrals = self.referrals(session, ticket)
         photos = session.execute(select(func.count()).where(Attachment.ticket_id == ticket.id)).scalar_one()
-        assignee = session.get(Staff, ticket.assignee_staff_id) if ticket.assignee_staff_id else None
+        assignee = self.assignee(session, ticket)
         who = {"name": reporter.display_name if reporter else None, "phone": ticket.reporter_phone,
                "channel": ticket.channel}
         return cards.card(book=self.book, calendar=self.calendar, texts=self.texts, viewer=viewer, ticket=ticket,
                           assignee=assignee, reporter=who, referrals=referrals, photos=photos, heading=heading,
                           language=viewer.language, now=now)
+
+    @staticmethod
+    def assignee(session: Session, ticket: Ticket) -> Staff | None:
+        return session.get(Staff, ticket.assignee_staff_id) if ticket.assignee_staff_id else None
 
     def referrals(self, session: Session, ticket: Ticket) -> Sequence[Referral]:
         return session.execute(select(Referral).where(Referral.ticket_id == ticket.id).order_by(Referral.id)).scalars().all()
@@ -170,11 +174,11 @@ class Casework:
         self.route_new(session, ticket, now)
         return ticket
 
-    def route_new(self, session: Session, ticket: Ticket, now: datetime) -> None:
-        """Give a new ticket its owner and show them its card."""
+    def route_new(self, session: Session, ticket: Ticket, now: datetime, heading: str = "new") -> None:
+        """Give a ticket an owner by the routing rules and show them its card."""
         choice = routing.choose(session, book=self.book, ticket=ticket)
         ticket.team = choice.team
-        self._give(session, ticket, choice.staff, unassigned=choice.unassigned, actor="system", now=now, heading="new")
+        self._give(session, ticket, choice.staff, unassigned=choice.unassigned, actor="system", now=now, heading=heading)
 
     def _give(self, session: Session, ticket: Ticket, staff: Staff | None, *, unassigned: bool, actor: str,
               now: datetime, heading: str) -> None:
@@ -244,11 +248,10 @@ class Casework:
         referral.status, referral.outcome, referral.updated_at = status, outcome, now
         self._touch(session, ticket, kind="referral_" + status, actor=actor_of(staff), now=now,
                     data={"referral": referral.id, "agency": referral.agency, "outcome": outcome})
-        agency = self.book.office.agency(referral.agency)
-        label = agency.label.as_dict() if agency else {"id": referral.agency, "en": referral.agency}
         if status != "acknowledged":
             self.tell_citizen(session, ticket, Say("citizen/referral_closed", {
-                "number": ticket.number, "agency": label, "status": status, "outcome": outcome}), now)
+                "number": ticket.number, "agency": self.book.office.agency_label(referral.agency), "status": status,
+                "outcome": outcome}), now)
             still_open = [r for r in self.referrals(session, ticket) if r.status in cards.OPEN_REFERRAL]
             if not still_open and ticket.status == "referred":
                 self._move(session, ticket, "referrals_done", actor=actor_of(staff), now=now)
@@ -290,7 +293,7 @@ class Casework:
         officer = next((s for s in self.officers_for(session, staff, ticket) if s.id == officer_id), None)
         if officer is None:
             raise Refused("no_longer_offered")
-        previous = session.get(Staff, ticket.assignee_staff_id) if ticket.assignee_staff_id else None
+        previous = self.assignee(session, ticket)
         self._give(session, ticket, officer, unassigned=False, actor=actor_of(staff), now=now, heading="reassigned")
         if previous is not None and previous.id not in (officer.id, staff.id):
             self.tell_staff(session, previous, [Say("desk/taken_away", {"number": ticket.number, "to": officer.name})], now)
@@ -303,7 +306,7 @@ class Casework:
         ticket.waiting_question = None
         context = {"number": ticket.number, "question": question}
         queued = self.tell_citizen(session, ticket, Say("citizen/closed_unanswered", context), now)
-        owner = session.get(Staff, ticket.assignee_staff_id) if ticket.assignee_staff_id else None
+        owner = self.assignee(session, ticket)
         if owner is not None:
             queued += self.tell_staff(session, owner, [Say("reminders/closed_unanswered", context)], now)
         return queued
@@ -327,7 +330,7 @@ class Casework:
         self._move(session, ticket, "citizen_replied", actor=f"citizen:{contact.id}", now=now,
                    data={"text": text, "question": ticket.waiting_question})
         question, ticket.waiting_question = ticket.waiting_question, None
-        assignee = session.get(Staff, ticket.assignee_staff_id) if ticket.assignee_staff_id else None
+        assignee = self.assignee(session, ticket)
         if assignee is not None:
             relay = Say("desk/citizen_reply", {"number": ticket.number, "question": question, "text": text})
             self.tell_staff(session, assignee, [relay, self.card(session, assignee, ticket, now)], now)
@@ -341,15 +344,11 @@ class Casework:
         if ticket.resolved_at is None or now > ticket.resolved_at + window:
             raise Refused("too_late")
         self._move(session, ticket, "reopen", actor=f"citizen:{contact.id}", now=now)
-        owner = session.get(Staff, ticket.assignee_staff_id) if ticket.assignee_staff_id else None
+        owner = self.assignee(session, ticket)
         if owner is not None and owner.status == "active":
             self.tell_staff(session, owner, [self.card(session, owner, ticket, now, heading="reopened")], now)
-        else:  # the officer left or is on leave: the case goes to whoever routing picks now
-            choice = routing.choose(session, book=self.book, ticket=ticket)
-            ticket.assignee_staff_id = choice.staff.id if choice.staff else None
-            ticket.unassigned = choice.unassigned
-            if choice.staff is not None:
-                self._show_case(session, choice.staff, ticket, now, heading="reopened")
+        else:  # the officer left or is on leave: routed again, with its audit event
+            self.route_new(session, ticket, now, heading="reopened")
         return Say("citizen/reopened", {"number": ticket.number})
 
     def survey(self, session: Session, contact: Contact, ticket_id: int, scores: Mapping[str, int],

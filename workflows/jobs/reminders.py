@@ -16,9 +16,17 @@ from sqlalchemy import select
 from sqlmodel import Session
 
 from storage import repo
-from storage.models import Conversation, OutboxMessage, Referral, Staff, SurveyResponse, Ticket
+from storage.models import (
+    Conversation,
+    OutboxMessage,
+    Referral,
+    Staff,
+    SurveyResponse,
+    Ticket,
+)
 from workflows.casework import routing
 from workflows.casework.cards import OPEN_REFERRAL
+from workflows.casework.service import Casework
 from workflows.engine import Option, Say
 from workflows.jobs.base import JobContext, JobResult
 from workflows.lifecycle import OPEN
@@ -39,7 +47,7 @@ def _working(ctx: JobContext, now: datetime) -> bool:
 
 
 def _owner(session: Session, ticket: Ticket) -> Staff | None:
-    staff = session.get(Staff, ticket.assignee_staff_id) if ticket.assignee_staff_id else None
+    staff = Casework.assignee(session, ticket)
     return staff if staff is not None and staff.status != "disabled" else None
 
 
@@ -117,9 +125,8 @@ def referral_followups(ctx: JobContext, session: Session, now: datetime) -> JobR
         owner = _owner(session, ticket) or routing.area_supervisor(session, district_code=ticket.district_code)
         if owner is None:
             continue
-        agency = ctx.book.office.agency(referral.agency)
         say = Say("reminders/referral_overdue", {
-            "number": ticket.number, "agency": agency.label.as_dict() if agency else {"id": referral.agency, "en": referral.agency},
+            "number": ticket.number, "agency": ctx.book.office.agency_label(referral.agency),
             "late": late, "request": referral.request})
         result.queued += ctx.casework.tell_staff(session, owner, [say, ctx.casework.card(session, owner, ticket, now)],
                                                  now, dedupe_key=key)
