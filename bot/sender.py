@@ -17,7 +17,7 @@ import time
 from datetime import timedelta
 from typing import Any, Mapping
 
-from bot.channels.base import PermanentFailure, RetryLater, Sending
+from bot.channels.base import PermanentFailure, RetryLater, Sending, Sent
 from bot.clock import Clock, utc_now
 from bot.ratelimit import ChannelLimiter, ChannelLimits
 from storage import outbox
@@ -167,7 +167,7 @@ class Sender:
         when nothing limits the rate, else before each wait for the limiter, so a crash in a
         long rate-limited batch resends at most the message in flight. False when one must
         wait (a retry), which holds back the rest of the chat."""
-        sent: list[tuple[int, str | None]] = []
+        sent: list[tuple[int, str | Sent | None]] = []
         failed: list[tuple[int, str]] = []
         retry: tuple[int, float, str] | None = None
         hold_until = time.monotonic() + self.hold
@@ -204,14 +204,17 @@ class Sender:
         await self._record(sent, failed, later)
         return retry is None
 
-    async def _record(self, sent: list[tuple[int, str | None]], failed: list[tuple[int, str]],
+    async def _record(self, sent: list[tuple[int, str | Sent | None]], failed: list[tuple[int, str]],
                       retry: tuple[int, float, str, list[int]] | None = None) -> None:
         """Mark what went out and what failed, and put a retried message (and those after it)
         back, in one transaction."""
         now = self.clock()
 
+        delivered = [(m, s) if isinstance(s, Sent) else (m, Sent(s)) for m, s in sent]
+
         def record(session: Any) -> None:
-            outbox.mark_all_sent(session, sent=sent, now=now)
+            outbox.mark_all_sent(session, sent=[(m, s.external_id, s.sent_as) for m, s in delivered], now=now)
+            outbox.queue_copies(session, message_ids=[m for m, s in delivered if s.held], now=now)
             for message_id, error in failed:
                 outbox.mark_failed(session, message_id=message_id, error=error)
             if retry is not None:

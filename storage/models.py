@@ -241,6 +241,7 @@ class OutboxMessage(SQLModel, table=True):
     __table_args__ = (
         Index("ix_outbox_pending", "channel", "status", "id"),
         Index("ix_outbox_chat", "channel", "chat_id", "id"),
+        Index("ix_outbox_external", "channel", "external_id"),
     )
 
     id: int | None = Field(default=None, primary_key=True)
@@ -258,6 +259,12 @@ class OutboxMessage(SQLModel, table=True):
     dedupe_key: str | None = Field(default=None, max_length=128, unique=True)
     created_at: datetime = _ts()
     sent_at: datetime | None = _ts(default=None, nullable=True)
+    # How it went out when not as itself (WhatsApp: "template:<name>" outside the 24-hour window).
+    sent_as: str | None = Field(default=None, max_length=128)
+    # What the platform reported afterwards (WhatsApp status callbacks: delivered, read, failed).
+    delivery: str | None = Field(default=None, max_length=16)
+    delivery_error: str | None = Field(default=None, max_length=500)
+    delivery_at: datetime | None = _ts(default=None, nullable=True)
 
 
 class SchedulerLease(SQLModel, table=True):

@@ -20,6 +20,7 @@ from sqlmodel import Session
 from storage.models import OutboxMessage
 
 PENDING, SENDING, SENT, FAILED = "pending", "sending", "sent", "failed"
+HELD = "held"  # waits for the person's next message (WhatsApp: the whole text after a short template)
 TABLE = OutboxMessage.__table__
 BATCH = 10  # messages of one chat claimed at once
 # Built once: the per-message path should not pay for constructing and keying statements.
@@ -114,14 +115,70 @@ def release(session: Session, *, message_ids: Sequence[int]) -> None:
 
 _MARK_SENT = (
     update(TABLE).where(TABLE.c.id == bindparam("message_id"))
-    .values(status=SENT, sent_at=bindparam("sent_at"), external_id=bindparam("external_id"), claimed_until=None, last_error=None)
+    .values(status=SENT, sent_at=bindparam("sent_at"), external_id=bindparam("external_id"),
+            sent_as=bindparam("sent_as"), claimed_until=None, last_error=None)
 )
 
 
-def mark_all_sent(session: Session, *, sent: Sequence[tuple[int, str | None]], now: datetime) -> None:
-    """Mark a delivered batch, (message id, platform id) each, in one statement."""
+def mark_all_sent(session: Session, *, sent: Sequence[tuple[int, str | None, str | None]], now: datetime) -> None:
+    """Mark a delivered batch, (message id, platform id, how it went out if not as itself)
+    each, in one statement."""
     if sent:
-        session.execute(_MARK_SENT, [{"message_id": m, "external_id": e, "sent_at": now} for m, e in sent])
+        session.execute(_MARK_SENT, [{"message_id": m, "external_id": e, "sent_as": a, "sent_at": now} for m, e, a in sent])
+
+
+def queue_copies(session: Session, *, message_ids: Sequence[int], now: datetime, status: str = HELD,
+                 patch: dict[str, Any] | None = None) -> list[int]:
+    """Queue again what these messages said, as new rows (the originals keep their own record):
+    held until the person writes (`release_held`), or pending with `patch` applied to the
+    payload (sent again as a template after WhatsApp refused it outside the window)."""
+    if not message_ids:
+        return []
+    rows = session.execute(
+        select(TABLE.c.channel, TABLE.c.chat_id, TABLE.c.contact_id, TABLE.c.payload)
+        .where(TABLE.c.id.in_(message_ids)).order_by(TABLE.c.id)
+    ).all()
+    copies = [{"channel": r.channel, "chat_id": r.chat_id, "contact_id": r.contact_id, "payload": {**r.payload, **(patch or {})},
+               "status": status, "attempts": 0, "created_at": now, "dedupe_key": None} for r in rows]
+    return [int(i) for i in session.execute(_INSERT, copies).scalars()] if copies else []
+
+
+def release_held(session: Session, *, channel: str, chat_id: str) -> int:
+    """The person wrote: what waited for them goes out now, before the answer to what they wrote
+    (older rows are claimed first)."""
+    result = session.execute(update(TABLE).where(TABLE.c.channel == channel, TABLE.c.status == HELD,
+                                                 TABLE.c.chat_id == chat_id).values(status=PENDING))
+    return int(result.rowcount or 0)
+
+
+_DELIVERY_RANK = {"sent": 1, "delivered": 2, "read": 3, "failed": 4}
+
+
+@dataclass(frozen=True)
+class DeliveryReport:
+    """A platform's word on a message it accepted earlier (WhatsApp's status callbacks)."""
+
+    external_id: str
+    status: str
+    at: datetime
+    error_code: int | None = None
+    error: str | None = None
+
+
+def record_delivery(session: Session, *, channel: str, report: DeliveryReport) -> int | None:
+    """Record a report on the row it is about; returns that row's id, or None when no row has
+    this platform id (another deployment's message) or the report is older news than what is
+    recorded (callbacks arrive out of order: a late "delivered" never undoes "read")."""
+    row = session.execute(select(TABLE.c.id, TABLE.c.delivery).where(
+        TABLE.c.channel == channel, TABLE.c.external_id == report.external_id)).first()
+    if row is None:
+        return None
+    if _DELIVERY_RANK.get(row.delivery or "", 0) >= _DELIVERY_RANK.get(report.status, 0):
+        return None
+    error = f"{report.error_code} {report.error or ''}".strip()[:500] if report.error_code is not None else None
+    session.execute(update(TABLE).where(TABLE.c.id == row.id).values(
+        delivery=report.status, delivery_at=report.at, delivery_error=error))
+    return int(row.id)
 
 
 def mark_retry(session: Session, *, message_id: int, not_before: datetime, error: str) -> None:

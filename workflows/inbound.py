@@ -128,6 +128,7 @@ class Intake:
             session, channel=envelope.channel, message_id=envelope.message_id, now=now
         ):
             return Handled()  # a redelivery: already handled
+        outbox.release_held(session, channel=envelope.channel, chat_id=envelope.chat_id)
         party = repo.load_party(session, channel=envelope.channel, external_id=envelope.external_id)
         if party is None:
             contact = repo.get_or_create_contact(

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from typing import Any, Literal
 
 
@@ -17,7 +17,11 @@ class RenderedOption:
 class OutMessage:
     """Text plus choices, in the reader's language. `step` tags the buttons, so a press on an
     old message is recognised; `request` asks the channel for a location or photo button;
-    `photo` is an attachment path (under the data dir) to show, with the text as its caption."""
+    `photo` is an attachment path (under the data dir) to show, with the text as its caption.
+    `key` (the template it was rendered from), `params` (its plain values, such as the ticket
+    number) and `language` let a channel that must send pre-approved templates (WhatsApp,
+    outside its 24-hour window) choose one and fill it; `as_template` says the platform has
+    refused it as itself (WhatsApp: the window had closed), so only a template will do."""
 
     text: str
     options: tuple[RenderedOption, ...] = ()
@@ -25,6 +29,10 @@ class OutMessage:
     request: Literal["location", "photo"] | None = None
     request_label: str | None = None
     photo: str | None = None
+    key: str | None = None
+    params: dict[str, str] = field(default_factory=dict)
+    language: str = "id"
+    as_template: bool = False
 
     def to_json(self) -> dict[str, Any]:
         return asdict(self)

@@ -23,6 +23,16 @@ LANGUAGES = ("id", "en")
 DEFAULT_LANGUAGE = "id"
 
 
+PARAM_CHARS = 100  # longer values (a question, a resolution) reach a template through the text itself
+
+
+def template_params(context: Mapping[str, Any]) -> dict[str, str]:
+    """The short plain values of a message's context (a ticket number, a date), kept with the
+    message so that a channel's pre-approved template can name them."""
+    return {name: str(value) for name, value in context.items()
+            if isinstance(value, (str, int)) and not isinstance(value, bool) and len(str(value)) <= PARAM_CHARS}
+
+
 class Texts:
     def __init__(self, directory: Path = TEMPLATES_DIR) -> None:
         self.directory = directory
@@ -88,4 +98,7 @@ class Texts:
             request=say.request,
             request_label=request_label,
             photo=say.photo,
+            key=say.key,
+            params=template_params(say.context),
+            language=language if language in LANGUAGES else DEFAULT_LANGUAGE,
         )

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Protocol
 
 from workflows.messages import OutMessage
@@ -20,14 +21,25 @@ class PermanentFailure(Exception):
     """The message can never be delivered (the person blocked the bot, the chat is gone)."""
 
 
+@dataclass(frozen=True)
+class Sent:
+    """A delivery with more to record than the platform's message id: it went out as something
+    else (`sent_as`, e.g. "template:satupintu_kabar"), and the whole message is to be `held`
+    until the person writes again, when it can go out as itself."""
+
+    external_id: str | None
+    sent_as: str | None = None
+    held: bool = False
+
+
 class Sending(Protocol):
     """A channel as the sender sees it."""
 
     name: str
 
-    async def send(self, chat_id: str, message: OutMessage) -> str | None:
-        """Deliver one message; return the platform's message id. Raise RetryLater or
-        PermanentFailure; any other exception counts as passing."""
+    async def send(self, chat_id: str, message: OutMessage) -> str | Sent | None:
+        """Deliver one message; return the platform's message id (or a `Sent`). Raise
+        RetryLater or PermanentFailure; any other exception counts as passing."""
         ...
 
 
