@@ -1,5 +1,6 @@
-"""The aiohttp application: web chat, health check, Telegram webhook, and the background parts
-(database, sender, Telegram) as cleanup contexts, started and stopped in order."""
+"""The aiohttp application: web chat, health check, Telegram and WhatsApp webhooks, and the
+background parts (database, sender, channels, scheduler) as cleanup contexts, started and
+stopped in order."""
 
 from __future__ import annotations
 
@@ -13,6 +14,8 @@ from aiohttp import web
 from bot.channels import webchat
 from bot.channels.base import Sending
 from bot.channels.telegram import TelegramChannel
+from bot.channels.whatsapp import WhatsAppChannel
+from bot.channels.whatsapp_templates import TemplateBook, load_templates
 from bot.clock import Clock, utc_now
 from bot.runner import Runner
 from bot.scheduler import Scheduler
@@ -36,6 +39,7 @@ DATABASE = web.AppKey("database", Database)
 RUNNER = web.AppKey("runner", Runner)
 SENDER = web.AppKey("sender", Sender)
 TELEGRAM = web.AppKey("telegram", TelegramChannel)
+WHATSAPP = web.AppKey("whatsapp", WhatsAppChannel)
 SCHEDULER = web.AppKey("scheduler", Scheduler)
 
 
@@ -74,6 +78,15 @@ def check_templates(book: FlowBook, texts: Texts) -> None:
         raise ValueError(f"templates missing for the flows: {', '.join(missing)}")
 
 
+def whatsapp_templates(settings: Settings, texts: Texts) -> TemplateBook:
+    """The office's WhatsApp templates, each named for a kind of message that exists."""
+    book = load_templates(settings.flows_dir)
+    unknown = sorted(key for key in book.kinds if not texts.has(key, "id"))
+    if unknown:
+        raise ValueError(f"whatsapp_templates.yaml names messages that do not exist: {', '.join(unknown)}")
+    return book
+
+
 async def healthz(request: web.Request) -> web.Response:
     db = request.app[DATABASE]
     await db.run(lambda s: s.connection().exec_driver_sql("SELECT 1"))
@@ -107,11 +120,19 @@ def create_app(settings: Settings, *, clock: Clock = utc_now, migrate: bool = Tr
         app[TELEGRAM] = telegram
         if settings.telegram_webhook_url:
             app.router.add_post(settings.telegram_webhook_path, telegram.webhook)
+    if settings.whatsapp_enabled:
+        whatsapp = WhatsAppChannel(settings, runner, db, intake.texts, whatsapp_templates(settings, intake.texts), clock)
+        channels[whatsapp.name] = whatsapp
+        app[WHATSAPP] = whatsapp
+        app.router.add_get(settings.whatsapp_webhook_path, whatsapp.verify)
+        app.router.add_post(settings.whatsapp_webhook_path, whatsapp.webhook)
     # Stopped in reverse: the scheduler, then the sender (its last deliveries still need the
-    # Telegram client), then Telegram, then the database.
+    # channels' clients), then WhatsApp and Telegram, then the database.
     app.cleanup_ctx.append(_database)
     if settings.telegram_enabled:
         app.cleanup_ctx.append(_telegram)
+    if settings.whatsapp_enabled:
+        app.cleanup_ctx.append(_whatsapp)
     app.cleanup_ctx.append(_sender)
     if settings.scheduler_tick_seconds > 0:
         app.cleanup_ctx.append(_scheduler)
@@ -135,6 +156,12 @@ async def _scheduler(app: web.Application) -> AsyncIterator[None]:
     app[SCHEDULER].start()
     yield
     await app[SCHEDULER].stop()
+
+
+async def _whatsapp(app: web.Application) -> AsyncIterator[None]:
+    await app[WHATSAPP].start()
+    yield
+    await app[WHATSAPP].stop()
 
 
 async def _telegram(app: web.Application) -> AsyncIterator[None]:

@@ -17,6 +17,7 @@ from bot.ratelimit import ChannelLimits, RateLimit
 
 DEFAULT_TELEGRAM_API = "https://api.telegram.org/bot"
 DEFAULT_TELEGRAM_FILES = "https://api.telegram.org/file/bot"
+DEFAULT_WHATSAPP_API = "https://graph.facebook.com/v23.0"  # a pinned Graph API version: upgrade on purpose
 
 
 @dataclass(frozen=True)
@@ -37,6 +38,14 @@ class Settings:
     telegram_rate_per_chat: float = 1.0  # messages/s to one chat; 0 turns the limit off
     telegram_rate_burst: int = 3  # messages one chat may get at once (a reply of a few parts)
     telegram_rate_global: float = 30.0  # messages/s for the whole bot; 0 turns the limit off
+    whatsapp_access_token: str | None = None
+    whatsapp_phone_number_id: str | None = None
+    whatsapp_app_secret: str | None = None
+    whatsapp_verify_token: str | None = None
+    whatsapp_api_base_url: str = DEFAULT_WHATSAPP_API
+    whatsapp_rate_per_chat: float = 1.0  # messages/s to one person (WhatsApp's pair rate limit); 0 = off
+    whatsapp_rate_burst: int = 3
+    whatsapp_rate_global: float = 80.0  # messages/s for the number (Cloud API's default throughput); 0 = off
     conversation_ttl_hours: float = 24.0
     scheduler_tick_seconds: float = 60.0  # how often the jobs run; 0 turns the scheduler off
     outbox_lease_seconds: float = 60.0  # a crashed sender's claimed messages are sent again after this
@@ -64,15 +73,27 @@ class Settings:
         return bool(self.telegram_bot_token)
 
     @property
+    def whatsapp_enabled(self) -> bool:
+        """On when the four secrets WhatsApp needs are all set."""
+        return all((self.whatsapp_access_token, self.whatsapp_phone_number_id, self.whatsapp_app_secret,
+                    self.whatsapp_verify_token))
+
+    @property
     def send_limits(self) -> dict[str, ChannelLimits]:
-        """The sender's rate limits per channel (Telegram's flood limits; the web chat has none)."""
-        per_chat = RateLimit(self.telegram_rate_per_chat, self.telegram_rate_burst) if self.telegram_rate_per_chat > 0 else None
-        overall = RateLimit(self.telegram_rate_global, 5) if self.telegram_rate_global > 0 else None
-        return {"telegram": ChannelLimits(per_chat=per_chat, overall=overall)}
+        """The sender's rate limits per channel (Telegram's flood limits, WhatsApp's throughput
+        and pair rate; the web chat has none)."""
+        limits = {"telegram": _limits(self.telegram_rate_per_chat, self.telegram_rate_burst, self.telegram_rate_global)}
+        if self.whatsapp_enabled:  # the sender sizes its slots by the limits: none for a channel that is off
+            limits["whatsapp"] = _limits(self.whatsapp_rate_per_chat, self.whatsapp_rate_burst, self.whatsapp_rate_global)
+        return limits
 
     @property
     def telegram_webhook_path(self) -> str:
         return "/telegram/webhook"
+
+    @property
+    def whatsapp_webhook_path(self) -> str:
+        return "/whatsapp/webhook"
 
     def validate(self) -> None:
         """Fail at start-up, with the variable's name, rather than on the first message."""
@@ -84,6 +105,16 @@ class Settings:
             1 <= len(secret) <= 256 and all(c.isalnum() or c in "_-" for c in secret) and secret.isascii()
         ):
             raise ValueError("TELEGRAM_WEBHOOK_SECRET must be 1-256 characters of A-Za-z0-9_-")
+        whatsapp = {"WHATSAPP_ACCESS_TOKEN": self.whatsapp_access_token, "WHATSAPP_PHONE_NUMBER_ID": self.whatsapp_phone_number_id,
+                    "WHATSAPP_APP_SECRET": self.whatsapp_app_secret, "WHATSAPP_VERIFY_TOKEN": self.whatsapp_verify_token}
+        if any(whatsapp.values()) and not all(whatsapp.values()):
+            missing = ", ".join(name for name, value in whatsapp.items() if not value)
+            raise ValueError(f"WhatsApp needs all four of its settings; missing: {missing}")
+
+
+def _limits(per_chat: float, burst: int, overall: float) -> ChannelLimits:
+    return ChannelLimits(per_chat=RateLimit(per_chat, burst) if per_chat > 0 else None,
+                         overall=RateLimit(overall, 5) if overall > 0 else None)
 
 
 _ENV = {
@@ -106,6 +137,14 @@ _ENV = {
     "TELEGRAM_RATE_PER_CHAT": ("telegram_rate_per_chat", float),
     "TELEGRAM_RATE_BURST": ("telegram_rate_burst", int),
     "TELEGRAM_RATE_GLOBAL": ("telegram_rate_global", float),
+    "WHATSAPP_ACCESS_TOKEN": ("whatsapp_access_token", str),
+    "WHATSAPP_PHONE_NUMBER_ID": ("whatsapp_phone_number_id", str),
+    "WHATSAPP_APP_SECRET": ("whatsapp_app_secret", str),
+    "WHATSAPP_VERIFY_TOKEN": ("whatsapp_verify_token", str),
+    "WHATSAPP_API_BASE_URL": ("whatsapp_api_base_url", str),
+    "WHATSAPP_RATE_PER_CHAT": ("whatsapp_rate_per_chat", float),
+    "WHATSAPP_RATE_BURST": ("whatsapp_rate_burst", int),
+    "WHATSAPP_RATE_GLOBAL": ("whatsapp_rate_global", float),
 }
 
 

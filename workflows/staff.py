@@ -18,6 +18,7 @@ from sqlmodel import Session
 from storage import repo
 from storage.models import Contact, Staff, StaffInvite
 from workflows.flowbook import FlowBook
+from workflows.validation.phone import normalize_phone
 
 ROLES = ("officer", "supervisor", "admin")
 STATUSES = ("active", "away", "disabled")
@@ -66,6 +67,8 @@ def add_staff(session: Session, *, book: FlowBook, name: str, scope: Scope, tele
         raise StaffError("a Telegram user id is a number")
     if telegram_user_id and staff_by_platform(session, channel="telegram", external_id=telegram_user_id):
         raise StaffError(f"Telegram user {telegram_user_id} is already staff")
+    if whatsapp_number is not None:
+        whatsapp_number = whatsapp_id(whatsapp_number)
     if whatsapp_number and staff_by_platform(session, channel="whatsapp", external_id=whatsapp_number):
         raise StaffError(f"WhatsApp number {whatsapp_number} is already staff")
     staff = Staff(name=name[:128], role=scope.role, team=scope.team, districts=scope.districts,
@@ -74,6 +77,15 @@ def add_staff(session: Session, *, book: FlowBook, name: str, scope: Scope, tele
     session.add(staff)
     session.flush()
     return staff
+
+
+def whatsapp_id(number: str) -> str:
+    """A phone number as WhatsApp names its owner (`wa_id`: the E.164 digits, no "+"), so a
+    staff member typed as "0812…" or "+62 812…" is recognised when they write."""
+    normal = normalize_phone(number)
+    if normal is None:
+        raise StaffError(f"{number!r} is not a valid phone number")
+    return normal.removeprefix("+")
 
 
 def create_invite(session: Session, *, book: FlowBook, scope: Scope, now: datetime) -> StaffInvite:

@@ -1,0 +1,253 @@
+"""WhatsApp through the Cloud API: the webhook in, the /messages endpoint out.
+
+In: Meta POSTs deliveries to `/whatsapp/webhook`, signed with the app secret; a delivery with
+a missing or wrong signature is refused before anything is read. Messages go to the runner
+(de-duplicated on WhatsApp's message id, since deliveries are retried) and the answer is 200
+once they are committed, so a failure here makes Meta deliver again. Status reports update the
+outbox row they are about.
+
+Out: the sender hands us one message at a time. Within 24 hours of the person's last message
+it goes out as itself (text, reply buttons, a list, a location request, a photo); otherwise,
+or when WhatsApp says the window is closed (131047), as the office's approved template for
+that kind of message. Rate-limit answers (130429 throughput, 131056 pair rate) make the sender
+wait and try again; nothing is dropped.
+
+Why no client library: pywa, the maintained one, brings its own HTTP client (httpx) and its
+own web-framework adapters (not aiohttp), and the parts we need (an HMAC check, five
+endpoints) are short; the 24-hour routing and the outbox are ours either way.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hmac
+import logging
+from datetime import timedelta
+from functools import cache
+from typing import Any
+
+import aiohttp
+from aiohttp import web
+from sqlalchemy import select
+
+from bot.channels.base import PermanentFailure, RetryLater, Sent
+from bot.channels.whatsapp_inbound import CHANNEL, SIGNATURE_HEADER, read_delivery, signature_valid
+from bot.channels.whatsapp_shape import Labels, requests_for
+from bot.channels.whatsapp_templates import TemplateBook, template_for
+from bot.clock import Clock, utc_now
+from bot.runner import PhotoTooLarge, Runner
+from bot.settings import Settings
+from storage import outbox
+from storage.db import Database
+from storage.models import Contact
+from workflows.messages import OutMessage
+from workflows.texts import Texts
+
+log = logging.getLogger(__name__)
+
+WINDOW = timedelta(hours=24)
+WINDOW_MARGIN = timedelta(minutes=5)  # clocks differ, and a message takes a moment to arrive
+CAPTION_LIMIT = 1024
+WINDOW_CLOSED = 131047
+# Codes that mean "later": throughput, pair rate, spam rate, app and account rate limits,
+# and WhatsApp's own passing trouble. Seconds to wait before trying again.
+RETRY_CODES = {130429: 2.0, 131056: 6.0, 131048: 60.0, 4: 60.0, 80007: 60.0, 131000: 5.0, 131016: 10.0, 1: 5.0, 2: 5.0}
+AUTH_CODES = {190, 10, 200}  # a bad or expired token: an operator must act, and messages wait meanwhile
+AUTH_WAIT = 120.0
+
+
+class GraphError(Exception):
+    def __init__(self, status: int, code: int | None, message: str) -> None:
+        super().__init__(f"{status} {code} {message}")
+        self.status, self.code, self.message = status, code, message
+
+
+class WhatsAppChannel:
+    """Receives webhook deliveries for the runner and sends outbox messages."""
+
+    name = CHANNEL
+
+    def __init__(self, settings: Settings, runner: Runner, db: Database, texts: Texts, templates: TemplateBook,
+                 clock: Clock = utc_now) -> None:
+        assert settings.whatsapp_enabled
+        self.settings = settings
+        self.runner = runner
+        self.db = db
+        self.texts = texts
+        self.templates = templates
+        self.clock = clock
+        self.api = settings.whatsapp_api_base_url.rstrip("/")
+        self.headers = {"Authorization": f"Bearer {settings.whatsapp_access_token}"}
+        self._http: aiohttp.ClientSession | None = None
+
+    # ------------------------------------------------------------------ lifecycle
+    async def start(self) -> None:
+        self._http = aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=30),
+                                           connector=aiohttp.TCPConnector(limit=64))
+
+    async def stop(self) -> None:
+        if self._http is not None:
+            await self._http.close()
+
+    @property
+    def http(self) -> aiohttp.ClientSession:
+        assert self._http is not None, "WhatsAppChannel.start() first"
+        return self._http
+
+    # ------------------------------------------------------------------ inbound
+    async def verify(self, request: web.Request) -> web.Response:
+        """Meta's subscription handshake: echo the challenge to whoever knows the verify token."""
+        query = request.query
+        token = (query.get("hub.verify_token") or "").encode()
+        expected = (self.settings.whatsapp_verify_token or "").encode()
+        if query.get("hub.mode") == "subscribe" and expected and hmac.compare_digest(token, expected):
+            return web.Response(text=query.get("hub.challenge", ""))
+        return web.Response(status=403)
+
+    async def webhook(self, request: web.Request) -> web.Response:
+        body = await request.read()
+        header = request.headers.get(SIGNATURE_HEADER)
+        if header is None:
+            return web.Response(status=401)
+        if not signature_valid(body, header, self.settings.whatsapp_app_secret or ""):
+            return web.Response(status=403)
+        try:
+            incoming, reports = read_delivery(await request.json())
+        except ValueError:
+            return web.Response(status=400)
+        for report in reports:
+            await self.db.run(self._record_report, report)
+        for item in incoming:
+            fetch = None
+            if item.media_id is not None:
+                media_id = item.media_id
+                fetch = lambda limit, media_id=media_id: self._download(media_id, limit)  # noqa: E731
+            await self.runner.handle(item.envelope, fetch)
+        return web.Response(status=200)
+
+    def _record_report(self, session: Any, report: outbox.DeliveryReport) -> None:
+        """Record a status; a message WhatsApp refused for later goes out again: as a template
+        when the window had closed, as itself after a rate limit."""
+        row_id = outbox.record_delivery(session, channel=CHANNEL, report=report)
+        if row_id is None or report.status != "failed":
+            return
+        log.warning("whatsapp: message %s failed: %s %s", row_id, report.error_code, report.error)
+        if report.error_code == WINDOW_CLOSED:
+            outbox.queue_copies(session, message_ids=[row_id], now=self.clock(), status=outbox.PENDING,
+                                patch={"as_template": True})
+        elif report.error_code in RETRY_CODES:
+            outbox.queue_copies(session, message_ids=[row_id], now=self.clock(), status=outbox.PENDING)
+
+    async def _download(self, media_id: str, limit: int) -> bytes:
+        """Media id → a short-lived URL → the bytes, both with our token; refused early when
+        WhatsApp says it is too large, and never read past `limit`."""
+        async with self.http.get(f"{self.api}/{media_id}", headers=self.headers) as response:
+            if response.status != 200:
+                raise GraphError(response.status, None, f"media {media_id}: {await response.text()}")
+            media = await response.json()
+        if int(media.get("file_size") or 0) > limit:
+            raise PhotoTooLarge()
+        async with self.http.get(media["url"], headers=self.headers) as response:
+            if response.status != 200:
+                raise GraphError(response.status, None, f"media download {media_id}")
+            data = bytearray()
+            async for chunk in response.content.iter_chunked(64 * 1024):
+                data += chunk
+                if len(data) > limit:
+                    raise PhotoTooLarge()
+            return bytes(data)
+
+    # ------------------------------------------------------------------ outbound
+    async def send(self, chat_id: str, message: OutMessage) -> str | Sent | None:
+        try:
+            if message.as_template or not await self._window_open(chat_id):
+                return await self._send_template(chat_id, message)
+            try:
+                return await self._send_free_form(chat_id, message)
+            except GraphError as error:
+                if error.code != WINDOW_CLOSED:
+                    raise
+                log.info("whatsapp: window closed for %s by WhatsApp's reckoning; sending a template", _masked(chat_id))
+                return await self._send_template(chat_id, message)
+        except GraphError as error:
+            raise _failure(error) from error
+        except (aiohttp.ClientError, asyncio.TimeoutError) as error:
+            raise RetryLater(2.0, f"network: {error!r}") from error
+
+    async def _window_open(self, chat_id: str) -> bool:
+        """Whether the person wrote within 24 hours (less a margin), by our own record."""
+        last = await self.db.run(lambda s: s.execute(select(Contact.last_inbound_at).where(
+            Contact.channel == CHANNEL, Contact.external_id == chat_id)).scalar())
+        return last is not None and self.clock() - last < WINDOW - WINDOW_MARGIN
+
+    async def _send_free_form(self, chat_id: str, message: OutMessage) -> str | None:
+        if message.photo is not None:
+            return await self._send_photo(chat_id, message)
+        sent = None
+        for request in requests_for(message, self._labels(message.language)):
+            sent = await self._post_message(chat_id, request)
+        return sent
+
+    async def _send_template(self, chat_id: str, message: OutMessage) -> Sent:
+        request = template_for(self.templates, message)
+        sent = await self._post_message(chat_id, {"type": "template", "template": request.template})
+        return Sent(sent, sent_as=f"template:{request.name}", held=request.held)
+
+    async def _send_photo(self, chat_id: str, message: OutMessage) -> str | None:
+        """Upload the stored photo and send it with the text as caption (the rest, if longer,
+        after it); a photo that is gone is said in words instead."""
+        path = (self.settings.attachments_dir / (message.photo or "")).resolve()
+        if not path.is_file() or self.settings.attachments_dir.resolve() not in path.parents:
+            log.warning("whatsapp: photo %s is missing; sending the caption alone", message.photo)
+            return await self._post_message(chat_id, {"type": "text", "text": {"body": message.text[:4096]}})
+        data = await asyncio.to_thread(path.read_bytes)
+        form = aiohttp.FormData()
+        form.add_field("messaging_product", "whatsapp")
+        form.add_field("type", "image/jpeg")
+        form.add_field("file", data, filename=path.name, content_type="image/jpeg")
+        uploaded = await self._call(f"{self.api}/{self.settings.whatsapp_phone_number_id}/media", data=form)
+        return await self._post_message(chat_id, {"type": "image", "image": {"id": uploaded["id"],
+                                                                            "caption": message.text[:CAPTION_LIMIT]}})
+
+    async def _post_message(self, chat_id: str, request: dict[str, Any]) -> str | None:
+        body = {"messaging_product": "whatsapp", "recipient_type": "individual", "to": chat_id, **request}
+        answer = await self._call(f"{self.api}/{self.settings.whatsapp_phone_number_id}/messages", json=body)
+        messages = answer.get("messages") or [{}]
+        return messages[0].get("id")
+
+    async def _call(self, url: str, **kwargs: Any) -> dict[str, Any]:
+        async with self.http.post(url, headers=self.headers, **kwargs) as response:
+            try:
+                answer = await response.json(content_type=None)
+            except ValueError:
+                answer = {}
+            if response.status >= 400 or "error" in (answer or {}):
+                error = (answer or {}).get("error") or {}
+                details = (error.get("error_data") or {}).get("details") or error.get("message") or response.reason
+                raise GraphError(response.status, error.get("code"), str(details))
+            return answer or {}
+
+    def _labels(self, language: str) -> Labels:
+        return _labels(self.texts, language)
+
+
+@cache
+def _labels(texts: Texts, language: str) -> Labels:
+    return Labels(choose=texts.button("choose", language), or_choose=texts.render("whatsapp/or_choose", language))
+
+
+def _failure(error: GraphError) -> Exception:
+    """What the sender should do about a refused request."""
+    if error.code in RETRY_CODES:
+        return RetryLater(RETRY_CODES[error.code], f"whatsapp {error.code}: {error.message}")
+    if error.code in AUTH_CODES or error.status == 401:
+        log.error("whatsapp: the access token was refused (%s); messages wait until it is fixed", error.code)
+        return RetryLater(AUTH_WAIT, f"whatsapp {error.code}: {error.message}")
+    if error.status >= 500 or error.status == 429:
+        return RetryLater(5.0, f"whatsapp {error.status}: {error.message}")
+    return PermanentFailure(f"whatsapp {error.code}: {error.message}")
+
+
+def _masked(chat_id: str) -> str:
+    """A phone number is personal data: logs keep its last digits only."""
+    return f"…{chat_id[-4:]}"
