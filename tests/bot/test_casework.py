@@ -10,7 +10,7 @@ from typing import Any
 from sqlalchemy import select
 
 from storage.models import Referral, SurveyResponse
-from tests.bot.test_telegram import file_complaint
+from tests.support.complaint import file_complaint
 from tests.support.office import (
     ANI,
     BUDI,

@@ -26,6 +26,7 @@ from storage.migrate import upgrade
 from storage.models import Attachment, OutboxMessage, Ticket
 from tests.fakes.telegram_api import FakeTelegramAPI
 from tests.support.clock import running_clock
+from tests.support.complaint import file_complaint
 from tests.support.telegram import TelegramCitizen
 from tests.support.webchat import jpeg
 
@@ -78,36 +79,6 @@ async def webhook(settings: Settings, fake: FakeTelegramAPI) -> AsyncIterator[Da
     runner, db = await serve(telegram_settings(settings, fake, telegram_webhook_url=url, telegram_webhook_secret=SECRET), port)
     yield db
     await runner.cleanup()
-
-
-async def file_complaint(citizen: TelegramCitizen, photo: bytes | None = None) -> str:
-    """A neighbour's report, pressing the buttons a Telegram user sees."""
-    await citizen.type("/start")
-    await citizen.press("Pengaduan")
-    await citizen.press("Setuju")
-    await citizen.press("Lansia")
-    await citizen.press("Lansia telantar")
-    await citizen.press("Orang lain")
-    await citizen.type("Mbah Sarinah")
-    await citizen.press("Tidak tahu")
-    await citizen.type("80")
-    await citizen.press("Perempuan")
-    await citizen.press("Umbulharjo")
-    await citizen.press("Giwangan")
-    await citizen.type("Jl. Imogiri Timur RT 03, dekat masjid")
-    assert [b.get("request_location") for b in citizen.keyboard()][0] is True
-    await citizen.location(-7.8305, 110.392)
-    if photo is not None:
-        replies = await citizen.photo(photo)
-        assert "Foto diterima" in replies[0].text
-        await citizen.press("Selesai")
-    else:
-        await citizen.press("Lewati")
-    await citizen.type("Nenek tinggal sendiri dan tidak ada yang merawat sejak bulan lalu.")
-    await citizen.type("0812 3456 7890")
-    assert "Periksa lagi" in citizen.last.text
-    replies = await citizen.press("Kirim")
-    return replies[0].text
 
 
 async def tickets(db: Database) -> list[Ticket]:

@@ -10,7 +10,7 @@ from sqlalchemy import select
 
 from storage.db import Database
 from storage.models import Staff, Ticket, TicketEvent
-from tests.bot.test_telegram import file_complaint
+from tests.support.complaint import file_complaint
 from tests.fakes.telegram_api import FakeTelegramAPI
 from tests.support.clock import MovableClock
 from tests.support.telegram import TelegramCitizen

@@ -43,6 +43,10 @@ class TelegramCitizen:
         markup = (message or self.last).reply_markup or {}
         return {b["text"]: b.get("callback_data", "") for row in markup.get("inline_keyboard", []) for b in row}
 
+    def asked_for_location(self, replies: list[Any]) -> bool:
+        """A reply keyboard whose first button shares the location."""
+        return bool(replies) and [b.get("request_location") for b in self.keyboard(replies[-1])][:1] == [True]
+
     def keyboard(self, message: Any | None = None) -> list[dict[str, Any]]:
         markup = (message or self.last).reply_markup or {}
         return [b for row in markup.get("keyboard", []) for b in row]

@@ -14,6 +14,7 @@ TICKET = {"number": "SP-2026-00042", "category": "Lansia telantar", "status": "i
 SAMPLES: dict[str, dict] = {
     "menu/welcome": {}, "menu/main": {},
     "conversation/expired": {}, "conversation/cancelled": {}, "conversation/help": {"in_flow": True},
+    "whatsapp/or_choose": {},
     "conversation/language_set": {}, "conversation/choose_language": {},
     "errors/unknown_command": {"text": "/hapus"}, "errors/stale_button": {}, "errors/unsupported": {"media": "sticker"},
     "errors/choose_option": {}, "errors/expected_text": {}, "errors/too_long": {"limit": 2000, "length": 2500},

@@ -1,0 +1,281 @@
+"""WhatsApp end to end: the real app behind its webhook, against the fake Graph API, on both
+databases. Citizens file, answer officers and rate the service; officers work tickets with
+the same actions as on Telegram; outside the 24-hour window messages go out as templates."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from dataclasses import replace
+from typing import Any, AsyncIterator
+
+import pytest
+from aiohttp import ClientSession, web
+from sqlalchemy import func, select
+
+from bot.app import DATABASE, create_app
+from bot.settings import Settings
+from storage.db import Database
+from storage.models import Attachment, Contact, InboundMessage, OutboxMessage, Ticket
+from tests.bot.test_telegram import free_port
+from tests.fakes.graph_api import FakeGraphAPI
+from tests.support.clock import MovableClock
+from tests.support.complaint import file_complaint
+from tests.support.office import NUMBER, UMBULHARJO
+from tests.support.webchat import jpeg
+from tests.support.whatsapp import WhatsAppPerson
+from workflows import staff as records
+from workflows.flowbook import load_flowbook
+
+SITI, BUDI, RINA = "6281234567890", "6281300000001", "6285700000002"
+VERIFY = "verify-me"
+
+
+class WhatsAppOffice:
+    """The app under test with WhatsApp on, the fake Graph API, and a clock both share."""
+
+    def __init__(self, fake: FakeGraphAPI, db: Database, clock: MovableClock, url: str) -> None:
+        self.fake, self.db, self.clock, self.url = fake, db, clock, url
+
+    def person(self, wa_id: str, name: str = "Siti") -> WhatsAppPerson:
+        return WhatsAppPerson(self.fake, self.db, wa_id, name)
+
+    async def hire(self, name: str, number: str) -> WhatsAppPerson:
+        """An officer linked by phone number, typed the way people write it."""
+        book = load_flowbook()
+
+        def add(session: Any) -> None:
+            scope = records.check_scope(book, role="officer", team=None, districts=(UMBULHARJO,), categories=())
+            records.add_staff(session, book=book, name=name, scope=scope, telegram_user_id=None,
+                              whatsapp_number="0" + number[2:], language="id", now=self.clock())
+        await self.db.run(add)
+        member = self.person(number, name)
+        [help_text] = await member.type("halo")
+        assert "Perintah petugas" in help_text.text
+        return member
+
+    async def ticket(self, number: str) -> Ticket:
+        return await self.db.run(lambda s: s.execute(select(Ticket).where(Ticket.number == number)).scalars().one())
+
+    async def outbox(self, wa_id: str) -> list[OutboxMessage]:
+        return await self.db.run(lambda s: list(s.execute(select(OutboxMessage).where(
+            OutboxMessage.channel == "whatsapp", OutboxMessage.chat_id == wa_id).order_by(OutboxMessage.id)).scalars()))
+
+
+def register_templates(fake: FakeGraphAPI) -> None:
+    """The templates of our packaged whatsapp_templates.yaml, as approved in WhatsApp Manager."""
+    for language, buttons in (("id", ["Beri nilai", "Belum selesai"]), ("en", ["Rate service", "Not resolved"])):
+        fake.add_template("satupintu_kabar", language, 1)
+        fake.add_template("satupintu_pertanyaan", language, 2)
+        fake.add_template("satupintu_selesai", language, 2, buttons)
+        fake.add_template("satupintu_survei", language, 2, buttons)
+
+
+@pytest.fixture
+async def office(settings: Settings) -> AsyncIterator[WhatsAppOffice]:
+    clock = MovableClock()
+    skew = [0.0]  # seconds WhatsApp's clock runs ahead of ours (to close its window before ours)
+    fake = FakeGraphAPI(clock=lambda: clock().timestamp() + skew[0])
+    register_templates(fake)
+    await fake.start()
+    port = free_port()
+    app = create_app(replace(settings, whatsapp_access_token=fake.access_token, whatsapp_phone_number_id=fake.phone_number_id,
+                             whatsapp_app_secret=fake.app_secret, whatsapp_verify_token=VERIFY,
+                             whatsapp_api_base_url=fake.api_base_url, whatsapp_rate_per_chat=0.0), clock=clock)
+    runner = web.AppRunner(app)
+    await runner.setup()
+    await web.TCPSite(runner, "127.0.0.1", port).start()
+    url = f"http://127.0.0.1:{port}/whatsapp/webhook"
+    fake.webhook_url = url
+    wa = WhatsAppOffice(fake, app[DATABASE], clock, url)
+    wa.skew = skew  # type: ignore[attr-defined]
+    yield wa
+    await runner.cleanup()
+    await fake.close()
+
+
+# ---------------------------------------------------------------------- the webhook's door
+async def test_the_subscription_handshake_answers_only_the_verify_token(office: WhatsAppOffice) -> None:
+    async with ClientSession() as http:
+        ok = {"hub.mode": "subscribe", "hub.verify_token": VERIFY, "hub.challenge": "1158201444"}
+        async with http.get(office.url, params=ok) as response:
+            assert (response.status, await response.text()) == (200, "1158201444")
+        for wrong in ({**ok, "hub.verify_token": "guess"}, {**ok, "hub.mode": "unsubscribe"}, {}):
+            async with http.get(office.url, params=wrong) as response:
+                assert response.status == 403
+
+
+async def test_a_missing_or_wrong_signature_is_refused_and_nothing_is_processed(office: WhatsAppOffice) -> None:
+    envelope = office.fake.text(SITI, "halo")
+    assert await office.fake.deliver(envelope, signature="missing") == 401
+    assert await office.fake.deliver(envelope, signature="wrong") == 403
+    seen = await office.db.run(lambda s: (s.scalar(select(func.count()).select_from(InboundMessage)),
+                                          s.scalar(select(func.count()).select_from(Contact))))
+    assert seen == (0, 0) and office.fake.sent(SITI) == []
+
+
+async def test_a_redelivered_message_is_answered_once(office: WhatsAppOffice) -> None:
+    siti = office.person(SITI)
+    envelope = office.fake.text(SITI, "halo")
+    first = await siti.deliver(envelope)
+    again = await siti.deliver(envelope)  # Meta retries a delivery it thinks failed
+    assert [m.text.split("\n")[0] for m in first] == ["Apa yang ingin Anda lakukan?"]
+    assert again == [] and len(office.fake.sent(SITI)) == 1
+
+
+# ---------------------------------------------------------------------- a citizen's complaint
+async def test_a_whole_complaint_with_a_photo_and_a_location(office: WhatsAppOffice) -> None:
+    siti = office.person(SITI)
+    confirmation = await file_complaint(siti, photo=jpeg(), greeting="halo")
+    number = NUMBER.search(confirmation).group(0)
+    assert "Selasa, 24 November 2026" in confirmation
+    ticket = await office.ticket(number)
+    assert (ticket.channel, ticket.category, ticket.village_code) == ("whatsapp", "lansia_telantar", "34.71.04.1001")
+    assert (ticket.latitude, ticket.longitude) == (-7.8305, 110.392)
+    [attachment] = await office.db.run(lambda s: list(s.execute(select(Attachment)).scalars()))
+    assert attachment.ticket_id == ticket.id and attachment.width == 320
+    contact = await office.db.run(lambda s: s.execute(select(Contact).where(Contact.external_id == SITI)).scalars().one())
+    assert (contact.channel, contact.display_name) == ("whatsapp", "Siti")
+    await siti.type("status")
+    assert number in siti.messages[-2].text
+    assert all(row.status == "sent" and row.external_id.startswith("wamid.") for row in await office.outbox(SITI))
+
+
+async def test_what_whatsapp_cannot_answer_gets_a_kind_reprompt(office: WhatsAppOffice) -> None:
+    siti = office.person(SITI)
+    await siti.type("halo")
+    await siti.press("Pengaduan")
+    for kind in ("sticker", "audio", "video", "reaction"):
+        replies = await siti.deliver(office.fake.unsupported(SITI, kind))
+        assert replies, kind
+        assert "Setuju" in siti.choices(), kind  # the consent question again, with its buttons
+    await siti.press("Setuju")
+    replies = await siti.deliver(office.fake.contacts(SITI, "+62 811 0000 111", "Adik"))
+    assert replies and "Lansia" in siti.choices()  # still the category question, nothing lost
+
+
+async def test_a_contact_card_answers_the_phone_question(office: WhatsAppOffice) -> None:
+    siti = office.person(SITI)
+    await siti.type("halo")
+    await siti.press("Pengaduan")
+    await siti.press("Setuju")
+    await siti.press("Lansia")
+    await siti.press("Lansia telantar")
+    await siti.press("Orang lain")
+    await siti.type("Mbah Sarinah")
+    await siti.press("Tidak tahu")
+    await siti.type("80")
+    await siti.press("Perempuan")
+    await siti.press("Umbulharjo")
+    await siti.press("Giwangan")
+    await siti.type("Jl. Imogiri Timur RT 03")
+    await siti.press("Lewati")
+    await siti.press("Lewati")
+    await siti.type("Nenek tinggal sendiri dan tidak ada yang merawat.")
+    await siti.deliver(office.fake.contacts(SITI, "+62 812-3456-7890", "Siti"))
+    assert "Periksa lagi" in siti.last.text and "+6281234567890" in siti.last.text
+
+
+# ---------------------------------------------------------------------- officers, the window and templates
+async def test_an_officer_on_whatsapp_and_a_citizen_outside_the_window(office: WhatsAppOffice) -> None:
+    budi = await office.hire("Budi Santoso", BUDI)
+    siti = office.person(SITI)
+    number = NUMBER.search(await file_complaint(siti, photo=jpeg(), greeting="halo")).group(0)
+
+    [card, photo] = await budi.catch_up()
+    assert f"🎫 {number}" in card.text and card.payload["interactive"]["type"] == "list"
+    assert photo.type == "image" and photo.payload["image"]["id"]  # uploaded, then sent by media id
+    await budi.press("Terima", card)
+    [accepted] = await siti.catch_up()
+    assert accepted.type == "text" and "sudah menerima" in accepted.text
+
+    await budi.press("Tanya warga")
+    await budi.type("Apakah Mbah Sarinah punya KTP?")
+    [question] = await siti.catch_up()
+    assert "Apakah Mbah Sarinah punya KTP?" in question.text
+    [thanks] = await siti.type("Tidak punya, hilang waktu banjir.")
+    assert "sudah diteruskan" in thanks.text
+    relayed = await budi.catch_up()
+    assert any("Tidak punya, hilang waktu banjir." in (m.text or "") for m in relayed)
+
+    office.clock.advance(hours=25)  # Siti has not written for a day: WhatsApp allows templates only
+    await budi.type(f"/ticket {number}")  # Budi writes, so his own window is open again
+    await budi.press("Selesai")
+    await budi.type("KTP sudah jadi; Mbah Sarinah didaftarkan PBI-JK.")
+    [resolved] = await siti.catch_up()
+    assert resolved.type == "template" and resolved.text.startswith(f"template:satupintu_selesai {number} | ")
+    assert "KTP sudah jadi" in resolved.text
+    sent = (await office.outbox(SITI))[-1]
+    assert sent.sent_as == "template:satupintu_selesai" and sent.status == "sent"
+
+    # She rates the service with the template's quick replies, then the survey goes on as usual.
+    replies = await siti.press("Beri nilai", resolved)
+    assert replies and "cepat" in replies[-1].text.lower()
+    for answer in ("4 Sangat cepat", "4 Sangat sopan", "3 Baik"):
+        await siti.press(answer)
+    replies = await siti.type("Petugasnya ramah, terima kasih.")
+    assert "Terima kasih atas penilaian Anda" in replies[0].text
+    assert (await office.ticket(number)).status == "closed"
+
+
+async def test_what_a_template_cannot_carry_waits_for_the_citizens_next_message(office: WhatsAppOffice) -> None:
+    budi = await office.hire("Budi Santoso", BUDI)
+    siti = office.person(SITI)
+    number = NUMBER.search(await file_complaint(siti, greeting="halo")).group(0)
+    [card] = await budi.catch_up()
+    await budi.press("Terima", card)
+    await siti.catch_up()
+    office.clock.advance(hours=30)
+    await budi.type(f"/ticket {number}")
+    await budi.press("Tanya warga")
+    long_question = "Mohon ceritakan " + "keadaan Mbah Sarinah sehari-hari, " * 40
+    await budi.type(long_question)
+    [notice] = await siti.catch_up()
+    assert notice.text.startswith(f"template:satupintu_pertanyaan {number} | ") and notice.text.endswith("…")
+    held = [row for row in await office.outbox(SITI) if row.status == "held"]
+    assert len(held) == 1
+    replies = await siti.type("halo")  # her message opens the window: the whole question comes first
+    assert long_question.strip() in replies[0].text.replace("\n", " ")
+    assert [row.status for row in await office.outbox(SITI) if row.id == held[0].id] == ["sent"]
+
+
+async def test_whatsapp_closing_the_window_first_turns_the_message_into_a_template(office: WhatsAppOffice) -> None:
+    budi = await office.hire("Budi Santoso", BUDI)
+    siti = office.person(SITI)
+    number = NUMBER.search(await file_complaint(siti, greeting="halo")).group(0)
+    [card] = await budi.catch_up()
+    office.skew[0] = 25 * 3600  # type: ignore[attr-defined]  # by WhatsApp's clock Siti's window has closed; by ours not yet
+    await budi.type("halo")  # Budi's window stays open on both clocks
+    await budi.press("Terima", card)
+    deadline = time.monotonic() + 10
+    while not [m for m in office.fake.sent(SITI) if m.type == "template"]:
+        assert time.monotonic() < deadline, [m.text for m in office.fake.sent(SITI)]
+        await asyncio.sleep(0.05)
+    await siti.catch_up()
+    rows = [row for row in await office.outbox(SITI) if "sudah menerima" in row.payload["text"]]
+    assert [(row.delivery, row.sent_as) for row in rows] == [("failed", None), (None, "template:satupintu_kabar")]
+    assert rows[0].delivery_error.startswith("131047")
+    assert office.fake.sent(SITI)[-1].text.startswith("template:satupintu_kabar Kabar tentang laporan")
+    assert number in office.fake.sent(SITI)[-1].text
+
+
+async def test_rate_limit_answers_are_waited_out_and_nothing_is_lost_or_doubled(office: WhatsAppOffice) -> None:
+    siti = office.person(SITI)
+    office.fake.fail_next(130429, to=SITI)
+    started = time.monotonic()
+    replies = await siti.type("halo")
+    assert time.monotonic() - started >= 1.5
+    assert [m.text.split("\n")[0] for m in replies] == ["Apa yang ingin Anda lakukan?"]
+    office.fake.fail_next(131056, to=SITI)
+    replies = await siti.press("Pengaduan")
+    assert len(replies) == 1 and "Sebelum mulai" in replies[0].text
+
+
+async def test_delivery_reports_are_recorded_in_order(office: WhatsAppOffice) -> None:
+    siti = office.person(SITI)
+    await siti.type("halo")
+    last = siti.last
+    for status in ("read", "delivered"):  # a late "delivered" must not undo "read"
+        assert await office.fake.deliver(office.fake.statuses(last.id, status, recipient_id=SITI)) == 200
+    [row] = [r for r in await office.outbox(SITI) if r.external_id == last.id]
+    assert row.delivery == "read" and row.delivery_at is not None

@@ -1,0 +1,43 @@
+"""The neighbour's complaint that the chat tests file, the same on every button channel: a
+person who can `type`, `press` a choice by its title, share a `location`, send a `photo`, and
+say whether the last replies `asked_for_location`."""
+
+from __future__ import annotations
+
+from typing import Any, Protocol
+
+
+class ChatPerson(Protocol):
+    async def type(self, text: str) -> list[Any]: ...
+    async def press(self, title: str) -> list[Any]: ...
+    async def location(self, latitude: float, longitude: float) -> list[Any]: ...
+    async def photo(self, data: bytes) -> list[Any]: ...
+    def asked_for_location(self, replies: list[Any]) -> bool: ...
+    @property
+    def last(self) -> Any: ...
+
+
+async def file_complaint(person: ChatPerson, photo: bytes | None = None, greeting: str = "/start") -> str:
+    """Mbah Sarinah, 80, left alone in Giwangan: the confirmation's text."""
+    await person.type(greeting)
+    for title in ("Pengaduan", "Setuju", "Lansia", "Lansia telantar", "Orang lain"):
+        await person.press(title)
+    await person.type("Mbah Sarinah")
+    await person.press("Tidak tahu")
+    await person.type("80")
+    for title in ("Perempuan", "Umbulharjo", "Giwangan"):
+        await person.press(title)
+    replies = await person.type("Jl. Imogiri Timur RT 03, dekat masjid")
+    assert person.asked_for_location(replies), replies
+    await person.location(-7.8305, 110.392)
+    if photo is not None:
+        replies = await person.photo(photo)
+        assert "Foto diterima" in replies[0].text
+        await person.press("Selesai")
+    else:
+        await person.press("Lewati")
+    await person.type("Nenek tinggal sendiri dan tidak ada yang merawat sejak bulan lalu.")
+    await person.type("0812 3456 7890")
+    assert "Periksa lagi" in person.last.text
+    replies = await person.press("Kirim")
+    return replies[0].text
