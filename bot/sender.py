@@ -17,7 +17,7 @@ import time
 from datetime import timedelta
 from typing import Any, Mapping
 
-from bot.channels.base import PermanentFailure, RetryLater, Sending, Sent
+from bot.channels.base import HeldFailure, PermanentFailure, RetryLater, Sending, Sent
 from bot.clock import Clock, utc_now
 from bot.ratelimit import ChannelLimiter, ChannelLimits
 from storage import outbox
@@ -168,7 +168,7 @@ class Sender:
         long rate-limited batch resends at most the message in flight. False when one must
         wait (a retry), which holds back the rest of the chat."""
         sent: list[tuple[int, str | Sent | None]] = []
-        failed: list[tuple[int, str]] = []
+        failed: list[tuple[int, str, bool]] = []  # (message id, error, whether a copy waits for the person)
         retry: tuple[int, float, str] | None = None
         hold_until = time.monotonic() + self.hold
         for index, message in enumerate(batch):
@@ -182,8 +182,10 @@ class Sender:
             try:
                 sent.append((message.id, await channel.send(chat_id, OutMessage.from_json(message.payload))))
             except PermanentFailure as failure:
-                log.warning("outbox %s to %s:%s failed for good: %s", message.id, channel.name, chat_id, failure)
-                failed.append((message.id, str(failure)))
+                held = isinstance(failure, HeldFailure)
+                log.warning("outbox %s to %s:%s failed%s: %s", message.id, channel.name, chat_id,
+                            "; a copy waits for the person's next message" if held else " for good", failure)
+                failed.append((message.id, str(failure), held))
             except RetryLater as later:
                 if limiter is not None:
                     limiter.refused(chat_id, later.seconds)
@@ -204,7 +206,7 @@ class Sender:
         await self._record(sent, failed, later)
         return retry is None
 
-    async def _record(self, sent: list[tuple[int, str | Sent | None]], failed: list[tuple[int, str]],
+    async def _record(self, sent: list[tuple[int, str | Sent | None]], failed: list[tuple[int, str, bool]],
                       retry: tuple[int, float, str, list[int]] | None = None) -> None:
         """Mark what went out and what failed, and put a retried message (and those after it)
         back, in one transaction."""
@@ -214,8 +216,9 @@ class Sender:
 
         def record(session: Any) -> None:
             outbox.mark_all_sent(session, sent=[(m, s.external_id, s.sent_as) for m, s in delivered], now=now)
-            outbox.queue_copies(session, message_ids=[m for m, s in delivered if s.held], now=now)
-            for message_id, error in failed:
+            held = [m for m, s in delivered if s.held] + [m for m, _, hold in failed if hold]
+            outbox.queue_copies(session, message_ids=sorted(held), now=now)
+            for message_id, error, _ in failed:
                 outbox.mark_failed(session, message_id=message_id, error=error)
             if retry is not None:
                 message_id, seconds, reason, rest = retry

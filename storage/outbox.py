@@ -165,20 +165,20 @@ class DeliveryReport:
     error: str | None = None
 
 
-def record_delivery(session: Session, *, channel: str, report: DeliveryReport) -> int | None:
-    """Record a report on the row it is about; returns that row's id, or None when no row has
-    this platform id (another deployment's message) or the report is older news than what is
-    recorded (callbacks arrive out of order: a late "delivered" never undoes "read")."""
+def record_delivery(session: Session, *, channel: str, report: DeliveryReport) -> tuple[int, bool] | None:
+    """Record a report on the row it is about: that row's id and whether the report was news
+    (callbacks arrive out of order: a late "delivered" never undoes "read"); None when no row
+    has this platform id (not recorded yet, or another deployment's message)."""
     row = session.execute(select(TABLE.c.id, TABLE.c.delivery).where(
         TABLE.c.channel == channel, TABLE.c.external_id == report.external_id)).first()
     if row is None:
         return None
     if _DELIVERY_RANK.get(row.delivery or "", 0) >= _DELIVERY_RANK.get(report.status, 0):
-        return None
+        return int(row.id), False
     error = f"{report.error_code} {report.error or ''}".strip()[:500] if report.error_code is not None else None
     session.execute(update(TABLE).where(TABLE.c.id == row.id).values(
         delivery=report.status, delivery_at=report.at, delivery_error=error))
-    return int(row.id)
+    return int(row.id), True
 
 
 def mark_retry(session: Session, *, message_id: int, not_before: datetime, error: str) -> None:

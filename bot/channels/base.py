@@ -21,6 +21,12 @@ class PermanentFailure(Exception):
     """The message can never be delivered (the person blocked the bot, the chat is gone)."""
 
 
+class HeldFailure(PermanentFailure):
+    """The message cannot go out now, but can once the person writes again (WhatsApp refused
+    the template meant to reach them outside the 24-hour window): recorded as failed, and a
+    copy waits, held, for their next message."""
+
+
 @dataclass(frozen=True)
 class Sent:
     """A delivery with more to record than the platform's message id: it went out as something

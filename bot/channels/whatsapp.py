@@ -30,7 +30,7 @@ import aiohttp
 from aiohttp import web
 from sqlalchemy import select
 
-from bot.channels.base import PermanentFailure, RetryLater, Sent
+from bot.channels.base import HeldFailure, PermanentFailure, RetryLater, Sent
 from bot.channels.whatsapp_inbound import CHANNEL, SIGNATURE_HEADER, read_delivery, signature_valid
 from bot.channels.whatsapp_shape import Labels, requests_for
 from bot.channels.whatsapp_templates import TemplateBook, template_for
@@ -54,6 +54,10 @@ WINDOW_CLOSED = 131047
 RETRY_CODES = {130429: 2.0, 131056: 6.0, 131048: 60.0, 4: 60.0, 80007: 60.0, 131000: 5.0, 131016: 10.0, 1: 5.0, 2: 5.0}
 AUTH_CODES = {190, 10, 200}  # a bad or expired token: an operator must act, and messages wait meanwhile
 AUTH_WAIT = 120.0
+REPORT_ATTEMPTS, REPORT_PAUSE = 4, 0.25  # a failure report for a message not recorded yet: up to 2.5 s
+# The template is missing, paused, disabled or does not match what we fill in: an operator must
+# fix it in WhatsApp Manager or whatsapp_templates.yaml. The message waits for the person instead.
+TEMPLATE_CODES = {132000, 132001, 132005, 132007, 132012, 132015, 132016}
 
 
 class GraphError(Exception):
@@ -115,32 +119,56 @@ class WhatsAppChannel:
             incoming, reports = read_delivery(await request.json())
         except ValueError:
             return web.Response(status=400)
-        for report in reports:
-            await self.db.run(self._record_report, report)
+        unmatched = [report for report in reports if not await self._record_report(report)]
         for item in incoming:
             fetch = None
             if item.media_id is not None:
                 media_id = item.media_id
                 fetch = lambda limit, media_id=media_id: self._download(media_id, limit)  # noqa: E731
             await self.runner.handle(item.envelope, fetch)
+        if unmatched:  # Meta delivers it again later, by when the sender has recorded the message
+            log.warning("whatsapp: %d failure report(s) for messages not recorded yet", len(unmatched))
+            return web.Response(status=503)
         return web.Response(status=200)
 
-    def _record_report(self, session: Any, report: outbox.DeliveryReport) -> None:
-        """Record a status; a message WhatsApp refused for later goes out again: as a template
-        when the window had closed, as itself after a rate limit."""
-        row_id = outbox.record_delivery(session, channel=CHANNEL, report=report)
-        if row_id is None or report.status != "failed":
-            return
+    async def _record_report(self, report: outbox.DeliveryReport) -> bool:
+        """Record a status; False for a failure about a message not recorded yet. A report can
+        overtake the sender, which records a message only once WhatsApp answered: a failure,
+        which must not be lost, is looked for again for a moment."""
+        for attempt in range(REPORT_ATTEMPTS):
+            if await self.db.run(self._apply_report, report) or report.status != "failed":
+                return True
+            await asyncio.sleep(REPORT_PAUSE * (attempt + 1))
+        return False
+
+    def _apply_report(self, session: Any, report: outbox.DeliveryReport) -> bool:
+        """A message WhatsApp refused for later goes out again: as a template when the window
+        had closed, as itself after a rate limit. False when no row has the report's id."""
+        found = outbox.record_delivery(session, channel=CHANNEL, report=report)
+        if found is None:
+            return False
+        row_id, news = found
+        if not news or report.status != "failed":
+            return True
         log.warning("whatsapp: message %s failed: %s %s", row_id, report.error_code, report.error)
         if report.error_code == WINDOW_CLOSED:
             outbox.queue_copies(session, message_ids=[row_id], now=self.clock(), status=outbox.PENDING,
                                 patch={"as_template": True})
         elif report.error_code in RETRY_CODES:
             outbox.queue_copies(session, message_ids=[row_id], now=self.clock(), status=outbox.PENDING)
+        return True
 
-    async def _download(self, media_id: str, limit: int) -> bytes:
+    async def _download(self, media_id: str, limit: int) -> bytes | None:
         """Media id → a short-lived URL → the bytes, both with our token; refused early when
-        WhatsApp says it is too large, and never read past `limit`."""
+        WhatsApp says it is too large, and never read past `limit`. None when it cannot be
+        had: the person is asked to send it again, rather than Meta redelivering for days."""
+        try:
+            return await self._fetch_media(media_id, limit)
+        except (GraphError, aiohttp.ClientError, asyncio.TimeoutError, KeyError, ValueError) as error:
+            log.warning("whatsapp: media %s could not be downloaded: %r", media_id, error)
+            return None
+
+    async def _fetch_media(self, media_id: str, limit: int) -> bytes:
         async with self.http.get(f"{self.api}/{media_id}", headers=self.headers) as response:
             if response.status != 200:
                 raise GraphError(response.status, None, f"media {media_id}: {await response.text()}")
@@ -190,7 +218,14 @@ class WhatsAppChannel:
 
     async def _send_template(self, chat_id: str, message: OutMessage) -> Sent:
         request = template_for(self.templates, message)
-        sent = await self._post_message(chat_id, {"type": "template", "template": request.template})
+        try:
+            sent = await self._post_message(chat_id, {"type": "template", "template": request.template})
+        except GraphError as error:
+            if error.code not in TEMPLATE_CODES:
+                raise
+            log.error("whatsapp: template %s was refused (%s %s); fix it in WhatsApp Manager or whatsapp_templates.yaml",
+                      request.name, error.code, error.message)
+            raise HeldFailure(f"template {request.name}: {error.code} {error.message}") from error
         return Sent(sent, sent_as=f"template:{request.name}", held=request.held)
 
     async def _send_photo(self, chat_id: str, message: OutMessage) -> str | None:

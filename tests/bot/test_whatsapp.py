@@ -279,3 +279,41 @@ async def test_delivery_reports_are_recorded_in_order(office: WhatsAppOffice) ->
         assert await office.fake.deliver(office.fake.statuses(last.id, status, recipient_id=SITI)) == 200
     [row] = [r for r in await office.outbox(SITI) if r.external_id == last.id]
     assert row.delivery == "read" and row.delivery_at is not None
+
+
+async def test_a_photo_whatsapp_no_longer_has_is_asked_for_again(office: WhatsAppOffice) -> None:
+    siti = office.person(SITI)
+    await siti.type("halo")
+    for title in ("Pengaduan", "Setuju", "Lansia", "Lansia telantar", "Orang lain", "Lewati", "Tidak tahu",
+                  "Lewati", "Lewati", "Umbulharjo", "Giwangan"):
+        await siti.press(title)
+    await siti.type("Jl. Imogiri Timur RT 03")
+    await siti.press("Lewati")  # no location
+    envelope = office.fake.image(SITI, jpeg())
+    envelope["entry"][0]["changes"][0]["value"]["messages"][0]["image"]["id"] = "404404404"  # gone from WhatsApp
+    replies = await siti.deliver(envelope)
+    assert "tidak bisa dibuka" in replies[0].text and "Lewati" in siti.choices()
+    replies = await siti.photo(jpeg())
+    assert "Foto diterima" in replies[0].text
+
+
+async def test_a_refused_template_leaves_the_message_waiting_for_the_citizen(office: WhatsAppOffice) -> None:
+    budi = await office.hire("Budi Santoso", BUDI)
+    siti = office.person(SITI)
+    await file_complaint(siti, greeting="halo")
+    [card] = await budi.catch_up()
+    office.clock.advance(hours=26)
+    await budi.type("halo")
+    office.fake.fail_next(132001, to=SITI)  # the office never got its template approved
+    await budi.press("Terima", card)
+    await siti.catch_up()
+    rows = [row for row in await office.outbox(SITI) if "sudah menerima" in row.payload["text"]]
+    assert [row.status for row in rows] == ["failed", "held"] and rows[0].last_error.startswith("template satupintu_kabar: 132001")
+    replies = await siti.type("halo")
+    assert "sudah menerima" in replies[0].text and "Apa yang ingin Anda lakukan?" in replies[-1].text
+
+
+async def test_reports_on_unknown_messages_are_ignored_but_a_failure_is_asked_for_again(office: WhatsAppOffice) -> None:
+    assert await office.fake.deliver(office.fake.statuses("wamid.elsewhere", "delivered", recipient_id=SITI)) == 200
+    failed = office.fake.statuses("wamid.elsewhere", "failed", recipient_id=SITI, errors=[131047])
+    assert await office.fake.deliver(failed) == 503  # Meta delivers it again later

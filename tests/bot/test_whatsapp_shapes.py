@@ -142,6 +142,9 @@ def message(kind: str, body: dict, **extra: object) -> dict:
     (message("sticker", {"id": "m1", "mime_type": "image/webp", "animated": False}), ("unsupported", None, None, None)),
     (message("audio", {"id": "m2", "mime_type": "audio/ogg", "voice": True}), ("unsupported", None, None, None)),
     (message("reaction", {"message_id": "wamid.x", "emoji": "👍"}), ("unsupported", None, None, None)),
+    (message("document", {"id": "m3", "mime_type": "application/pdf", "filename": "kk.pdf"}), ("unsupported", None, None, None)),
+    (message("document", {"id": "m4", "mime_type": "image/jpeg", "filename": "foto.jpg"}), ("photo", None, None, None)),
+    (message("unsupported", {}, errors=[{"code": 131051, "title": "Message type unknown"}]), ("unsupported", None, None, None)),
 ])
 def test_each_kind_of_message_becomes_our_event(sent: dict, expected: tuple) -> None:
     [item], reports = read_delivery(json.loads(json.dumps(delivery([sent]))))
