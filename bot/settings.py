@@ -43,6 +43,7 @@ class Settings:
     whatsapp_app_secret: str | None = None
     whatsapp_verify_token: str | None = None
     whatsapp_api_base_url: str = DEFAULT_WHATSAPP_API
+    whatsapp_display_number: str | None = None  # the number people write to, so `staff invite` can print a wa.me link
     whatsapp_rate_per_chat: float = 1.0  # messages/s to one person (WhatsApp's pair rate limit); 0 = off
     whatsapp_rate_burst: int = 3
     whatsapp_rate_global: float = 80.0  # messages/s for the number (Cloud API's default throughput); 0 = off
@@ -142,6 +143,7 @@ _ENV = {
     "WHATSAPP_APP_SECRET": ("whatsapp_app_secret", str),
     "WHATSAPP_VERIFY_TOKEN": ("whatsapp_verify_token", str),
     "WHATSAPP_API_BASE_URL": ("whatsapp_api_base_url", str),
+    "WHATSAPP_DISPLAY_NUMBER": ("whatsapp_display_number", str),
     "WHATSAPP_RATE_PER_CHAT": ("whatsapp_rate_per_chat", float),
     "WHATSAPP_RATE_BURST": ("whatsapp_rate_burst", int),
     "WHATSAPP_RATE_GLOBAL": ("whatsapp_rate_global", float),

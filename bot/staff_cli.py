@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import argparse
 import sys
+from urllib.parse import quote
 from typing import Any, Callable
 
 from bot.clock import utc_now
@@ -99,6 +100,9 @@ def _invite(args: argparse.Namespace) -> int:
         lines = [f"One-time invite for a new {invite.role}, valid until {invite.expires_at:%Y-%m-%d %H:%M} UTC."]
         if settings.telegram_bot_username:
             lines.append(f"Link: https://t.me/{settings.telegram_bot_username}?start={invite.code}")
+        if settings.whatsapp_display_number:
+            number = "".join(ch for ch in settings.whatsapp_display_number if ch.isdigit())
+            lines.append(f"WhatsApp: https://wa.me/{number}?text={quote('/start ' + invite.code)}")
         lines.append(f"Or send the bot: /start {invite.code}")
         return "\n".join(lines)
     return with_session(work)

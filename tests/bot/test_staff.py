@@ -95,6 +95,23 @@ def test_cli_refuses_the_same_telegram_user_twice(cli: Any) -> None:
     assert (code, err.strip()) == (2, "error: Telegram user 7001 is already staff")
 
 
+def test_cli_links_a_whatsapp_number_as_whatsapp_names_it_and_refuses_a_bad_or_taken_one(cli: Any) -> None:
+    code, out, _ = cli("staff", "add", "--name", "Rina", "--role", "officer", "--whatsapp-number", "0857-0000-0002")
+    assert code == 0 and out.rstrip().endswith("whatsapp:6285700000002")
+    code, _, err = cli("staff", "add", "--name", "Rina lagi", "--role", "officer", "--whatsapp-number", "+62 857 0000 0002")
+    assert (code, err.strip()) == (2, "error: WhatsApp number 6285700000002 is already staff")
+    code, _, err = cli("staff", "add", "--name", "Salah", "--role", "officer", "--whatsapp-number", "12345")
+    assert (code, err.strip()) == (2, "error: '12345' is not a valid phone number")
+
+
+def test_cli_invite_prints_a_wa_me_link_when_the_whatsapp_number_is_set(cli: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("WHATSAPP_DISPLAY_NUMBER", "+62 811-0000-0000")
+    code, out, _ = cli("staff", "invite", "--role", "officer")
+    [link] = [line for line in out.splitlines() if line.startswith("WhatsApp: ")]
+    code_in_text = [line for line in out.splitlines() if line.startswith("Or send the bot: ")][0].split("/start ", 1)[1]
+    assert code == 0 and link == f"WhatsApp: https://wa.me/6281100000000?text=/start%20{code_in_text}"
+
+
 def test_cli_invite_prints_the_start_command_and_the_link_when_the_bot_is_named(
     cli: Any, monkeypatch: pytest.MonkeyPatch, database_url: str
 ) -> None:
