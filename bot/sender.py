@@ -17,7 +17,7 @@ import time
 from datetime import timedelta
 from typing import Any, Mapping
 
-from bot.channels.base import HeldFailure, PermanentFailure, RetryLater, Sending, Sent
+from bot.channels.base import HoldForReply, PermanentFailure, RetryLater, Sending, Sent
 from bot.clock import Clock, utc_now
 from bot.ratelimit import ChannelLimiter, ChannelLimits
 from storage import outbox
@@ -168,7 +168,7 @@ class Sender:
         long rate-limited batch resends at most the message in flight. False when one must
         wait (a retry), which holds back the rest of the chat."""
         sent: list[tuple[int, str | Sent | None]] = []
-        failed: list[tuple[int, str, bool]] = []  # (message id, error, whether a copy waits for the person)
+        failed: list[tuple[int, str, bool]] = []  # (message id, reason, whether it waits for the person instead)
         retry: tuple[int, float, str] | None = None
         hold_until = time.monotonic() + self.hold
         for index, message in enumerate(batch):
@@ -181,11 +181,12 @@ class Sender:
                     break
             try:
                 sent.append((message.id, await channel.send(chat_id, OutMessage.from_json(message.payload))))
+            except HoldForReply as hold:
+                log.info("outbox %s to %s:%s waits for the person's next message: %s", message.id, channel.name, chat_id, hold)
+                failed.append((message.id, str(hold), True))
             except PermanentFailure as failure:
-                held = isinstance(failure, HeldFailure)
-                log.warning("outbox %s to %s:%s failed%s: %s", message.id, channel.name, chat_id,
-                            "; a copy waits for the person's next message" if held else " for good", failure)
-                failed.append((message.id, str(failure), held))
+                log.warning("outbox %s to %s:%s failed for good: %s", message.id, channel.name, chat_id, failure)
+                failed.append((message.id, str(failure), False))
             except RetryLater as later:
                 if limiter is not None:
                     limiter.refused(chat_id, later.seconds)
@@ -215,11 +216,16 @@ class Sender:
         delivered = [(m, s) if isinstance(s, Sent) else (m, Sent(s)) for m, s in sent]
 
         def record(session: Any) -> None:
-            outbox.mark_all_sent(session, sent=[(m, s.external_id, s.sent_as) for m, s in delivered], now=now)
-            held = [m for m, s in delivered if s.held] + [m for m, _, hold in failed if hold]
-            outbox.queue_copies(session, message_ids=sorted(held), now=now)
-            for message_id, error, _ in failed:
-                outbox.mark_failed(session, message_id=message_id, error=error)
+            outbox.mark_all_sent(session, sent=[(m, s.external_id, s.sent_as) for m, s in delivered if not s.held], now=now)
+            for message_id, announced in delivered:
+                if announced.held:
+                    outbox.mark_held(session, message_id=message_id, reason=f"announced by {announced.sent_as}",
+                                     external_id=announced.external_id, sent_as=announced.sent_as)
+            for message_id, reason, hold in failed:
+                if hold:
+                    outbox.mark_held(session, message_id=message_id, reason=reason)
+                else:
+                    outbox.mark_failed(session, message_id=message_id, error=reason)
             if retry is not None:
                 message_id, seconds, reason, rest = retry
                 outbox.mark_retry(session, message_id=message_id, not_before=now + timedelta(seconds=seconds), error=reason)

@@ -20,7 +20,7 @@ from sqlmodel import Session
 from storage.models import OutboxMessage
 
 PENDING, SENDING, SENT, FAILED = "pending", "sending", "sent", "failed"
-HELD = "held"  # waits for the person's next message (WhatsApp: the whole text after a short template)
+HELD = "held"  # waits for the person's next message (WhatsApp, outside its 24-hour window)
 TABLE = OutboxMessage.__table__
 BATCH = 10  # messages of one chat claimed at once
 # Built once: the per-message path should not pay for constructing and keying statements.
@@ -116,30 +116,28 @@ def release(session: Session, *, message_ids: Sequence[int]) -> None:
 _MARK_SENT = (
     update(TABLE).where(TABLE.c.id == bindparam("message_id"))
     .values(status=SENT, sent_at=bindparam("sent_at"), external_id=bindparam("external_id"),
-            sent_as=bindparam("sent_as"), claimed_until=None, last_error=None)
+            sent_as=func.coalesce(bindparam("sent_as"), TABLE.c.sent_as), claimed_until=None, last_error=None)
 )
 
 
 def mark_all_sent(session: Session, *, sent: Sequence[tuple[int, str | None, str | None]], now: datetime) -> None:
     """Mark a delivered batch, (message id, platform id, how it went out if not as itself)
-    each, in one statement."""
+    each, in one statement. A message held after a template keeps that template's name."""
     if sent:
         session.execute(_MARK_SENT, [{"message_id": m, "external_id": e, "sent_as": a, "sent_at": now} for m, e, a in sent])
 
 
-def queue_copies(session: Session, *, message_ids: Sequence[int], now: datetime, status: str = HELD,
-                 patch: dict[str, Any] | None = None) -> list[int]:
-    """Queue again what these messages said, as new rows (the originals keep their own record):
-    held until the person writes (`release_held`), or pending with `patch` applied to the
-    payload (sent again as a template after WhatsApp refused it outside the window)."""
+def requeue(session: Session, *, message_ids: Sequence[int], now: datetime) -> list[int]:
+    """Queue again what these messages said, as new rows (the originals keep their record of
+    how they failed): WhatsApp refused them after accepting them."""
     if not message_ids:
         return []
     rows = session.execute(
         select(TABLE.c.channel, TABLE.c.chat_id, TABLE.c.contact_id, TABLE.c.payload)
         .where(TABLE.c.id.in_(message_ids)).order_by(TABLE.c.id)
     ).all()
-    copies = [{"channel": r.channel, "chat_id": r.chat_id, "contact_id": r.contact_id, "payload": {**r.payload, **(patch or {})},
-               "status": status, "attempts": 0, "created_at": now, "dedupe_key": None} for r in rows]
+    copies = [{"channel": r.channel, "chat_id": r.chat_id, "contact_id": r.contact_id, "payload": r.payload,
+               "status": PENDING, "attempts": 0, "created_at": now, "dedupe_key": None} for r in rows]
     return [int(i) for i in session.execute(_INSERT, copies).scalars()] if copies else []
 
 
@@ -165,26 +163,45 @@ class DeliveryReport:
     error: str | None = None
 
 
-def record_delivery(session: Session, *, channel: str, report: DeliveryReport) -> tuple[int, bool] | None:
-    """Record a report on the row it is about: that row's id and whether the report was news
-    (callbacks arrive out of order: a late "delivered" never undoes "read"); None when no row
-    has this platform id (not recorded yet, or another deployment's message)."""
-    row = session.execute(select(TABLE.c.id, TABLE.c.delivery).where(
+@dataclass(frozen=True)
+class Reported:
+    """The row a delivery report is about, and whether the report was news to it."""
+
+    id: int
+    chat_id: str
+    news: bool
+
+
+def record_delivery(session: Session, *, channel: str, report: DeliveryReport) -> Reported | None:
+    """Record a report on the row it is about (callbacks arrive out of order: a late
+    "delivered" never undoes "read"); None when no row has this platform id (not recorded
+    yet, or another deployment's message)."""
+    row = session.execute(select(TABLE.c.id, TABLE.c.chat_id, TABLE.c.delivery).where(
         TABLE.c.channel == channel, TABLE.c.external_id == report.external_id)).first()
     if row is None:
         return None
     if _DELIVERY_RANK.get(row.delivery or "", 0) >= _DELIVERY_RANK.get(report.status, 0):
-        return int(row.id), False
+        return Reported(int(row.id), row.chat_id, news=False)
     error = f"{report.error_code} {report.error or ''}".strip()[:500] if report.error_code is not None else None
     session.execute(update(TABLE).where(TABLE.c.id == row.id).values(
         delivery=report.status, delivery_at=report.at, delivery_error=error))
-    return int(row.id), True
+    return Reported(int(row.id), row.chat_id, news=True)
 
 
 def mark_retry(session: Session, *, message_id: int, not_before: datetime, error: str) -> None:
     session.execute(
         update(TABLE).where(OutboxMessage.id == message_id)
         .values(status=PENDING, not_before=not_before, claimed_until=None, last_error=error[:500])
+    )
+
+
+def mark_held(session: Session, *, message_id: int, reason: str, external_id: str | None = None,
+              sent_as: str | None = None) -> None:
+    """Not now, but after the person's next message (`release_held`), in its place among the
+    chat's messages; the reason is kept, and the template that announced it if one did."""
+    session.execute(
+        update(TABLE).where(OutboxMessage.id == message_id)
+        .values(status=HELD, claimed_until=None, last_error=reason[:500], external_id=external_id, sent_as=sent_as)
     )
 
 

@@ -63,6 +63,13 @@ def find_contact(session: Session, *, channel: str, external_id: str) -> Contact
     ).scalars().first()
 
 
+def forget_last_inbound(session: Session, *, channel: str, chat_id: str) -> None:
+    """The platform says the person's reply window has closed (WhatsApp's 131047) although our
+    record says otherwise: believe it, until they write again."""
+    session.execute(update(Contact).where(Contact.channel == channel, Contact.chat_id == chat_id)
+                    .values(last_inbound_at=None))
+
+
 def get_or_create_contact(
     session: Session, *, channel: str, external_id: str, chat_id: str, language: str,
     display_name: str | None, now: datetime,

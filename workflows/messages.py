@@ -20,8 +20,7 @@ class OutMessage:
     `photo` is an attachment path (under the data dir) to show, with the text as its caption.
     `key` (the template it was rendered from), `params` (its plain values, such as the ticket
     number) and `language` let a channel that must send pre-approved templates (WhatsApp,
-    outside its 24-hour window) choose one and fill it; `as_template` says the platform has
-    refused it as itself (WhatsApp: the window had closed), so only a template will do."""
+    outside its 24-hour window) choose one and fill it."""
 
     text: str
     options: tuple[RenderedOption, ...] = ()
@@ -32,7 +31,6 @@ class OutMessage:
     key: str | None = None
     params: dict[str, str] = field(default_factory=dict)
     language: str = "id"
-    as_template: bool = False
 
     def to_json(self) -> dict[str, Any]:
         return asdict(self)

@@ -21,17 +21,17 @@ class PermanentFailure(Exception):
     """The message can never be delivered (the person blocked the bot, the chat is gone)."""
 
 
-class HeldFailure(PermanentFailure):
-    """The message cannot go out now, but can once the person writes again (WhatsApp refused
-    the template meant to reach them outside the 24-hour window): recorded as failed, and a
-    copy waits, held, for their next message."""
+class HoldForReply(Exception):
+    """The message cannot go out now but can once the person writes again (WhatsApp, outside
+    its 24-hour window: a photo, or a template WhatsApp refused). The row waits, held, with
+    the reason recorded, and goes out as itself after their next message."""
 
 
 @dataclass(frozen=True)
 class Sent:
     """A delivery with more to record than the platform's message id: it went out as something
-    else (`sent_as`, e.g. "template:satupintu_kabar"), and the whole message is to be `held`
-    until the person writes again, when it can go out as itself."""
+    else (`sent_as`, e.g. "template:satupintu_kabar"), which only announced it when `held`:
+    the message itself waits for the person's next message, then goes out as itself."""
 
     external_id: str | None
     sent_as: str | None = None

@@ -23,21 +23,21 @@ import asyncio
 import hmac
 import logging
 from datetime import timedelta
-from functools import cache
+from functools import cache, partial
 from typing import Any
 
 import aiohttp
 from aiohttp import web
 from sqlalchemy import select
 
-from bot.channels.base import HeldFailure, PermanentFailure, RetryLater, Sent
+from bot.channels.base import HoldForReply, PermanentFailure, RetryLater, Sent
 from bot.channels.whatsapp_inbound import CHANNEL, SIGNATURE_HEADER, read_delivery, signature_valid
 from bot.channels.whatsapp_shape import Labels, requests_for
 from bot.channels.whatsapp_templates import TemplateBook, template_for
 from bot.clock import Clock, utc_now
 from bot.runner import PhotoTooLarge, Runner
 from bot.settings import Settings
-from storage import outbox
+from storage import outbox, repo
 from storage.db import Database
 from storage.models import Contact
 from workflows.messages import OutMessage
@@ -109,6 +109,9 @@ class WhatsAppChannel:
         return web.Response(status=403)
 
     async def webhook(self, request: web.Request) -> web.Response:
+        """A delivery from Meta: signature first, then the messages (each committed before the
+        answer, so a failure makes Meta deliver again; the wamid makes that harmless), then
+        the status reports."""
         body = await request.read()
         header = request.headers.get(SIGNATURE_HEADER)
         if header is None:
@@ -119,13 +122,10 @@ class WhatsAppChannel:
             incoming, reports = read_delivery(await request.json())
         except ValueError:
             return web.Response(status=400)
-        unmatched = [report for report in reports if not await self._record_report(report)]
         for item in incoming:
-            fetch = None
-            if item.media_id is not None:
-                media_id = item.media_id
-                fetch = lambda limit, media_id=media_id: self._download(media_id, limit)  # noqa: E731
+            fetch = partial(self._download, item.media_id) if item.media_id is not None else None
             await self.runner.handle(item.envelope, fetch)
+        unmatched = [report for report in reports if not await self._record_report(report)]
         if unmatched:  # Meta delivers it again later, by when the sender has recorded the message
             log.warning("whatsapp: %d failure report(s) for messages not recorded yet", len(unmatched))
             return web.Response(status=503)
@@ -142,20 +142,19 @@ class WhatsAppChannel:
         return False
 
     def _apply_report(self, session: Any, report: outbox.DeliveryReport) -> bool:
-        """A message WhatsApp refused for later goes out again: as a template when the window
-        had closed, as itself after a rate limit. False when no row has the report's id."""
+        """A message WhatsApp refused for later goes out again: after the window closed, as a
+        template (its closing is now also our record), after a rate limit, as itself. False
+        when no row has the report's id."""
         found = outbox.record_delivery(session, channel=CHANNEL, report=report)
         if found is None:
             return False
-        row_id, news = found
-        if not news or report.status != "failed":
+        if not found.news or report.status != "failed":
             return True
-        log.warning("whatsapp: message %s failed: %s %s", row_id, report.error_code, report.error)
+        log.warning("whatsapp: message %s failed: %s %s", found.id, report.error_code, report.error)
         if report.error_code == WINDOW_CLOSED:
-            outbox.queue_copies(session, message_ids=[row_id], now=self.clock(), status=outbox.PENDING,
-                                patch={"as_template": True})
-        elif report.error_code in RETRY_CODES:
-            outbox.queue_copies(session, message_ids=[row_id], now=self.clock(), status=outbox.PENDING)
+            repo.forget_last_inbound(session, channel=CHANNEL, chat_id=found.chat_id)
+        if report.error_code == WINDOW_CLOSED or report.error_code in RETRY_CODES:
+            outbox.requeue(session, message_ids=[found.id], now=self.clock())
         return True
 
     async def _download(self, media_id: str, limit: int) -> bytes | None:
@@ -188,7 +187,7 @@ class WhatsAppChannel:
     # ------------------------------------------------------------------ outbound
     async def send(self, chat_id: str, message: OutMessage) -> str | Sent | None:
         try:
-            if message.as_template or not await self._window_open(chat_id):
+            if not await self._window_open(chat_id):
                 return await self._send_template(chat_id, message)
             try:
                 return await self._send_free_form(chat_id, message)
@@ -196,6 +195,7 @@ class WhatsAppChannel:
                 if error.code != WINDOW_CLOSED:
                     raise
                 log.info("whatsapp: window closed for %s by WhatsApp's reckoning; sending a template", _masked(chat_id))
+                await self.db.run(repo.forget_last_inbound, channel=CHANNEL, chat_id=chat_id)
                 return await self._send_template(chat_id, message)
         except GraphError as error:
             raise _failure(error) from error
@@ -217,6 +217,8 @@ class WhatsAppChannel:
         return sent
 
     async def _send_template(self, chat_id: str, message: OutMessage) -> Sent:
+        if message.photo is not None:  # a template of a caption says nothing: the notice before it did
+            raise HoldForReply("outside the 24-hour window")
         request = template_for(self.templates, message)
         try:
             sent = await self._post_message(chat_id, {"type": "template", "template": request.template})
@@ -225,7 +227,7 @@ class WhatsAppChannel:
                 raise
             log.error("whatsapp: template %s was refused (%s %s); fix it in WhatsApp Manager or whatsapp_templates.yaml",
                       request.name, error.code, error.message)
-            raise HeldFailure(f"template {request.name}: {error.code} {error.message}") from error
+            raise HoldForReply(f"template {request.name}: {error.code} {error.message}") from error
         return Sent(sent, sent_as=f"template:{request.name}", held=request.held)
 
     async def _send_photo(self, chat_id: str, message: OutMessage) -> str | None:

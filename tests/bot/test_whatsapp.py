@@ -307,13 +307,28 @@ async def test_a_refused_template_leaves_the_message_waiting_for_the_citizen(off
     office.fake.fail_next(132001, to=SITI)  # the office never got its template approved
     await budi.press("Terima", card)
     await siti.catch_up()
-    rows = [row for row in await office.outbox(SITI) if "sudah menerima" in row.payload["text"]]
-    assert [row.status for row in rows] == ["failed", "held"] and rows[0].last_error.startswith("template satupintu_kabar: 132001")
+    [row] = [row for row in await office.outbox(SITI) if "sudah menerima" in row.payload["text"]]
+    assert row.status == "held" and row.last_error.startswith("template satupintu_kabar: 132001")
     replies = await siti.type("halo")
     assert "sudah menerima" in replies[0].text and "Apa yang ingin Anda lakukan?" in replies[-1].text
+    [row] = [r for r in await office.outbox(SITI) if r.id == row.id]
+    assert (row.status, row.sent_as) == ("sent", None)  # as itself, once she had written
 
 
 async def test_reports_on_unknown_messages_are_ignored_but_a_failure_is_asked_for_again(office: WhatsAppOffice) -> None:
     assert await office.fake.deliver(office.fake.statuses("wamid.elsewhere", "delivered", recipient_id=SITI)) == 200
     failed = office.fake.statuses("wamid.elsewhere", "failed", recipient_id=SITI, errors=[131047])
     assert await office.fake.deliver(failed) == 503  # Meta delivers it again later
+
+
+async def test_an_officer_who_has_not_written_today_gets_a_notice_then_the_card_and_photo_when_he_writes(
+        office: WhatsAppOffice) -> None:
+    budi = await office.hire("Budi Santoso", BUDI)
+    office.clock.advance(hours=25)  # Budi's window has closed
+    siti = office.person(SITI)
+    number = NUMBER.search(await file_complaint(siti, photo=jpeg(), greeting="halo")).group(0)
+    [notice] = await budi.catch_up()  # the photo is not worth a template of its own: it waits
+    assert notice.type == "template" and notice.text.startswith("template:satupintu_kabar 🆕")
+    assert [r.status for r in await office.outbox(BUDI)][-3:] == ["sent", "held", "held"]  # notice; card; photo
+    card, photo, *_ = await budi.type("halo")
+    assert f"🎫 {number}" in card.text and "Terima" in budi.choices(card) and photo.type == "image"
