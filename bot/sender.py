@@ -213,11 +213,13 @@ class Sender:
         back, in one transaction."""
         now = self.clock()
 
-        delivered = [(m, s) if isinstance(s, Sent) else (m, Sent(s)) for m, s in sent]
+        plain = [(m, s) for m, s in sent if not isinstance(s, Sent)]
+        other = [(m, s) for m, s in sent if isinstance(s, Sent)]
 
         def record(session: Any) -> None:
-            outbox.mark_all_sent(session, sent=[(m, s.external_id, s.sent_as) for m, s in delivered if not s.held], now=now)
-            for message_id, announced in delivered:
+            outbox.mark_all_sent(session, sent=plain, now=now)  # type: ignore[arg-type]
+            outbox.mark_sent_as(session, sent=[(m, s.external_id, s.sent_as or "") for m, s in other if not s.held], now=now)
+            for message_id, announced in other:
                 if announced.held:
                     outbox.mark_held(session, message_id=message_id, reason=f"announced by {announced.sent_as}",
                                      external_id=announced.external_id, sent_as=announced.sent_as)

@@ -115,16 +115,24 @@ def release(session: Session, *, message_ids: Sequence[int]) -> None:
 
 _MARK_SENT = (
     update(TABLE).where(TABLE.c.id == bindparam("message_id"))
-    .values(status=SENT, sent_at=bindparam("sent_at"), external_id=bindparam("external_id"),
-            sent_as=func.coalesce(bindparam("sent_as"), TABLE.c.sent_as), claimed_until=None, last_error=None)
+    .values(status=SENT, sent_at=bindparam("sent_at"), external_id=bindparam("external_id"), claimed_until=None, last_error=None)
 )
+_MARK_SENT_AS = _MARK_SENT.values(sent_as=bindparam("sent_as"))
 
 
-def mark_all_sent(session: Session, *, sent: Sequence[tuple[int, str | None, str | None]], now: datetime) -> None:
-    """Mark a delivered batch, (message id, platform id, how it went out if not as itself)
-    each, in one statement. A message held after a template keeps that template's name."""
+def mark_all_sent(session: Session, *, sent: Sequence[tuple[int, str | None]], now: datetime) -> None:
+    """Mark a delivered batch, (message id, platform id) each, in one statement. A message
+    held after a template keeps that template's name in `sent_as`."""
     if sent:
-        session.execute(_MARK_SENT, [{"message_id": m, "external_id": e, "sent_as": a, "sent_at": now} for m, e, a in sent])
+        session.execute(_MARK_SENT, [{"message_id": m, "external_id": e, "sent_at": now} for m, e in sent])
+
+
+def mark_sent_as(session: Session, *, sent: Sequence[tuple[int, str | None, str]], now: datetime) -> None:
+    """Mark messages that went out as something else (message id, platform id, e.g.
+    "template:satupintu_kabar"). Apart from `mark_all_sent`, whose statement stays the
+    narrowest for the many messages that go out as themselves."""
+    if sent:
+        session.execute(_MARK_SENT_AS, [{"message_id": m, "external_id": e, "sent_as": a, "sent_at": now} for m, e, a in sent])
 
 
 def requeue(session: Session, *, message_ids: Sequence[int], now: datetime) -> list[int]:
@@ -176,8 +184,11 @@ def record_delivery(session: Session, *, channel: str, report: DeliveryReport) -
     """Record a report on the row it is about (callbacks arrive out of order: a late
     "delivered" never undoes "read"); None when no row has this platform id (not recorded
     yet, or another deployment's message)."""
+    # The channel as a literal: the planner uses the partial index only when it can see that
+    # the query asks for that channel.
     row = session.execute(select(TABLE.c.id, TABLE.c.chat_id, TABLE.c.delivery).where(
-        TABLE.c.channel == channel, TABLE.c.external_id == report.external_id)).first()
+        TABLE.c.channel == bindparam("channel", channel, literal_execute=True),
+        TABLE.c.external_id == report.external_id)).first()
     if row is None:
         return None
     if _DELIVERY_RANK.get(row.delivery or "", 0) >= _DELIVERY_RANK.get(report.status, 0):

@@ -128,7 +128,6 @@ class Intake:
             session, channel=envelope.channel, message_id=envelope.message_id, now=now
         ):
             return Handled()  # a redelivery: already handled
-        outbox.release_held(session, channel=envelope.channel, chat_id=envelope.chat_id)
         party = repo.load_party(session, channel=envelope.channel, external_id=envelope.external_id)
         if party is None:
             contact = repo.get_or_create_contact(
@@ -140,6 +139,10 @@ class Intake:
             contact, conversation = party
         if contact.last_inbound_at is None or now - contact.last_inbound_at > LAST_SEEN_PRECISION:
             contact.last_inbound_at = now
+            # Messages are held only for someone who had not written for a day (WhatsApp's
+            # window): they go out now, before the answer. Checked with this once-a-minute
+            # refresh rather than on every message.
+            outbox.release_held(session, channel=contact.channel, chat_id=contact.chat_id)
         event = envelope.event
         handled = Handled()
         replies: list[OutMessage] = []

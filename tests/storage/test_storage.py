@@ -100,7 +100,7 @@ def test_outbox_claims_a_chats_messages_in_order_and_nothing_more_while_they_are
     assert [c.id for c in batch] == ids and [c.payload["text"] for c in batch] == ["m0", "m1", "m2"]
     later = _enqueue(db, "42", "m3", contact.id)
     assert _claim(db, NOW) == []  # the chat is busy until its earlier messages are done
-    db.run_sync(lambda s: outbox.mark_all_sent(s, sent=[(c.id, "1", None) for c in batch], now=NOW))
+    db.run_sync(lambda s: outbox.mark_all_sent(s, sent=[(c.id, "1") for c in batch], now=NOW))
     assert [c.id for c in _claim(db, NOW)] == [later]
 
 

@@ -6,7 +6,7 @@ Create Date: 2026-11-23
 
 WhatsApp reports each message's fate later (delivered, read, failed) by its platform id, and
 outside the 24-hour window a message goes out as a template: outbox rows record both, and
-are found by (channel, platform id).
+are found by platform id (a partial index: only WhatsApp's rows).
 """
 from __future__ import annotations
 
@@ -27,7 +27,8 @@ def upgrade() -> None:
         batch_op.add_column(sa.Column('delivery', sqlmodel.sql.sqltypes.AutoString(length=16), nullable=True))
         batch_op.add_column(sa.Column('delivery_error', sqlmodel.sql.sqltypes.AutoString(length=500), nullable=True))
         batch_op.add_column(sa.Column('delivery_at', storage.types.UTCDateTime(timezone=True), nullable=True))
-        batch_op.create_index('ix_outbox_external', ['channel', 'external_id'], unique=False)
+        batch_op.create_index('ix_outbox_external', ['external_id'], unique=False,
+                              sqlite_where=sa.text("channel = 'whatsapp'"), postgresql_where=sa.text("channel = 'whatsapp'"))
 
 
 def downgrade() -> None:
