@@ -22,7 +22,7 @@ from __future__ import annotations
 import asyncio
 import hmac
 import logging
-from datetime import timedelta
+from datetime import datetime, timedelta
 from functools import cache, partial
 from typing import Any
 
@@ -54,6 +54,7 @@ WINDOW_CLOSED = 131047
 RETRY_CODES = {130429: 2.0, 131056: 6.0, 131048: 60.0, 4: 60.0, 80007: 60.0, 131000: 5.0, 131016: 10.0, 1: 5.0, 2: 5.0}
 AUTH_CODES = {190, 10, 200}  # a bad or expired token: an operator must act, and messages wait meanwhile
 AUTH_WAIT = 120.0
+SEEN_MAX = 100_000  # people whose last message this process remembers
 REPORT_ATTEMPTS, REPORT_PAUSE = 4, 0.25  # a failure report for a message not recorded yet: up to 2.5 s
 # The template is missing, paused, disabled or does not match what we fill in: an operator must
 # fix it in WhatsApp Manager or whatsapp_templates.yaml. The message waits for the person instead.
@@ -83,6 +84,10 @@ class WhatsAppChannel:
         self.api = settings.whatsapp_api_base_url.rstrip("/")
         self.headers = {"Authorization": f"Bearer {settings.whatsapp_access_token}"}
         self._http: aiohttp.ClientSession | None = None
+        # When each person last wrote to this process: a reply right after a message needs no
+        # database read to know the window is open. Only ever a lower bound (another process
+        # may have had a later message), so "closed" or "unknown" is checked in the database.
+        self._wrote: dict[str, datetime] = {}
 
     # ------------------------------------------------------------------ lifecycle
     async def start(self) -> None:
@@ -125,6 +130,7 @@ class WhatsAppChannel:
         for item in incoming:
             fetch = partial(self._download, item.media_id) if item.media_id is not None else None
             await self.runner.handle(item.envelope, fetch)
+            self._saw(item.envelope.chat_id)
         unmatched = [report for report in reports if not await self._record_report(report)]
         if unmatched:  # Meta delivers it again later, by when the sender has recorded the message
             log.warning("whatsapp: %d failure report(s) for messages not recorded yet", len(unmatched))
@@ -152,6 +158,7 @@ class WhatsAppChannel:
             return True
         log.warning("whatsapp: message %s failed: %s %s", found.id, report.error_code, report.error)
         if report.error_code == WINDOW_CLOSED:
+            self._wrote.pop(found.chat_id, None)
             repo.forget_last_inbound(session, channel=CHANNEL, chat_id=found.chat_id)
         if report.error_code == WINDOW_CLOSED or report.error_code in RETRY_CODES:
             outbox.requeue(session, message_ids=[found.id], now=self.clock())
@@ -195,18 +202,33 @@ class WhatsAppChannel:
                 if error.code != WINDOW_CLOSED:
                     raise
                 log.info("whatsapp: window closed for %s by WhatsApp's reckoning; sending a template", _masked(chat_id))
-                await self.db.run(repo.forget_last_inbound, channel=CHANNEL, chat_id=chat_id)
+                await self._window_closed(chat_id)
                 return await self._send_template(chat_id, message)
         except GraphError as error:
             raise _failure(error) from error
         except (aiohttp.ClientError, asyncio.TimeoutError) as error:
             raise RetryLater(2.0, f"network: {error!r}") from error
 
+    def _saw(self, chat_id: str) -> None:
+        self._wrote.pop(chat_id, None)
+        self._wrote[chat_id] = self.clock()
+        if len(self._wrote) > SEEN_MAX:  # the oldest first: dicts keep insertion order
+            del self._wrote[next(iter(self._wrote))]
+
     async def _window_open(self, chat_id: str) -> bool:
         """Whether the person wrote within 24 hours (less a margin), by our own record."""
+        limit = WINDOW - WINDOW_MARGIN
+        seen = self._wrote.get(chat_id)
+        if seen is not None and self.clock() - seen < limit:
+            return True
         last = await self.db.run(lambda s: s.execute(select(Contact.last_inbound_at).where(
             Contact.channel == CHANNEL, Contact.external_id == chat_id)).scalar())
-        return last is not None and self.clock() - last < WINDOW - WINDOW_MARGIN
+        return last is not None and self.clock() - last < limit
+
+    async def _window_closed(self, chat_id: str) -> None:
+        """WhatsApp says so (131047) whatever our record says: believe it until they write."""
+        self._wrote.pop(chat_id, None)
+        await self.db.run(repo.forget_last_inbound, channel=CHANNEL, chat_id=chat_id)
 
     async def _send_free_form(self, chat_id: str, message: OutMessage) -> str | None:
         if message.photo is not None:
