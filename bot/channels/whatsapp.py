@@ -22,6 +22,7 @@ from __future__ import annotations
 import asyncio
 import hmac
 import logging
+import mimetypes
 from datetime import datetime, timedelta
 from functools import cache, partial
 from typing import Any
@@ -253,8 +254,8 @@ class WhatsAppChannel:
         return Sent(sent, sent_as=f"template:{request.name}", held=request.held)
 
     async def _send_photo(self, chat_id: str, message: OutMessage) -> str | None:
-        """Upload the stored photo and send it with the text as caption (the rest, if longer,
-        after it); a photo that is gone is said in words instead."""
+        """Upload the stored photo and send it with the text (a short "photo 1 of 2") as its
+        caption; a photo that is gone is said in words instead."""
         path = (self.settings.attachments_dir / (message.photo or "")).resolve()
         if not path.is_file() or self.settings.attachments_dir.resolve() not in path.parents:
             log.warning("whatsapp: photo %s is missing; sending the caption alone", message.photo)
@@ -262,8 +263,9 @@ class WhatsAppChannel:
         data = await asyncio.to_thread(path.read_bytes)
         form = aiohttp.FormData()
         form.add_field("messaging_product", "whatsapp")
-        form.add_field("type", "image/jpeg")
-        form.add_field("file", data, filename=path.name, content_type="image/jpeg")
+        content_type = mimetypes.guess_type(path.name)[0] or "image/jpeg"  # stored as .jpg, .png or .webp
+        form.add_field("type", content_type)
+        form.add_field("file", data, filename=path.name, content_type=content_type)
         uploaded = await self._call(f"{self.api}/{self.settings.whatsapp_phone_number_id}/media", data=form)
         return await self._post_message(chat_id, {"type": "image", "image": {"id": uploaded["id"],
                                                                             "caption": message.text[:CAPTION_LIMIT]}})
