@@ -62,6 +62,7 @@ class Envelope:
     message_id: str | None = None
     language_hint: str | None = None
     display_name: str | None = None
+    phone: str | None = None  # the sender's own number, when the platform vouches for it (WhatsApp)
 
 
 @dataclass
@@ -137,6 +138,8 @@ class Intake:
             conversation = repo.load_conversation(session, contact_id=contact.id, now=now)  # type: ignore[arg-type]
         else:
             contact, conversation = party
+        if envelope.phone and contact.phone != envelope.phone:
+            contact.phone = envelope.phone
         if contact.last_inbound_at is None or now - contact.last_inbound_at > LAST_SEEN_PRECISION:
             contact.last_inbound_at = now
             # Messages are held only for someone who had not written for a day (WhatsApp's
@@ -258,6 +261,7 @@ def _state(conversation: Conversation, contact: Contact) -> ConversationState:
         source=extra.get("source"),
         consent_version=contact.consent_version,
         expires_at=conversation.expires_at,
+        known_phone=contact.phone,
     )
 
 

@@ -17,6 +17,7 @@ from typing import Any, Iterator
 from storage.outbox import DeliveryReport
 from workflows.engine import Inbound
 from workflows.inbound import Envelope
+from workflows.validation.phone import normalize_phone
 
 CHANNEL = "whatsapp"
 SIGNATURE_HEADER = "X-Hub-Signature-256"
@@ -78,7 +79,7 @@ def _message(message: Any, names: dict[Any, Any]) -> Incoming | None:
     wa_id = str(message["from"])
     name = names.get(wa_id)
     envelope = Envelope(channel=CHANNEL, external_id=wa_id, chat_id=wa_id, event=event, message_id=str(message["id"]),
-                        display_name=str(name)[:128] if name else None)
+                        display_name=str(name)[:128] if name else None, phone=normalize_phone("+" + wa_id))
     return Incoming(envelope, *(media or (None, None)))
 
 

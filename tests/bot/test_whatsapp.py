@@ -172,8 +172,23 @@ async def test_a_contact_card_answers_the_phone_question(office: WhatsAppOffice)
     await siti.press("Lewati")
     await siti.press("Lewati")
     await siti.type("Nenek tinggal sendiri dan tidak ada yang merawat.")
-    await siti.deliver(office.fake.contacts(SITI, "+62 812-3456-7890", "Siti"))
-    assert "Periksa lagi" in siti.last.text and "+6281234567890" in siti.last.text
+    replies = await siti.deliver(office.fake.contacts(SITI, "+62 811-0000-111", "Adik"))
+    assert "Periksa lagi" in replies[-1].text and "+628110000111" in replies[-1].text
+
+
+async def test_the_phone_question_offers_the_number_she_writes_from(office: WhatsAppOffice) -> None:
+    siti = office.person(SITI)
+    await siti.type("halo")
+    for title in ("Pengaduan", "Setuju", "Lansia", "Lansia telantar", "Orang lain", "Lewati", "Tidak tahu",
+                  "Lewati", "Lewati", "Umbulharjo", "Giwangan"):
+        await siti.press(title)
+    await siti.type("Jl. Imogiri Timur RT 03")
+    await siti.press("Lewati")
+    await siti.press("Lewati")
+    [question] = await siti.type("Nenek tinggal sendiri dan tidak ada yang merawat.")
+    assert "+6281234567890" in question.text and "Nomor ini" in siti.choices(question)
+    replies = await siti.press("Nomor ini")
+    assert "Periksa lagi" in replies[-1].text and "+6281234567890" in replies[-1].text
 
 
 # ---------------------------------------------------------------------- officers, the window and templates

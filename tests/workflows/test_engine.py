@@ -583,3 +583,20 @@ def test_commands_and_menu_buttons_still_work_while_an_officer_waits() -> None:
     effects = chat.press("complaint")
     assert not any(isinstance(e, RelayReply) for e in effects)
     assert chat.state.flow == "complaint"
+
+
+def test_the_number_a_person_writes_from_is_offered_at_the_phone_question() -> None:
+    chat = Chat(ConversationState(known_phone="+6281234567890"))
+    file_until(chat, "reporter_phone")
+    assert [o.value for o in chat.question.options][:1] == ["own_phone"]
+    assert chat.question.context["known_phone"] == "+6281234567890"
+    chat.press("own_phone")
+    assert chat.state.answers["reporter_phone"] == "+6281234567890" and chat.state.step == "summary"
+
+
+def test_without_a_known_number_the_phone_question_offers_no_such_button() -> None:
+    chat = Chat()
+    file_until(chat, "reporter_phone")
+    assert "own_phone" not in [o.value for o in chat.question.options]
+    chat.event(Inbound(kind="choice", value="own_phone", step="reporter_phone"))  # a forged press
+    assert chat.state.step == "reporter_phone" and "reporter_phone" not in chat.state.answers

@@ -34,6 +34,7 @@ from workflows.validation.nik import check_nik, mask_nik
 from workflows.validation.phone import normalize_phone
 
 MENU = "menu"
+OWN_PHONE = "own_phone"  # the phone question's answer "the number I am writing from"
 PAGE_SIZE = 8  # rows per list page, leaving room for "more" and "back" within WhatsApp's 10
 LANGUAGES = {"id": ("id", "indonesia", "bahasa indonesia", "ind"), "en": ("en", "english", "inggris", "eng")}
 SOURCE_PATTERN = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
@@ -311,7 +312,8 @@ class Engine:
 
     def _reset(self, state: ConversationState) -> ConversationState:
         return ConversationState(
-            language=state.language, consent_version=state.consent_version, source=state.source
+            language=state.language, consent_version=state.consent_version, source=state.source,
+            known_phone=state.known_phone,
         )
 
     def _drop(self, state: ConversationState) -> list[Effect]:
@@ -386,7 +388,9 @@ class Engine:
     def _prompt_text(self, step: StepSpec, state: ConversationState) -> list[Say]:
         return [Say(step.prompt_key, self._ctx(step, state), self._skip(step, state))]
 
-    _prompt_phone = _prompt_text
+    def _prompt_phone(self, step: StepSpec, state: ConversationState) -> list[Say]:
+        own = (Option(OWN_PHONE, label_key="own_phone"),) if state.known_phone else ()
+        return [Say(step.prompt_key, self._ctx(step, state, known_phone=state.known_phone), own + self._skip(step, state))]
 
     def _prompt_number(self, step: StepSpec, state: ConversationState) -> list[Say]:
         return [Say(step.prompt_key, self._ctx(step, state, min=step.min, max=step.max), self._skip(step, state))]
@@ -554,6 +558,8 @@ class Engine:
         return _Done({step.answer_key: check.nik})
 
     def _answer_phone(self, step: StepSpec, state: ConversationState, event: Inbound) -> _StepResult:
+        if event.kind == "choice" and event.value == OWN_PHONE and state.known_phone:
+            return _Done({step.answer_key: state.known_phone})
         raw = event.phone if event.kind == "contact" else event.text if event.kind == "text" else None
         if not raw:
             return _Retry(Say("errors/expected_text"))

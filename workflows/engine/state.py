@@ -15,7 +15,9 @@ class ConversationState:
     `sub` marks a second list inside a step; `source` is the deep-link payload that brought them.
     `consent_version` is what the contact last agreed to, so consent is asked once per text.
     `waiting_ticket` is the caller's note (not stored) that an officer asked this citizen a
-    question about that ticket, so free text at the menu is the answer."""
+    question about that ticket, so free text at the menu is the answer. `known_phone` is the
+    number they write from when the platform tells it (WhatsApp): offered at the phone
+    question, since typing a number is where people on cheap phones slip most."""
 
     language: str = "id"
     flow: str | None = None
@@ -29,6 +31,7 @@ class ConversationState:
     consent_version: str | None = None
     expires_at: datetime | None = None
     waiting_ticket: int | None = None
+    known_phone: str | None = None
 
     def with_answers(self, **updates: Any) -> ConversationState:
         return replace(self, answers={**self.answers, **updates})
