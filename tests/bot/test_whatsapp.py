@@ -154,38 +154,33 @@ async def test_what_whatsapp_cannot_answer_gets_a_kind_reprompt(office: WhatsApp
     assert replies and "Lansia" in siti.choices()  # still the category question, nothing lost
 
 
+async def walk_to_photos(siti: WhatsAppPerson) -> None:
+    """A quick complaint about a neighbour, up to the photo question (no name, NIK, age or location)."""
+    await siti.type("halo")
+    for title in ("Pengaduan", "Setuju", "Lansia", "Lansia telantar", "Orang lain", "Lewati", "Tidak tahu",
+                  "Lewati", "Lewati", "Umbulharjo", "Giwangan"):
+        await siti.press(title)
+    await siti.type("Jl. Imogiri Timur RT 03")
+    await siti.press("Lewati")  # no location
+
+
+async def walk_to_phone(siti: WhatsAppPerson) -> list[Any]:
+    """On to the phone question; returns it."""
+    await walk_to_photos(siti)
+    await siti.press("Lewati")  # no photo
+    return await siti.type("Nenek tinggal sendiri dan tidak ada yang merawat.")
+
+
 async def test_a_contact_card_answers_the_phone_question(office: WhatsAppOffice) -> None:
     siti = office.person(SITI)
-    await siti.type("halo")
-    await siti.press("Pengaduan")
-    await siti.press("Setuju")
-    await siti.press("Lansia")
-    await siti.press("Lansia telantar")
-    await siti.press("Orang lain")
-    await siti.type("Mbah Sarinah")
-    await siti.press("Tidak tahu")
-    await siti.type("80")
-    await siti.press("Perempuan")
-    await siti.press("Umbulharjo")
-    await siti.press("Giwangan")
-    await siti.type("Jl. Imogiri Timur RT 03")
-    await siti.press("Lewati")
-    await siti.press("Lewati")
-    await siti.type("Nenek tinggal sendiri dan tidak ada yang merawat.")
+    await walk_to_phone(siti)
     replies = await siti.deliver(office.fake.contacts(SITI, "+62 811-0000-111", "Adik"))
     assert "Periksa lagi" in replies[-1].text and "+628110000111" in replies[-1].text
 
 
 async def test_the_phone_question_offers_the_number_she_writes_from(office: WhatsAppOffice) -> None:
     siti = office.person(SITI)
-    await siti.type("halo")
-    for title in ("Pengaduan", "Setuju", "Lansia", "Lansia telantar", "Orang lain", "Lewati", "Tidak tahu",
-                  "Lewati", "Lewati", "Umbulharjo", "Giwangan"):
-        await siti.press(title)
-    await siti.type("Jl. Imogiri Timur RT 03")
-    await siti.press("Lewati")
-    await siti.press("Lewati")
-    [question] = await siti.type("Nenek tinggal sendiri dan tidak ada yang merawat.")
+    [question] = await walk_to_phone(siti)
     assert "+6281234567890" in question.text and "Nomor ini" in siti.choices(question)
     replies = await siti.press("Nomor ini")
     assert "Periksa lagi" in replies[-1].text and "+6281234567890" in replies[-1].text
@@ -298,12 +293,7 @@ async def test_delivery_reports_are_recorded_in_order(office: WhatsAppOffice) ->
 
 async def test_a_photo_whatsapp_no_longer_has_is_asked_for_again(office: WhatsAppOffice) -> None:
     siti = office.person(SITI)
-    await siti.type("halo")
-    for title in ("Pengaduan", "Setuju", "Lansia", "Lansia telantar", "Orang lain", "Lewati", "Tidak tahu",
-                  "Lewati", "Lewati", "Umbulharjo", "Giwangan"):
-        await siti.press(title)
-    await siti.type("Jl. Imogiri Timur RT 03")
-    await siti.press("Lewati")  # no location
+    await walk_to_photos(siti)
     envelope = office.fake.image(SITI, jpeg())
     envelope["entry"][0]["changes"][0]["value"]["messages"][0]["image"]["id"] = "404404404"  # gone from WhatsApp
     replies = await siti.deliver(envelope)
