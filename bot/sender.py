@@ -17,7 +17,7 @@ import time
 from datetime import timedelta
 from typing import Any, Mapping
 
-from bot.channels.base import HoldForReply, PermanentFailure, RetryLater, Sending, Sent
+from bot.channels.base import HoldForReply, PermanentFailure, RetryLater, Sending, Sent, masked
 from bot.clock import Clock, utc_now
 from bot.ratelimit import ChannelLimiter, ChannelLimits
 from storage import outbox
@@ -169,7 +169,7 @@ class Sender:
         wait (a retry), which holds back the rest of the chat."""
         sent: list[tuple[int, str | Sent | None]] = []
         failed: list[tuple[int, str, bool]] = []  # (message id, reason, whether it waits for the person instead)
-        retry: tuple[int, float, str] | None = None
+        retry: tuple[int, float, str, int] | None = None  # (index in batch, seconds, reason, parts done)
         hold_until = time.monotonic() + self.hold
         for index, message in enumerate(batch):
             if limiter is not None:
@@ -177,24 +177,24 @@ class Sender:
                     await self._record(sent, failed)
                     sent, failed = [], []
                 if wait := await limiter.acquire(chat_id, time.monotonic() if self._stopping else hold_until):
-                    retry = (index, wait, f"rate limit: {wait:.1f}s to wait")
+                    retry = (index, wait, f"rate limit: {wait:.1f}s to wait", 0)
                     break
             try:
-                sent.append((message.id, await channel.send(chat_id, OutMessage.from_json(message.payload))))
+                sent.append((message.id, await channel.send(chat_id, OutMessage.from_json(message.payload), message.parts_sent)))
             except HoldForReply as hold:
-                log.info("outbox %s to %s:%s waits for the person's next message: %s", message.id, channel.name, chat_id, hold)
+                log.info("outbox %s to %s:%s waits for the person's next message: %s", message.id, channel.name, masked(chat_id), hold)
                 failed.append((message.id, str(hold), True))
             except PermanentFailure as failure:
-                log.warning("outbox %s to %s:%s failed for good: %s", message.id, channel.name, chat_id, failure)
+                log.warning("outbox %s to %s:%s failed for good: %s", message.id, channel.name, masked(chat_id), failure)
                 failed.append((message.id, str(failure), False))
             except RetryLater as later:
                 if limiter is not None:
                     limiter.refused(chat_id, later.seconds)
-                retry = (index, later.seconds, later.reason)
+                retry = (index, later.seconds, later.reason, later.parts_done)
             except Exception as error:  # network trouble, a bug in a channel: retry, never drop
                 wait = min(BACKOFF_MAX, 2.0 ** min(message.attempts, 8))
                 log.warning("outbox %s: %r; retrying in %.0fs", message.id, error, wait)
-                retry = (index, wait, repr(error))
+                retry = (index, wait, repr(error), 0)
             finally:
                 if limiter is not None:
                     limiter.answered(chat_id)
@@ -202,13 +202,13 @@ class Sender:
                 break
         later = None
         if retry is not None:
-            index, seconds, reason = retry
-            later = (batch[index].id, seconds, reason, [m.id for m in batch[index + 1:]])
+            index, seconds, reason, parts = retry
+            later = (batch[index].id, seconds, reason, parts, [m.id for m in batch[index + 1:]])
         await self._record(sent, failed, later)
         return retry is None
 
     async def _record(self, sent: list[tuple[int, str | Sent | None]], failed: list[tuple[int, str, bool]],
-                      retry: tuple[int, float, str, list[int]] | None = None) -> None:
+                      retry: tuple[int, float, str, int, list[int]] | None = None) -> None:
         """Mark what went out and what failed, and put a retried message (and those after it)
         back, in one transaction."""
         now = self.clock()
@@ -229,8 +229,9 @@ class Sender:
                 else:
                     outbox.mark_failed(session, message_id=message_id, error=reason)
             if retry is not None:
-                message_id, seconds, reason, rest = retry
-                outbox.mark_retry(session, message_id=message_id, not_before=now + timedelta(seconds=seconds), error=reason)
+                message_id, seconds, reason, parts, rest = retry
+                outbox.mark_retry(session, message_id=message_id, not_before=now + timedelta(seconds=seconds), error=reason,
+                                  parts_sent=parts)
                 outbox.release(session, message_ids=rest)
 
         await self.db.run(record)

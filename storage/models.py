@@ -268,6 +268,9 @@ class OutboxMessage(SQLModel, table=True):
     sent_at: datetime | None = _ts(default=None, nullable=True)
     # How it went out when not as itself (WhatsApp: "template:<name>" outside the 24-hour window).
     sent_as: str | None = Field(default=None, max_length=128)
+    # A message said in several requests (a long text, a location request and its choices):
+    # how many went out before a retry, so the retry sends only the rest.
+    parts_sent: int = Field(default=0, sa_column_kwargs={"server_default": "0"})
     # What the platform reported afterwards (WhatsApp status callbacks: delivered, read, failed).
     delivery: str | None = Field(default=None, max_length=16)
     delivery_error: str | None = Field(default=None, max_length=500)

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, Sequence
 
-from sqlalchemy import bindparam, func, insert, select, update
+from sqlalchemy import bindparam, func, insert, or_, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlmodel import Session
 
@@ -68,10 +68,12 @@ class Claimed:
     id: int
     payload: dict[str, Any]
     attempts: int
+    parts_sent: int = 0
 
 
 _CLAIM_SELECT = (
-    select(TABLE.c.id, TABLE.c.status, TABLE.c.claimed_until, TABLE.c.not_before, TABLE.c.attempts, TABLE.c.payload)
+    select(TABLE.c.id, TABLE.c.status, TABLE.c.claimed_until, TABLE.c.not_before, TABLE.c.attempts, TABLE.c.payload,
+           TABLE.c.parts_sent)
     .where(TABLE.c.channel == bindparam("channel"), TABLE.c.chat_id == bindparam("chat_id"),
            TABLE.c.status.in_((PENDING, SENDING)))
     .order_by(TABLE.c.id)
@@ -98,7 +100,7 @@ def claim_batch(session: Session, *, channel: str, chat_id: str, now: datetime, 
             break
         if row.not_before is not None and row.not_before > now:
             break
-        claimed.append(Claimed(row.id, row.payload, row.attempts + 1))
+        claimed.append(Claimed(row.id, row.payload, row.attempts + 1, row.parts_sent))
     if claimed:
         session.execute(_CLAIM_UPDATE, {"ids": [c.id for c in claimed], "until": now + lease})
     return claimed
@@ -173,36 +175,43 @@ class DeliveryReport:
 
 @dataclass(frozen=True)
 class Reported:
-    """The row a delivery report is about, and whether the report was news to it."""
+    """The row a delivery report is about, and whether the report was news to it (only one
+    of several identical reports handled at once is)."""
 
     id: int
     chat_id: str
+    status: str
+    sent_at: datetime | None
     news: bool
 
 
 def record_delivery(session: Session, *, channel: str, report: DeliveryReport) -> Reported | None:
     """Record a report on the row it is about (callbacks arrive out of order: a late
     "delivered" never undoes "read"); None when no row has this platform id (not recorded
-    yet, or another deployment's message)."""
+    yet, or another deployment's message). The rank is checked in the UPDATE itself, so of
+    two identical reports handled at once only one counts as news."""
     # The channel as a literal: the planner uses the partial index only when it can see that
     # the query asks for that channel.
-    row = session.execute(select(TABLE.c.id, TABLE.c.chat_id, TABLE.c.delivery).where(
+    row = session.execute(select(TABLE.c.id, TABLE.c.chat_id, TABLE.c.status, TABLE.c.sent_at).where(
         TABLE.c.channel == bindparam("channel", channel, literal_execute=True),
         TABLE.c.external_id == report.external_id)).first()
     if row is None:
         return None
-    if _DELIVERY_RANK.get(row.delivery or "", 0) >= _DELIVERY_RANK.get(report.status, 0):
-        return Reported(int(row.id), row.chat_id, news=False)
+    rank = _DELIVERY_RANK.get(report.status, 0)
+    older = [status for status, r in _DELIVERY_RANK.items() if r < rank]
     error = f"{report.error_code} {report.error or ''}".strip()[:500] if report.error_code is not None else None
-    session.execute(update(TABLE).where(TABLE.c.id == row.id).values(
-        delivery=report.status, delivery_at=report.at, delivery_error=error))
-    return Reported(int(row.id), row.chat_id, news=True)
+    result = session.execute(update(TABLE).where(
+        TABLE.c.id == row.id, or_(TABLE.c.delivery.is_(None), TABLE.c.delivery.in_(older))
+    ).values(delivery=report.status, delivery_at=report.at, delivery_error=error))
+    return Reported(int(row.id), row.chat_id, row.status, row.sent_at, news=result.rowcount == 1)
 
 
-def mark_retry(session: Session, *, message_id: int, not_before: datetime, error: str) -> None:
+def mark_retry(session: Session, *, message_id: int, not_before: datetime, error: str, parts_sent: int = 0) -> None:
+    """Try again after `not_before`; `parts_sent` of a message in several requests already went out."""
     session.execute(
         update(TABLE).where(OutboxMessage.id == message_id)
-        .values(status=PENDING, not_before=not_before, claimed_until=None, last_error=error[:500])
+        .values(status=PENDING, not_before=not_before, claimed_until=None, last_error=error[:500],
+                parts_sent=TABLE.c.parts_sent + parts_sent)
     )
 
 

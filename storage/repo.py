@@ -63,11 +63,12 @@ def find_contact(session: Session, *, channel: str, external_id: str) -> Contact
     ).scalars().first()
 
 
-def forget_last_inbound(session: Session, *, channel: str, chat_id: str) -> None:
-    """The platform says the person's reply window has closed (WhatsApp's 131047) although our
-    record says otherwise: believe it, until they write again."""
-    session.execute(update(Contact).where(Contact.channel == channel, Contact.chat_id == chat_id)
-                    .values(last_inbound_at=None))
+def forget_last_inbound(session: Session, *, channel: str, chat_id: str, sent_at: datetime) -> None:
+    """The platform says the person's reply window had closed (WhatsApp's 131047) for a
+    message sent at `sent_at`, although our record said otherwise: believe it until they
+    write again. A message of theirs newer than that one stands."""
+    session.execute(update(Contact).where(Contact.channel == channel, Contact.chat_id == chat_id,
+                                          Contact.last_inbound_at <= sent_at).values(last_inbound_at=None))
 
 
 def get_or_create_contact(

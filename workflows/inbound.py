@@ -142,10 +142,9 @@ class Intake:
             contact.phone = envelope.phone
         if contact.last_inbound_at is None or now - contact.last_inbound_at > LAST_SEEN_PRECISION:
             contact.last_inbound_at = now
-            # Messages are held only for someone who had not written for a day (WhatsApp's
-            # window): they go out now, before the answer. Checked with this once-a-minute
-            # refresh rather than on every message.
-            outbox.release_held(session, channel=contact.channel, chat_id=contact.chat_id)
+        # What waited for them (WhatsApp, outside its window) goes out now, before the answer.
+        # On every message: a hold can be recorded just after a message of theirs.
+        outbox.release_held(session, channel=contact.channel, chat_id=contact.chat_id)
         event = envelope.event
         handled = Handled()
         replies: list[OutMessage] = []

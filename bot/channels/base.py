@@ -9,12 +9,14 @@ from workflows.messages import OutMessage
 
 
 class RetryLater(Exception):
-    """The platform asked us to wait (429) or failed in passing (5xx, network)."""
+    """The platform asked us to wait (429) or failed in passing (5xx, network). `parts_done`:
+    of a message said in several requests, how many went out before this; the retry skips them."""
 
-    def __init__(self, seconds: float, reason: str) -> None:
+    def __init__(self, seconds: float, reason: str, parts_done: int = 0) -> None:
         super().__init__(reason)
         self.seconds = seconds
         self.reason = reason
+        self.parts_done = parts_done
 
 
 class PermanentFailure(Exception):
@@ -43,10 +45,17 @@ class Sending(Protocol):
 
     name: str
 
-    async def send(self, chat_id: str, message: OutMessage) -> str | Sent | None:
-        """Deliver one message; return the platform's message id (or a `Sent`). Raise
-        RetryLater or PermanentFailure; any other exception counts as passing."""
+    async def send(self, chat_id: str, message: OutMessage, skip: int = 0) -> str | Sent | None:
+        """Deliver one message, leaving out its first `skip` parts (sent before a retry);
+        return the platform's message id (or a `Sent`). Raise RetryLater or
+        PermanentFailure; any other exception counts as passing."""
         ...
+
+
+def masked(chat_id: str) -> str:
+    """A chat id as logs may show it: on WhatsApp it is the person's phone number (personal
+    data), so only its last digits."""
+    return f"…{chat_id[-4:]}" if len(chat_id) > 4 else "…"
 
 
 def split_text(text: str, limit: int) -> list[str]:

@@ -209,13 +209,17 @@ class TelegramChannel:
         return web.Response(status=200)
 
     # ------------------------------------------------------------------ outbound
-    async def send(self, chat_id: str, message: OutMessage) -> str | None:
+    async def send(self, chat_id: str, message: OutMessage, skip: int = 0) -> str | None:
+        """A long text goes in parts; a retry after a failure sends only the parts not yet out."""
         parts = split_text(message.text, TEXT_LIMIT)
         sent: dict[str, Any] = {}
+        index = skip
         try:
             if message.photo is not None:
                 return await self._send_photo(chat_id, message)
             for index, part in enumerate(parts):
+                if index < skip:
+                    continue
                 call: dict[str, Any] = {"chat_id": int(chat_id), "text": part}
                 if index == len(parts) - 1:
                     call["reply_markup"] = keyboard(message)
@@ -227,13 +231,13 @@ class TelegramChannel:
                 warnings.simplefilter("ignore", PTBDeprecationWarning)
                 wait = error.retry_after
             seconds = wait.total_seconds() if isinstance(wait, timedelta) else float(wait)
-            raise RetryLater(seconds, "429 retry_after") from error
+            raise RetryLater(seconds, "429 retry_after", parts_done=index - skip) from error
         except Forbidden as error:
             raise PermanentFailure(f"403 {error.message}") from error
         except BadRequest as error:
             raise PermanentFailure(f"400 {error.message}") from error
         except NetworkError as error:
-            raise RetryLater(2.0, f"network: {error.message}") from error
+            raise RetryLater(2.0, f"network: {error.message}", parts_done=index - skip) from error
         return str(sent["message_id"]) if "message_id" in sent else None
 
     async def _send_photo(self, chat_id: str, message: OutMessage) -> str | None:

@@ -21,17 +21,21 @@ from __future__ import annotations
 
 import asyncio
 import hmac
+import io
 import logging
 import mimetypes
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from functools import cache, partial
+from pathlib import Path
 from typing import Any
 
 import aiohttp
 from aiohttp import web
+from PIL import Image
 from sqlalchemy import select
 
-from bot.channels.base import HoldForReply, PermanentFailure, RetryLater, Sent
+from bot.channels.base import HoldForReply, PermanentFailure, RetryLater, Sent, masked
 from bot.channels.whatsapp_inbound import CHANNEL, SIGNATURE_HEADER, read_delivery, signature_valid
 from bot.channels.whatsapp_shape import Labels, requests_for
 from bot.channels.whatsapp_templates import TemplateBook, template_for
@@ -49,17 +53,27 @@ log = logging.getLogger(__name__)
 WINDOW = timedelta(hours=24)
 WINDOW_MARGIN = timedelta(minutes=5)  # clocks differ, and a message takes a moment to arrive
 CAPTION_LIMIT = 1024
+IMAGE_TYPES_OUT, IMAGE_BYTES_MAX = ("image/jpeg", "image/png"), 5 * 1024 * 1024  # what WhatsApp takes as an image
 WINDOW_CLOSED = 131047
 # Codes that mean "later": throughput, pair rate, spam rate, app and account rate limits,
 # and WhatsApp's own passing trouble. Seconds to wait before trying again.
 RETRY_CODES = {130429: 2.0, 131056: 6.0, 131048: 60.0, 4: 60.0, 80007: 60.0, 131000: 5.0, 131016: 10.0, 1: 5.0, 2: 5.0}
 AUTH_CODES = {190, 10, 200}  # a bad or expired token: an operator must act, and messages wait meanwhile
 AUTH_WAIT = 120.0
+FRESH = timedelta(minutes=1)  # a message written this recently counts as written now
 SEEN_MAX = 100_000  # people whose last message this process remembers
 REPORT_ATTEMPTS, REPORT_PAUSE = 4, 0.25  # a failure report for a message not recorded yet: up to 2.5 s
 # The template is missing, paused, disabled or does not match what we fill in: an operator must
 # fix it in WhatsApp Manager or whatsapp_templates.yaml. The message waits for the person instead.
 TEMPLATE_CODES = {132000, 132001, 132005, 132007, 132012, 132015, 132016}
+
+
+@dataclass
+class Progress:
+    """Of a message said in several requests: how many a retry skips, how many went out now."""
+
+    skip: int
+    done: int = 0
 
 
 class GraphError(Exception):
@@ -131,22 +145,23 @@ class WhatsAppChannel:
         for item in incoming:
             fetch = partial(self._download, item.media_id) if item.media_id is not None else None
             await self.runner.handle(item.envelope, fetch)
-            self._saw(item.envelope.chat_id)
-        unmatched = [report for report in reports if not await self._record_report(report)]
-        if unmatched:  # Meta delivers it again later, by when the sender has recorded the message
-            log.warning("whatsapp: %d failure report(s) for messages not recorded yet", len(unmatched))
-            return web.Response(status=503)
+            self._saw(item.envelope.chat_id, item.written_at)
+        await self._record_reports(reports)
         return web.Response(status=200)
 
-    async def _record_report(self, report: outbox.DeliveryReport) -> bool:
-        """Record a status; False for a failure about a message not recorded yet. A report can
-        overtake the sender, which records a message only once WhatsApp answered: a failure,
-        which must not be lost, is looked for again for a moment."""
+    async def _record_reports(self, reports: list[outbox.DeliveryReport]) -> None:
+        """Record statuses. A report can overtake the sender, which records a message only once
+        WhatsApp answered: failures, which must not be lost, are looked for again for a moment
+        (all together). One that never matches is about a message not ours (another
+        deployment on the number) or an earlier part of a message in several requests."""
+        waiting = [r for r in reports if not await self.db.run(self._apply_report, r) and r.status == "failed"]
         for attempt in range(REPORT_ATTEMPTS):
-            if await self.db.run(self._apply_report, report) or report.status != "failed":
-                return True
+            if not waiting:
+                return
             await asyncio.sleep(REPORT_PAUSE * (attempt + 1))
-        return False
+            waiting = [r for r in waiting if not await self.db.run(self._apply_report, r)]
+        log.warning("whatsapp: %d failure report(s) match no message of ours: %s", len(waiting),
+                    ", ".join(f"{r.error_code}" for r in waiting))
 
     def _apply_report(self, session: Any, report: outbox.DeliveryReport) -> bool:
         """A message WhatsApp refused for later goes out again: after the window closed, as a
@@ -158,9 +173,14 @@ class WhatsAppChannel:
         if not found.news or report.status != "failed":
             return True
         log.warning("whatsapp: message %s failed: %s %s", found.id, report.error_code, report.error)
+        if found.status == outbox.HELD:  # the template announcing it failed; the message still waits
+            return True
         if report.error_code == WINDOW_CLOSED:
-            self._wrote.pop(found.chat_id, None)
-            repo.forget_last_inbound(session, channel=CHANNEL, chat_id=found.chat_id)
+            sent_at = found.sent_at or self.clock()
+            seen = self._wrote.get(found.chat_id)
+            if seen is None or seen <= sent_at:  # unless they wrote since, as far as this process saw
+                self._wrote.pop(found.chat_id, None)
+                repo.forget_last_inbound(session, channel=CHANNEL, chat_id=found.chat_id, sent_at=sent_at)
         if report.error_code == WINDOW_CLOSED or report.error_code in RETRY_CODES:
             outbox.requeue(session, message_ids=[found.id], now=self.clock())
         return True
@@ -193,26 +213,34 @@ class WhatsAppChannel:
             return bytes(data)
 
     # ------------------------------------------------------------------ outbound
-    async def send(self, chat_id: str, message: OutMessage) -> str | Sent | None:
+    async def send(self, chat_id: str, message: OutMessage, skip: int = 0) -> str | Sent | None:
+        progress = Progress(skip)
         try:
             if not await self._window_open(chat_id):
                 return await self._send_template(chat_id, message)
             try:
-                return await self._send_free_form(chat_id, message)
+                return await self._send_free_form(chat_id, message, progress)
             except GraphError as error:
                 if error.code != WINDOW_CLOSED:
                     raise
-                log.info("whatsapp: window closed for %s by WhatsApp's reckoning; sending a template", _masked(chat_id))
-                await self._window_closed(chat_id)
+                log.info("whatsapp: window closed for %s by WhatsApp's reckoning; sending a template", masked(chat_id))
+                await self._window_closed(chat_id, self.clock())
                 return await self._send_template(chat_id, message)
         except GraphError as error:
-            raise _failure(error) from error
+            raise _failure(error, progress.done) from error
         except (aiohttp.ClientError, asyncio.TimeoutError) as error:
-            raise RetryLater(2.0, f"network: {error!r}") from error
+            raise RetryLater(2.0, f"network: {error!r}", parts_done=progress.done) from error
 
-    def _saw(self, chat_id: str) -> None:
+    def _saw(self, chat_id: str, written_at: datetime | None) -> None:
+        """Remember when they wrote: now for a fresh message (WhatsApp's time has whole
+        seconds), the message's own time for an old one (a redelivery proves nothing about now)."""
+        now = self.clock()
+        at = now if written_at is None or now - written_at < FRESH else written_at
+        known = self._wrote.get(chat_id)
+        if known is not None and at <= known:
+            return
         self._wrote.pop(chat_id, None)
-        self._wrote[chat_id] = self.clock()
+        self._wrote[chat_id] = at
         if len(self._wrote) > SEEN_MAX:  # the oldest first: dicts keep insertion order
             del self._wrote[next(iter(self._wrote))]
 
@@ -226,21 +254,28 @@ class WhatsAppChannel:
             Contact.channel == CHANNEL, Contact.external_id == chat_id)).scalar())
         return last is not None and self.clock() - last < limit
 
-    async def _window_closed(self, chat_id: str) -> None:
+    async def _window_closed(self, chat_id: str, sent_at: datetime) -> None:
         """WhatsApp says so (131047) whatever our record says: believe it until they write."""
         self._wrote.pop(chat_id, None)
-        await self.db.run(repo.forget_last_inbound, channel=CHANNEL, chat_id=chat_id)
+        await self.db.run(repo.forget_last_inbound, channel=CHANNEL, chat_id=chat_id, sent_at=sent_at)
 
-    async def _send_free_form(self, chat_id: str, message: OutMessage) -> str | None:
+    async def _send_free_form(self, chat_id: str, message: OutMessage, progress: Progress) -> str | None:
+        """The message's requests in order, leaving out those sent before a retry; `progress`
+        counts the ones that went out, so a failure half-way resends only the rest."""
         if message.photo is not None:
             return await self._send_photo(chat_id, message)
         sent = None
-        for request in requests_for(message, self._labels(message.language)):
+        for request in requests_for(message, self._labels(message.language))[progress.skip:]:
             sent = await self._post_message(chat_id, request)
+            progress.done += 1
         return sent
 
-    async def _send_template(self, chat_id: str, message: OutMessage) -> Sent:
+    async def _send_template(self, chat_id: str, message: OutMessage) -> str | Sent | None:
+        """The template for this kind of message. When it cannot carry the whole message, the
+        message waits for the person's next one; unless they wrote while it went out."""
         if message.photo is not None:  # a template of a caption says nothing: the notice before it did
+            if await self._window_open(chat_id):
+                return await self._send_photo(chat_id, message)
             raise HoldForReply("outside the 24-hour window")
         request = template_for(self.templates, message)
         try:
@@ -251,6 +286,9 @@ class WhatsAppChannel:
             log.error("whatsapp: template %s was refused (%s %s); fix it in WhatsApp Manager or whatsapp_templates.yaml",
                       request.name, error.code, error.message)
             raise HoldForReply(f"template {request.name}: {error.code} {error.message}") from error
+        if request.held and await self._window_open(chat_id):
+            await self._send_free_form(chat_id, message, Progress(0))
+            return Sent(sent, sent_as=f"template:{request.name}")
         return Sent(sent, sent_as=f"template:{request.name}", held=request.held)
 
     async def _send_photo(self, chat_id: str, message: OutMessage) -> str | None:
@@ -260,12 +298,12 @@ class WhatsAppChannel:
         if not path.is_file() or self.settings.attachments_dir.resolve() not in path.parents:
             log.warning("whatsapp: photo %s is missing; sending the caption alone", message.photo)
             return await self._post_message(chat_id, {"type": "text", "text": {"body": message.text[:4096]}})
-        data = await asyncio.to_thread(path.read_bytes)
+        data, content_type = await asyncio.to_thread(image_for_whatsapp, path)
         form = aiohttp.FormData()
         form.add_field("messaging_product", "whatsapp")
-        content_type = mimetypes.guess_type(path.name)[0] or "image/jpeg"  # stored as .jpg, .png or .webp
         form.add_field("type", content_type)
-        form.add_field("file", data, filename=path.name, content_type=content_type)
+        form.add_field("file", data, filename=path.stem + mimetypes.guess_extension(content_type, strict=False),
+                       content_type=content_type)
         uploaded = await self._call(f"{self.api}/{self.settings.whatsapp_phone_number_id}/media", data=form)
         return await self._post_message(chat_id, {"type": "image", "image": {"id": uploaded["id"],
                                                                             "caption": message.text[:CAPTION_LIMIT]}})
@@ -297,18 +335,33 @@ def _labels(texts: Texts, language: str) -> Labels:
     return Labels(choose=texts.button("choose", language), or_choose=texts.render("whatsapp/or_choose", language))
 
 
-def _failure(error: GraphError) -> Exception:
+def image_for_whatsapp(path: Path) -> tuple[bytes, str]:
+    """A stored photo as WhatsApp takes images: JPEG or PNG of at most 5 MB (WebP is for
+    stickers only there). Others are re-encoded as JPEG, scaled down until they fit."""
+    data = path.read_bytes()
+    content_type = mimetypes.guess_type(path.name)[0]
+    if content_type in IMAGE_TYPES_OUT and len(data) <= IMAGE_BYTES_MAX:
+        return data, content_type
+    with Image.open(io.BytesIO(data)) as image:
+        picture = image.convert("RGB")
+    side = max(picture.size)
+    while True:
+        scaled = picture if side >= max(picture.size) else picture.copy()
+        scaled.thumbnail((side, side))
+        out = io.BytesIO()
+        scaled.save(out, "JPEG", quality=85)
+        if out.tell() <= IMAGE_BYTES_MAX or side <= 320:
+            return out.getvalue(), "image/jpeg"
+        side = int(side * 0.7)
+
+
+def _failure(error: GraphError, parts_done: int = 0) -> Exception:
     """What the sender should do about a refused request."""
     if error.code in RETRY_CODES:
-        return RetryLater(RETRY_CODES[error.code], f"whatsapp {error.code}: {error.message}")
+        return RetryLater(RETRY_CODES[error.code], f"whatsapp {error.code}: {error.message}", parts_done)
     if error.code in AUTH_CODES or error.status == 401:
         log.error("whatsapp: the access token was refused (%s); messages wait until it is fixed", error.code)
-        return RetryLater(AUTH_WAIT, f"whatsapp {error.code}: {error.message}")
+        return RetryLater(AUTH_WAIT, f"whatsapp {error.code}: {error.message}", parts_done)
     if error.status >= 500 or error.status == 429:
-        return RetryLater(5.0, f"whatsapp {error.status}: {error.message}")
+        return RetryLater(5.0, f"whatsapp {error.status}: {error.message}", parts_done)
     return PermanentFailure(f"whatsapp {error.code}: {error.message}")
-
-
-def _masked(chat_id: str) -> str:
-    """A phone number is personal data: logs keep its last digits only."""
-    return f"…{chat_id[-4:]}"

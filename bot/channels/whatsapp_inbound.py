@@ -40,6 +40,7 @@ class Incoming:
     envelope: Envelope
     media_id: str | None = None
     media_type: str | None = None
+    written_at: datetime | None = None  # the message's own time, by WhatsApp
 
 
 def read_delivery(payload: Any) -> tuple[list[Incoming], list[DeliveryReport]]:
@@ -80,7 +81,7 @@ def _message(message: Any, names: dict[Any, Any]) -> Incoming | None:
     name = names.get(wa_id)
     envelope = Envelope(channel=CHANNEL, external_id=wa_id, chat_id=wa_id, event=event, message_id=str(message["id"]),
                         display_name=str(name)[:128] if name else None, phone=normalize_phone("+" + wa_id))
-    return Incoming(envelope, *(media or (None, None)))
+    return Incoming(envelope, *(media or (None, None)), written_at=_time(message.get("timestamp")))
 
 
 def _event(kind: Any, message: dict[str, Any]) -> tuple[Inbound, tuple[str, str] | None]:
@@ -115,13 +116,15 @@ def _status(status: Any) -> DeliveryReport | None:
     error = errors[0] if errors and isinstance(errors[0], dict) else {}
     code = error.get("code")
     detail = (error.get("error_data") or {}).get("details") or error.get("message") or error.get("title")
-    return DeliveryReport(external_id=str(status["id"]), status=str(status["status"]), at=_timestamp(status.get("timestamp")),
+    return DeliveryReport(external_id=str(status["id"]), status=str(status["status"]),
+                          at=_time(status.get("timestamp")) or datetime.now(timezone.utc),
                           error_code=int(code) if isinstance(code, (int, str)) and str(code).isdigit() else None,
                           error=str(detail)[:400] if detail else None)
 
 
-def _timestamp(value: Any) -> datetime:
+def _time(value: Any) -> datetime | None:
+    """WhatsApp's timestamps are Unix seconds, as strings."""
     try:
         return datetime.fromtimestamp(int(value), tz=timezone.utc)
-    except (TypeError, ValueError, OverflowError):
-        return datetime.now(timezone.utc)
+    except (TypeError, ValueError, OverflowError, OSError):
+        return None

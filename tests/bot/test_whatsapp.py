@@ -5,15 +5,20 @@ the same actions as on Telegram; outside the 24-hour window messages go out as t
 from __future__ import annotations
 
 import asyncio
+import io
+import os
 import time
 from dataclasses import replace
+from pathlib import Path
 from typing import Any, AsyncIterator
 
 import pytest
 from aiohttp import ClientSession, web
+from PIL import Image
 from sqlalchemy import func, select
 
 from bot.app import DATABASE, create_app
+from bot.channels.whatsapp import image_for_whatsapp
 from bot.settings import Settings
 from storage.db import Database
 from storage.models import Attachment, Contact, InboundMessage, OutboxMessage, Ticket
@@ -154,14 +159,19 @@ async def test_what_whatsapp_cannot_answer_gets_a_kind_reprompt(office: WhatsApp
     assert replies and "Lansia" in siti.choices()  # still the category question, nothing lost
 
 
-async def walk_to_photos(siti: WhatsAppPerson) -> None:
-    """A quick complaint about a neighbour, up to the photo question (no name, NIK, age or location)."""
+async def walk_to_address(siti: WhatsAppPerson) -> None:
+    """A quick complaint about a neighbour (no name, NIK or age), up to the address question."""
     await siti.type("halo")
     for title in ("Pengaduan", "Setuju", "Lansia", "Lansia telantar", "Orang lain", "Lewati", "Tidak tahu",
                   "Lewati", "Lewati", "Umbulharjo", "Giwangan"):
         await siti.press(title)
+
+
+async def walk_to_photos(siti: WhatsAppPerson) -> None:
+    """On to the photo question (no location)."""
+    await walk_to_address(siti)
     await siti.type("Jl. Imogiri Timur RT 03")
-    await siti.press("Lewati")  # no location
+    await siti.press("Lewati")
 
 
 async def walk_to_phone(siti: WhatsAppPerson) -> list[Any]:
@@ -228,7 +238,12 @@ async def test_an_officer_on_whatsapp_and_a_citizen_outside_the_window(office: W
     assert (await office.ticket(number)).status == "closed"
 
 
-async def test_what_a_template_cannot_carry_waits_for_the_citizens_next_message(office: WhatsAppOffice) -> None:
+LONG_QUESTION = "Mohon ceritakan " + "keadaan Mbah Sarinah sehari-hari, " * 40  # longer than a template carries
+
+
+async def officer_asks_a_day_later(office: WhatsAppOffice) -> tuple[WhatsAppPerson, WhatsAppPerson, str]:
+    """Siti files, Budi accepts; 30 hours later (her window closed) Budi is about to type a
+    question for her. Returns Budi, Siti and the ticket number."""
     budi = await office.hire("Budi Santoso", BUDI)
     siti = office.person(SITI)
     number = NUMBER.search(await file_complaint(siti, greeting="halo")).group(0)
@@ -238,14 +253,18 @@ async def test_what_a_template_cannot_carry_waits_for_the_citizens_next_message(
     office.clock.advance(hours=30)
     await budi.type(f"/ticket {number}")
     await budi.press("Tanya warga")
-    long_question = "Mohon ceritakan " + "keadaan Mbah Sarinah sehari-hari, " * 40
-    await budi.type(long_question)
+    return budi, siti, number
+
+
+async def test_what_a_template_cannot_carry_waits_for_the_citizens_next_message(office: WhatsAppOffice) -> None:
+    budi, siti, number = await officer_asks_a_day_later(office)
+    await budi.type(LONG_QUESTION)
     [notice] = await siti.catch_up()
     assert notice.text.startswith(f"template:satupintu_pertanyaan {number} | ") and notice.text.endswith("…")
     held = [row for row in await office.outbox(SITI) if row.status == "held"]
     assert len(held) == 1
     replies = await siti.type("halo")  # her message opens the window: the whole question comes first
-    assert long_question.strip() in replies[0].text.replace("\n", " ")
+    assert LONG_QUESTION.strip() in replies[0].text.replace("\n", " ")
     assert [row.status for row in await office.outbox(SITI) if row.id == held[0].id] == ["sent"]
 
 
@@ -320,10 +339,16 @@ async def test_a_refused_template_leaves_the_message_waiting_for_the_citizen(off
     assert (row.status, row.sent_as) == ("sent", None)  # as itself, once she had written
 
 
-async def test_reports_on_unknown_messages_are_ignored_but_a_failure_is_asked_for_again(office: WhatsAppOffice) -> None:
+async def test_reports_on_unknown_messages_are_ignored_but_a_failure_is_looked_for_again(office: WhatsAppOffice) -> None:
+    started = time.monotonic()
     assert await office.fake.deliver(office.fake.statuses("wamid.elsewhere", "delivered", recipient_id=SITI)) == 200
-    failed = office.fake.statuses("wamid.elsewhere", "failed", recipient_id=SITI, errors=[131047])
-    assert await office.fake.deliver(failed) == 503  # Meta delivers it again later
+    assert time.monotonic() - started < 1.0
+    failed = [office.fake.statuses(f"wamid.elsewhere{n}", "failed", recipient_id=SITI, errors=[131047]) for n in range(3)]
+    envelope = failed[0]
+    envelope["entry"][0]["changes"][0]["value"]["statuses"] += [f["entry"][0]["changes"][0]["value"]["statuses"][0] for f in failed[1:]]
+    started = time.monotonic()
+    assert await office.fake.deliver(envelope) == 200  # looked for together for a moment, then let go
+    assert 2.0 < time.monotonic() - started < 4.0
 
 
 async def test_an_officer_who_has_not_written_today_gets_a_notice_then_the_card_and_photo_when_he_writes(
@@ -337,3 +362,87 @@ async def test_an_officer_who_has_not_written_today_gets_a_notice_then_the_card_
     assert [r.status for r in await office.outbox(BUDI)][-3:] == ["sent", "held", "held"]  # notice; card; photo
     card, photo, *_ = await budi.type("halo")
     assert f"🎫 {number}" in card.text and "Terima" in budi.choices(card) and photo.type == "image"
+
+
+# ---------------------------------------------------------------------- edges found in review
+async def test_a_message_in_several_requests_resumes_after_a_rate_limit_without_repeating(office: WhatsAppOffice) -> None:
+    siti = office.person(SITI)
+    await walk_to_address(siti)
+    send, armed = office.fake._send, [True]
+
+    async def limited_after_the_first_part(request: dict[str, Any]) -> Any:
+        answer = await send(request)
+        if armed[0] and request.get("to") == SITI:
+            armed[0] = False
+            office.fake.fail_next(131056, to=SITI)  # the pair rate limit hits the second request
+        return answer
+    office.fake._send = limited_after_the_first_part  # type: ignore[method-assign]
+    replies = await siti.settle(await office.fake.send_text(SITI, "Jl. Imogiri Timur RT 03"), timeout=20)
+    kinds = [m.payload["interactive"]["type"] for m in replies]
+    assert kinds == ["location_request_message", "button"]
+
+
+async def test_the_same_failure_reported_several_times_at_once_resends_once(office: WhatsAppOffice) -> None:
+    siti = office.person(SITI)
+    [menu] = await siti.type("halo")
+    failed = office.fake.statuses(menu.id, "failed", recipient_id=SITI, errors=[130429])
+    assert await asyncio.gather(*(office.fake.deliver(failed) for _ in range(4))) == [200] * 4
+    await siti.catch_up()
+    rows = [r for r in await office.outbox(SITI) if r.payload["text"] == menu.text]
+    assert [(r.status, r.delivery) for r in rows] == [("sent", "failed"), ("sent", None)]
+
+
+async def test_a_failed_notice_for_a_held_message_does_not_send_it_twice(office: WhatsAppOffice) -> None:
+    budi, siti, number = await officer_asks_a_day_later(office)
+    await budi.type(LONG_QUESTION)
+    [notice] = await siti.catch_up()
+    assert await office.fake.deliver(office.fake.statuses(notice.id, "failed", recipient_id=SITI, errors=[131056])) == 200
+    await siti.catch_up()
+    replies = await siti.type("halo")
+    assert sum(LONG_QUESTION.strip()[:60] in (m.text or "").replace("\n", " ") for m in replies) == 1
+
+
+async def test_a_late_131047_does_not_undo_a_newer_message_from_the_citizen(office: WhatsAppOffice) -> None:
+    budi = await office.hire("Budi Santoso", BUDI)
+    siti = office.person(SITI)
+    await file_complaint(siti, greeting="halo")
+    [card] = await budi.catch_up()
+    earlier = siti.last
+    await siti.type("status")  # she writes: her window is open
+    assert await office.fake.deliver(office.fake.statuses(earlier.id, "failed", recipient_id=SITI, errors=[131047])) == 200
+    await siti.catch_up()
+    await budi.press("Terima", card)
+    [accepted] = await siti.catch_up()
+    assert accepted.type == "text" and "sudah menerima" in accepted.text
+
+
+async def test_a_citizen_writing_while_a_notice_goes_out_gets_the_whole_message_at_once(office: WhatsAppOffice) -> None:
+    budi, siti, number = await officer_asks_a_day_later(office)
+    send, armed = office.fake._send, [True]
+
+    async def she_writes_meanwhile(request: dict[str, Any]) -> Any:
+        answer = await send(request)
+        if armed[0] and request.get("type") == "template" and request.get("to") == SITI:
+            armed[0] = False
+            assert await office.fake.deliver(office.fake.text(SITI, "halo, ada kabar?")) == 200
+        return answer
+    office.fake._send = she_writes_meanwhile  # type: ignore[method-assign]
+    await budi.type(LONG_QUESTION)
+    await siti.catch_up()
+    assert [r.id for r in await office.outbox(SITI) if r.status == "held"] == []
+    assert any(LONG_QUESTION.strip()[:60] in (m.text or "").replace("\n", " ") for m in siti.messages)
+
+
+async def test_a_large_or_webp_photo_is_sent_as_a_jpeg_whatsapp_takes(tmp_path: Path) -> None:
+    big = tmp_path / "big.png"
+    Image.frombytes("RGB", (1400, 1400), os.urandom(1400 * 1400 * 3)).save(big, "PNG")
+    webp = tmp_path / "small.webp"
+    Image.new("RGB", (64, 48), (10, 120, 200)).save(webp, "WEBP")
+    assert big.stat().st_size > 5 * 1024 * 1024
+    for path in (big, webp):
+        data, content_type = image_for_whatsapp(path)
+        assert content_type == "image/jpeg" and len(data) <= 5 * 1024 * 1024
+        assert Image.open(io.BytesIO(data)).format == "JPEG"
+    small = tmp_path / "small.png"
+    Image.new("RGB", (64, 48)).save(small, "PNG")
+    assert image_for_whatsapp(small) == (small.read_bytes(), "image/png")  # already fine: as it is
