@@ -151,11 +151,16 @@ def requeue(session: Session, *, message_ids: Sequence[int], now: datetime) -> l
     return [int(i) for i in session.execute(_INSERT, copies).scalars()] if copies else []
 
 
+_RELEASE_HELD = (
+    update(TABLE).where(TABLE.c.channel == bindparam("b_channel"), TABLE.c.status == HELD, TABLE.c.chat_id == bindparam("b_chat_id"))
+    .values(status=PENDING)
+)
+
+
 def release_held(session: Session, *, channel: str, chat_id: str) -> int:
     """The person wrote: what waited for them goes out now, before the answer to what they wrote
-    (older rows are claimed first)."""
-    result = session.execute(update(TABLE).where(TABLE.c.channel == channel, TABLE.c.status == HELD,
-                                                 TABLE.c.chat_id == chat_id).values(status=PENDING))
+    (older rows are claimed first). The statement is prebuilt: building it took longer than running it."""
+    result = session.execute(_RELEASE_HELD, {"b_channel": channel, "b_chat_id": chat_id})
     return int(result.rowcount or 0)
 
 
