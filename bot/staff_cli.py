@@ -101,7 +101,7 @@ def _invite(args: argparse.Namespace) -> int:
         if settings.telegram_bot_username:
             lines.append(f"Link: https://t.me/{settings.telegram_bot_username}?start={invite.code}")
         if settings.whatsapp_display_number:
-            number = "".join(ch for ch in settings.whatsapp_display_number if ch.isdigit())
+            number = records.whatsapp_id(settings.whatsapp_display_number)
             lines.append(f"WhatsApp: https://wa.me/{number}?text={quote('/start ' + invite.code)}")
         lines.append(f"Or send the bot: /start {invite.code}")
         return "\n".join(lines)

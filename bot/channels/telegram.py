@@ -217,9 +217,7 @@ class TelegramChannel:
         try:
             if message.photo is not None:
                 return await self._send_photo(chat_id, message)
-            for index, part in enumerate(parts):
-                if index < skip:
-                    continue
+            for index, part in enumerate(parts[skip:], start=skip):
                 call: dict[str, Any] = {"chat_id": int(chat_id), "text": part}
                 if index == len(parts) - 1:
                     call["reply_markup"] = keyboard(message)

@@ -33,7 +33,6 @@ from typing import Any
 import aiohttp
 from aiohttp import web
 from PIL import Image
-from sqlalchemy import select
 
 from bot.channels.base import HoldForReply, PermanentFailure, RetryLater, Sent, masked
 from bot.channels.whatsapp_inbound import CHANNEL, SIGNATURE_HEADER, read_delivery, signature_valid
@@ -44,7 +43,6 @@ from bot.runner import PhotoTooLarge, Runner
 from bot.settings import Settings
 from storage import outbox, repo
 from storage.db import Database
-from storage.models import Contact
 from workflows.messages import OutMessage
 from workflows.texts import Texts
 
@@ -250,9 +248,8 @@ class WhatsAppChannel:
         seen = self._wrote.get(chat_id)
         if seen is not None and self.clock() - seen < limit:
             return True
-        last = await self.db.run(lambda s: s.execute(select(Contact.last_inbound_at).where(
-            Contact.channel == CHANNEL, Contact.external_id == chat_id)).scalar())
-        return last is not None and self.clock() - last < limit
+        contact = await self.db.run(repo.find_contact, channel=CHANNEL, external_id=chat_id)
+        return contact is not None and contact.last_inbound_at is not None and self.clock() - contact.last_inbound_at < limit
 
     async def _window_closed(self, chat_id: str, sent_at: datetime) -> None:
         """WhatsApp says so (131047) whatever our record says: believe it until they write."""
