@@ -11,6 +11,7 @@ from typing import AsyncIterator
 
 from aiohttp import web
 
+from bot import console
 from bot.channels import webchat
 from bot.channels.base import Sending
 from bot.channels.telegram import TelegramChannel
@@ -55,6 +56,7 @@ def build_intake(settings: Settings) -> Intake:
         calendar=WorkingCalendar(settings.zone, book.settings.office_days_off),
         attachments_dir=settings.attachments_dir,
         max_photo_bytes=settings.max_photo_bytes,
+        console_url=settings.console_url,
     )
 
 
@@ -113,6 +115,7 @@ def create_app(settings: Settings, *, clock: Clock = utc_now, migrate: bool = Tr
     app[SCHEDULER] = Scheduler(db=db, ctx=job_context(intake), attachments_dir=settings.attachments_dir,
                                clock=clock, tick_seconds=settings.scheduler_tick_seconds)
     webchat.setup(app, runner)
+    console.setup(app, settings=settings, db=db, intake=intake, clock=clock)
     app.router.add_get("/healthz", healthz)
     if settings.telegram_enabled:
         telegram = TelegramChannel(settings, runner)

@@ -51,6 +51,12 @@ class Settings:
     scheduler_tick_seconds: float = 60.0  # how often the jobs run; 0 turns the scheduler off
     outbox_lease_seconds: float = 60.0  # a crashed sender's claimed messages are sent again after this
     max_photo_bytes: int = 10 * 1024 * 1024
+    # The staff console: the address staff reach the server at (links sent to their chat),
+    # the map's tile server ("" for none: the map still shows its cases), and whether a proxy
+    # in front sets X-Forwarded-For (sign-in throttling counts by the real address then).
+    public_url: str | None = None
+    map_tile_url: str = "https://tile.openstreetmap.org/{z}/{x}/{y}.png"
+    behind_proxy: bool = False
     flows_dir: Path | None = None
     extra: Mapping[str, Any] = field(default_factory=dict)
 
@@ -68,6 +74,14 @@ class Settings:
     @property
     def attachments_dir(self) -> Path:
         return self.data_dir / "attachments"
+
+    @property
+    def console_url(self) -> str:
+        """The console's address as sent to staff: PUBLIC_URL, else this machine's port."""
+        if self.public_url:
+            return self.public_url.rstrip("/")
+        host = "localhost" if self.host in ("0.0.0.0", "127.0.0.1", "::") else self.host
+        return f"http://{host}:{self.port}"
 
     @property
     def telegram_enabled(self) -> bool:
@@ -129,6 +143,9 @@ _ENV = {
     "SATUPINTU_OUTBOX_LEASE_SECONDS": ("outbox_lease_seconds", float),
     "SATUPINTU_MAX_PHOTO_BYTES": ("max_photo_bytes", int),
     "SATUPINTU_FLOWS_DIR": ("flows_dir", Path),
+    "SATUPINTU_PUBLIC_URL": ("public_url", str),
+    "SATUPINTU_BEHIND_PROXY": ("behind_proxy", lambda raw: raw.strip().lower() in ("1", "true", "yes")),
+    "SATUPINTU_MAP_TILE_URL": ("map_tile_url", str),
     "TELEGRAM_BOT_TOKEN": ("telegram_bot_token", str),
     "TELEGRAM_API_BASE_URL": ("telegram_api_base_url", str),
     "TELEGRAM_FILE_BASE_URL": ("telegram_file_base_url", str),
@@ -173,7 +190,7 @@ def load_settings(env: Mapping[str, str] | None = None, **overrides: Any) -> Set
         values["extra"] = extra
     for name, (attr, kind) in _ENV.items():
         raw = env.get(name)
-        if raw not in (None, ""):
+        if raw is not None and (raw != "" or attr == "map_tile_url"):
             values[attr] = kind(raw)
     for key in ("data_dir", "flows_dir"):
         if isinstance(values.get(key), str):

@@ -73,6 +73,9 @@ class Staff(SQLModel, table=True):
     language: str = Field(default="id", max_length=8)
     last_assigned_at: datetime | None = _ts(default=None, nullable=True)
     created_at: datetime = _ts()
+    # The web console's sign-in by password (the other way is a one-time link sent to their chat).
+    username: str | None = Field(default=None, max_length=64, unique=True)
+    password_hash: str | None = Field(default=None, max_length=200)
 
 
 class StaffInvite(SQLModel, table=True):
@@ -285,3 +288,69 @@ class SchedulerLease(SQLModel, table=True):
     name: str = Field(primary_key=True, max_length=32)
     holder: str = Field(max_length=64)
     until: datetime = _ts()
+
+
+class ConsoleSession(SQLModel, table=True):
+    """A signed-in browser of the staff console. The cookie holds a random token; the row only
+    its hash, so a copy of the database signs nobody in. `csrf` is the token every form carries."""
+
+    __tablename__ = "console_session"
+
+    id: int | None = Field(default=None, primary_key=True)
+    token_hash: str = Field(max_length=64, unique=True)
+    staff_id: int = Field(foreign_key="staff.id", index=True)
+    csrf: str = Field(max_length=64)
+    created_at: datetime = _ts()
+    last_seen_at: datetime = _ts()
+    expires_at: datetime = _ts()
+
+
+class SigninLink(SQLModel, table=True):
+    """A one-time console sign-in link sent to a staff member's own chat (hash kept, not the token)."""
+
+    __tablename__ = "signin_link"
+
+    id: int | None = Field(default=None, primary_key=True)
+    token_hash: str = Field(max_length=64, unique=True)
+    staff_id: int = Field(foreign_key="staff.id", index=True)
+    created_at: datetime = _ts()
+    expires_at: datetime = _ts()
+    used_at: datetime | None = _ts(default=None, nullable=True)
+
+
+class SigninFailure(SQLModel, table=True):
+    """A failed sign-in, by username and by address, counted to slow down guessing."""
+
+    __tablename__ = "signin_failure"
+    __table_args__ = (Index("ix_signin_failure_key_at", "key", "at"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    key: str = Field(max_length=128)
+    at: datetime = _ts()
+
+
+class ConfigDocument(SQLModel, table=True):
+    """An office's configuration changed in the console (areas, categories, office), kept whole
+    and validated as the YAML files are; it overrides the file of the same name."""
+
+    __tablename__ = "config_document"
+
+    name: str = Field(primary_key=True, max_length=32)
+    document: dict[str, Any] = _json(dict)
+    version: int = 1
+    updated_at: datetime = _ts()
+    updated_by_staff_id: int | None = Field(default=None, foreign_key="staff.id")
+
+
+class AuditEntry(SQLModel, table=True):
+    """Who changed what outside a ticket (configuration, staff, sign-ins, exports), and when."""
+
+    __tablename__ = "audit_entry"
+    __table_args__ = (Index("ix_audit_entry_at", "at"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    at: datetime = _ts()
+    staff_id: int | None = Field(default=None, foreign_key="staff.id")
+    action: str = Field(max_length=48)
+    subject: str | None = Field(default=None, max_length=128)
+    data: dict[str, Any] = _json(dict)

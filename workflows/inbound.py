@@ -82,13 +82,13 @@ class Intake:
     """The conversation side of the product, wired to one office's flow book."""
 
     def __init__(self, *, book: FlowBook, engine: Engine, texts: Texts, calendar: WorkingCalendar,
-                 attachments_dir: Path, max_photo_bytes: int) -> None:
+                 attachments_dir: Path, max_photo_bytes: int, console_url: str) -> None:
         self.book = book
         self.engine = engine
         self.texts = texts
         self.calendar = calendar
         self.casework = Casework(book=book, texts=texts, calendar=calendar)
-        self.desk = Desk(self.casework, ttl=engine.ttl)
+        self.desk = Desk(self.casework, ttl=engine.ttl, console_url=console_url)
         self.attachments_dir = attachments_dir
         self.max_photo_bytes = max_photo_bytes
 

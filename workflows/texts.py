@@ -53,12 +53,12 @@ class Texts:
 
     def keys(self) -> list[str]:
         """Every chat message key (for the test that renders them all in every language);
-        `web/` holds pages, not messages."""
+        `web/` and `console/` hold pages, not messages."""
         found = {
             str(p.relative_to(self.directory)).rsplit(".", 2)[0]
             for p in self.directory.rglob("*.j2")
             if "/" in str(p.relative_to(self.directory)) and not p.name.startswith("_")
-            and not str(p.relative_to(self.directory)).startswith("web/")
+            and not str(p.relative_to(self.directory)).startswith(("web/", "console/"))
         }
         return sorted(found)
 

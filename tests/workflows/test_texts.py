@@ -59,6 +59,7 @@ SAMPLES: dict[str, dict] = {
     "desk/taken_away": {"number": "SP-2026-00042", "to": "Budi"},
     "desk/photo": {"number": "SP-2026-00042", "index": 1, "count": 2},
     "desk/welcome": {"name": "Budi", "role": "officer"}, "desk/invite_refused": {"reason": "used"},
+    "desk/signin_link": {"url": "https://dinsos.example.go.id/console/signin/link/abc", "minutes": 15},
     "citizen/accepted": {"number": "SP-2026-00042"},
     "citizen/question": {"number": "SP-2026-00042", "question": "Di RT berapa?"},
     "citizen/reply_received": {"number": "SP-2026-00042"},

@@ -17,6 +17,7 @@ from sqlmodel import Session
 from storage.models import Conversation, Staff, Ticket
 from workflows.casework import cards
 from workflows.casework.service import Casework, Denied, Refused
+from workflows.console import signin
 from workflows.engine import Inbound, Option, Say
 from workflows.lifecycle import TRANSITIONS, IllegalTransition, next_status
 from workflows.validation.ticket_number import parse_ticket_number
@@ -26,7 +27,7 @@ TEXT_MAX = 2000
 COMMANDS = {
     "tickets": ("tickets", "tiket"), "ticket": ("ticket", "kasus"), "overview": ("overview", "ringkasan"),
     "help": ("help", "bantuan", "start", "mulai"), "cancel": ("cancel", "batal"),
-    "away": ("away", "cuti"), "back": ("back", "aktif"),
+    "away": ("away", "cuti"), "back": ("back", "aktif"), "console": ("console", "konsol"),
 }
 _COMMAND = {word: name for name, words in COMMANDS.items() for word in words}
 
@@ -46,9 +47,10 @@ class Pending:
 
 
 class Desk:
-    def __init__(self, casework: Casework, *, ttl: timedelta) -> None:
+    def __init__(self, casework: Casework, *, ttl: timedelta, console_url: str) -> None:
         self.casework = casework
         self.ttl = ttl
+        self.console_url = console_url  # where the web console's sign-in links point
 
     # ------------------------------------------------------------------ entry
     def handle(self, session: Session, staff: Staff, conversation: Conversation, event: Inbound,
@@ -112,6 +114,9 @@ class Desk:
                        "unassigned": [self._row(t) for t in view["unassigned"]],
                        "overdue": [self._row(t) for t in view["overdue"]]}
             return [Say("desk/overview", context, self._open_buttons(view["unassigned"]), step=cards.CARD_STEP)], pending
+        if name == "console":  # the link goes out through the outbox, to this same chat
+            signin.send_link(session, casework=self.casework, staff=staff, console_url=self.console_url, now=now)
+            return [], pending
         if name in ("away", "back"):
             staff.status = "away" if name == "away" else "active"
             return [Say("desk/availability", {"status": staff.status})], pending

@@ -1,0 +1,53 @@
+"""The staff web console: queue, cases, map, register, reports, configuration, assisted intake.
+
+Server-rendered pages (Jinja2) with a little plain JavaScript, so they load over a village
+connection. Each part of the console is a module with a `routes()` list; `setup` mounts them
+all behind the middleware in `web.py`, which signs staff in and checks every form.
+"""
+
+from __future__ import annotations
+
+import secrets
+from pathlib import Path
+
+from aiohttp import web
+
+from bot.clock import Clock
+from bot.console import admin_pages, case_pages, intake_pages, map_pages, queue_pages, report_pages, signin_pages
+from bot.console.i18n import Words
+from bot.console.core import CONSOLE, PREFIX, Console, console_middleware, pages_environment, signed_in
+from bot.settings import Settings
+from storage.db import Database
+from workflows.inbound import Intake
+from workflows.texts import TEMPLATES_DIR
+
+STATIC_DIR = TEMPLATES_DIR / "console" / "static"
+PARTS = (signin_pages, queue_pages, case_pages, map_pages, report_pages, admin_pages, intake_pages)
+
+
+def load_secret(data_dir: Path) -> bytes:
+    """The key that signs photo addresses: made once, kept beside the database, owner-only."""
+    path = data_dir / "console.key"
+    if not path.exists():
+        path.write_bytes(secrets.token_bytes(32))
+        path.chmod(0o600)
+    return path.read_bytes()
+
+
+async def home(request: web.Request) -> web.Response:
+    signed_in(request)
+    raise web.HTTPSeeOther(PREFIX + "/queue")
+
+
+def setup(app: web.Application, *, settings: Settings, db: Database, intake: Intake, clock: Clock) -> None:
+    pages = pages_environment()
+    app[CONSOLE] = Console(settings=settings, db=db, intake=intake, clock=clock, pages=pages, words=Words(),
+                           secret=load_secret(settings.data_dir))
+    app.middlewares.append(console_middleware)
+    app.router.add_static(PREFIX + "/static/", STATIC_DIR, append_version=True, name="console_static")
+    static = app.router["console_static"]
+    pages.globals["static"] = lambda name: str(static.url_for(filename=name))
+    app.router.add_get(PREFIX, home)
+    app.router.add_get(PREFIX + "/", home)
+    for part in PARTS:
+        app.router.add_routes(part.routes())
