@@ -4,6 +4,7 @@ deployments and for the first admin, before anyone can use a chat invite."""
 from __future__ import annotations
 
 import argparse
+import getpass
 import sys
 from urllib.parse import quote
 from typing import Any, Callable
@@ -13,6 +14,7 @@ from bot.settings import Settings, load_settings
 from storage.db import Database
 from storage.migrate import upgrade
 from workflows import staff as records
+from workflows.console import signin
 from workflows.flowbook import load_flowbook
 
 
@@ -34,6 +36,16 @@ def register(commands: Any) -> None:
 
     listing = actions.add_parser("list", help="list staff")
     listing.set_defaults(run=_list)
+
+    password = actions.add_parser("password", help="set a staff member's console username and password")
+    password.add_argument("id", type=int)
+    password.add_argument("--username", required=True)
+    password.add_argument("--password-stdin", action="store_true", help="read the password from standard input")
+    password.set_defaults(run=_password)
+
+    link = actions.add_parser("console-link", help="print a one-time console sign-in link (the first admin)")
+    link.add_argument("id", type=int)
+    link.set_defaults(run=_console_link)
 
     for name, status, text in (("disable", "disabled", "stop a staff member acting (kept for the audit trail)"),
                                ("away", "away", "mark on leave: no new tickets"), ("back", "active", "mark active again")):
@@ -60,7 +72,7 @@ def with_session(work: Callable[[Any, Settings], str]) -> int:
         with db.session() as session:
             try:
                 output = work(session, settings)
-            except records.StaffError as error:
+            except (records.StaffError, signin.SigninError) as error:
                 print(f"error: {error}", file=sys.stderr)  # not mistaken for output by a script
                 return 2
             session.commit()
@@ -122,3 +134,28 @@ def _status_setter(status: str) -> Callable[[argparse.Namespace], int]:
             return f"staff {staff.id} ({staff.name}) is now {staff.status}"
         return with_session(work)
     return run
+
+
+def _password(args: argparse.Namespace) -> int:
+    if args.password_stdin:
+        secret = sys.stdin.readline().rstrip("\n")
+    else:
+        secret = getpass.getpass("New password: ")
+        if getpass.getpass("Again: ") != secret:
+            print("error: the two passwords differ", file=sys.stderr)
+            return 2
+
+    def work(session: Any, settings: Settings) -> str:
+        staff = records.get_staff(session, args.id)
+        signin.set_password(session, staff=staff, username=args.username, password=secret, now=utc_now())
+        return f"staff {staff.id} ({staff.name}) signs in to the console as {staff.username}"
+    return with_session(work)
+
+
+def _console_link(args: argparse.Namespace) -> int:
+    def work(session: Any, settings: Settings) -> str:
+        staff = records.get_staff(session, args.id)
+        token = signin.create_link(session, staff=staff, now=utc_now())
+        minutes = int(signin.LINK_VALID.total_seconds() // 60)
+        return f"One-time sign-in link for {staff.name}, valid {minutes} minutes:\n{settings.console_url}/console/signin/link/{token}"
+    return with_session(work)

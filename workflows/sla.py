@@ -8,8 +8,9 @@ find what is late with one index range scan instead of reading every ticket.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from datetime import datetime
-from typing import Literal
+from typing import Any, Literal
 
 from storage.models import Ticket
 from workflows.calendar import WorkingCalendar
@@ -57,11 +58,12 @@ def state(ticket: Ticket, *, calendar: WorkingCalendar, now: datetime) -> State:
     return "at_risk" if calendar.local_date(ticket.due_at) < tomorrow else "on_track"
 
 
-def met_in_time(ticket: Ticket, now: datetime) -> tuple[int, int]:
+def met_in_time(stages: Mapping[str, Any] | None, now: datetime) -> tuple[int, int]:
     """(stages met by their due time, stages that were due by now or are met): the
-    compliance figures. A stage still open past its due time counts as missed."""
+    compliance figures, from a ticket's `sla` column (read alone: building a whole Ticket
+    per row of a month's report costs ~100 µs). A stage still open past its due counts as missed."""
     good = total = 0
-    for entry in (ticket.sla or {}).values():
+    for entry in (stages or {}).values():
         due = datetime.fromisoformat(entry["due"])
         met = datetime.fromisoformat(entry["met"]) if entry["met"] else None
         if met is not None or due < now:

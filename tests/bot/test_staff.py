@@ -4,6 +4,8 @@ supervisor's overview of their own district; an officer's internal note on a tic
 
 from __future__ import annotations
 
+import io
+import re
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
@@ -150,6 +152,20 @@ def test_cli_disable_away_and_back_change_the_listed_status(cli: Any) -> None:
     assert rows(cli("staff", "list")[1])[0][4] == "disabled"
     code, _, err = cli("staff", "disable", "9")
     assert (code, err.strip()) == (2, "error: no staff member 9")
+
+
+def test_cli_sets_a_console_password_and_prints_a_one_time_sign_in_link(cli: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    cli("staff", "add", "--name", "Ani", "--role", "admin")
+    monkeypatch.setattr("sys.stdin", io.StringIO("pendek\n"))
+    code, _, err = cli("staff", "password", "1", "--username", "ani", "--password-stdin")
+    assert code == 2 and "at least 10 characters" in err
+    monkeypatch.setattr("sys.stdin", io.StringIO("kata-sandi-panjang\n"))
+    code, out, _ = cli("staff", "password", "1", "--username", "Ani", "--password-stdin")
+    assert (code, out.strip()) == (0, "staff 1 (Ani) signs in to the console as ani")
+    monkeypatch.setenv("SATUPINTU_PUBLIC_URL", "https://dinsos.example.go.id/")
+    code, out, _ = cli("staff", "console-link", "1")
+    assert code == 0
+    assert re.search(r"^https://dinsos\.example\.go\.id/console/signin/link/[A-Za-z0-9_-]{40,}$", out.splitlines()[-1])
 
 
 # ----------------------------------------------------------------- joining by invite, in Telegram
