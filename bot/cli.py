@@ -22,7 +22,7 @@ def _serve(args: argparse.Namespace) -> int:
     telegram = ("webhook" if settings.telegram_webhook_url else "polling") if settings.telegram_enabled else "off (no TELEGRAM_BOT_TOKEN)"
 
     def ready(_: object) -> None:
-        print(f"Satupintu is running.\n  Web chat:  {where}\n  Database:  {database}\n  Data dir:  {settings.data_dir.resolve()}\n  Telegram:  {telegram}", flush=True)
+        print(f"Satupintu is running.\n  Web chat:  {where}\n  Console:   {where}console/\n  Database:  {database}\n  Data dir:  {settings.data_dir.resolve()}\n  Telegram:  {telegram}", flush=True)
 
     web.run_app(app, host=settings.host, port=settings.port, print=ready, access_log=None, shutdown_timeout=10)
     return 0
