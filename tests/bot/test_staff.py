@@ -29,6 +29,7 @@ from tests.support.office import (
 )
 from tests.support.telegram import TelegramCitizen
 from workflows import staff as records
+from workflows.console import signin
 
 WATI, YUDI = 7101, 7102
 
@@ -270,6 +271,19 @@ async def test_the_overview_counts_open_tickets_by_status_in_the_supervisors_dis
 
     [officer] = await budi.type("/overview")
     assert "Ringkasan wilayah" not in officer.text and "Perintah petugas" in officer.text
+
+
+async def test_konsol_in_chat_answers_with_a_one_time_console_link_that_signs_in(office: Office) -> None:
+    sri = await office.hire("Sri", SRI, role="supervisor")
+    [answer] = await sri.type("/konsol")
+    assert "Tautan masuk ke konsol petugas (berlaku 15 menit, sekali pakai)" in answer.text
+    path = re.search(r"/console/signin/link/[A-Za-z0-9_-]+", answer.text).group(0)  # type: ignore[union-attr]
+
+    def redeem(session: Any) -> Any:
+        return signin.redeem_link(session, token=path.rsplit("/", 1)[1], now=office.clock())
+    staff = await office.db.run(redeem)
+    assert staff is not None and staff.name == "Sri"
+    assert await office.db.run(redeem) is None  # once only
 
 
 # ----------------------------------------------------------------- an internal note on a card
