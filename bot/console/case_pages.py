@@ -1,9 +1,259 @@
-"""(being written)"""
+"""The case page: one ticket whole — what was reported, by whom, where, its photos, its story —
+and the forms to work it.
+
+Every action is a small form carrying the ticket's version. The version grows with each
+change, so a double press, or a form left open while a colleague acted, is refused instead of
+acting twice. The actions go through `Casework`, which checks access and the lifecycle; a look
+at a case outside the viewer's area is refused and logged on the ticket (and that log is kept,
+so the refusal is caught inside the transaction rather than rolling it back).
+"""
 
 from __future__ import annotations
 
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any, Literal
+from urllib.parse import quote
+
 from aiohttp import web
+from sqlmodel import Session
+
+from bot.console.core import PREFIX, console_of, forbidden, form_of, not_found, redirect, render, signed_in
+from storage.models import Attachment, Contact, Referral, Staff, SurveyResponse, Ticket
+from workflows import sla
+from workflows.casework import access, cards
+from workflows.casework.service import Casework, Denied, Refused
+from workflows.console import audit, photos, timeline
+from workflows.lifecycle import IllegalTransition, allowed_actions
+
+TEXT_MAX = 2000  # what an officer types: a note, a question, a resolution
+CHOICE_MAX = 64
+NUMBER_MAX = 24  # Ticket.number
+DENIED = "denied"
+_SLA_LABEL_CODES = {"breached": "overdue", "at_risk": "due_soon", "on_track": "on_time", "met": "met"}  # sla.state → label code
+
+Form = Mapping[str, str]
+Do = Callable[[Casework, Session, Staff, Ticket, Form, datetime], object]
+
+
+def _id(value: str) -> int:
+    """A posted id; anything else reads as an id nobody has, so Casework refuses it kindly."""
+    return int(value) if value.isdigit() and len(value) <= 9 else -1
+
+
+# What each action does, named as the lifecycle and Casework's access checks name it.
+ACTIONS: dict[str, Do] = {
+    "accept": lambda work, s, staff, t, f, now: work.accept(s, staff, t, now),
+    "note": lambda work, s, staff, t, f, now: work.note(s, staff, t, f["text"], now),
+    "ask_citizen": lambda work, s, staff, t, f, now: work.ask_citizen(s, staff, t, f["question"], now),
+    "refer": lambda work, s, staff, t, f, now: work.refer(s, staff, t, f["agency"], f["request"], now),
+    "referral": lambda work, s, staff, t, f, now: work.record_referral(
+        s, staff, t, _id(f["referral"]), f["status"], f["outcome"] or None, now),
+    "resolve": lambda work, s, staff, t, f, now: work.resolve(s, staff, t, f["resolution"], now),
+    "reject": lambda work, s, staff, t, f, now: work.reject(s, staff, t, f["reason"], f["text"], now),
+    "reassign": lambda work, s, staff, t, f, now: work.reassign(s, staff, t, _id(f["officer"]), now),
+    "return": lambda work, s, staff, t, f, now: work.return_to_supervisor(s, staff, t, now),
+    "reopen": lambda work, s, staff, t, f, now: work.reopen_by_staff(s, staff, t, f["reason"], now),
+}
+# The fields each action's form posts: typed text (required or optional) and choices from a list.
+FIELDS: dict[str, tuple[tuple[str, Literal["text", "optional", "choice"]], ...]] = {
+    "note": (("text", "text"),),
+    "ask_citizen": (("question", "text"),),
+    "refer": (("agency", "choice"), ("request", "text")),
+    "referral": (("referral", "choice"), ("status", "choice"), ("outcome", "optional")),
+    "resolve": (("resolution", "text"),),
+    "reject": (("reason", "choice"), ("text", "text")),
+    "reassign": (("officer", "choice"),),
+    "reopen": (("reason", "text"),),
+}
+
+
+@dataclass(frozen=True)
+class Stage:
+    """A service-standard stage of the ticket: when it is due, when it was met, and for the
+    stage now running, how it stands (a label code)."""
+
+    name: str
+    due: datetime
+    met: datetime | None
+    state: str | None
+
+
+@dataclass(frozen=True)
+class CaseView:
+    ticket: Ticket
+    assignee: Staff | None
+    reporter: Contact | None
+    referrals: Sequence[Referral]
+    photos: list[photos.Photo]
+    timeline: timeline.Timeline
+    survey: SurveyResponse | None
+    stages: list[Stage]
+    actions: frozenset[str]
+    officers: list[Staff]
+    full_nik: bool
+    map_link: str | None
+
+
+def offered(staff: Staff, ticket: Ticket, referrals: Sequence[Referral]) -> frozenset[str]:
+    """The actions the viewer may take now: the ticket card's buttons, and reopening."""
+    names = {parsed[0] for option in cards.buttons(staff, ticket, referrals) if (parsed := cards.parse_button(option.value))}
+    if access.can_act(staff, ticket) and "reopen" in allowed_actions(ticket.status):
+        names.add("reopen")
+    return frozenset(names)
+
+
+def _stages(casework: Casework, ticket: Ticket, now: datetime) -> list[Stage]:
+    current = _SLA_LABEL_CODES[sla.state(ticket, calendar=casework.calendar, now=now)]
+    return [
+        Stage(name, datetime.fromisoformat(entry["due"]), datetime.fromisoformat(entry["met"]) if entry["met"] else None,
+              current if name == ticket.sla_stage else None)
+        for name, entry in (ticket.sla or {}).items()
+    ]
+
+
+def load_case(session: Session, *, casework: Casework, staff: Staff, number: str, now: datetime,
+              secret: bytes) -> CaseView | Literal["denied"] | None:
+    try:
+        ticket = casework.find(session, staff, number=number, now=now)
+    except Denied:
+        return DENIED
+    if ticket is None:
+        return None
+    referrals = casework.referrals(session, ticket)
+    reporter = session.get(Contact, ticket.reporter_contact_id)
+    actions = offered(staff, ticket, referrals)
+    # Who looked at whose personal data (UU 27/2022 asks an office to be able to show it).
+    audit.record(session, staff_id=staff.id, action="case.view", subject=ticket.number, now=now)
+    return CaseView(
+        ticket=ticket, assignee=casework.assignee(session, ticket), reporter=reporter, referrals=referrals,
+        photos=photos.of_ticket(session, ticket_id=ticket.id, secret=secret),  # type: ignore[arg-type]
+        timeline=timeline.build(session, ticket=ticket, reporter=reporter, referrals=referrals),
+        survey=timeline.survey(session, ticket_id=ticket.id),  # type: ignore[arg-type]
+        stages=_stages(casework, ticket, now), actions=actions,
+        officers=casework.officers_for(session, staff, ticket) if "reassign" in actions else [],
+        full_nik=access.sees_full_nik(staff, ticket), map_link=cards.map_link(ticket),
+    )
+
+
+def act(session: Session, *, casework: Casework, staff: Staff, number: str, action: str, version: int | None,
+        values: Form, now: datetime) -> Literal["denied", "missing", "stale", "done"]:
+    """One action on the ticket as the form saw it. Refused and IllegalTransition pass up (the
+    transaction is rolled back; nothing has changed before Casework raises them)."""
+    try:
+        ticket = casework.find(session, staff, number=number, now=now, action=action)
+    except Denied:
+        return DENIED
+    if ticket is None:
+        return "missing"
+    if ticket.version != version:
+        return "stale"
+    ACTIONS[action](casework, session, staff, ticket, values, now)
+    return "done"
+
+
+def read_fields(form: Mapping[str, Any], action: str) -> tuple[dict[str, str], str | None]:
+    """The action's fields, trimmed, and the first problem with them (a code the page words)."""
+    values: dict[str, str] = {}
+    problem = None
+    for name, kind in FIELDS.get(action, ()):
+        value = str(form.get(name, "")).replace("\r\n", "\n").strip()
+        if kind == "choice":
+            value = value[:CHOICE_MAX]
+        elif len(value) > TEXT_MAX:
+            problem = problem or "too_long"
+        elif kind == "text" and not value:
+            problem = problem or "empty"
+        values[name] = value
+    return values, problem
+
+
+def _number(request: web.Request) -> str:
+    return request.match_info["number"][:NUMBER_MAX]
+
+
+async def show(request: web.Request, staff: Staff, *, status: int = 200, error: str | None = None,
+               action: str | None = None, typed: Mapping[str, str] | None = None) -> web.Response:
+    """The case page; after a refused action, with what went wrong and what was typed."""
+    console = console_of(request)
+    now = console.now()
+    view = await console.run(load_case, casework=console.intake.casework, staff=staff, number=_number(request),
+                             now=now, secret=console.secret)
+    if view is DENIED:
+        raise forbidden(request)
+    if view is None:
+        raise not_found(request)
+    done = request.query.get("done") if status == 200 else None
+    return render(request, "console/case.html", status=status, view=view, now=now, error=error, done=done,
+                  typed_action=action, typed=typed or {}, text_max=TEXT_MAX)
+
+
+async def case_page(request: web.Request) -> web.Response:
+    return await show(request, signed_in(request))
+
+
+async def case_action(request: web.Request) -> web.Response:
+    staff = signed_in(request)
+    console = console_of(request)
+    action = request.match_info["action"]
+    if action not in ACTIONS:
+        raise not_found(request)
+    form = await form_of(request)
+    values, problem = read_fields(form, action)
+    if problem:
+        return await show(request, staff, status=400, error=problem, action=action, typed=values)
+    version = str(form.get("version", ""))
+    try:
+        outcome = await console.run(act, casework=console.intake.casework, staff=staff, number=_number(request),
+                                    action=action, version=_id(version) if version else None, values=values,
+                                    now=console.now())
+    except Refused as refused:
+        return await show(request, staff, status=409, error=refused.reason, action=action, typed=values)
+    except IllegalTransition:
+        return await show(request, staff, status=409, error="illegal", action=action, typed=values)
+    if outcome is DENIED:
+        raise forbidden(request)
+    if outcome == "missing":
+        raise not_found(request)
+    if outcome == "stale":
+        return await show(request, staff, status=409, error="stale", action=action, typed=values)
+    raise redirect(f"{PREFIX}/cases/{quote(_number(request))}?done={action}")
+
+
+def fetch_photo(session: Session, *, casework: Casework, staff: Staff, number: str, token: str, now: datetime,
+                secret: bytes) -> Attachment | Literal["denied"] | None:
+    """The photo behind a signed address, once the viewer may see the case."""
+    try:
+        ticket = casework.find(session, staff, number=number, now=now)
+    except Denied:
+        return DENIED
+    if ticket is None:
+        return None
+    attachment_id = photos.verify(secret, token, ticket_id=ticket.id)  # type: ignore[arg-type]
+    if attachment_id is None:
+        return None
+    return photos.find(session, ticket_id=ticket.id, attachment_id=attachment_id)  # type: ignore[arg-type]
+
+
+async def photo(request: web.Request) -> web.StreamResponse:
+    staff = signed_in(request)
+    console = console_of(request)
+    found = await console.run(fetch_photo, casework=console.intake.casework, staff=staff, number=_number(request),
+                              token=request.match_info["token"][:64], now=console.now(), secret=console.secret)
+    if found is DENIED:
+        raise forbidden(request)
+    path = photos.file_of(console.settings.attachments_dir, found) if found is not None else None
+    if found is None or path is None:
+        raise not_found(request)
+    return web.FileResponse(path, headers={
+        "Content-Type": photos.content_type_of(found), "Cache-Control": "private, no-store",
+        "X-Content-Type-Options": "nosniff"})
 
 
 def routes() -> list[web.RouteDef]:
-    return []
+    return [
+        web.get(PREFIX + "/cases/{number}", case_page),
+        web.post(PREFIX + "/cases/{number}/{action}", case_action),
+        web.get(PREFIX + "/cases/{number}/photos/{token}", photo),
+    ]

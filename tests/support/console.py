@@ -76,9 +76,9 @@ class ConsoleOffice:
         return await self.db.run(open_)
 
     async def signed_in(self, staff: Staff, *, username: str | None = None) -> SignedInClient:
-        """A second client, signed in with the staff member's password."""
-        client = TestClient(TestServer(self.client.server.app))
-        await client.start_server()
+        """Another browser (its own cookies) on the same server, signed in with the staff
+        member's password."""
+        client = TestClient(self.client.server)
         page = await client.get("/console/signin")
         token = CSRF.search(await page.text()).group(1)  # type: ignore[union-attr]
         answer = await client.post("/console/signin", data={"csrf": token, "username": username or staff.username,
@@ -110,7 +110,8 @@ class SignedInClient:
         return await self.client.post(path, data=data, allow_redirects=kwargs.pop("allow_redirects", False), **kwargs)
 
     async def close(self) -> None:
-        await self.client.close()
+        """Close this browser's connections only; the server and app go on for the test."""
+        await self.client.session.close()
 
 
 @asynccontextmanager

@@ -284,6 +284,14 @@ class Casework:
         self._give(session, ticket, supervisor, unassigned=True, actor=actor_of(staff), now=now, heading="returned")
         return [Say("desk/done", {"action": "return", "number": ticket.number})]
 
+    def reopen_by_staff(self, session: Session, staff: Staff, ticket: Ticket, reason: str, now: datetime) -> list[Say]:
+        """The office reopens a resolved or closed case (the work was not finished after all):
+        its service standards start again and the citizen is told why."""
+        self._check(session, staff, ticket, "reopen", now)
+        self._move(session, ticket, "reopen", actor=actor_of(staff), now=now, data={"reason": reason})
+        self.tell_citizen(session, ticket, Say("citizen/reopened_by_office", {"number": ticket.number, "reason": reason}), now)
+        return [self.card(session, staff, ticket, now)]
+
     def officers_for(self, session: Session, staff: Staff, ticket: Ticket) -> list[Staff]:
         """Whom a supervisor may give the ticket to: active officers covering it, any team."""
         return [s for s in routing.eligible_officers(session, ticket=ticket) if access.in_area(staff, ticket.district_code)]
