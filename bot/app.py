@@ -7,7 +7,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from datetime import timedelta
-from typing import AsyncIterator
+from typing import Any, AsyncIterator, Mapping
 
 from aiohttp import web
 
@@ -25,6 +25,7 @@ from bot.settings import Settings
 from storage.db import Database
 from storage.migrate import upgrade
 from workflows.calendar import WorkingCalendar
+from workflows.console import config
 from workflows.engine import Engine
 from workflows.flowbook import FlowBook, load_flowbook
 from workflows.inbound import Intake
@@ -44,9 +45,10 @@ WHATSAPP = web.AppKey("whatsapp", WhatsAppChannel)
 SCHEDULER = web.AppKey("scheduler", Scheduler)
 
 
-def build_intake(settings: Settings) -> Intake:
-    """Load and check the office's flows and texts; any mistake stops start-up here."""
-    book = load_flowbook(settings.flows_dir)
+def build_intake(settings: Settings, *, stored: Mapping[str, Any] | None = None) -> Intake:
+    """Load and check the office's flows and texts; any mistake stops start-up here. `stored`:
+    the configuration changed in the console (workflows/console/config.py), over the files."""
+    book = load_flowbook(settings.flows_dir, stored=stored)
     texts = Texts()
     check_templates(book, texts)
     return Intake(
@@ -62,8 +64,7 @@ def build_intake(settings: Settings) -> Intake:
 
 def job_context(intake: Intake) -> JobContext:
     """The scheduled jobs work with the same office configuration, texts and case actions."""
-    return JobContext(book=intake.book, texts=intake.texts, calendar=intake.calendar, casework=intake.casework,
-                      digest_time=intake.book.office.reminders.digest_at)
+    return JobContext(texts=intake.texts, calendar=intake.calendar, casework=intake.casework)
 
 
 def check_templates(book: FlowBook, texts: Texts) -> None:
@@ -108,7 +109,7 @@ def create_app(settings: Settings, *, clock: Clock = utc_now, migrate: bool = Tr
     channels: dict[str, Sending] = {}
     sender = Sender(db=db, channels=channels, clock=clock, limits=settings.send_limits,
                     lease=timedelta(seconds=settings.outbox_lease_seconds))
-    intake = build_intake(settings)
+    intake = build_intake(settings, stored=db.run_sync(config.stored_documents))
     runner = Runner(db=db, intake=intake, clock=clock, sender=sender)
     app[RUNNER] = runner
     app[SENDER] = sender

@@ -15,7 +15,8 @@ from storage.db import Database
 from storage.migrate import upgrade
 from workflows import staff as records
 from workflows.console import signin
-from workflows.flowbook import load_flowbook
+from workflows.console import config
+from workflows.flowbook import FlowBook, load_flowbook
 
 
 def register(commands: Any) -> None:
@@ -82,8 +83,14 @@ def with_session(work: Callable[[Any, Settings], str]) -> int:
     return 0
 
 
-def _scope(args: argparse.Namespace, settings: Settings) -> records.Scope:
-    book = load_flowbook(settings.flows_dir)
+def office_book(session: Any, settings: Settings) -> FlowBook:
+    """The office's configuration as the server sees it: the files, with what admins changed
+    in the console over them (a district added there is known here too)."""
+    return load_flowbook(settings.flows_dir, stored=config.stored_documents(session))
+
+
+def _scope(session: Any, args: argparse.Namespace, settings: Settings) -> records.Scope:
+    book = office_book(session, settings)
     return records.check_scope(book, role=args.role, team=args.team, districts=args.district, categories=args.category)
 
 
@@ -97,8 +104,8 @@ def _describe(staff: Any) -> str:
 
 def _add(args: argparse.Namespace) -> int:
     def work(session: Any, settings: Settings) -> str:
-        book = load_flowbook(settings.flows_dir)
-        staff = records.add_staff(session, book=book, name=args.name, scope=_scope(args, settings),
+        book = office_book(session, settings)
+        staff = records.add_staff(session, book=book, name=args.name, scope=_scope(session, args, settings),
                                   telegram_user_id=args.telegram_user_id, whatsapp_number=args.whatsapp_number,
                                   language=args.language, now=utc_now())
         return f"added staff {staff.id}: {_describe(staff)}"
@@ -107,8 +114,8 @@ def _add(args: argparse.Namespace) -> int:
 
 def _invite(args: argparse.Namespace) -> int:
     def work(session: Any, settings: Settings) -> str:
-        book = load_flowbook(settings.flows_dir)
-        invite = records.create_invite(session, book=book, scope=_scope(args, settings), now=utc_now())
+        book = office_book(session, settings)
+        invite = records.create_invite(session, book=book, scope=_scope(session, args, settings), now=utc_now())
         lines = [f"One-time invite for a new {invite.role}, valid until {invite.expires_at:%Y-%m-%d %H:%M} UTC."]
         if settings.telegram_bot_username:
             lines.append(f"Link: https://t.me/{settings.telegram_bot_username}?start={invite.code}")

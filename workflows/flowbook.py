@@ -7,12 +7,13 @@ five-minute fix while one found by a citizen mid-report is a lost report.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from datetime import time as dt_time
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints, model_validator
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints, ValidationError, model_validator
 
 from workflows.validation.ticket_number import validate_prefix
 
@@ -381,9 +382,14 @@ def _read(path: Path) -> Any:
         return yaml.safe_load(fh)
 
 
-def load_flowbook(directory: Path | None = None) -> FlowBook:
+# The documents the console may change; a stored one replaces the file of the same name.
+STORED_DOCUMENTS = ("areas", "categories", "office")
+
+
+def load_flowbook(directory: Path | None = None, *, stored: Mapping[str, Any] | None = None) -> FlowBook:
     """Read `flows.yaml`, `categories.yaml`, `areas.yaml` and `office.yaml` from `directory`, falling back
-    to the packaged defaults file by file, so an office may override only its areas."""
+    to the packaged defaults file by file, so an office may override only its areas. `stored` holds
+    documents changed in the console (by name, see STORED_DOCUMENTS); each replaces its file."""
 
     def pick(name: str) -> Path:
         if directory is not None and (directory / name).exists():
@@ -391,12 +397,30 @@ def load_flowbook(directory: Path | None = None) -> FlowBook:
         return DATA_DIR / name
 
     flows_file = _read(pick("flows.yaml"))
-    return FlowBook.model_validate(
-        {
-            "settings": flows_file["settings"],
-            "flows": flows_file["flows"],
-            "categories": _read(pick("categories.yaml")),
-            "areas": _read(pick("areas.yaml")),
-            "office": _read(pick("office.yaml")),
-        }
-    )
+    files = {name: _read(pick(f"{name}.yaml")) for name in STORED_DOCUMENTS if name not in (stored or {})}
+    try:
+        return FlowBook.model_validate(
+            {"settings": flows_file["settings"], "flows": flows_file["flows"], **files, **(stored or {})}
+        )
+    except ValidationError as error:
+        if not stored:
+            raise
+        # Say where to look: the fault may be in what the console saved, not in any file.
+        raise ValueError(f"the configuration does not validate with the documents saved in the console "
+                         f"({', '.join(sorted(stored))}; table config_document): {error}") from error
+
+
+def with_document(book: FlowBook, name: str, document: Mapping[str, Any]) -> FlowBook:
+    """`book` with one stored document replaced, validated whole as at start-up (a routing rule
+    naming a district is checked against the areas too). Raises pydantic's ValidationError."""
+    if name not in STORED_DOCUMENTS:
+        raise ValueError(f"{name!r} is not a document the console may change")
+    parts: dict[str, Any] = {field: getattr(book, field) for field in FlowBook.model_fields}
+    return FlowBook.model_validate({**parts, name: dict(document)})
+
+
+def document_of(book: FlowBook, name: str) -> dict[str, Any]:
+    """One of the book's stored documents as plain JSON, the shape it is stored and edited in."""
+    if name not in STORED_DOCUMENTS:
+        raise ValueError(f"{name!r} is not a document the console may change")
+    return getattr(book, name).model_dump(mode="json")

@@ -18,7 +18,7 @@ from sqlmodel import Session
 
 from storage import outbox, repo
 from storage.files import PhotoRejected, StoredPhoto, store_photo
-from storage.models import Contact, Conversation, Staff
+from storage.models import Attachment, Contact, Conversation, Staff, Ticket
 from workflows import staff as staff_records
 from workflows.calendar import WorkingCalendar
 from workflows.casework.desk import Desk
@@ -92,6 +92,14 @@ class Intake:
         self.attachments_dir = attachments_dir
         self.max_photo_bytes = max_photo_bytes
 
+    def use_book(self, book: FlowBook) -> None:
+        """Work with a changed configuration (areas, categories, office) from the next message
+        on: the engine, the case workflows, the desk and the scheduled jobs all read it from
+        here. Flows and texts are not changed this way, so the templates need no new check."""
+        self.book = book
+        self.engine.book = book
+        self.casework.book = book  # the desk and the jobs' context share this Casework
+
     # ------------------------------------------------------------------ photos, before the engine
     def wants_photo(self, session: Session, envelope: Envelope) -> bool:
         """Download a photo only when it answers the current question and is not a redelivery:
@@ -112,14 +120,26 @@ class Intake:
         except PhotoRejected as rejected:
             return rejected.reason
 
-    def _photo_event(self, session: Session, contact: Contact, photo: StoredPhoto | str, now: datetime) -> Inbound:
-        if isinstance(photo, str):
-            return Inbound(kind="photo", photo_error=photo)
-        attachment = repo.add_attachment(
+    def record_photo(self, session: Session, contact: Contact, photo: StoredPhoto, now: datetime) -> Attachment:
+        """The stored photo as the contact's attachment, not yet filed (the chat and the console's
+        assisted intake keep photos the same way)."""
+        return repo.add_attachment(
             session, contact_id=contact.id, sha256=photo.sha256, path=photo.path,  # type: ignore[arg-type]
             content_type=photo.content_type, size=photo.size, width=photo.width, height=photo.height, now=now,
         )
-        return Inbound(kind="photo", attachment_id=attachment.id)
+
+    def _photo_event(self, session: Session, contact: Contact, photo: StoredPhoto | str, now: datetime) -> Inbound:
+        if isinstance(photo, str):
+            return Inbound(kind="photo", photo_error=photo)
+        return Inbound(kind="photo", attachment_id=self.record_photo(session, contact, photo, now).id)
+
+    def ticket_created(self, ticket: Ticket, language: str) -> Say:
+        """The citizen's confirmation of a new ticket: its number and the first-response deadline."""
+        days = self.book.office.service_standards.days(ticket.kind, ticket.category)["first_response"]
+        first_due = datetime.fromisoformat(ticket.sla["first_response"]["due"])
+        context = {"number": ticket.number, "kind": ticket.kind, "working_days": days,
+                   "due_date": self.texts.long_date(self.calendar.local_date(first_due), language)}
+        return Say("intake/ticket_created", context)
 
     # ------------------------------------------------------------------ the unit of work
     def handle(self, session: Session, envelope: Envelope, now: datetime, photo: StoredPhoto | str | None = None) -> Handled:
@@ -202,13 +222,8 @@ class Intake:
             contact.consent_version = effect.version
         elif isinstance(effect, OpenTicket):
             ticket = self.casework.open(session, contact=contact, flow=effect.flow, answers=effect.answers, now=now)
-            days = self.book.office.service_standards.days(ticket.kind, ticket.category)["first_response"]
-            first_due = datetime.fromisoformat(ticket.sla["first_response"]["due"])
             log.info("ticket %s opened (contact %s, %s)", ticket.number, contact.id, contact.channel)
-            context = {"number": ticket.number, "kind": ticket.kind, "working_days": days,
-                       "due_date": self.texts.long_date(self.calendar.local_date(first_due), contact.language)}
-            say = Say("intake/ticket_created", context)
-            replies.append(self.texts.message(say, contact.language))
+            replies.append(self.texts.message(self.ticket_created(ticket, contact.language), contact.language))
         elif isinstance(effect, ShowStatus):
             replies.append(self._status(session, contact, effect.number))
             for then in effect.then:

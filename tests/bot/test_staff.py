@@ -14,6 +14,7 @@ import pytest
 from sqlalchemy import select
 
 from bot.cli import main
+from bot.clock import utc_now
 from storage.db import Database
 from storage.models import StaffInvite
 from tests.support.office import (
@@ -29,7 +30,8 @@ from tests.support.office import (
 )
 from tests.support.telegram import TelegramCitizen
 from workflows import staff as records
-from workflows.console import signin
+from workflows.console import config, signin
+from workflows.flowbook import load_flowbook
 
 WATI, YUDI = 7101, 7102
 
@@ -153,6 +155,22 @@ def test_cli_disable_away_and_back_change_the_listed_status(cli: Any) -> None:
     assert rows(cli("staff", "list")[1])[0][4] == "disabled"
     code, _, err = cli("staff", "disable", "9")
     assert (code, err.strip()) == (2, "error: no staff member 9")
+
+
+def test_cli_knows_a_district_an_admin_added_in_the_console(cli: Any, database_url: str) -> None:
+    cli("staff", "add", "--name", "Ani", "--role", "admin")
+    db = Database(database_url)
+    try:
+        def add(session: Any) -> None:
+            config.change(session, book=load_flowbook(), name="areas", version=0, staff_id=1, now=utc_now(),
+                          edit=lambda document: config.add_district(document, code="34.71.15", name="Kotabaru Baru",
+                                                                    village_code="34.71.15.1001", village_name="Terban Baru"))
+        db.run_sync(add)
+    finally:
+        db.close()
+    code, out, err = cli("staff", "add", "--name", "Dewi", "--role", "officer", "--district", "34.71.15")
+    assert code == 0, err
+    assert rows(cli("staff", "list")[1])[1][5] == "34.71.15"
 
 
 def test_cli_sets_a_console_password_and_prints_a_one_time_sign_in_link(cli: Any, monkeypatch: pytest.MonkeyPatch) -> None:

@@ -21,11 +21,21 @@ from workflows.texts import Texts
 
 @dataclass(frozen=True)
 class JobContext:
-    book: FlowBook
+    """The jobs' share of the running process. The office's configuration is read through the
+    case workflows, so a change made in the console (Intake.use_book) reaches the next tick."""
+
     texts: Texts
     calendar: WorkingCalendar
     casework: Casework
-    digest_time: time = time(7, 0)  # local time of the supervisors' daily digest
+
+    @property
+    def book(self) -> FlowBook:
+        return self.casework.book
+
+    @property
+    def digest_time(self) -> time:
+        """Local time of the supervisors' daily digest."""
+        return self.book.office.reminders.digest_at
 
 
 @dataclass
