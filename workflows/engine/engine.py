@@ -30,8 +30,8 @@ from workflows.engine.effects import (
 from workflows.engine.events import Inbound
 from workflows.engine.state import ConversationState
 from workflows.flowbook import FlowBook, FlowSpec, StepSpec
-from workflows.validation.nik import check_nik, mask_nik
-from workflows.validation.phone import normalize_phone
+from workflows.validation import answers as checks
+from workflows.validation.nik import mask_nik
 
 MENU = "menu"
 OWN_PHONE = "own_phone"  # the phone question's answer "the number I am writing from"
@@ -81,14 +81,11 @@ def _fold(text: str) -> str:
     return " ".join(re.sub(r"[^\w\s]", " ", text.lower()).split())
 
 
-def _holds(condition: dict[str, Any] | bool, answers: dict[str, Any]) -> bool:
-    if isinstance(condition, bool):
-        return condition
-    for key, wanted in condition.items():
-        allowed = wanted if isinstance(wanted, list) else [wanted]
-        if answers.get(key) not in allowed:
-            return False
-    return True
+def _checked(step: StepSpec, value: Any) -> _StepResult:
+    """A shared check's verdict as the engine's: the answer, or its `errors/` message."""
+    if isinstance(value, checks.Invalid):
+        return _Retry(Say(f"errors/{value.reason}", value.context))
+    return _Done({step.answer_key: value})
 
 
 class Engine:
@@ -262,7 +259,7 @@ class Engine:
     def _applies(self, step: StepSpec, state: ConversationState) -> bool:
         if step.type == "consent" and state.consent_version == self.book.settings.consent_version:
             return False
-        return _holds(step.when, dict(state.answers))
+        return checks.holds(step.when, dict(state.answers))
 
     def _next_step(self, state: ConversationState, after: str | None) -> StepSpec | None:
         """The next step that applies; None after a survey's last question."""
@@ -347,7 +344,7 @@ class Engine:
         return {"answers": dict(state.answers), "flow": state.flow, "limit": step.max_length, **extra}
 
     def _skip(self, step: StepSpec, state: ConversationState) -> tuple[Option, ...]:
-        return (Option("skip", label_key="skip"),) if _holds(step.skippable, dict(state.answers)) else ()
+        return (Option("skip", label_key="skip"),) if checks.holds(step.skippable, dict(state.answers)) else ()
 
     def _paged(self, state: ConversationState, options: Sequence[Option], nested: bool = False) -> tuple[Option, ...]:
         """One page of a long list, with "more" and "back" rows, never a silent cut."""
@@ -396,7 +393,7 @@ class Engine:
         return [Say(step.prompt_key, self._ctx(step, state, min=step.min, max=step.max), self._skip(step, state))]
 
     def _prompt_nik(self, step: StepSpec, state: ConversationState) -> list[Say]:
-        unknown = step.unknown_when is not None and _holds(step.unknown_when, dict(state.answers))
+        unknown = checks.unknown_allowed(step, state.answers)
         options = (Option("unknown", label_key="unknown"),) if unknown else ()
         return [Say(step.prompt_key, self._ctx(step, state, unknown_allowed=unknown), options + self._skip(step, state))]
 
@@ -536,26 +533,17 @@ class Engine:
     def _answer_text(self, step: StepSpec, state: ConversationState, event: Inbound) -> _StepResult:
         if event.kind != "text" or event.text is None:
             return _Retry(Say("errors/expected_text"))
-        text = event.text.strip()
-        if len(text) > step.max_length:
-            return _Retry(Say("errors/too_long", {"limit": step.max_length, "length": len(text)}))
-        if len(text) < max(step.min_length, 1):
-            return _Retry(Say("errors/too_short", {"minimum": step.min_length}))
-        return _Done({step.answer_key: text})
+        return _checked(step, checks.text(step, event.text))
 
     def _answer_nik(self, step: StepSpec, state: ConversationState, event: Inbound, today: date) -> _StepResult:
-        unknown = step.unknown_when is not None and _holds(step.unknown_when, dict(state.answers))
+        unknown = checks.unknown_allowed(step, state.answers)
         if event.kind == "choice" and event.value == "unknown" and unknown:
             return _Done({step.answer_key: None})
         if event.kind != "text" or not event.text:
             return _Retry(Say("errors/expected_text"))
         if unknown and _fold(event.text) in UNKNOWN_WORDS:
             return _Done({step.answer_key: None})
-        check = check_nik(event.text, today=today)
-        if not check.ok:
-            digits = sum(ch.isdigit() for ch in event.text)
-            return _Retry(Say("errors/nik", {"reason": check.error, "digits": digits, "unknown_allowed": unknown}))
-        return _Done({step.answer_key: check.nik})
+        return _checked(step, checks.nik(event.text, today=today, unknown_allowed=unknown))
 
     def _answer_phone(self, step: StepSpec, state: ConversationState, event: Inbound) -> _StepResult:
         if event.kind == "choice" and event.value == OWN_PHONE and state.known_phone:
@@ -563,17 +551,10 @@ class Engine:
         raw = event.phone if event.kind == "contact" else event.text if event.kind == "text" else None
         if not raw:
             return _Retry(Say("errors/expected_text"))
-        phone = normalize_phone(raw)
-        return _Done({step.answer_key: phone}) if phone else _Retry(Say("errors/phone"))
+        return _checked(step, checks.phone(raw))
 
     def _answer_number(self, step: StepSpec, state: ConversationState, event: Inbound) -> _StepResult:
-        text = (event.text or "").strip() if event.kind == "text" else ""
-        if not re.fullmatch(r"\d{1,6}", text):
-            return _Retry(Say("errors/not_a_number"))
-        number = int(text)
-        if (step.min is not None and number < step.min) or (step.max is not None and number > step.max):
-            return _Retry(Say("errors/number_range", {"min": step.min, "max": step.max}))
-        return _Done({step.answer_key: number})
+        return _checked(step, checks.number(step, (event.text or "") if event.kind == "text" else ""))
 
     def _answer_area(self, step: StepSpec, state: ConversationState, event: Inbound) -> _StepResult:
         options, district = self._area_options(step, state)
@@ -585,10 +566,9 @@ class Engine:
         return _Done({"district_code": state.answers["district_code"], step.answer_key: picked})
 
     def _answer_location(self, step: StepSpec, state: ConversationState, event: Inbound) -> _StepResult:
-        if event.kind == "location" and event.latitude is not None and event.longitude is not None:
-            if -90 <= event.latitude <= 90 and -180 <= event.longitude <= 180:
-                return _Done({step.answer_key: {"lat": event.latitude, "lon": event.longitude}})
-        return _Retry(Say("errors/expected_location"))
+        if event.kind != "location":
+            return _Retry(Say("errors/expected_location"))
+        return _checked(step, checks.location(event.latitude, event.longitude))
 
     def _answer_photos(self, step: StepSpec, state: ConversationState, event: Inbound) -> _StepResult:
         photos = list(state.answers.get(step.answer_key) or [])

@@ -1,0 +1,275 @@
+"""Assisted intake: an officer or village facilitator files a report for a citizen who came to
+the office (walk-in) or was met in their village (outreach, "jemput bola").
+
+The form asks the chat's own questions (the flow book's complaint and service flows), checks
+each answer with the chat's own checks (`workflows.validation.answers`) and files through the
+same `Casework.open`, so routing, service standards and the officer's notice are the chat's.
+Who filed it, how it came and how the citizen wants news are kept with the ticket; a form sent
+twice (a double tap, a retry on a slow line) files once.
+"""
+
+from __future__ import annotations
+
+import re
+import secrets
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import date, datetime, timedelta
+from typing import Any
+
+from sqlalchemy import select
+from sqlmodel import Session
+
+from storage import repo
+from storage.files import PhotoRejected, StoredPhoto, inspect_photo
+from storage.models import Contact, Staff, Ticket
+from workflows.casework.access import in_area
+from workflows.casework.service import Denied
+from workflows.console import audit
+from workflows.flowbook import District, FlowBook, FlowSpec, StepSpec
+from workflows.inbound import Intake
+from workflows.staff import whatsapp_id
+from workflows.validation import answers as checks
+from workflows.validation.answers import Invalid
+
+SOURCES = ("walkin", "outreach")
+UPDATES = ("whatsapp", "telegram", "phone", "paper")
+NEEDS_PHONE = ("whatsapp", "phone")
+PHONE_FIELD = "reporter_phone"  # the ticket column the citizen's number goes to
+DESK = "desk"  # the channel of a citizen without a chat: nothing sends it, the case page shows it
+FORM_KEY = re.compile(r"[A-Za-z0-9_-]{16,64}")
+RESUBMIT_WINDOW = timedelta(days=2)  # how far back a form key is looked for
+
+
+@dataclass(frozen=True)
+class Upload:
+    """A file sent with the form: the name the browser gave it and its bytes."""
+
+    name: str
+    data: bytes
+
+
+@dataclass(frozen=True)
+class Filing:
+    """A form that passed every check: what the ticket is opened with."""
+
+    flow: str
+    answers: dict[str, Any]
+    source: str
+    updates_via: str
+    form_key: str
+    photo_field: str | None = None
+    photos: tuple[bytes, ...] = ()
+
+
+@dataclass
+class Checked:
+    """Why each field was refused (by field name), or the filing when none was."""
+
+    errors: dict[str, Invalid] = field(default_factory=dict)
+    filing: Filing | None = None
+
+
+def new_form_key() -> str:
+    return secrets.token_urlsafe(18)
+
+
+def flow_for(book: FlowBook, kind: str) -> str | None:
+    """The intake flow of a kind (complaint or service)."""
+    return next((name for name in book.intake_flows() if book.flow(name).kind == kind), None)
+
+
+def kinds(book: FlowBook) -> list[str]:
+    return [book.flow(name).kind for name in book.intake_flows()]
+
+
+def fields(flow: FlowSpec) -> list[StepSpec]:
+    """The flow's questions as form fields (the summary is the form itself)."""
+    return [step for step in flow.steps if step.type != "summary"]
+
+
+def asks_phone(flow: FlowSpec) -> bool:
+    """Whether the flow has its own question for the citizen's number (else the form adds one)."""
+    return any(step.answer_key == PHONE_FIELD for step in flow.steps)
+
+
+def districts_for(book: FlowBook, staff: Staff) -> list[District]:
+    """The districts a staff member files for: their own, or all when they cover the regency."""
+    return [d for d in book.areas.districts if in_area(staff, d.code)]
+
+
+def check(book: FlowBook, *, staff: Staff, kind: str, form: Mapping[str, str], uploads: Sequence[Upload],
+          today: date, max_photo_bytes: int) -> Checked:
+    """Check a posted form question by question, in the flow's order, so each step's `when`,
+    `skippable` and `unknown_when` see the earlier answers exactly as in the chat."""
+    flow_name = flow_for(book, kind)
+    if flow_name is None:
+        return Checked({"kind": Invalid("choose_option")})
+    flow = book.flow(flow_name)
+    errors: dict[str, Invalid] = {}
+    answers: dict[str, Any] = {}
+    photo_field, photos = None, ()
+    for step in fields(flow):
+        if not checks.holds(step.when, answers):
+            continue
+        if step.type == "photos":
+            photo_field = step.answer_key
+            result = _photos(step, uploads, max_photo_bytes)
+            if not isinstance(result, Invalid):
+                photos, result = result, {step.answer_key: []}
+        else:
+            result = _answer(book, staff, flow, step, form, answers, today)
+        if isinstance(result, Invalid):
+            errors[step.answer_key] = result
+        else:
+            answers.update(result)
+    if not asks_phone(flow) and form.get(PHONE_FIELD, "").strip():
+        number = checks.phone(form[PHONE_FIELD])
+        if isinstance(number, Invalid):
+            errors[PHONE_FIELD] = number
+        else:
+            answers[PHONE_FIELD] = number
+    source, updates_via = form.get("source", ""), form.get("updates_via", "")
+    if source not in SOURCES:
+        errors["source"] = Invalid("choose_option")
+    if updates_via not in UPDATES:
+        errors["updates_via"] = Invalid("choose_option")
+    elif updates_via in NEEDS_PHONE and not answers.get(PHONE_FIELD) and PHONE_FIELD not in errors:
+        errors[PHONE_FIELD] = Invalid("phone_needed")
+    if errors:
+        return Checked(errors)
+    key = form.get("form_key", "")
+    return Checked(filing=Filing(flow=flow_name, answers=answers, source=source, updates_via=updates_via,
+                                 form_key=key if FORM_KEY.fullmatch(key) else new_form_key(),
+                                 photo_field=photo_field, photos=photos))
+
+
+def _answer(book: FlowBook, staff: Staff, flow: FlowSpec, step: StepSpec, form: Mapping[str, str],
+            answers: Mapping[str, Any], today: date) -> dict[str, Any] | Invalid:
+    key = step.answer_key
+    if step.type == "consent":  # the version of the text the officer read out
+        return {} if form.get("consent") == book.settings.consent_version else Invalid("consent")
+    if step.type == "location":
+        return _location(key, form)
+    raw = form.get(key, "").strip()
+    if step.type == "nik" and form.get(f"{key}_unknown") and checks.unknown_allowed(step, answers):
+        return {key: None}
+    if not raw:
+        if not checks.holds(step.skippable, answers):
+            return Invalid("required")
+        return {"district_code": None, key: None} if step.type == "area" else {key: None}
+    if step.type == "category":
+        found = book.category(flow.kind, raw)
+        return {"category_group": found[0].key, key: found[1].key} if found else Invalid("choose_option")
+    if step.type == "choice":
+        return {key: raw} if raw in [o.value for o in step.options] else Invalid("choose_option")
+    if step.type == "area":
+        place = book.areas.village(raw)
+        if place is None or not in_area(staff, place[0].code):
+            return Invalid("choose_option")
+        return {"district_code": place[0].code, key: place[1].code}
+    if step.type == "nik":
+        value: Any = checks.nik(raw, today=today, unknown_allowed=checks.unknown_allowed(step, answers))
+    elif step.type == "phone":
+        value = checks.phone(raw)
+    elif step.type == "number":
+        value = checks.number(step, raw)
+    else:
+        value = checks.text(step, form.get(key, ""))
+    return value if isinstance(value, Invalid) else {key: value}
+
+
+def _location(key: str, form: Mapping[str, str]) -> dict[str, Any] | Invalid:
+    """Optional, as in the chat: filled by the browser's position, or left empty."""
+    latitude, longitude = form.get("latitude", "").strip(), form.get("longitude", "").strip()
+    if not latitude and not longitude:
+        return {key: None}
+    try:
+        place = checks.location(float(latitude), float(longitude))
+    except ValueError:
+        return Invalid("expected_location")
+    return place if isinstance(place, Invalid) else {key: place}
+
+
+def _photos(step: StepSpec, uploads: Sequence[Upload], max_bytes: int) -> tuple[bytes, ...] | Invalid:
+    """Each photo checked like a chat photo (size, a real JPEG, PNG or WebP); stored only once
+    the whole form is accepted, so a refused form leaves nobody's pictures behind."""
+    if len(uploads) > step.max_photos:
+        return Invalid("too_many_photos", {"max": step.max_photos})
+    for upload in uploads:
+        try:
+            inspect_photo(upload.data, max_bytes=max_bytes)
+        except PhotoRejected as rejected:
+            return Invalid("photo_rejected", {"reason": rejected.reason, "name": upload.name[:80]})
+    return tuple(upload.data for upload in uploads)
+
+
+def filed_with_key(session: Session, *, staff_id: int, form_key: str, now: datetime) -> Ticket | None:
+    """The ticket this staff member already filed with this form, if any (a second send)."""
+    return session.execute(
+        select(Ticket).where(Ticket.created_at >= now - RESUBMIT_WINDOW, Ticket.source.in_(SOURCES),
+                             Ticket.details["form_key"].as_string() == form_key,
+                             Ticket.details["filed_by_staff_id"].as_integer() == staff_id)
+        .order_by(Ticket.id).limit(1)
+    ).scalars().first()
+
+
+def file(session: Session, *, intake: Intake, staff_id: int, filing: Filing, photos: Sequence[StoredPhoto],
+         now: datetime) -> Ticket:
+    """Open the ticket as the chat would, for the citizen's contact; the second send of a form
+    answers with the ticket the first one opened."""
+    session.get(Staff, staff_id, with_for_update=True)  # one filing per staff member at a time: a twin waits, then finds the first
+    earlier = filed_with_key(session, staff_id=staff_id, form_key=filing.form_key, now=now)
+    if earlier is not None:
+        return earlier
+    contact = _reporter(session, filing, now)
+    contact.consent_at, contact.consent_version = now, intake.book.settings.consent_version
+    answers = {**filing.answers, "source": filing.source, "updates_via": filing.updates_via,
+               "filed_by_staff_id": staff_id, "form_key": filing.form_key}
+    if filing.photo_field:
+        answers[filing.photo_field] = [intake.record_photo(session, contact, photo, now).id for photo in photos]
+    ticket = intake.casework.open(session, contact=contact, flow=filing.flow, answers=answers, now=now)
+    intake.casework.send(session, contact, [intake.ticket_created(ticket, contact.language)], now)
+    audit.record(session, staff_id=staff_id, action="assisted_intake", now=now, subject=ticket.number,
+                 data={"source": filing.source, "updates_via": filing.updates_via, "channel": contact.channel})
+    return ticket
+
+
+def _reporter(session: Session, filing: Filing, now: datetime) -> Contact:
+    """WhatsApp news goes to the WhatsApp contact of that number (the same one the citizen has
+    when they write); anyone else gets a desk contact of their own."""
+    phone = filing.answers.get(PHONE_FIELD)
+    name = filing.answers.get("person_name") if filing.answers.get("subject") == "self" else None
+    if filing.updates_via == "whatsapp":
+        number = whatsapp_id(phone)
+        contact = repo.get_or_create_contact(session, channel="whatsapp", external_id=number, chat_id=number,
+                                             language="id", display_name=name, now=now)
+    else:
+        reference = f"{DESK}-{secrets.token_hex(10)}"
+        contact = repo.get_or_create_contact(session, channel=DESK, external_id=reference, chat_id=reference,
+                                             language="id", display_name=name, now=now)
+    contact.phone = contact.phone or phone
+    contact.display_name = contact.display_name or name
+    return contact
+
+
+@dataclass(frozen=True)
+class Receipt:
+    ticket: Ticket
+    filed_by: str | None
+
+
+def receipt(session: Session, *, intake: Intake, staff: Staff, number: str, now: datetime) -> Receipt | str:
+    """A ticket's receipt for the staff member who filed it or anyone who may view the case;
+    "not_found" or "denied" (the attempt kept on the ticket's timeline) otherwise."""
+    ticket = session.execute(select(Ticket).where(Ticket.number == number)).scalars().first()
+    if ticket is None:
+        return "not_found"
+    filer_id = (ticket.details or {}).get("filed_by_staff_id")
+    if filer_id != staff.id:
+        try:
+            intake.casework.find(session, staff, number=number, now=now)
+        except Denied:
+            return "denied"
+    filer = session.get(Staff, filer_id) if isinstance(filer_id, int) else None
+    return Receipt(ticket=ticket, filed_by=filer.name if filer else None)
