@@ -24,7 +24,7 @@ from storage.models import Attachment, Contact, Referral, Staff, SurveyResponse,
 from workflows import sla
 from workflows.casework import access, cards
 from workflows.casework.service import Casework, Denied, Refused
-from workflows.console import audit, photos, timeline
+from workflows.console import assisted, audit, photos, timeline
 from workflows.lifecycle import IllegalTransition, allowed_actions
 
 TEXT_MAX = 2000  # what an officer types: a note, a question, a resolution
@@ -94,6 +94,7 @@ class CaseView:
     officers: list[Staff]
     full_nik: bool
     map_link: str | None
+    filed_by: Staff | None  # who filed it at the desk (assisted intake)
 
 
 def offered(staff: Staff, ticket: Ticket, referrals: Sequence[Referral]) -> frozenset[str]:
@@ -134,6 +135,7 @@ def load_case(session: Session, *, casework: Casework, staff: Staff, number: str
         stages=_stages(casework, ticket, now), actions=actions,
         officers=casework.officers_for(session, staff, ticket) if "reassign" in actions else [],
         full_nik=access.sees_full_nik(staff, ticket), map_link=cards.map_link(ticket),
+        filed_by=session.get(Staff, ticket.details["filed_by_staff_id"]) if ticket.details.get("filed_by_staff_id") else None,
     )
 
 
@@ -186,7 +188,7 @@ async def show(request: web.Request, staff: Staff, *, status: int = 200, error: 
         raise not_found(request)
     done = request.query.get("done") if status == 200 else None
     return render(request, "console/case.html", status=status, view=view, now=now, error=error, done=done,
-                  typed_action=action, typed=typed or {}, text_max=TEXT_MAX)
+                  typed_action=action, typed=typed or {}, text_max=TEXT_MAX, ASSISTED_KEYS=assisted.DETAILS_KEYS)
 
 
 async def case_page(request: web.Request) -> web.Response:

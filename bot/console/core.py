@@ -172,6 +172,13 @@ def tile_origin(url: str | None) -> str:
     return origin.replace("://a.", "://*.") if "{s}" in url else origin
 
 
+def _refusal(request: web.Request, status: int, reason: str) -> web.Response:
+    body = render_text(request, "console/error.html", status_text=str(status), reason=reason)
+    response = web.Response(text=body, content_type="text/html", status=status)
+    _security_headers(response, tile_origin(console_of(request).settings.map_tile_url))
+    return response
+
+
 @web.middleware
 async def console_middleware(request: web.Request, handler: Callable[[web.Request], Awaitable[web.StreamResponse]]) -> web.StreamResponse:
     if not request.path.startswith(PREFIX) or request.path.startswith(PREFIX + "/static/"):
@@ -187,14 +194,14 @@ async def console_middleware(request: web.Request, handler: Callable[[web.Reques
     request[LANGUAGE] = pick_language(chosen or (found.staff.language if found else None))
     if request.method not in ("GET", "HEAD", "OPTIONS"):
         given = request.headers.get(CSRF_HEADER)
-        if given is None:
-            given = (await request.post()).get(CSRF_FIELD)  # type: ignore[assignment]
+        try:
+            if given is None:
+                given = (await request.post()).get(CSRF_FIELD)  # type: ignore[assignment]
+        except web.HTTPRequestEntityTooLarge:  # photos too many or too big for one form, without the page's script
+            return _refusal(request, 413, "too_large")
         if not _csrf_ok(request[CSRF], str(given) if given is not None else None):
             log.warning("console: refused a %s to %s without its CSRF token", request.method, request.path)
-            body = render_text(request, "console/error.html", status_text="403", reason="csrf")
-            response: web.StreamResponse = web.Response(text=body, content_type="text/html", status=403)
-            _security_headers(response, tile_origin(console.settings.map_tile_url))
-            return response
+            return _refusal(request, 403, "csrf")
     try:
         response = await handler(request)
     except web.HTTPException as answer:

@@ -112,6 +112,9 @@ async def test_a_walk_in_complaint_is_filed_like_the_chat_and_gets_a_receipt(off
     assert "Lansia telantar" in text and "posko desa/kelurahan" in text
     english = await member.get(answer.headers["Location"] + "?lang=en")
     assert "Report receipt" in await english.text()
+    case = await (await member.get(f"/console/cases/{number}?lang=id")).text()
+    assert "Kabar untuk warga" in case and "Dicatat oleh</dt><dd>Fasilitator" in case
+    assert "form_key" not in case and "filed_by_staff_id" not in case, "the bookkeeping stays out of sight"
     await member.close()
 
 
@@ -251,4 +254,18 @@ async def test_every_mistake_gets_its_own_note(office: ConsoleOffice) -> None:
     assert page.count('aria-invalid="true"') >= 7
     assert 'value="95"' in page, "the typed location is kept too"
     assert await tickets(office) == [] and await stored_photos(office) == (0, 0)
+    await member.close()
+
+
+async def test_photos_too_large_for_one_form_get_a_kind_page_not_a_bare_error(office: ConsoleOffice) -> None:
+    member = await office.signed_in(await office.hire("Fasilitator Desa"))
+    token = await member.csrf()
+    limit = office.intake.max_photo_bytes
+    form = FormData()
+    form.add_field("csrf", token)
+    for index in range(2):
+        form.add_field("photos", b"\xff" * limit, filename=f"besar{index}.jpg", content_type="image/jpeg")
+    answer = await member.client.post("/console/intake", data=form)
+    assert answer.status == 413
+    assert "terlalu besar" in await answer.text()
     await member.close()

@@ -34,6 +34,8 @@ from workflows.validation.answers import Invalid
 
 SOURCES = ("walkin", "outreach")
 UPDATES = ("whatsapp", "telegram", "phone", "paper")
+# What assisted intake adds to a ticket's details (the case page words the first two itself).
+DETAILS_KEYS = ("updates_via", "filed_by_staff_id", "form_key")
 NEEDS_PHONE = ("whatsapp", "phone")
 PHONE_FIELD = "reporter_phone"  # the ticket column the citizen's number goes to
 DESK = "desk"  # the channel of a citizen without a chat: nothing sends it, the case page shows it
