@@ -118,6 +118,17 @@ class Ticket(SQLModel, table=True):
         Index("ix_ticket_citizen_updated", "citizen_updated_at"),
         Index("ix_ticket_created", "created_at"),  # the digest over a whole regency
         Index("ix_ticket_resolved", "resolved_at"),  # the weekly summary's resolved count
+        # The console's queue (migration 0006): each filter's tickets in page order, and its
+        # counts per status inside one covering index (bench/console_queue.py).
+        Index("ix_ticket_category_created", "category", "created_at", "id", "status"),
+        Index("ix_ticket_district_category", "district_code", "category", "created_at", "id", "status"),
+        Index("ix_ticket_district_status_created", "district_code", "status", "created_at", "id"),
+        Index("ix_ticket_district_status_due", "district_code", "status", "due_at"),
+        Index("ix_ticket_district_due", "district_code", "due_at"),
+        Index("ix_ticket_status_due", "status", "due_at"),
+        Index("ix_ticket_village_status", "district_code", "village_code", "status"),
+        Index("ix_ticket_assignee_queue", "assignee_staff_id", "status", "due_at", "district_code"),
+        Index("ix_ticket_updated", "updated_at"),
     )
 
     id: int | None = Field(default=None, primary_key=True)
