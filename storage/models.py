@@ -365,3 +365,19 @@ class AuditEntry(SQLModel, table=True):
     action: str = Field(max_length=48)
     subject: str | None = Field(default=None, max_length=128)
     data: dict[str, Any] = _json(dict)
+
+
+class TicketClaim(SQLModel, table=True):
+    """A code printed on a walk-in citizen's receipt: opening the bot with it (`/start k_…`)
+    links their Telegram chat to the ticket, so its news reaches them there. Kept as is (not
+    hashed): staff who may see the ticket may print its receipt again."""
+
+    __tablename__ = "ticket_claim"
+
+    id: int | None = Field(default=None, primary_key=True)
+    code: str = Field(max_length=32, unique=True)
+    ticket_id: int = Field(foreign_key="ticket.id", index=True)
+    created_at: datetime = _ts()
+    expires_at: datetime = _ts()
+    used_at: datetime | None = _ts(default=None, nullable=True)
+    contact_id: int | None = Field(default=None, foreign_key="contact.id")

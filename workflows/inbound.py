@@ -19,6 +19,7 @@ from sqlmodel import Session
 from storage import outbox, repo
 from storage.files import PhotoRejected, StoredPhoto, store_photo
 from storage.models import Attachment, Contact, Conversation, Staff, Ticket
+from workflows import claims
 from workflows import staff as staff_records
 from workflows.calendar import WorkingCalendar
 from workflows.casework.desk import Desk
@@ -196,10 +197,17 @@ class Intake:
 
     def _staff(self, session: Session, contact: Contact, event: Inbound, now: datetime,
                replies: list[OutMessage]) -> Staff | None:
-        """The staff member writing, if it is one. `/start join_…` redeems an invite first;
-        its answer goes into `replies`."""
+        """The staff member writing, if it is one. `/start join_…` redeems an invite first, and
+        `/start k_…` (a walk-in citizen's receipt) links this chat to their ticket; the answer
+        to either goes into `replies`."""
         command = parse_command(event.text) if event.kind == "text" and event.text else None
         code = command.argument if isinstance(command, Command) and command.name == "start" else None
+        if code is not None and code.startswith(claims.PREFIX):
+            claimed = claims.redeem_claim(session, code=code, contact=contact, now=now)
+            say = (Say("citizen/claim_refused", {"reason": claimed}) if isinstance(claimed, str)
+                   else Say("citizen/claimed", {"number": claimed.number}))
+            replies.append(self.texts.message(say, contact.language))
+            return None
         if code is not None and code.startswith(staff_records.INVITE_PREFIX):
             joined = staff_records.redeem_invite(session, code=code, contact=contact, now=now)
             if isinstance(joined, str):

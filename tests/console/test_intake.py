@@ -8,12 +8,14 @@ import re
 from typing import Any
 
 from aiohttp import FormData
+from aiohttp.test_utils import TestClient
 from PIL import Image
 from sqlalchemy import func, select
 
 from storage import repo
 from storage.models import Attachment, Contact, OutboxMessage, Ticket, TicketEvent
 from tests.support.console import MANTRIJERON, UMBULHARJO, ConsoleOffice, SignedInClient
+from tests.support.webchat import WebCitizen
 
 FORM_KEY = re.compile(r'name="form_key" value="([^"]+)"')
 RECEIPT = re.compile(r"^/console/intake/receipt/(SP-\d{4}-\d{5})$")
@@ -268,4 +270,33 @@ async def test_photos_too_large_for_one_form_get_a_kind_page_not_a_bare_error(of
     answer = await member.client.post("/console/intake", data=form)
     assert answer.status == 413
     assert "terlalu besar" in await answer.text()
+    await member.close()
+
+
+async def test_a_citizen_on_telegram_links_their_chat_with_the_code_on_their_receipt(office: ConsoleOffice) -> None:
+    member = await office.signed_in(await office.hire("Fasilitator Desa"))
+    answer = await send(member, complaint(office, updates_via="telegram", reporter_phone=None))
+    assert answer.status == 303, await answer.text()
+    receipt = await (await member.get(answer.headers["Location"])).text()
+    code = re.search(r"/start (k_[A-Za-z0-9_-]+)", receipt).group(1)  # type: ignore[union-attr]
+    number = re.search(r"SP-\d{4}-\d{5}", answer.headers["Location"]).group(0)  # type: ignore[union-attr]
+
+    # The chat side is the same for every channel: the web chat stands in for Telegram here.
+    citizen, stranger = WebCitizen(TestClient(office.client.server)), WebCitizen(TestClient(office.client.server))
+    await citizen.open()
+    linked = await citizen.type(f"/start {code}")
+    assert f"Laporan {number} sekarang tersambung dengan chat ini" in linked[-1]["text"], linked
+    again = await citizen.type(f"/start {code}")  # a second tap is answered as the first
+    assert number in again[-1]["text"]
+    status = await citizen.type("status")
+    assert any(number in message["text"] for message in status), "the linked ticket is now theirs to ask about"
+    await stranger.open()
+    refused = await stranger.type(f"/start {code}")
+    assert "sudah dipakai" in refused[-1]["text"]
+    receipt = await (await member.get(answer.headers["Location"])).text()
+    assert "/start k_" not in receipt and "sudah tersambung" in receipt
+    case = await (await member.get(f"/console/cases/{number}")).text()
+    assert "Warga menyambungkan chat web chat-nya" in case
+    for client in (citizen.client, stranger.client):
+        await client.session.close()
     await member.close()

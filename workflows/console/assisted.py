@@ -27,6 +27,7 @@ from workflows.casework.access import in_area
 from workflows.casework.service import Denied
 from workflows.console import audit
 from workflows.flowbook import District, FlowBook, FlowSpec, StepSpec
+from workflows import claims
 from workflows.inbound import Intake
 from workflows.staff import whatsapp_id
 from workflows.validation import answers as checks
@@ -232,6 +233,8 @@ def file(session: Session, *, intake: Intake, staff_id: int, filing: Filing, pho
         answers[filing.photo_field] = [intake.record_photo(session, contact, photo, now).id for photo in photos]
     ticket = intake.casework.open(session, contact=contact, flow=filing.flow, answers=answers, now=now)
     intake.casework.send(session, contact, [intake.ticket_created(ticket, contact.language)], now)
+    if filing.updates_via == "telegram":  # their receipt carries the code that links their chat
+        claims.create_claim(session, ticket=ticket, now=now)
     audit.record(session, staff_id=staff_id, action="assisted_intake", now=now, subject=ticket.number,
                  data={"source": filing.source, "updates_via": filing.updates_via, "channel": contact.channel})
     return ticket
@@ -259,6 +262,7 @@ def _reporter(session: Session, filing: Filing, now: datetime) -> Contact:
 class Receipt:
     ticket: Ticket
     filed_by: str | None
+    claim_code: str | None  # for Telegram news: `/start <code>` links the citizen's chat
 
 
 def receipt(session: Session, *, intake: Intake, staff: Staff, number: str, now: datetime) -> Receipt | str:
@@ -274,4 +278,5 @@ def receipt(session: Session, *, intake: Intake, staff: Staff, number: str, now:
         except Denied:
             return "denied"
     filer = session.get(Staff, filer_id) if isinstance(filer_id, int) else None
-    return Receipt(ticket=ticket, filed_by=filer.name if filer else None)
+    return Receipt(ticket=ticket, filed_by=filer.name if filer else None,
+                   claim_code=claims.claim_code(session, ticket_id=ticket.id))  # type: ignore[arg-type]
