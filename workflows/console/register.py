@@ -1,0 +1,129 @@
+"""The PPKS register: who the office's complaints are about, by name and by address.
+
+One row per person, from their latest complaint the viewer may see. A person is a name (case
+aside) with the same NIK, or without a NIK the same village: two reports of one grandmother are
+one row, two neighbours who share a name are two. Rows go by name; pages are keyset pages of
+`PAGE_SIZE` (the cursor is the last row's name and person key), so page 2,000 costs what page
+one does. The NIK is masked unless the viewer is the case's assignee or an admin.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import json
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy import func, literal_column, select, tuple_
+from sqlalchemy.sql.elements import ColumnElement
+from sqlmodel import Session
+
+from storage.models import Staff, Ticket
+from workflows.casework import access
+from workflows.console.mapview import visible_to
+from workflows.validation.nik import mask_nik
+
+PAGE_SIZE = 50
+BATCH = 200  # rows read at a time while skipping a person's older complaints
+NAME = func.lower(Ticket.person_name)
+PERSON = func.coalesce(Ticket.person_nik, Ticket.village_code, literal_column("''"))  # inline: an expression index can match it
+Cursor = tuple[str, str]
+
+
+@dataclass(frozen=True)
+class Query:
+    category: str | None = None
+    district: str | None = None
+    village: str | None = None
+    name: str = ""  # the start of the name, any case
+
+
+@dataclass(frozen=True)
+class Person:
+    name: str
+    nik: str | None  # masked unless the viewer may see it whole
+    age: int | None
+    sex: str | None
+    address: str | None
+    district_code: str | None
+    village_code: str | None
+    kind: str
+    category: str
+    status: str
+    number: str  # the latest complaint about them
+    created_at: datetime
+
+
+@dataclass(frozen=True)
+class Page:
+    people: list[Person]
+    next_cursor: str | None
+
+
+def encode_cursor(cursor: Cursor) -> str:
+    return base64.urlsafe_b64encode(json.dumps(cursor).encode()).decode().rstrip("=")
+
+
+def decode_cursor(text: str) -> Cursor | None:
+    """The position a cursor names; None for anything that is not one of ours (start over)."""
+    try:
+        found = json.loads(base64.urlsafe_b64decode(text + "=" * (-len(text) % 4)))
+    except (binascii.Error, ValueError):
+        return None
+    if isinstance(found, list) and len(found) == 2 and all(isinstance(part, str) for part in found):
+        return found[0], found[1]
+    return None
+
+
+def _conditions(viewer: Staff, query: Query) -> list[ColumnElement[bool]]:
+    conditions = [*visible_to(viewer), Ticket.kind == "complaint", Ticket.person_name.is_not(None)]
+    if query.category:
+        conditions.append(Ticket.category == query.category)
+    if query.district:
+        conditions.append(Ticket.district_code == query.district)
+    if query.village:
+        conditions.append(Ticket.village_code == query.village)
+    if query.name.strip():
+        conditions.append(NAME.startswith(query.name.strip().lower(), autoescape=True))
+    return conditions
+
+
+def _latest_ids(session: Session, conditions: Sequence[ColumnElement[bool]], after: Cursor | None,
+                wanted: int) -> list[tuple[int, Cursor]]:
+    """The newest ticket of each of the next `wanted` people after `after`, in name order.
+    Rows come sorted by person then newest first; the first row of each person is theirs."""
+    found: list[tuple[int, Cursor]] = []
+    while len(found) < wanted:
+        statement = select(Ticket.id, NAME, PERSON).where(*conditions)
+        if after is not None:
+            statement = statement.where(tuple_(NAME, PERSON) > tuple_(*after))
+        rows = session.execute(statement.order_by(NAME, PERSON, Ticket.created_at.desc(), Ticket.id.desc())
+                               .limit(BATCH)).all()
+        for ticket_id, name, person in rows:
+            if not found or found[-1][1] != (name, person):
+                found.append((ticket_id, (name, person)))
+        if len(rows) < BATCH:
+            break
+        after = found[-1][1]  # that person's older rows are skipped by the next read
+    return found[:wanted]
+
+
+def people(session: Session, *, viewer: Staff, query: Query, cursor: str | None, size: int = PAGE_SIZE) -> Page:
+    """One page of the register for this viewer."""
+    after = decode_cursor(cursor) if cursor else None
+    latest = _latest_ids(session, _conditions(viewer, query), after, size + 1)
+    page, more = latest[:size], len(latest) > size
+    tickets = {t.id: t for t in session.execute(select(Ticket).where(Ticket.id.in_([i for i, _ in page]))).scalars()}
+    rows = [_person(viewer, tickets[ticket_id]) for ticket_id, _ in page]
+    return Page(rows, encode_cursor(page[-1][1]) if more else None)
+
+
+def _person(viewer: Staff, ticket: Ticket) -> Person:
+    whole = (viewer.role == "admin" and viewer.status != "disabled") or access.sees_full_nik(viewer, ticket)
+    nik = ticket.person_nik if whole or not ticket.person_nik else mask_nik(ticket.person_nik)
+    return Person(name=ticket.person_name or "", nik=nik, age=ticket.person_age, sex=ticket.person_sex,
+                  address=ticket.address, district_code=ticket.district_code, village_code=ticket.village_code,
+                  kind=ticket.kind, category=ticket.category, status=ticket.status, number=ticket.number,
+                  created_at=ticket.created_at)
