@@ -129,6 +129,9 @@ class Ticket(SQLModel, table=True):
         Index("ix_ticket_village_status", "district_code", "village_code", "status"),
         Index("ix_ticket_assignee_queue", "assignee_staff_id", "status", "due_at", "district_code"),
         Index("ix_ticket_updated", "updated_at"),
+        # The console's map reads only these (migration 0008); the register pages by its sort key.
+        Index("ix_ticket_map", "status", "latitude", "longitude", "category", "district_code", "assignee_staff_id", "id"),
+        Index("ix_ticket_register", text("lower(person_name)"), text("coalesce(person_nik, village_code, '')")),
     )
 
     id: int | None = Field(default=None, primary_key=True)
