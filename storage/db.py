@@ -26,9 +26,11 @@ T = TypeVar("T")
 SQLITE_BUSY_TIMEOUT_MS = 5000  # another process (`satupintu migrate`) may briefly hold the lock
 
 
-def make_engine(url: str) -> Engine:
+def make_engine(url: str, *, reader: bool = False) -> Engine:
     """An engine with the pragmas SQLite needs to be a good server database (WAL, a busy
-    timeout, foreign keys, immediate write locks) and a modest pool for PostgreSQL."""
+    timeout, foreign keys, immediate write locks) and a modest pool for PostgreSQL. A `reader`
+    engine's SQLite transactions begin deferred: they read beside the writer (WAL) and never
+    hold the write lock, however long they take."""
     parsed = make_url(url)
     if parsed.get_backend_name() == "sqlite":
         if parsed.database and parsed.database != ":memory:":
@@ -37,11 +39,11 @@ def make_engine(url: str) -> Engine:
             url,
             connect_args={"check_same_thread": False, "timeout": SQLITE_BUSY_TIMEOUT_MS / 1000},
             # Every unit of work ends in commit or rollback, so the pool's extra rollback on
-            # return is redundant work on each message.
-            pool_reset_on_return=None,
+            # return is redundant work on each message; a reader's is how its reading ends.
+            pool_reset_on_return="rollback" if reader else None,
         )
         event.listen(engine, "connect", _sqlite_on_connect)
-        event.listen(engine, "begin", _sqlite_on_begin)
+        event.listen(engine, "begin", _sqlite_on_read if reader else _sqlite_on_begin)
         return engine
     return create_engine(url, pool_size=8, max_overflow=4, pool_pre_ping=True)
 
@@ -63,6 +65,10 @@ def _sqlite_on_begin(connection: Any) -> None:
     connection.exec_driver_sql("BEGIN IMMEDIATE")
 
 
+def _sqlite_on_read(connection: Any) -> None:
+    connection.exec_driver_sql("BEGIN")
+
+
 class Database:
     """An engine plus the worker threads that run units of work on it."""
 
@@ -70,6 +76,10 @@ class Database:
         self.url = url
         self.engine = make_engine(url)
         self._executor = None if self.is_sqlite else ThreadPoolExecutor(max_workers=8, thread_name_prefix="db")
+        # Long reads (the console's map, queue and exports over a million tickets) run on threads
+        # of their own, so that on SQLite too the chat's units of work go on meanwhile.
+        self._reader = make_engine(url, reader=True) if self.is_sqlite else self.engine
+        self._read_executor = ThreadPoolExecutor(max_workers=2, thread_name_prefix="db-read")
 
     @property
     def is_sqlite(self) -> bool:
@@ -94,7 +104,25 @@ class Database:
         call = functools.partial(self.run_sync, fn, *args, **kwargs)
         return await loop.run_in_executor(self._executor, call)
 
+    def reading(self) -> Session:
+        """A session for reading only: never committed; closing it ends its transaction (the
+        pool rolls the connection back), and what it loaded stays readable."""
+        return Session(self._reader, expire_on_commit=False, autoflush=False)
+
+    def read_sync(self, fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
+        with self.reading() as session:
+            return fn(session, *args, **kwargs)
+
+    async def read(self, fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
+        """Run `fn(session, ...)`, which only reads, on a reading thread: a query of a second
+        does not stall the event loop, and on SQLite it holds no write lock meanwhile."""
+        loop = asyncio.get_running_loop()
+        return await loop.run_in_executor(self._read_executor, functools.partial(self.read_sync, fn, *args, **kwargs))
+
     def close(self) -> None:
         if self._executor is not None:
             self._executor.shutdown(wait=True)
+        self._read_executor.shutdown(wait=True)
+        if self._reader is not self.engine:
+            self._reader.dispose()
         self.engine.dispose()

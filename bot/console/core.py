@@ -60,7 +60,13 @@ class Console:
     secret: bytes  # signs photo addresses; kept in the data dir
 
     async def run(self, fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
+        """A unit of work that may write (an action, an audit entry), as the chat's are run."""
         return await self.db.run(fn, *args, **kwargs)
+
+    async def read(self, fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
+        """A query that only reads (a queue page, the map, a report): off the event loop, and
+        on SQLite without the write lock, so a heavy page never holds up the chat."""
+        return await self.db.read(fn, *args, **kwargs)
 
     def now(self) -> datetime:
         return self.clock()

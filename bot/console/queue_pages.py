@@ -42,7 +42,7 @@ async def queue_page(request: web.Request) -> web.Response:
                            zone=console.settings.zone, calendar=console.intake.calendar)
         return found, queue.staff_in_area(session, viewer=staff)
 
-    found, holders = await console.run(view)
+    found, holders = await console.read(view)
     book = console.intake.book
     districts = queue.districts_for(book, staff)
     return render(request, TEMPLATE, filt=filt, query=filt.to_query(), page=found, holders=holders,
@@ -102,7 +102,7 @@ async def export_csv(request: web.Request) -> web.StreamResponse:
     response = web.StreamResponse(headers={"Content-Type": "text/csv; charset=utf-8", **_attachment("csv", console)})
     await response.prepare(request)
     try:
-        with console.db.session() as session:
+        with console.db.reading() as session:
             chunks = exports.csv_chunks(_rows(console, session, staff, filt, console.now()), viewer=staff,
                                         words=words, zone=console.settings.zone, tally=tally)
             while (chunk := await asyncio.to_thread(next, chunks, None)) is not None:
@@ -120,7 +120,7 @@ async def export_xlsx(request: web.Request) -> web.StreamResponse:
     words, tally = export_words(request), exports.Tally()
 
     def write(path: Path) -> None:
-        with console.db.session() as session:
+        with console.db.reading() as session:
             exports.write_xlsx(path, _rows(console, session, staff, filt, console.now()), viewer=staff, words=words,
                                zone=console.settings.zone, tally=tally)
 

@@ -29,7 +29,7 @@ async def summary_page(request: web.Request) -> web.Response:
     now = console.now()
     today = console.intake.calendar.local_date(now)
     first = _month(request, today)
-    summary = await console.run(monthly, viewer=staff, first=first, zone=console.settings.zone, now=now)
+    summary = await console.read(monthly, viewer=staff, first=first, zone=console.settings.zone, now=now)
     months = []
     year, month = today.year, today.month
     for _ in range(24):

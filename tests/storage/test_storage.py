@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 from PIL import Image
-from sqlalchemy import inspect
+from sqlalchemy import func, inspect, select
 
 from storage import outbox, repo
 from storage.db import Database
@@ -54,6 +54,19 @@ def test_sqlite_runs_in_wal_mode_with_a_busy_timeout(db: Database) -> None:
     with db.engine.connect() as connection:
         assert connection.exec_driver_sql("PRAGMA journal_mode").scalar() == "wal"
         assert connection.exec_driver_sql("PRAGMA busy_timeout").scalar() == 5000
+
+
+def test_a_long_read_leaves_writers_free(db: Database) -> None:
+    """The console's heavy reads (a map over a million tickets, an export) must not stop the
+    chat from writing: a reading transaction holds no write lock, even on SQLite."""
+    now = datetime.now(timezone.utc)
+    with db.reading() as reader:
+        assert reader.execute(select(func.count()).select_from(Contact)).scalar_one() == 0  # a read is open
+        db.run_sync(lambda s: repo.get_or_create_contact(s, channel="web", external_id="w1", chat_id="w1",
+                                                       language="id", display_name=None, now=now))
+        if db.is_sqlite:  # a snapshot: the read goes on seeing the database as it began
+            assert reader.execute(select(func.count()).select_from(Contact)).scalar_one() == 0
+    assert db.read_sync(lambda s: s.execute(select(func.count()).select_from(Contact)).scalar_one()) == 1
 
 
 def test_a_redelivered_message_is_claimed_once(db: Database) -> None:
