@@ -305,3 +305,26 @@ async def test_a_facilitator_files_a_walk_in_case_with_a_photo_on_a_phone_and_pr
     assert photos == 1
     assert ticket.assignee_staff_id is not None, "routed to an officer as a chat report is"
     assert not rina.errors, rina.errors
+
+
+# --------------------------------------------------------------------------- the map, without tiles
+async def test_the_map_shows_the_areas_cases_without_any_tile_server(browser: Any, server: LiveServer, desk: Desk) -> None:
+    await desk.hire("Budi")
+    await desk.hire("Sri", role="supervisor")
+    for name in ("Mbah Sarinah", "Pak Darto", "Bu Warsi"):
+        await desk.file(name=name)
+    await desk.file(district=MANTRIJERON, name="Mbah Jiyo")  # not Sri's
+    sri = await screen(browser, server, "map")
+    page = sri.page
+    loaded: list[str] = []
+    page.on("request", lambda request: loaded.append(request.url))
+    await sri.sign_in("sri")
+    await sri.goto("/console/map")
+    cluster = page.locator(".leaflet-marker-icon")
+    await cluster.first.wait_for()
+    assert "3" in await page.locator(".marker-cluster").first.inner_text(), "the three cases at one spot, counted"
+    list_links = page.locator("table a[href^='/console/cases/']")
+    assert await list_links.count() == 3  # the text list beside the map, for keyboards and screen readers
+    await sri.shot("map")
+    assert all(url.startswith(server.url.rstrip("/")) for url in loaded), [u for u in loaded if not u.startswith(server.url)]
+    assert not sri.errors, sri.errors
