@@ -114,14 +114,21 @@ def _stages(casework: Casework, ticket: Ticket, now: datetime) -> list[Stage]:
     ]
 
 
-def load_case(session: Session, *, casework: Casework, staff: Staff, number: str, now: datetime,
-              secret: bytes) -> CaseView | Literal["denied"] | None:
+def _find(session: Session, *, casework: Casework, staff: Staff, number: str, now: datetime,
+          action: str = "view") -> Ticket | Literal["denied"] | None:
+    """The ticket, if the viewer may `action` it; a refusal is kept on its timeline (caught here,
+    so the unit of work commits it rather than rolling it back)."""
     try:
-        ticket = casework.find(session, staff, number=number, now=now)
+        return casework.find(session, staff, number=number, now=now, action=action)
     except Denied:
         return DENIED
-    if ticket is None:
-        return None
+
+
+def load_case(session: Session, *, casework: Casework, staff: Staff, number: str, now: datetime,
+              secret: bytes) -> CaseView | Literal["denied"] | None:
+    ticket = _find(session, casework=casework, staff=staff, number=number, now=now)
+    if not isinstance(ticket, Ticket):
+        return ticket
     referrals = casework.referrals(session, ticket)
     reporter = session.get(Contact, ticket.reporter_contact_id)
     actions = offered(staff, ticket, referrals)
@@ -143,12 +150,9 @@ def act(session: Session, *, casework: Casework, staff: Staff, number: str, acti
         values: Form, now: datetime) -> Literal["denied", "missing", "stale", "done"]:
     """One action on the ticket as the form saw it. Refused and IllegalTransition pass up (the
     transaction is rolled back; nothing has changed before Casework raises them)."""
-    try:
-        ticket = casework.find(session, staff, number=number, now=now, action=action)
-    except Denied:
-        return DENIED
-    if ticket is None:
-        return "missing"
+    ticket = _find(session, casework=casework, staff=staff, number=number, now=now, action=action)
+    if not isinstance(ticket, Ticket):
+        return ticket or "missing"
     if ticket.version != version:
         return "stale"
     ACTIONS[action](casework, session, staff, ticket, values, now)
@@ -226,12 +230,9 @@ async def case_action(request: web.Request) -> web.Response:
 def fetch_photo(session: Session, *, casework: Casework, staff: Staff, number: str, token: str, now: datetime,
                 secret: bytes) -> Attachment | Literal["denied"] | None:
     """The photo behind a signed address, once the viewer may see the case."""
-    try:
-        ticket = casework.find(session, staff, number=number, now=now)
-    except Denied:
-        return DENIED
-    if ticket is None:
-        return None
+    ticket = _find(session, casework=casework, staff=staff, number=number, now=now)
+    if not isinstance(ticket, Ticket):
+        return ticket
     attachment_id = photos.verify(secret, token, ticket_id=ticket.id)  # type: ignore[arg-type]
     if attachment_id is None:
         return None
