@@ -304,3 +304,27 @@ async def test_a_form_without_its_csrf_token_is_refused(office: ConsoleOffice) -
                                                     .where(OutboxMessage.contact_id == ticket.reporter_contact_id)).scalar_one())
     assert count == 0
     await member.close()
+
+
+async def test_the_timeline_shows_only_this_tickets_messages_not_the_citizens_other_reports(office: ConsoleOffice) -> None:
+    sri = await office.hire("Sri", role="supervisor")
+    wati = await office.hire("Wati", role="supervisor", districts=(MANTRIJERON,))
+    here = await office.file()
+    casework = office.intake.casework
+
+    def second_report(session: Any) -> str:
+        """The same citizen reports a case in Mantrijeron, which Wati answers with something private."""
+        first = session.get(Ticket, here.id)
+        contact = session.get(Contact, first.reporter_contact_id)
+        answers = {**{k: getattr(first, k) for k in ("category_group", "category", "subject", "person_name")},
+                   "district_code": MANTRIJERON, "village_code": f"{MANTRIJERON}.1001", "description": "Tetangga lain."}
+        there = casework.open(session, contact=contact, flow="complaint", answers=answers, now=office.clock())
+        reason = office.intake.book.office.reject_reasons[0].key
+        casework.reject(session, session.get(Staff, wati.id), there, reason, "RAHASIA-B: sudah ditangani RSJ.", office.clock())
+        return there.number
+
+    other = await office.db.run(second_report)
+    member = await office.signed_in(sri)
+    page = await _page(member, here.number)
+    assert "RAHASIA-B" not in page and other not in page, "another district's case leaked through the citizen's chat"
+    await member.close()

@@ -67,13 +67,16 @@ def _events(session: Session, ticket: Ticket, referrals: Mapping[int, Referral])
 
 
 def _messages(session: Session, ticket: Ticket, reporter: Contact | None) -> list[Entry]:
-    """Messages to the reporter since the report (the chat index, then the contact and time)."""
+    """Messages to the reporter about this ticket (found by the chat index, then by the ticket
+    number each message names). Only this ticket's: the same citizen's other reports may lie in
+    districts the viewer does not cover."""
     if reporter is None:
         return []
     rows = session.execute(
         select(OutboxMessage).where(
             OutboxMessage.channel == reporter.channel, OutboxMessage.chat_id == reporter.chat_id,
             OutboxMessage.contact_id == reporter.id, OutboxMessage.created_at >= ticket.created_at,
+            OutboxMessage.payload["params"]["number"].as_string() == ticket.number,
         ).order_by(OutboxMessage.id).limit(MESSAGES_SHOWN)
     ).scalars().all()
     return [Entry(row.created_at, "message", "system", None, row.payload, message=row) for row in rows]
