@@ -3,6 +3,7 @@ areas that stay apart, masked NIKs, pages that walk every person once, and nothi
 
 from __future__ import annotations
 
+import base64
 import re
 from typing import Any
 
@@ -170,3 +171,18 @@ async def test_a_name_with_markup_is_shown_as_text(office: ConsoleOffice) -> Non
     text = await (await member.get("/console/register")).text()
     assert "&lt;script&gt;alert(1)&lt;/script&gt;" in text and "<script>alert(1)" not in text
     await member.close()
+
+
+async def test_register_pages_never_carry_a_nik_in_their_address(office: ConsoleOffice) -> None:
+    officer = await office.hire("Budi")
+    for index in range(4):
+        await office.file(person_name=f"Warga {index}", person_nik=f"34710455074500{index:02d}")
+    page = await office.db.run(register.people, viewer=officer, query=register.Query(), cursor=None, size=2)
+    assert page.next_cursor is not None
+    decoded = base64.urlsafe_b64decode(page.next_cursor + "=" * (-len(page.next_cursor) % 4)).decode()
+    assert "3471" not in decoded and "warga" not in decoded, decoded
+    second = await office.db.run(register.people, viewer=officer, query=register.Query(), cursor=page.next_cursor, size=2)
+    assert [p.name for p in second.people] == ["Warga 2", "Warga 3"]
+    other = await office.hire("Wati", districts=(MANTRIJERON,))
+    elsewhere = await office.db.run(register.people, viewer=other, query=register.Query(), cursor=page.next_cursor, size=2)
+    assert elsewhere.people == [], "a cursor naming a ticket the viewer may not see places nothing"

@@ -62,19 +62,30 @@ class Page:
     next_cursor: str | None
 
 
-def encode_cursor(cursor: Cursor) -> str:
-    return base64.urlsafe_b64encode(json.dumps(cursor).encode()).decode().rstrip("=")
+def encode_cursor(ticket_id: int) -> str:
+    """A page's end, named by the ticket of its last person: never by their name or NIK, which
+    would sit in the address bar and the logs (and an officer sees the NIK only masked)."""
+    return base64.urlsafe_b64encode(json.dumps([ticket_id]).encode()).decode().rstrip("=")
 
 
-def decode_cursor(text: str) -> Cursor | None:
-    """The position a cursor names; None for anything that is not one of ours (start over)."""
+def decode_cursor(text: str) -> int | None:
+    """The ticket a cursor names; None for anything that is not one of ours (start over)."""
     try:
         found = json.loads(base64.urlsafe_b64decode(text + "=" * (-len(text) % 4)))
     except (binascii.Error, ValueError):
         return None
-    if isinstance(found, list) and len(found) == 2 and all(isinstance(part, str) for part in found):
-        return found[0], found[1]
+    if isinstance(found, list) and len(found) == 1 and isinstance(found[0], int) and 0 < found[0] < 2**63:
+        return found[0]
     return None
+
+
+def _position(session: Session, conditions: Sequence[ColumnElement[bool]], ticket_id: int | None) -> Cursor | None:
+    """Where the page after this ticket's person starts; only for a ticket this query shows
+    (a crafted cursor must not place the register around someone else's NIK)."""
+    if ticket_id is None:
+        return None
+    row = session.execute(select(NAME, PERSON).where(Ticket.id == ticket_id, *conditions)).first()
+    return (row[0], row[1]) if row else None
 
 
 def _conditions(viewer: Staff, query: Query) -> list[ColumnElement[bool]]:
@@ -112,12 +123,13 @@ def _latest_ids(session: Session, conditions: Sequence[ColumnElement[bool]], aft
 
 def people(session: Session, *, viewer: Staff, query: Query, cursor: str | None, size: int = PAGE_SIZE) -> Page:
     """One page of the register for this viewer."""
-    after = decode_cursor(cursor) if cursor else None
-    latest = _latest_ids(session, _conditions(viewer, query), after, size + 1)
+    conditions = _conditions(viewer, query)
+    after = _position(session, conditions, decode_cursor(cursor) if cursor else None)
+    latest = _latest_ids(session, conditions, after, size + 1)
     page, more = latest[:size], len(latest) > size
     tickets = {t.id: t for t in session.execute(select(Ticket).where(Ticket.id.in_([i for i, _ in page]))).scalars()}
     rows = [_person(viewer, tickets[ticket_id]) for ticket_id, _ in page]
-    return Page(rows, encode_cursor(page[-1][1]) if more else None)
+    return Page(rows, encode_cursor(page[-1][0]) if more else None)
 
 
 def _person(viewer: Staff, ticket: Ticket) -> Person:
