@@ -441,8 +441,8 @@ def routes() -> list[web.RouteDef]:
         web.get(ADMIN + "/staff", staff_page),
         web.post(ADMIN + "/staff", staff_add),
         web.post(ADMIN + "/staff/invite", staff_invite),
-        web.get(ADMIN + r"/staff/{id:\d+}", member_page),
-        web.post(ADMIN + r"/staff/{id:\d+}/status", member_status),
-        web.post(ADMIN + r"/staff/{id:\d+}/password", member_password),
+        web.get(ADMIN + r"/staff/{id:\d{1,9}}", member_page),
+        web.post(ADMIN + r"/staff/{id:\d{1,9}}/status", member_status),
+        web.post(ADMIN + r"/staff/{id:\d{1,9}}/password", member_password),
         web.get(ADMIN + "/templates", templates_page),
     ]

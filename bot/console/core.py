@@ -205,6 +205,8 @@ async def console_middleware(request: web.Request, handler: Callable[[web.Reques
                 given = (await request.post()).get(CSRF_FIELD)  # type: ignore[assignment]
         except web.HTTPRequestEntityTooLarge:  # photos too many or too big for one form, without the page's script
             return _refusal(request, 413, "too_large")
+        except ValueError:  # a body no browser form sends (no multipart boundary, not UTF-8)
+            return _refusal(request, 400, "bad_form")
         if not _csrf_ok(request[CSRF], str(given) if given is not None else None):
             log.warning("console: refused a %s to %s without its CSRF token", request.method, request.path)
             return _refusal(request, 403, "csrf")
@@ -216,16 +218,16 @@ async def console_middleware(request: web.Request, handler: Callable[[web.Reques
         raise
     _security_headers(response, tile_origin(console.settings.map_tile_url))
     if found is None and not request.cookies.get(FORM_COOKIE):
-        response.set_cookie(FORM_COOKIE, request[CSRF], httponly=True, samesite="Strict", secure=request.secure,
+        response.set_cookie(FORM_COOKIE, request[CSRF], httponly=True, samesite="Strict", secure=over_https(request),
                             path=PREFIX)
     if request.query.get("lang") in ("id", "en"):
-        response.set_cookie(LANGUAGE_COOKIE, request[LANGUAGE], samesite="Lax", secure=request.secure, path=PREFIX,
+        response.set_cookie(LANGUAGE_COOKIE, request[LANGUAGE], samesite="Lax", secure=over_https(request), path=PREFIX,
                             max_age=60 * 60 * 24 * 365)
     return response
 
 
 def start_session(request: web.Request, response: web.StreamResponse, token: str) -> None:
-    response.set_cookie(SESSION_COOKIE, token, httponly=True, samesite="Lax", secure=request.secure, path=PREFIX,
+    response.set_cookie(SESSION_COOKIE, token, httponly=True, samesite="Lax", secure=over_https(request), path=PREFIX,
                         max_age=int(signin.SESSION_LONGEST.total_seconds()))
 
 
@@ -234,6 +236,16 @@ def end_session(response: web.StreamResponse) -> None:
 
 
 def client_address(request: web.Request) -> str:
-    """The address failed sign-ins are counted by (behind a proxy: its forwarded address)."""
+    """The address failed sign-ins are counted by. Behind a proxy: the address the proxy itself
+    appended (the last of X-Forwarded-For); the ones before it are whatever the client wrote."""
     forwarded = request.headers.get("X-Forwarded-For", "") if console_of(request).settings.behind_proxy else ""
-    return (forwarded.split(",")[0].strip() or request.remote or "?")[:64]
+    return (forwarded.split(",")[-1].strip() or request.remote or "?")[:64]
+
+
+def over_https(request: web.Request) -> bool:
+    """Whether the browser reached us over TLS: directly, through the proxy that says so, or by
+    the public address staff are given. Cookies are then Secure."""
+    settings = console_of(request).settings
+    if request.secure or settings.console_url.startswith("https://"):
+        return True
+    return settings.behind_proxy and request.headers.get("X-Forwarded-Proto", "").split(",")[-1].strip() == "https"

@@ -90,18 +90,26 @@ async def account(request: web.Request) -> web.Response:
 
 
 async def account_password(request: web.Request) -> web.Response:
+    """A new username and password; the current password first when there is one, so a browser
+    left signed in cannot be used to take the account over."""
     console = console_of(request)
     staff = signed_in(request)
     form = await form_of(request)
     username, password = str(form.get("username", ""))[:64], str(form.get("password", ""))[:1024]
+    current = str(form.get("current", ""))[:1024]
 
     def change(session) -> tuple[str | None, str | None]:  # type: ignore[no-untyped-def]
         member = session.get(Staff, staff.id)
+        if member.password_hash:
+            checked = signin.check_password(session, username=member.username or "", password=current,
+                                            address=client_address(request), now=console.now())
+            if not isinstance(checked, Staff) or checked.id != member.id:
+                return ("throttled" if checked == "throttled" else "current"), None
         try:
             signin.set_password(session, staff=member, username=username, password=password, now=console.now(),
                                 by_staff_id=staff.id)
-        except signin.SigninError as error:
-            return str(error), None
+        except signin.SigninError:
+            return "rules", None
         return None, signin.open_session(session, staff=member, how="password_changed", now=console.now())
 
     error, token = await console.run(change)

@@ -3,6 +3,7 @@ personal data, safe spreadsheets and the audit trail."""
 
 from __future__ import annotations
 
+import base64
 import csv
 import io
 import re
@@ -256,3 +257,17 @@ def test_filters_round_trip_through_the_address() -> None:
     assert filt.status == ("new", "assigned") and filt.assignee == 7
     assert QueueFilter.from_query({}).to_query() == {} and QueueFilter.from_query({"status": "all"}).status == ()
     assert QueueFilter.from_query({"category": "x'; drop", "district": "<b>", "kind": "spam"}) == QueueFilter()
+
+
+async def test_addresses_no_form_makes_are_answered_not_crashed_on(office: ConsoleOffice) -> None:
+    admin = await office.hire("Ani", role="admin", districts=())
+    await office.file()
+    member = await office.signed_in(admin)
+    forged = [queue.encode_cursor("created_desc", None, 10**20), queue.encode_cursor("created_desc", None, -1)]
+    for query in ("created_to=9999-12-31", "created_from=0001-01-01", *(f"after={cursor}" for cursor in forged),
+                  "after=" + base64.urlsafe_b64encode(b'{"s":"created_desc","v":"2026-01-01T00:00:00","i":5}').decode()):
+        for path in ("/console/queue", "/console/queue/export.csv", "/console/queue/export.xlsx"):
+            answer = await member.get(f"{path}?{query}")
+            assert answer.status == 200, (path, query, await answer.text())
+    assert (await member.get("/console/admin/staff/99999999999999999999")).status == 404
+    await member.close()

@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import re
+from dataclasses import replace
 
 from sqlalchemy import select
 
 from storage.models import AuditEntry, OutboxMessage
-from tests.support.console import CSRF, PASSWORD, ConsoleOffice
+from bot.settings import Settings
+from tests.support.clock import MovableClock
+from tests.support.console import CSRF, PASSWORD, ConsoleOffice, console_office
 
 LINK = re.compile(r"/console/signin/link/([A-Za-z0-9_-]+)")
 
@@ -83,3 +86,39 @@ async def test_a_link_sent_to_the_chat_signs_in_once(office: ConsoleOffice) -> N
     token = await _form_token(office)
     again = await office.client.post(link, data={"csrf": token}, allow_redirects=False)
     assert again.status == 410
+
+
+async def test_a_new_password_needs_the_current_one(office: ConsoleOffice) -> None:
+    sri = await office.hire("Sri", role="supervisor")
+    member = await office.signed_in(sri)
+    taken = await member.post("/console/account", {"username": "sri", "password": "kata-sandi-baru-1"})
+    assert taken.status == 400 and "Kata sandi sekarang salah" in await taken.text()
+    changed = await member.post("/console/account", {"username": "sri", "password": "kata-sandi-baru-1",
+                                                      "current": PASSWORD})
+    assert changed.status == 200 and "Kata sandi disimpan" in await changed.text()
+    await member.close()
+
+
+async def test_throttling_counts_the_address_the_proxy_saw_not_what_the_client_wrote(settings: Settings) -> None:
+    async with console_office(replace(settings, behind_proxy=True), MovableClock()) as office:
+        token = await _form_token(office)
+        statuses = []
+        for attempt in range(6):  # a sprayer writing a new first address each time, through our proxy
+            answer = await office.client.post("/console/signin", headers={"X-Forwarded-For": f"10.0.0.{attempt}, 203.0.113.9"},
+                                              data={"csrf": token, "username": f"user{attempt}", "password": "salah-salah"})
+            statuses.append(answer.status)
+        assert statuses == [401] * 5 + [429]
+
+
+async def test_cookies_are_secure_when_staff_reach_the_console_over_https(settings: Settings) -> None:
+    async with console_office(replace(settings, public_url="https://dinsos.example.go.id"), MovableClock()) as office:
+        page = await office.client.get("/console/signin")
+        assert "Secure" in page.headers["Set-Cookie"]
+
+
+async def test_a_form_no_browser_sends_is_refused_kindly(office: ConsoleOffice) -> None:
+    broken = await office.client.post("/console/signin", data=b"\xff\xfe=\xff",
+                                      headers={"Content-Type": "application/x-www-form-urlencoded"})
+    assert broken.status == 400 and "tidak bisa dibaca" in await broken.text()
+    no_boundary = await office.client.post("/console/signin", data=b"--x\r\n", headers={"Content-Type": "multipart/form-data"})
+    assert no_boundary.status == 400

@@ -107,10 +107,13 @@ class QueueFilter:
 
 
 def _date(value: Any) -> date | None:
+    """A date from the filter form; one outside 2000–2100 is no filter (it would overflow
+    the time arithmetic, and no ticket is that old or that new)."""
     try:
-        return date.fromisoformat(str(value)) if value else None
+        found = date.fromisoformat(str(value)) if value else None
     except ValueError:
         return None
+    return found if found is not None and 2000 <= found.year <= 2100 else None
 
 
 @dataclass(frozen=True)
@@ -247,9 +250,12 @@ def decode_cursor(cursor: str | None, sort: str) -> tuple[datetime | None, int] 
         return None
     try:
         data = json.loads(base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)))
-        if data["s"] != sort or not isinstance(data["i"], int):
+        if data["s"] != sort or not isinstance(data["i"], int) or not 0 < data["i"] < 2**63:
             return None
-        return (datetime.fromisoformat(data["v"]) if data["v"] else None), data["i"]
+        value = datetime.fromisoformat(data["v"]) if data["v"] else None
+        if value is not None and value.tzinfo is None:  # ours are always aware: a forged one
+            return None
+        return value, data["i"]
     except (ValueError, KeyError, TypeError, binascii.Error):
         return None
 
