@@ -280,6 +280,9 @@ async def test_a_citizen_on_telegram_links_their_chat_with_the_code_on_their_rec
     receipt = await (await member.get(answer.headers["Location"])).text()
     code = re.search(r"/start (k_[A-Za-z0-9_-]+)", receipt).group(1)  # type: ignore[union-attr]
     number = re.search(r"SP-\d{4}-\d{5}", answer.headers["Location"]).group(0)  # type: ignore[union-attr]
+    colleague = await office.signed_in(await office.hire("Budi"))
+    theirs = await (await colleague.get(answer.headers["Location"])).text()
+    assert number in theirs and "/start k_" not in theirs, "only the filer sees the code that hands over the news"
 
     # The chat side is the same for every channel: the web chat stands in for Telegram here.
     citizen, stranger = WebCitizen(TestClient(office.client.server)), WebCitizen(TestClient(office.client.server))

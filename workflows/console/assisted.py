@@ -262,7 +262,8 @@ def _reporter(session: Session, filing: Filing, now: datetime) -> Contact:
 class Receipt:
     ticket: Ticket
     filed_by: str | None
-    claim_code: str | None  # for Telegram news: `/start <code>` links the citizen's chat
+    claim_code: str | None  # for Telegram news: `/start <code>` links the citizen's chat (its filer only)
+    claim_open: bool  # a code waits to be used (False: the citizen's chat is linked)
 
 
 def receipt(session: Session, *, intake: Intake, staff: Staff, number: str, now: datetime) -> Receipt | str:
@@ -278,5 +279,9 @@ def receipt(session: Session, *, intake: Intake, staff: Staff, number: str, now:
         except Denied:
             return "denied"
     filer = session.get(Staff, filer_id) if isinstance(filer_id, int) else None
+    audit.record(session, staff_id=staff.id, action="receipt.view", subject=ticket.number, now=now)
+    # The Telegram code hands over the case's news: only the one who filed it, to print for the
+    # citizen, sees it; any other viewer could otherwise link their own chat instead.
+    code = claims.claim_code(session, ticket_id=ticket.id)  # type: ignore[arg-type]
     return Receipt(ticket=ticket, filed_by=filer.name if filer else None,
-                   claim_code=claims.claim_code(session, ticket_id=ticket.id))  # type: ignore[arg-type]
+                   claim_code=code if filer_id == staff.id else None, claim_open=code is not None)
