@@ -17,6 +17,7 @@ from aiohttp import web
 from bot.console.core import PREFIX, console_of, forbidden, form_of, language_of, not_found, redirect, render, signed_in
 from storage.files import StoredPhoto
 from storage.models import Staff
+from workflows.casework import access
 from workflows.console import assisted
 from workflows.inbound import Intake
 from workflows.validation.answers import Invalid
@@ -77,7 +78,7 @@ def _form(request: web.Request, staff: Staff, *, kind: str, values: dict[str, st
     flow = book.flow(assisted.flow_for(book, kind))  # type: ignore[arg-type]
     context: dict[str, Any] = {
         "kind": kind, "kinds": kinds, "steps": assisted.fields(flow), "groups": book.categories.groups(flow.kind),
-        "districts": assisted.districts_for(book, staff), "asks_phone": assisted.asks_phone(flow),
+        "districts": access.districts_of(book, staff), "asks_phone": assisted.asks_phone(flow),
         "consent_text": console.intake.texts.render("steps/consent", language_of(request)),
         "consent_version": book.settings.consent_version, "sources": assisted.SOURCES, "updates": assisted.UPDATES,
         "max_photo_bytes": console.settings.max_photo_bytes,

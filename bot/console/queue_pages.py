@@ -22,6 +22,7 @@ from sqlmodel import Session
 
 from bot.console.core import PREFIX, Console, console_of, language_of, render, signed_in
 from storage.models import Staff
+from workflows.casework import access
 from workflows.console import audit, exports, queue
 from workflows.console.queue import QueueFilter
 from workflows.lifecycle import OPEN, STATUSES
@@ -44,7 +45,7 @@ async def queue_page(request: web.Request) -> web.Response:
 
     found, holders = await console.read(view)
     book = console.intake.book
-    districts = queue.districts_for(book, staff)
+    districts = access.districts_of(book, staff)
     return render(request, TEMPLATE, filt=filt, query=filt.to_query(), page=found, holders=holders,
                   districts=districts, statuses=STATUSES, open_statuses=OPEN, kinds=queue.KINDS,
                   channels=queue.CHANNELS, sla_states=queue.SLA_STATES, sorts=queue.SORTS,

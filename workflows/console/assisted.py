@@ -23,11 +23,11 @@ from sqlmodel import Session
 from storage import repo
 from storage.files import PhotoRejected, StoredPhoto, inspect_photo
 from storage.models import Contact, Staff, Ticket
-from workflows.casework.access import in_area
+from workflows import claims
+from workflows.casework import access
 from workflows.casework.service import Denied
 from workflows.console import audit
-from workflows.flowbook import District, FlowBook, FlowSpec, StepSpec
-from workflows import claims
+from workflows.flowbook import FlowBook, FlowSpec, StepSpec
 from workflows.inbound import Intake
 from workflows.staff import whatsapp_id
 from workflows.validation import answers as checks
@@ -94,11 +94,6 @@ def fields(flow: FlowSpec) -> list[StepSpec]:
 def asks_phone(flow: FlowSpec) -> bool:
     """Whether the flow has its own question for the citizen's number (else the form adds one)."""
     return any(step.answer_key == PHONE_FIELD for step in flow.steps)
-
-
-def districts_for(book: FlowBook, staff: Staff) -> list[District]:
-    """The districts a staff member files for: their own, or all when they cover the regency."""
-    return [d for d in book.areas.districts if in_area(staff, d.code)]
 
 
 def check(book: FlowBook, *, staff: Staff, kind: str, form: Mapping[str, str], uploads: Sequence[Upload],
@@ -168,7 +163,7 @@ def _answer(book: FlowBook, staff: Staff, flow: FlowSpec, step: StepSpec, form: 
         return {key: raw} if raw in [o.value for o in step.options] else Invalid("choose_option")
     if step.type == "area":
         place = book.areas.village(raw)
-        if place is None or not in_area(staff, place[0].code):
+        if place is None or not access.covers(staff, place[0].code):
             return Invalid("choose_option")
         return {"district_code": place[0].code, key: place[1].code}
     if step.type == "nik":

@@ -60,10 +60,6 @@ def sees_personal(viewer: Staff, ticket: Ticket) -> bool:
     return viewer.role in ("supervisor", "admin") or ticket.assignee_staff_id == viewer.id
 
 
-def sees_nik(viewer: Staff, ticket: Ticket) -> bool:
-    return viewer.role == "admin" or access.sees_full_nik(viewer, ticket)
-
-
 def mask_words(value: str) -> str:
     """Each word's first letter, the rest (and any digit) stars: "Mbah Sarinah" -> "M*** S******"."""
     return " ".join((word[0] if word[0].isalpha() else "*") + "*" * (len(word) - 1) for word in value.split())
@@ -89,7 +85,7 @@ def cells(row: QueueRow, *, viewer: Staff, words: Words, zone: ZoneInfo) -> list
         ticket.number, local(ticket.created_at), words.of("kind", ticket.kind),
         words.of("category", f"{ticket.kind}:{ticket.category}"), words.of("district", ticket.district_code),
         words.of("village", ticket.village_code), private(ticket.person_name, mask_words),
-        nik if not nik or sees_nik(viewer, ticket) else mask_nik(nik), ticket.person_age, ticket.person_sex,
+        nik if not nik or access.sees_full_nik_in_records(viewer, ticket) else mask_nik(nik), ticket.person_age, ticket.person_sex,
         private(ticket.address, mask_words), private(ticket.reporter_phone, mask_phone),
         words.of("status", ticket.status), words.of("sla", row.sla), local(ticket.due_at), row.assignee,
         words.of("channel", ticket.channel), local(ticket.resolved_at),

@@ -14,11 +14,12 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import BigInteger, cast, false, func, literal_column, or_, select
+from sqlalchemy import BigInteger, cast, func, literal_column, select
 from sqlalchemy.sql.elements import ColumnElement
 from sqlmodel import Session
 
 from storage.models import Staff, Ticket
+from workflows.casework import access
 from workflows.lifecycle import OPEN, STATUSES
 
 CELLS_PER_TILE = 4  # a cell is 256/4 = 64 px wide: circles of ~40 px never overlap
@@ -88,16 +89,6 @@ class Listed:
     created_at: datetime
 
 
-def visible_to(viewer: Staff) -> list[ColumnElement[bool]]:
-    """The conditions that keep a query inside the viewer's area (none for an admin or a
-    regency-wide account): the tickets of their districts and those assigned to them."""
-    if viewer.status == "disabled":
-        return [false()]
-    if viewer.role == "admin" or not viewer.districts:
-        return []
-    return [or_(Ticket.district_code.in_(viewer.districts), Ticket.assignee_staff_id == viewer.id)]
-
-
 def statuses(filters: Filters) -> list[str] | None:
     """The statuses the filter names; None for all of them."""
     if filters.status == "all":
@@ -107,7 +98,7 @@ def statuses(filters: Filters) -> list[str] | None:
 
 def matching(viewer: Staff, filters: Filters, *, status: bool = True) -> list[ColumnElement[bool]]:
     """The filter as conditions on tickets (without the status one when `status` is False)."""
-    conditions = visible_to(viewer)
+    conditions = access.visible_tickets(viewer)
     if filters.category:
         conditions.append(Ticket.category == filters.category)
     wanted = statuses(filters)

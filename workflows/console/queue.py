@@ -29,8 +29,8 @@ from sqlalchemy.orm import load_only
 from sqlmodel import Session
 
 from storage.models import Staff, Ticket
+from workflows.casework import access
 from workflows.calendar import WorkingCalendar
-from workflows.flowbook import District, FlowBook
 from workflows.lifecycle import OPEN, STATUSES
 
 KINDS = ("complaint", "service")
@@ -170,7 +170,7 @@ def scope(viewer: Staff) -> list[Part]:
     "district in (…) or assignee = me" would defeat every index and sort the whole area."""
     if viewer.status == "disabled":
         return []
-    if sees_all(viewer):
+    if access.sees_whole_regency(viewer):
         return [Part(true())]
     area = sorted(viewer.districts)
     elsewhere = or_(Ticket.district_code.not_in(area), Ticket.district_code.is_(None))
@@ -182,7 +182,7 @@ def _parts(viewer: Staff, filt: QueueFilter) -> list[Part]:
     """The scope's parts that can hold tickets of this filter: a district filter leaves its own
     district's part, or (outside the viewer's area) only their own tickets there."""
     district = filt.district or (filt.village and filt.village.rsplit(".", 1)[0])
-    if not district or sees_all(viewer):
+    if not district or access.sees_whole_regency(viewer):
         return scope(viewer)
     wanted = district if district in viewer.districts else None
     return [part for code, part in zip([*sorted(viewer.districts), None], scope(viewer)) if code == wanted]
@@ -377,20 +377,11 @@ def all_rows(session: Session, *, viewer: Staff, filt: QueueFilter, now: datetim
 
 # --- what the filter form offers -------------------------------------------------------------------
 
-def sees_all(viewer: Staff) -> bool:
-    return viewer.role == "admin" or not viewer.districts
-
-
-def districts_for(book: FlowBook, viewer: Staff) -> list[District]:
-    """The districts of the viewer's area, in the book's order."""
-    return [d for d in book.areas.districts if sees_all(viewer) or d.code in viewer.districts]
-
-
 def staff_in_area(session: Session, *, viewer: Staff) -> list[Staff]:
     """Who may hold a ticket of the viewer's area: staff whose districts meet it (or cover the
     whole regency), and the viewer. A small table, filtered here rather than in JSON SQL."""
     everyone = session.execute(select(Staff).order_by(Staff.name)).scalars().all()
-    if sees_all(viewer):
+    if access.sees_whole_regency(viewer):
         return list(everyone)
     area = set(viewer.districts)
     return [s for s in everyone if s.id == viewer.id or not s.districts or area & set(s.districts)]

@@ -22,7 +22,6 @@ from sqlmodel import Session
 
 from storage.models import Staff, Ticket
 from workflows.casework import access
-from workflows.console.mapview import visible_to
 from workflows.validation.nik import mask_nik
 
 PAGE_SIZE = 50
@@ -89,7 +88,7 @@ def _position(session: Session, conditions: Sequence[ColumnElement[bool]], ticke
 
 
 def _conditions(viewer: Staff, query: Query) -> list[ColumnElement[bool]]:
-    conditions = [*visible_to(viewer), Ticket.kind == "complaint", Ticket.person_name.is_not(None)]
+    conditions = [*access.visible_tickets(viewer), Ticket.kind == "complaint", Ticket.person_name.is_not(None)]
     if query.category:
         conditions.append(Ticket.category == query.category)
     if query.district:
@@ -133,7 +132,7 @@ def people(session: Session, *, viewer: Staff, query: Query, cursor: str | None,
 
 
 def _person(viewer: Staff, ticket: Ticket) -> Person:
-    whole = (viewer.role == "admin" and viewer.status != "disabled") or access.sees_full_nik(viewer, ticket)
+    whole = access.sees_full_nik_in_records(viewer, ticket)
     nik = ticket.person_nik if whole or not ticket.person_nik else mask_nik(ticket.person_nik)
     return Person(name=ticket.person_name or "", nik=nik, age=ticket.person_age, sex=ticket.person_sex,
                   address=ticket.address, district_code=ticket.district_code, village_code=ticket.village_code,

@@ -14,11 +14,11 @@ from datetime import date, datetime, time
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import func, or_, select
-from sqlalchemy.sql.elements import ColumnElement
+from sqlalchemy import func, select
 from sqlmodel import Session
 
 from storage.models import Staff, SurveyResponse, Ticket
+from workflows.casework import access
 from workflows import sla
 
 IKM_FACTOR = 25  # PermenPAN-RB 14/2017: the index is the mean score (1–4) times 25
@@ -89,16 +89,9 @@ def month_bounds(first: date, zone: ZoneInfo) -> tuple[datetime, datetime]:
     return datetime.combine(first, time.min, zone), datetime.combine(following, time.min, zone)
 
 
-def area_of(viewer: Staff) -> list[ColumnElement[bool]]:
-    """The viewer's tickets: their districts and whatever is assigned to them; admins all."""
-    if viewer.role == "admin" or not viewer.districts:
-        return []
-    return [or_(Ticket.district_code.in_(viewer.districts), Ticket.assignee_staff_id == viewer.id)]
-
-
 def monthly(session: Session, *, viewer: Staff, first: date, zone: ZoneInfo, now: datetime) -> MonthlySummary:
     start, end = month_bounds(first, zone)
-    area = area_of(viewer)
+    area = access.visible_tickets(viewer)
     summary = MonthlySummary(first)
     came_in = session.execute(
         select(Ticket.kind, Ticket.category, Ticket.district_code, Ticket.sla)
