@@ -30,6 +30,7 @@ from sqlmodel import Session
 
 from storage.models import Staff, Ticket
 from workflows.casework import access
+from workflows.console import cursors
 from workflows.calendar import WorkingCalendar
 from workflows.lifecycle import OPEN, STATUSES
 
@@ -240,14 +241,21 @@ def _where(filt: QueueFilter, moment: _Moment) -> list[ColumnElement[bool]]:
 # --- the keyset -------------------------------------------------------------------------------------
 
 def encode_cursor(sort: str, value: datetime | None, ticket_id: int) -> str:
-    raw = json.dumps({"s": sort, "v": value.isoformat() if value else None, "i": ticket_id}, separators=(",", ":"))
-    return base64.urlsafe_b64encode(raw.encode()).decode().rstrip("=")
+    return cursors.pack({"s": sort, "v": value.isoformat() if value else None, "i": ticket_id})
 
 
 def decode_cursor(cursor: str | None, sort: str) -> tuple[datetime | None, int] | None:
     """(sort value, id) of the row a page ends on; None for the first page."""
-    if not cursor or len(cursor) > 200:
+    data = cursors.unpack(cursor)
+    if not isinstance(data, dict) or data.get("s") != sort or not cursors.is_id(data.get("i")):
         return None
+    try:
+        value = datetime.fromisoformat(data["v"]) if data.get("v") else None
+    except (TypeError, ValueError):
+        return None
+    if value is not None and value.tzinfo is None:  # ours are always aware: a forged one
+        return None
+    return value, data["i"]
     try:
         data = json.loads(base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)))
         if data["s"] != sort or not isinstance(data["i"], int) or not 0 < data["i"] < 2**63:

@@ -9,9 +9,6 @@ one does. The NIK is masked unless the viewer is the case's assignee or an admin
 
 from __future__ import annotations
 
-import base64
-import binascii
-import json
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -22,6 +19,7 @@ from sqlmodel import Session
 
 from storage.models import Staff, Ticket
 from workflows.casework import access
+from workflows.console import cursors
 from workflows.validation.nik import mask_nik
 
 PAGE_SIZE = 50
@@ -64,16 +62,13 @@ class Page:
 def encode_cursor(ticket_id: int) -> str:
     """A page's end, named by the ticket of its last person: never by their name or NIK, which
     would sit in the address bar and the logs (and an officer sees the NIK only masked)."""
-    return base64.urlsafe_b64encode(json.dumps([ticket_id]).encode()).decode().rstrip("=")
+    return cursors.pack([ticket_id])
 
 
 def decode_cursor(text: str) -> int | None:
     """The ticket a cursor names; None for anything that is not one of ours (start over)."""
-    try:
-        found = json.loads(base64.urlsafe_b64decode(text + "=" * (-len(text) % 4)))
-    except (binascii.Error, ValueError):
-        return None
-    if isinstance(found, list) and len(found) == 1 and isinstance(found[0], int) and 0 < found[0] < 2**63:
+    found = cursors.unpack(text)
+    if isinstance(found, list) and len(found) == 1 and cursors.is_id(found[0]):
         return found[0]
     return None
 
