@@ -20,10 +20,8 @@ from bot.console.core import CONSOLE
 from bot.settings import Settings
 from storage.models import Attachment, OutboxMessage, Staff, Ticket, TicketEvent
 from tests.support.browser import ARTIFACTS, HOME, TIMEOUT_MS, LiveServer, launched_browser, live_server, require_browser
-from tests.support.console import MANTRIJERON, PASSWORD, UMBULHARJO
+from tests.support.console import MANTRIJERON, PASSWORD, UMBULHARJO, Staffing
 from tests.support.webchat import jpeg
-from workflows import staff as records
-from workflows.console import signin
 
 pytestmark = pytest.mark.asyncio(loop_scope="module")
 
@@ -48,49 +46,10 @@ async def server(browser: Any, settings: Settings) -> AsyncIterator[LiveServer]:
         yield running
 
 
-class Desk:
-    """The running office: its database, workflows and clock, for arranging a test's world."""
-
-    def __init__(self, server: LiveServer) -> None:
-        self.console = server.app[CONSOLE]
-        self.db, self.intake = self.console.db, self.console.intake
-
-    async def hire(self, name: str, *, role: str = "officer", districts: tuple[str, ...] = (UMBULHARJO,),
-                   telegram_user_id: str | None = None) -> Staff:
-        book, now = self.intake.book, self.console.now()
-
-        def add(session: Any) -> Staff:
-            scope = records.check_scope(book, role=role, team=None, districts=districts, categories=())
-            staff = records.add_staff(session, book=book, name=name, scope=scope, telegram_user_id=telegram_user_id,
-                                      whatsapp_number=None, language="id", now=now)
-            signin.set_password(session, staff=staff, username=name.lower(), password=PASSWORD, now=now)
-            return staff
-
-        return await self.db.run(add)
-
-    async def file(self, *, district: str = UMBULHARJO, category: str = "lansia_telantar",
-                   description: str = "Nenek tinggal sendiri, belum makan dua hari.", name: str = "Mbah Sarinah") -> Ticket:
-        intake, now = self.intake, self.console.now()
-
-        def open_(session: Any) -> Ticket:
-            from storage import repo
-
-            contact = repo.get_or_create_contact(session, channel="web", external_id=f"w-{name}-{category}-{district}",
-                                                 chat_id=f"c-{name}", language="id", display_name="Warga", now=now)
-            group, _ = intake.book.category("complaint", category)  # type: ignore[misc]
-            answers = {"category_group": group.key, "category": category, "subject": "other", "person_name": name,
-                       "person_nik": "3471045507450001", "person_age": 80, "person_sex": "P",
-                       "district_code": district, "village_code": f"{district}.1001", "address": "Jl. Kenanga 3",
-                       "location": {"lat": HOME["latitude"], "lon": HOME["longitude"]}, "description": description,
-                       "reporter_phone": "+6281234567890"}
-            return intake.casework.open(session, contact=contact, flow="complaint", answers=answers, now=now)
-
-        return await self.db.run(open_)
-
-
 @pytest_asyncio.fixture(loop_scope="module")
-async def desk(server: LiveServer) -> Desk:
-    return Desk(server)
+async def desk(server: LiveServer) -> Staffing:
+    console = server.app[CONSOLE]
+    return Staffing(console.db, console.intake, console.clock)
 
 
 class Screen:
@@ -131,13 +90,13 @@ async def screen(browser: Any, server: LiveServer, name: str, *, phone: bool = F
 
 # --------------------------------------------------------------------------- a supervisor's day
 async def test_a_supervisor_signs_in_from_a_chat_link_filters_opens_a_case_and_acts(
-        browser: Any, server: LiveServer, desk: Desk) -> None:
+        browser: Any, server: LiveServer, desk: Staffing) -> None:
     budi = await desk.hire("Budi")
     await desk.hire("Sri", role="supervisor", telegram_user_id="7003")
-    await desk.file(category="lansia_telantar", name="Mbah Sarinah")
-    odgj = await desk.file(category="odgj", name="Pak Darto",
+    await desk.file(category="lansia_telantar", person_name="Mbah Sarinah")
+    odgj = await desk.file(category="odgj", person_name="Pak Darto",
                            description="Sering mengamuk malam hari. <script>window.pwned = 1</script>")
-    await desk.file(district=MANTRIJERON, category="odgj", name="Bu Warsi")
+    await desk.file(district=MANTRIJERON, category="odgj", person_name="Bu Warsi")
     sri = await screen(browser, server, "supervisor")
     page = sri.page
 
@@ -181,7 +140,7 @@ async def test_a_supervisor_signs_in_from_a_chat_link_filters_opens_a_case_and_a
     assert not sri.errors, sri.errors
 
 
-async def test_an_officer_opening_another_districts_case_gets_403(browser: Any, server: LiveServer, desk: Desk) -> None:
+async def test_an_officer_opening_another_districts_case_gets_403(browser: Any, server: LiveServer, desk: Staffing) -> None:
     await desk.hire("Budi")
     await desk.hire("Wati", districts=(MANTRIJERON,))
     there = await desk.file(category="lansia_telantar")
@@ -196,11 +155,11 @@ async def test_an_officer_opening_another_districts_case_gets_403(browser: Any, 
     assert len(denied) == 1
 
 
-async def test_the_filtered_queue_downloads_as_csv(browser: Any, server: LiveServer, desk: Desk) -> None:
+async def test_the_filtered_queue_downloads_as_csv(browser: Any, server: LiveServer, desk: Staffing) -> None:
     await desk.hire("Budi")
     await desk.hire("Sri", role="supervisor")
-    await desk.file(category="lansia_telantar", name="Mbah Sarinah")  # Budi's case
-    await desk.file(category="odgj", name="Pak Darto")
+    await desk.file(category="lansia_telantar", person_name="Mbah Sarinah")  # Budi's case
+    await desk.file(category="odgj", person_name="Pak Darto")
     sri = await screen(browser, server, "export")
     await sri.sign_in("sri")
     await sri.goto("/console/queue?category=lansia_telantar")
@@ -219,7 +178,7 @@ KEMENDAGRI_CSV = "kode,nama\n34.71.15,Kotabaru Baru\n34.71.15.1001,Terban Baru\n
 
 
 async def test_an_admin_adds_a_district_sets_a_service_standard_and_adds_an_officer(
-        browser: Any, server: LiveServer, desk: Desk) -> None:
+        browser: Any, server: LiveServer, desk: Staffing) -> None:
     await desk.hire("Ani", role="admin", districts=())
     ani = await screen(browser, server, "admin")
     page = ani.page
@@ -262,7 +221,7 @@ async def test_an_admin_adds_a_district_sets_a_service_standard_and_adds_an_offi
 
 # --------------------------------------------------------------------------- a facilitator's walk-in
 async def test_a_facilitator_files_a_walk_in_case_with_a_photo_on_a_phone_and_prints_its_receipt(
-        browser: Any, server: LiveServer, desk: Desk, tmp_path: Path) -> None:
+        browser: Any, server: LiveServer, desk: Staffing, tmp_path: Path) -> None:
     await desk.hire("Budi")
     await desk.hire("Rina")  # a village facilitator: an officer of the same district
     photo = tmp_path / "rumah.jpg"
@@ -308,12 +267,12 @@ async def test_a_facilitator_files_a_walk_in_case_with_a_photo_on_a_phone_and_pr
 
 
 # --------------------------------------------------------------------------- the map, without tiles
-async def test_the_map_shows_the_areas_cases_without_any_tile_server(browser: Any, server: LiveServer, desk: Desk) -> None:
+async def test_the_map_shows_the_areas_cases_without_any_tile_server(browser: Any, server: LiveServer, desk: Staffing) -> None:
     await desk.hire("Budi")
     await desk.hire("Sri", role="supervisor")
     for name in ("Mbah Sarinah", "Pak Darto", "Bu Warsi"):
-        await desk.file(name=name)
-    await desk.file(district=MANTRIJERON, name="Mbah Jiyo")  # not Sri's
+        await desk.file(person_name=name)
+    await desk.file(district=MANTRIJERON, person_name="Mbah Jiyo")  # not Sri's
     sri = await screen(browser, server, "map")
     page = sri.page
     loaded: list[str] = []

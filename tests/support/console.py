@@ -4,10 +4,12 @@ carries its CSRF token like the pages do."""
 
 from __future__ import annotations
 
+import itertools
 import re
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import AsyncIterator, Callable, Mapping
 from contextlib import asynccontextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any
 
 from aiohttp.test_utils import TestClient, TestServer
@@ -28,14 +30,17 @@ PASSWORD = "kata-sandi-rahasia-1"
 CSRF = re.compile(r'name="csrf" value="([^"]+)"')
 
 
-@dataclass
-class ConsoleOffice:
-    """The app, its database, clock and workflows, and a plain (signed-out) client."""
+_citizens = itertools.count(1)
 
-    client: TestClient
+
+@dataclass
+class Staffing:
+    """A running office's database, workflows and clock, for arranging a test's world: staff
+    with passwords, tickets filed through the real case workflow."""
+
     db: Database
     intake: Intake
-    clock: MovableClock
+    clock: Callable[[], datetime]
 
     async def hire(self, name: str, *, role: str = "officer", username: str | None = None,
                    districts: tuple[str, ...] = (UMBULHARJO,), telegram_user_id: str | None = None,
@@ -61,8 +66,9 @@ class ConsoleOffice:
         intake = self.intake
 
         def open_(session: Any) -> Ticket:
-            contact = repo.get_or_create_contact(session, channel="web", external_id=f"w{self.clock().timestamp()}{id(answers)}",
-                                                 chat_id="c", language="id", display_name="Warga", now=self.clock())
+            citizen = f"w-test-{next(_citizens)}"  # a citizen of their own per ticket
+            contact = repo.get_or_create_contact(session, channel="web", external_id=citizen, chat_id=citizen,
+                                                 language="id", display_name="Warga", now=self.clock())
             flow = "complaint" if kind == "complaint" else "service"
             group = intake.book.category(kind, category)
             assert group is not None, category
@@ -74,6 +80,14 @@ class ConsoleOffice:
             return intake.casework.open(session, contact=contact, flow=flow, answers=full, now=self.clock())
 
         return await self.db.run(open_)
+
+
+@dataclass
+class ConsoleOffice(Staffing):
+    """The app, its database, clock and workflows, and a plain (signed-out) client."""
+
+    clock: MovableClock
+    client: TestClient = field(kw_only=True)
 
     async def signed_in(self, staff: Staff, *, username: str | None = None) -> SignedInClient:
         """Another browser (its own cookies) on the same server, signed in with the staff
@@ -120,6 +134,6 @@ async def console_office(settings: Settings, clock: MovableClock) -> AsyncIterat
     client = TestClient(TestServer(app))
     await client.start_server()
     try:
-        yield ConsoleOffice(client, app[CONSOLE].db, app[CONSOLE].intake, clock)
+        yield ConsoleOffice(app[CONSOLE].db, app[CONSOLE].intake, clock, client=client)
     finally:
         await client.close()
