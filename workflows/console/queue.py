@@ -369,8 +369,8 @@ def page(session: Session, *, viewer: Staff, filt: QueueFilter, after: str | Non
 def all_rows(session: Session, *, viewer: Staff, filt: QueueFilter, now: datetime, zone: ZoneInfo,
              batch: int = 1000, calendar: WorkingCalendar | None = None) -> Iterator[QueueRow]:
     """Every row of the filter in its order, `batch` at a time. The transaction ends after each
-    batch (a read has nothing to commit): a long export never holds SQLite's write lock, which
-    our transactions take at BEGIN, nor a PostgreSQL snapshot, for more than one batch."""
+    batch (a read has nothing to commit), so a long export holds no snapshot for more than one
+    batch; run it on a reading session (`Database.reading`), which never takes SQLite's write lock."""
     moment = _Moment.of(now, zone, calendar)
     parts, where = _parts(viewer, filt), _where(filt, moment)
     cursor: str | None = None
