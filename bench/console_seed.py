@@ -30,12 +30,12 @@ sys.path.insert(0, str(ROOT))
 from sqlalchemy import func, select, text  # noqa: E402
 
 from bench.digest import load  # noqa: E402
-from bot.app import build_intake  # noqa: E402
+from bot.app import build_services  # noqa: E402
 from bot.settings import Settings  # noqa: E402
 from storage.db import Database  # noqa: E402
 from storage.migrate import upgrade  # noqa: E402
 from storage.models import Contact, Staff, Ticket, TicketCounter  # noqa: E402
-from workflows.console import signin  # noqa: E402
+from workflows import audit, signin  # noqa: E402
 from workflows.flowbook import FlowBook  # noqa: E402
 from workflows.validation.ticket_number import format_ticket_number  # noqa: E402
 
@@ -77,7 +77,7 @@ class ConsoleSeeder:
             session.add(row)
             session.flush()
             if username:
-                signin.set_password(session, staff=row, username=username, password=PASSWORD, now=self.now)
+                signin.set_password(session, staff=row, username=username, password=PASSWORD, by=audit.CLI, now=self.now)
             return row.id  # type: ignore[return-value]
 
         hire("Admin Dinas", "admin", [], "admin")
@@ -140,7 +140,7 @@ def seed(url: str, *, tickets: int, data_dir: Path, quiet: bool = False) -> floa
     upgrade(url)
     db = Database(url)
     try:
-        book = build_intake(Settings(data_dir=data_dir, database_url=url)).book
+        book = build_services(Settings(data_dir=data_dir, database_url=url)).book
         seeder = ConsoleSeeder(book, datetime.now(timezone.utc), random.Random(20261124))
         started = time.perf_counter()
         db.run_sync(seeder.staff)

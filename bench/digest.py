@@ -40,7 +40,7 @@ from psycopg.types.json import Jsonb  # noqa: E402
 from sqlalchemy import event, func, insert, select  # noqa: E402
 
 from bench.sender_rate import database  # noqa: E402  (a new SQLite file or PostgreSQL schema)
-from bot.app import build_intake, job_context  # noqa: E402
+from bot.app import build_services  # noqa: E402
 from bot.settings import Settings  # noqa: E402
 from storage.db import Database  # noqa: E402
 from storage.migrate import upgrade  # noqa: E402
@@ -236,7 +236,7 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as folder, database(args.database, Path(folder)) as url:
         upgrade(url)
         db = Database(url)
-        ctx = job_context(build_intake(Settings(data_dir=Path(folder), database_url=url)))
+        ctx = JobContext(build_services(Settings(data_dir=Path(folder), database_url=url)))
         now = datetime.now(timezone.utc)
         day: date = ctx.calendar.local_date(now)
         try:

@@ -24,12 +24,14 @@ from bot.sender import Sender
 from bot.settings import Settings
 from storage.db import Database
 from storage.migrate import upgrade
+from workflows import config_store
 from workflows.calendar import WorkingCalendar
-from workflows.console import config
+from workflows.casework.desk import Desk
 from workflows.engine import Engine
 from workflows.flowbook import FlowBook, load_flowbook
 from workflows.inbound import Intake
 from workflows.jobs import JobContext
+from workflows.services import Services
 from workflows.texts import LANGUAGES, Texts
 
 log = logging.getLogger(__name__)
@@ -43,28 +45,26 @@ SENDER = web.AppKey("sender", Sender)
 TELEGRAM = web.AppKey("telegram", TelegramChannel)
 WHATSAPP = web.AppKey("whatsapp", WhatsAppChannel)
 SCHEDULER = web.AppKey("scheduler", Scheduler)
+SERVICES = web.AppKey("services", Services)
 
 
-def build_intake(settings: Settings, *, stored: Mapping[str, Any] | None = None) -> Intake:
+def build_services(settings: Settings, *, stored: Mapping[str, Any] | None = None) -> Services:
     """Load and check the office's flows and texts; any mistake stops start-up here. `stored`:
-    the configuration changed in the console (workflows/console/config.py), over the files."""
+    the configuration changed in the console (workflows/config_store.py), over the files."""
     book = load_flowbook(settings.flows_dir, stored=stored)
     texts = Texts()
     check_templates(book, texts)
-    return Intake(
-        book=book,
-        engine=Engine(book, ttl=timedelta(hours=settings.conversation_ttl_hours)),
-        texts=texts,
-        calendar=WorkingCalendar(settings.zone, book.settings.office_days_off),
-        attachments_dir=settings.attachments_dir,
-        max_photo_bytes=settings.max_photo_bytes,
-        console_url=settings.console_url,
-    )
+    return Services(book=book, texts=texts, calendar=WorkingCalendar(settings.zone, book.settings.office_days_off),
+                    attachments_dir=settings.attachments_dir, max_photo_bytes=settings.max_photo_bytes,
+                    console_url=settings.console_url)
 
 
-def job_context(intake: Intake) -> JobContext:
-    """The scheduled jobs work with the same office configuration, texts and case actions."""
-    return JobContext(texts=intake.texts, calendar=intake.calendar, casework=intake.casework)
+def build_intake(settings: Settings, services: Services) -> Intake:
+    """The chat's side: the engine for citizens and the desk for staff, on `services`."""
+    engine = Engine(services.book, ttl=timedelta(hours=settings.conversation_ttl_hours))
+    services.share_book(engine)
+    return Intake(services=services, engine=engine,
+                  desk=Desk(services.casework, ttl=engine.ttl, console_url=settings.console_url))
 
 
 def check_templates(book: FlowBook, texts: Texts) -> None:
@@ -109,14 +109,15 @@ def create_app(settings: Settings, *, clock: Clock = utc_now, migrate: bool = Tr
     channels: dict[str, Sending] = {}
     sender = Sender(db=db, channels=channels, clock=clock, limits=settings.send_limits,
                     lease=timedelta(seconds=settings.outbox_lease_seconds))
-    intake = build_intake(settings, stored=db.run_sync(config.stored_documents))
-    runner = Runner(db=db, intake=intake, clock=clock, sender=sender)
+    services = build_services(settings, stored=db.run_sync(config_store.stored_documents))
+    app[SERVICES] = services
+    runner = Runner(db=db, intake=build_intake(settings, services), services=services, clock=clock, sender=sender)
     app[RUNNER] = runner
     app[SENDER] = sender
-    app[SCHEDULER] = Scheduler(db=db, ctx=job_context(intake), attachments_dir=settings.attachments_dir,
+    app[SCHEDULER] = Scheduler(db=db, ctx=JobContext(services), attachments_dir=settings.attachments_dir,
                                clock=clock, tick_seconds=settings.scheduler_tick_seconds)
     webchat.setup(app, runner)
-    console.setup(app, settings=settings, db=db, intake=intake, clock=clock)
+    console.setup(app, settings=settings, db=db, services=services, clock=clock)
     app.router.add_get("/healthz", healthz)
     if settings.telegram_enabled:
         telegram = TelegramChannel(settings, runner)
@@ -125,7 +126,7 @@ def create_app(settings: Settings, *, clock: Clock = utc_now, migrate: bool = Tr
         if settings.telegram_webhook_url:
             app.router.add_post(settings.telegram_webhook_path, telegram.webhook)
     if settings.whatsapp_enabled:
-        whatsapp = WhatsAppChannel(settings, runner, db, intake.texts, whatsapp_templates(settings, intake.texts), clock)
+        whatsapp = WhatsAppChannel(settings, runner, db, services.texts, whatsapp_templates(settings, services.texts), clock)
         channels[whatsapp.name] = whatsapp
         app[WHATSAPP] = whatsapp
         app.router.add_get(settings.whatsapp_webhook_path, whatsapp.verify)
@@ -133,6 +134,8 @@ def create_app(settings: Settings, *, clock: Clock = utc_now, migrate: bool = Tr
     # Stopped in reverse: the scheduler, then the sender (its last deliveries still need the
     # channels' clients), then WhatsApp and Telegram, then the database.
     app.cleanup_ctx.append(_database)
+    if settings.config_check_seconds > 0:
+        app.cleanup_ctx.append(_config_check)
     if settings.telegram_enabled:
         app.cleanup_ctx.append(_telegram)
     if settings.whatsapp_enabled:
@@ -146,6 +149,23 @@ def create_app(settings: Settings, *, clock: Clock = utc_now, migrate: bool = Tr
 async def _database(app: web.Application) -> AsyncIterator[None]:
     yield
     app[DATABASE].close()
+
+
+async def _config_check(app: web.Application) -> AsyncIterator[None]:
+    """Every few seconds, take up a configuration another process stored (one small query)."""
+    task = asyncio.create_task(_check_config(app[DATABASE], app[SERVICES], app[SETTINGS].config_check_seconds))
+    yield
+    task.cancel()
+    await asyncio.gather(task, return_exceptions=True)
+
+
+async def _check_config(db: Database, services: Services, seconds: float) -> None:
+    while True:
+        await asyncio.sleep(seconds)
+        try:
+            await db.read(services.refresh)
+        except Exception:  # noqa: BLE001 — a database hiccup: the next check tries again
+            log.warning("configuration: the check failed; trying again in %ss", seconds, exc_info=True)
 
 
 async def _sender(app: web.Application) -> AsyncIterator[None]:

@@ -11,9 +11,9 @@ from typing import Any
 from bot.settings import Settings
 from bot.clock import utc_now
 from bot.staff_cli import with_session
-from workflows.console import config
 from workflows import staff as records
-from workflows.jobs import digest
+from workflows.jobs import JobContext, digest
+from workflows.services import Services
 
 
 def register(commands: Any) -> None:
@@ -27,10 +27,8 @@ def register(commands: Any) -> None:
 
 
 def _digest(args: argparse.Namespace) -> int:
-    def work(session: Any, settings: Settings) -> str:
-        from bot.app import build_intake, job_context  # the server's wiring, loaded only for this command
-
-        ctx = job_context(build_intake(settings, stored=config.stored_documents(session)))
+    def work(session: Any, services: Services, settings: Settings) -> str:
+        ctx = JobContext(services)
         supervisor = records.get_staff(session, args.supervisor)
         if supervisor.role == "officer":
             raise records.StaffError(f"staff {supervisor.id} is an officer; digests are for supervisors and admins")

@@ -17,6 +17,7 @@ from bot.lanes import Lanes
 from storage.db import Database
 from storage.files import StoredPhoto, delete_file
 from workflows.inbound import Envelope, Handled, Intake
+from workflows.services import Services
 
 log = logging.getLogger(__name__)
 
@@ -31,9 +32,11 @@ class PhotoTooLarge(Exception):
 
 
 class Runner:
-    def __init__(self, *, db: Database, intake: Intake, clock: Clock = utc_now, sender: Sender | None = None) -> None:
+    def __init__(self, *, db: Database, intake: Intake, services: Services, clock: Clock = utc_now,
+                 sender: Sender | None = None) -> None:
         self.db = db
         self.intake = intake
+        self.services = services
         self.clock = clock
         self.sender = sender
         self.lanes = Lanes()
@@ -47,18 +50,18 @@ class Runner:
                     photo = await self._photo(fetch_photo)
             handled = await self._commit(envelope, photo)
         for path in handled.files_to_delete:
-            delete_file(self.intake.attachments_dir, path)
+            delete_file(self.services.attachments_dir, path)
         return handled
 
     async def _photo(self, fetch_photo: PhotoFetcher) -> StoredPhoto | str:
         """Download, check and keep a photo, off the event loop; or the reason it was refused."""
         try:
-            data = await fetch_photo(self.intake.max_photo_bytes)
+            data = await fetch_photo(self.services.max_photo_bytes)
         except PhotoTooLarge:
             return "too_large"
         if data is None:
             return "unreadable"
-        return await asyncio.to_thread(self.intake.keep_photo, data)
+        return await asyncio.to_thread(self.services.keep_photo, data)
 
     async def _commit(self, envelope: Envelope, photo: StoredPhoto | str | None) -> Handled:
         sender = self.sender

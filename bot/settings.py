@@ -49,6 +49,7 @@ class Settings:
     whatsapp_rate_global: float = 80.0  # messages/s for the number (Cloud API's default throughput); 0 = off
     conversation_ttl_hours: float = 24.0
     scheduler_tick_seconds: float = 60.0  # how often the jobs run; 0 turns the scheduler off
+    config_check_seconds: float = 5.0  # how often a process looks for a configuration another one stored; 0: never
     outbox_lease_seconds: float = 60.0  # a crashed sender's claimed messages are sent again after this
     max_photo_bytes: int = 10 * 1024 * 1024
     # The staff console: the address staff reach the server at (links sent to their chat),
@@ -140,6 +141,7 @@ _ENV = {
     "SATUPINTU_TIMEZONE": ("timezone", str),
     "SATUPINTU_CONVERSATION_TTL_HOURS": ("conversation_ttl_hours", float),
     "SATUPINTU_SCHEDULER_TICK_SECONDS": ("scheduler_tick_seconds", float),
+    "SATUPINTU_CONFIG_CHECK_SECONDS": ("config_check_seconds", float),
     "SATUPINTU_OUTBOX_LEASE_SECONDS": ("outbox_lease_seconds", float),
     "SATUPINTU_MAX_PHOTO_BYTES": ("max_photo_bytes", int),
     "SATUPINTU_FLOWS_DIR": ("flows_dir", Path),

@@ -1,5 +1,9 @@
 """`satupintu staff …`: add, invite, list, disable and mark staff away or back, for scripted
-deployments and for the first admin, before anyone can use a chat invite."""
+deployments and for the first admin, before anyone can use a chat invite.
+
+Each command is the console's staff admin action, through the same workflow functions
+(workflows/staff.py, workflows/signin.py), audited with the actor `cli`; a command works with
+the process's services built as the server builds them (bot/app.py)."""
 
 from __future__ import annotations
 
@@ -14,9 +18,8 @@ from bot.settings import Settings, load_settings
 from storage.db import Database
 from storage.migrate import upgrade
 from workflows import staff as records
-from workflows.console import signin
-from workflows.console import config
-from workflows.flowbook import FlowBook, load_flowbook
+from workflows import audit, config_store, signin
+from workflows.services import Services
 
 
 def register(commands: Any) -> None:
@@ -62,17 +65,21 @@ def _scope_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--category", action="append", default=[], help="category key; repeat for several")
 
 
-def with_session(work: Callable[[Any, Settings], str]) -> int:
-    """Run a command's `work` in one transaction on an up-to-date database; print its output,
-    or a StaffError's message on stderr with exit code 2."""
+def with_session(work: Callable[[Any, Services, Settings], str]) -> int:
+    """Run a command's `work` in one transaction on an up-to-date database, with the office's
+    configuration as the server sees it (the files, with what admins changed in the console
+    over them); print its output, or a StaffError's message on stderr with exit code 2."""
+    from bot.app import build_services  # the server's wiring, loaded only when a command runs
+
     settings = load_settings()
     settings.data_dir.mkdir(parents=True, exist_ok=True)
     upgrade(settings.effective_database_url)
     db = Database(settings.effective_database_url)
     try:
         with db.session() as session:
+            services = build_services(settings, stored=config_store.stored_documents(session))
             try:
-                output = work(session, settings)
+                output = work(session, services, settings)
             except (records.StaffError, signin.SigninError) as error:
                 print(f"error: {error}", file=sys.stderr)  # not mistaken for output by a script
                 return 2
@@ -83,15 +90,9 @@ def with_session(work: Callable[[Any, Settings], str]) -> int:
     return 0
 
 
-def office_book(session: Any, settings: Settings) -> FlowBook:
-    """The office's configuration as the server sees it: the files, with what admins changed
-    in the console over them (a district added there is known here too)."""
-    return load_flowbook(settings.flows_dir, stored=config.stored_documents(session))
-
-
-def _scope(session: Any, args: argparse.Namespace, settings: Settings) -> records.Scope:
-    book = office_book(session, settings)
-    return records.check_scope(book, role=args.role, team=args.team, districts=args.district, categories=args.category)
+def _scope(services: Services, args: argparse.Namespace) -> records.Scope:
+    return records.check_scope(services.book, role=args.role, team=args.team, districts=args.district,
+                               categories=args.category)
 
 
 def _describe(staff: Any) -> str:
@@ -103,19 +104,18 @@ def _describe(staff: Any) -> str:
 
 
 def _add(args: argparse.Namespace) -> int:
-    def work(session: Any, settings: Settings) -> str:
-        book = office_book(session, settings)
-        staff = records.add_staff(session, book=book, name=args.name, scope=_scope(session, args, settings),
+    def work(session: Any, services: Services, settings: Settings) -> str:
+        staff = records.add_staff(session, book=services.book, name=args.name, scope=_scope(services, args),
                                   telegram_user_id=args.telegram_user_id, whatsapp_number=args.whatsapp_number,
-                                  language=args.language, now=utc_now())
+                                  language=args.language, by=audit.CLI, now=utc_now())
         return f"added staff {staff.id}: {_describe(staff)}"
     return with_session(work)
 
 
 def _invite(args: argparse.Namespace) -> int:
-    def work(session: Any, settings: Settings) -> str:
-        book = office_book(session, settings)
-        invite = records.create_invite(session, book=book, scope=_scope(session, args, settings), now=utc_now())
+    def work(session: Any, services: Services, settings: Settings) -> str:
+        invite = records.create_invite(session, book=services.book, scope=_scope(services, args), by=audit.CLI,
+                                       now=utc_now())
         lines = [f"One-time invite for a new {invite.role}, valid until {invite.expires_at:%Y-%m-%d %H:%M} UTC."]
         if settings.telegram_bot_username:
             lines.append(f"Link: https://t.me/{settings.telegram_bot_username}?start={invite.code}")
@@ -128,7 +128,7 @@ def _invite(args: argparse.Namespace) -> int:
 
 
 def _list(args: argparse.Namespace) -> int:
-    def work(session: Any, settings: Settings) -> str:
+    def work(session: Any, services: Services, settings: Settings) -> str:
         rows = records.list_staff(session)
         return "\n".join(["id\tname\trole\tteam\tstatus\tdistricts\tcategories\tchat", *map(_describe, rows)])
     return with_session(work)
@@ -136,8 +136,8 @@ def _list(args: argparse.Namespace) -> int:
 
 def _status_setter(status: str) -> Callable[[argparse.Namespace], int]:
     def run(args: argparse.Namespace) -> int:
-        def work(session: Any, settings: Settings) -> str:
-            staff = records.set_status(session, staff_id=args.id, status=status)
+        def work(session: Any, services: Services, settings: Settings) -> str:
+            staff = records.set_status(session, staff_id=args.id, status=status, by=audit.CLI, now=utc_now())
             return f"staff {staff.id} ({staff.name}) is now {staff.status}"
         return with_session(work)
     return run
@@ -152,17 +152,17 @@ def _password(args: argparse.Namespace) -> int:
             print("error: the two passwords differ", file=sys.stderr)
             return 2
 
-    def work(session: Any, settings: Settings) -> str:
+    def work(session: Any, services: Services, settings: Settings) -> str:
         staff = records.get_staff(session, args.id)
-        signin.set_password(session, staff=staff, username=args.username, password=secret, now=utc_now())
+        signin.set_password(session, staff=staff, username=args.username, password=secret, by=audit.CLI, now=utc_now())
         return f"staff {staff.id} ({staff.name}) signs in to the console as {staff.username}"
     return with_session(work)
 
 
 def _console_link(args: argparse.Namespace) -> int:
-    def work(session: Any, settings: Settings) -> str:
+    def work(session: Any, services: Services, settings: Settings) -> str:
         staff = records.get_staff(session, args.id)
-        token = signin.create_link(session, staff=staff, now=utc_now())
+        url = signin.issue_link(session, staff=staff, console_url=services.console_url, now=utc_now())
         minutes = int(signin.LINK_VALID.total_seconds() // 60)
-        return f"One-time sign-in link for {staff.name}, valid {minutes} minutes:\n{settings.console_url}/console/signin/link/{token}"
+        return f"One-time sign-in link for {staff.name}, valid {minutes} minutes:\n{url}"
     return with_session(work)

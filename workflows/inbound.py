@@ -1,6 +1,7 @@
 """One inbound message, handled in one unit of work: de-duplicate, load the conversation, let
 the engine (a citizen) or the desk (a staff member) decide, carry out the effects, store the
-new state and queue the replies.
+new state and queue the replies. What it works with (the office's configuration, texts, case
+workflows, photo store) it is given: the process's `Services`.
 
 This is the only place where engine effects touch storage; it knows nothing of Telegram or
 HTTP. The caller supplies the transaction (and commits it) and delivers the queued messages.
@@ -11,19 +12,17 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
-from pathlib import Path
 from typing import Any
 
 from sqlmodel import Session
 
 from storage import outbox, repo
-from storage.files import PhotoRejected, StoredPhoto, store_photo
-from storage.models import Attachment, Contact, Conversation, Staff, Ticket
+from storage.files import StoredPhoto
+from storage.models import Contact, Conversation, Staff
 from workflows import claims
 from workflows import staff as staff_records
-from workflows.calendar import WorkingCalendar
 from workflows.casework.desk import Desk
-from workflows.casework.service import Casework, Refused
+from workflows.casework.service import Refused
 from workflows.engine import (
     ConversationState,
     DropAttachments,
@@ -40,9 +39,8 @@ from workflows.engine import (
     SubmitSurvey,
 )
 from workflows.engine.commands import Command, parse_command
-from workflows.flowbook import FlowBook
 from workflows.messages import OutMessage
-from workflows.texts import Texts
+from workflows.services import Services
 from workflows.validation.ticket_number import parse_ticket_number
 
 log = logging.getLogger(__name__)
@@ -80,28 +78,14 @@ def language_from_hint(hint: str | None) -> str:
 
 
 class Intake:
-    """The conversation side of the product, wired to one office's flow book."""
+    """The conversation side of the product: one inbound message at a time. The citizen's part
+    is the engine's, a staff member's the desk's; both work with the process's services."""
 
-    def __init__(self, *, book: FlowBook, engine: Engine, texts: Texts, calendar: WorkingCalendar,
-                 attachments_dir: Path, max_photo_bytes: int, console_url: str) -> None:
-        self.book = book
+    def __init__(self, *, services: Services, engine: Engine, desk: Desk) -> None:
+        self.services = services
         self.engine = engine
-        self.texts = texts
-        self.calendar = calendar
-        self.casework = Casework(book=book, texts=texts, calendar=calendar)
-        self.desk = Desk(self.casework, ttl=engine.ttl, console_url=console_url)
-        self.attachments_dir = attachments_dir
-        self.max_photo_bytes = max_photo_bytes
+        self.desk = desk
 
-    def use_book(self, book: FlowBook) -> None:
-        """Work with a changed configuration (areas, categories, office) from the next message
-        on: the engine, the case workflows, the desk and the scheduled jobs all read it from
-        here. Flows and texts are not changed this way, so the templates need no new check."""
-        self.book = book
-        self.engine.book = book
-        self.casework.book = book  # the desk and the jobs' context share this Casework
-
-    # ------------------------------------------------------------------ photos, before the engine
     def wants_photo(self, session: Session, envelope: Envelope) -> bool:
         """Download a photo only when it answers the current question and is not a redelivery:
         nobody's pictures are kept by accident."""
@@ -113,34 +97,10 @@ class Intake:
         conversation = repo.find_conversation(session, contact_id=contact.id)  # type: ignore[arg-type]
         return conversation is not None and self.engine.expects_photo(_state(conversation, contact))
 
-    def keep_photo(self, data: bytes) -> StoredPhoto | str:
-        """Check the photo and write it to disk, or say why not (a reason code). No database:
-        the caller runs this in a thread, since decoding a large image takes a while."""
-        try:
-            return store_photo(self.attachments_dir, data, max_bytes=self.max_photo_bytes)
-        except PhotoRejected as rejected:
-            return rejected.reason
-
-    def record_photo(self, session: Session, contact: Contact, photo: StoredPhoto, now: datetime) -> Attachment:
-        """The stored photo as the contact's attachment, not yet filed (the chat and the console's
-        assisted intake keep photos the same way)."""
-        return repo.add_attachment(
-            session, contact_id=contact.id, sha256=photo.sha256, path=photo.path,  # type: ignore[arg-type]
-            content_type=photo.content_type, size=photo.size, width=photo.width, height=photo.height, now=now,
-        )
-
     def _photo_event(self, session: Session, contact: Contact, photo: StoredPhoto | str, now: datetime) -> Inbound:
         if isinstance(photo, str):
             return Inbound(kind="photo", photo_error=photo)
-        return Inbound(kind="photo", attachment_id=self.record_photo(session, contact, photo, now).id)
-
-    def ticket_created(self, ticket: Ticket, language: str) -> Say:
-        """The citizen's confirmation of a new ticket: its number and the first-response deadline."""
-        days = self.book.office.service_standards.days(ticket.kind, ticket.category)["first_response"]
-        first_due = datetime.fromisoformat(ticket.sla["first_response"]["due"])
-        context = {"number": ticket.number, "kind": ticket.kind, "working_days": days,
-                   "due_date": self.texts.long_date(self.calendar.local_date(first_due), language)}
-        return Say("intake/ticket_created", context)
+        return Inbound(kind="photo", attachment_id=self.services.record_photo(session, contact, photo, now).id)
 
     # ------------------------------------------------------------------ the unit of work
     def handle(self, session: Session, envelope: Envelope, now: datetime, photo: StoredPhoto | str | None = None) -> Handled:
@@ -175,7 +135,7 @@ class Intake:
         if staff is not None:
             staff.language = contact.language
             says = self.desk.handle(session, staff, conversation, event, now)
-            replies += [self.texts.message(say, contact.language) for say in says]
+            replies += [self.services.texts.message(say, contact.language) for say in says]
             repo.save_conversation(session, conversation_id=conversation.id, now=now, flow=conversation.flow,  # type: ignore[arg-type]
                                    step=conversation.step, answers=conversation.answers, extra=conversation.extra or {},
                                    expires_at=conversation.expires_at)
@@ -184,7 +144,7 @@ class Intake:
                 event = self._photo_event(session, contact, photo, now)
             state = _state(conversation, contact)
             if state.flow is None:
-                state = replace(state, waiting_ticket=self.casework.waiting_ticket(session, contact))
+                state = replace(state, waiting_ticket=self.services.casework.waiting_ticket(session, contact))
             outcome = self.engine.step(state, event, now)
             for effect in outcome.effects:
                 self._apply(session, effect, contact, now, handled, replies)
@@ -206,38 +166,38 @@ class Intake:
             claimed = claims.redeem_claim(session, code=code, contact=contact, now=now)
             say = (Say("citizen/claim_refused", {"reason": claimed}) if isinstance(claimed, str)
                    else Say("citizen/claimed", {"number": claimed.number}))
-            replies.append(self.texts.message(say, contact.language))
+            replies.append(self.services.texts.message(say, contact.language))
             return None
         if code is not None and code.startswith(staff_records.INVITE_PREFIX):
             joined = staff_records.redeem_invite(session, code=code, contact=contact, now=now)
             if isinstance(joined, str):
                 log.warning("invite refused for contact %s: %s", contact.id, joined)
-                replies.append(self.texts.message(Say("desk/invite_refused", {"reason": joined}), contact.language))
+                replies.append(self.services.texts.message(Say("desk/invite_refused", {"reason": joined}), contact.language))
                 return None
             log.info("contact %s joined as staff %s (%s)", contact.id, joined.id, joined.role)
-            replies.append(self.texts.message(Say("desk/welcome", {"name": joined.name, "role": joined.role}), contact.language))
+            replies.append(self.services.texts.message(Say("desk/welcome", {"name": joined.name, "role": joined.role}), contact.language))
             return None
         return staff_records.staff_for_contact(session, contact)
 
     def _apply(self, session: Session, effect: Effect, contact: Contact, now: datetime,
                handled: Handled, replies: list[OutMessage]) -> None:
         if isinstance(effect, Say):
-            replies.append(self.texts.message(effect, contact.language))
+            replies.append(self.services.texts.message(effect, contact.language))
         elif isinstance(effect, SetLanguage):
             contact.language = effect.language
         elif isinstance(effect, RecordConsent):
             contact.consent_at = now
             contact.consent_version = effect.version
         elif isinstance(effect, OpenTicket):
-            ticket = self.casework.open(session, contact=contact, flow=effect.flow, answers=effect.answers, now=now)
+            ticket = self.services.casework.open(session, contact=contact, flow=effect.flow, answers=effect.answers, now=now)
             log.info("ticket %s opened (contact %s, %s)", ticket.number, contact.id, contact.channel)
-            replies.append(self.texts.message(self.ticket_created(ticket, contact.language), contact.language))
+            replies.append(self.services.texts.message(self.services.ticket_created(ticket, contact.language), contact.language))
         elif isinstance(effect, ShowStatus):
             replies.append(self._status(session, contact, effect.number))
             for then in effect.then:
                 self._apply(session, then, contact, now, handled, replies)
         elif isinstance(effect, (RelayReply, ReopenTicket, SubmitSurvey)):
-            replies.append(self.texts.message(self._after_intake(session, effect, contact, now), contact.language))
+            replies.append(self.services.texts.message(self._after_intake(session, effect, contact, now), contact.language))
         elif isinstance(effect, DropAttachments):
             handled.files_to_delete += repo.drop_attachments(
                 session, contact_id=contact.id, attachment_ids=effect.attachment_ids  # type: ignore[arg-type]
@@ -248,12 +208,12 @@ class Intake:
         """The citizen's part in working a ticket; a request that does not apply is explained."""
         try:
             if isinstance(effect, RelayReply):
-                return self.casework.citizen_replied(session, contact, effect.ticket_id, effect.text, now)
+                return self.services.casework.citizen_replied(session, contact, effect.ticket_id, effect.text, now)
             if isinstance(effect, ReopenTicket):
-                return self.casework.reopen(session, contact, effect.ticket_id, now)
-            return self.casework.survey(session, contact, effect.ticket_id, effect.scores, effect.comment, now)
+                return self.services.casework.reopen(session, contact, effect.ticket_id, now)
+            return self.services.casework.survey(session, contact, effect.ticket_id, effect.scores, effect.comment, now)
         except Refused as refused:
-            return Say("citizen/refused", {"reason": refused.reason, "reopen_days": self.book.office.reopen_days})
+            return Say("citizen/refused", {"reason": refused.reason, "reopen_days": self.services.book.office.reopen_days})
 
     def _status(self, session: Session, contact: Contact, asked: str | None) -> OutMessage:
         number = parse_ticket_number(asked) if asked else None
@@ -263,12 +223,12 @@ class Intake:
         language = contact.language
         rows = []
         for ticket in tickets:
-            found = self.book.category(ticket.kind, ticket.category)
+            found = self.services.book.category(ticket.kind, ticket.category)
             category = found[1].label.as_dict()[language] if found else ticket.category
-            updated = self.texts.long_date(self.calendar.local_date(ticket.updated_at), language)
+            updated = self.services.texts.long_date(self.services.calendar.local_date(ticket.updated_at), language)
             rows.append({"number": ticket.number, "category": category, "status": ticket.status, "updated": updated})
         say = Say("status/list", {"tickets": rows, "number": number})
-        return self.texts.message(say, language)
+        return self.services.texts.message(say, language)
 
 
 def _state(conversation: Conversation, contact: Contact) -> ConversationState:

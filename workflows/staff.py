@@ -1,7 +1,8 @@
 """Staff records: adding, inviting, joining, leave and disabling.
 
-Used by the CLI (scripted deployments) and by the chat (an invite link opened with
-`/start <code>`). A staff member is found from a chat contact by their platform id, so the
+Used by the console's staff admin and the CLI (scripted deployments), through the same
+functions, so both are audited alike (`by`: the admin's id, or `audit.CLI`); and by the chat
+(an invite link opened with `/start <code>`). A staff member is found from a chat contact by their platform id, so the
 same person can be a citizen elsewhere without the two ever mixing.
 """
 
@@ -17,6 +18,7 @@ from sqlmodel import Session
 
 from storage import repo
 from storage.models import Contact, Staff, StaffInvite
+from workflows import audit, signin
 from workflows.flowbook import FlowBook
 from workflows.validation.phone import normalize_phone
 
@@ -59,7 +61,7 @@ def check_scope(book: FlowBook, *, role: str, team: str | None, districts: Seque
 
 
 def add_staff(session: Session, *, book: FlowBook, name: str, scope: Scope, telegram_user_id: str | None,
-              whatsapp_number: str | None, language: str, now: datetime) -> Staff:
+              whatsapp_number: str | None, language: str, by: audit.Actor, now: datetime) -> Staff:
     name = " ".join(name.split())
     if not name:
         raise StaffError("a name is needed")
@@ -76,6 +78,8 @@ def add_staff(session: Session, *, book: FlowBook, name: str, scope: Scope, tele
                   language=language, created_at=now)
     session.add(staff)
     session.flush()
+    audit.record_by(session, actor=by, action="staff.add", subject=f"staff:{staff.id}", now=now,
+                    data={"name": staff.name, "role": scope.role, "team": scope.team, "districts": scope.districts})
     return staff
 
 
@@ -88,12 +92,14 @@ def whatsapp_id(number: str) -> str:
     return normal.removeprefix("+")
 
 
-def create_invite(session: Session, *, book: FlowBook, scope: Scope, now: datetime) -> StaffInvite:
+def create_invite(session: Session, *, book: FlowBook, scope: Scope, by: audit.Actor, now: datetime) -> StaffInvite:
     invite = StaffInvite(code=INVITE_PREFIX + secrets.token_urlsafe(16), role=scope.role, team=scope.team,
                          districts=scope.districts, categories=scope.categories, created_at=now,
                          expires_at=now + timedelta(hours=book.office.invite_valid_hours))
     session.add(invite)
     session.flush()
+    audit.record_by(session, actor=by, action="staff.invite", subject=f"invite:{invite.id}", now=now,
+                    data={"role": scope.role, "team": scope.team, "districts": scope.districts})
     return invite
 
 
@@ -152,9 +158,15 @@ def get_staff(session: Session, staff_id: int) -> Staff:
     return staff
 
 
-def set_status(session: Session, *, staff_id: int, status: str) -> Staff:
+def set_status(session: Session, *, staff_id: int, status: str, by: audit.Actor, now: datetime) -> Staff:
+    """Away (no new tickets) or disabled (no access at all: signed out of the console everywhere
+    at once), or active again; audited."""
     if status not in STATUSES:
         raise StaffError(f"status must be one of {', '.join(STATUSES)}")
     staff = get_staff(session, staff_id)
     staff.status = status
+    if status == "disabled":
+        signin.close_all_sessions(session, staff_id=staff_id)
+    audit.record_by(session, actor=by, action="staff.status", subject=f"staff:{staff_id}", now=now,
+                    data={"status": status})
     return staff

@@ -110,7 +110,7 @@ async def photo(request: web.Request) -> web.Response:
     _guard(request)
     token = _token(request)
     runner = request.app[RUNNER_KEY]
-    limit = runner.intake.max_photo_bytes
+    limit = runner.services.max_photo_bytes
     client_id, after, data, too_large = "", 0, b"", False
     reader = await request.multipart()
     async for part in reader:

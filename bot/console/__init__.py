@@ -18,7 +18,7 @@ from bot.console.i18n import Words
 from bot.console.core import CONSOLE, PREFIX, Console, console_middleware, pages_environment, signed_in
 from bot.settings import Settings
 from storage.db import Database
-from workflows.inbound import Intake
+from workflows.services import Services
 from workflows.texts import TEMPLATES_DIR
 
 STATIC_DIR = TEMPLATES_DIR / "console" / "static"
@@ -39,9 +39,9 @@ async def home(request: web.Request) -> web.Response:
     raise web.HTTPSeeOther(PREFIX + "/queue")
 
 
-def setup(app: web.Application, *, settings: Settings, db: Database, intake: Intake, clock: Clock) -> None:
+def setup(app: web.Application, *, settings: Settings, db: Database, services: Services, clock: Clock) -> None:
     pages = pages_environment()
-    app[CONSOLE] = Console(settings=settings, db=db, intake=intake, clock=clock, pages=pages, words=Words(),
+    app[CONSOLE] = Console(settings=settings, db=db, services=services, clock=clock, pages=pages, words=Words(),
                            secret=load_secret(settings.data_dir))
     app.middlewares.append(console_middleware)
     app.router.add_static(PREFIX + "/static/", STATIC_DIR, append_version=True, name="console_static")

@@ -1,9 +1,9 @@
 """Administration: the office's areas, categories and service standards, routing, referral
 agencies, staff, a preview of every chat message, and the audit trail. Admins only.
 
-A configuration change goes through `workflows.console.config.change` (validated as the YAML
-files are, stored, audited) and, once stored, is put to use by the running chat at once
-(`Intake.use_book`). Every page answers a refused change with the same page and the reason,
+A configuration change goes through `workflows.config_store.change` (validated as the YAML
+files are, stored, audited) and, once stored, is put to use by this process at once
+(`Services.use_book`); the other processes take it up within seconds (`Services.refresh`). Every page answers a refused change with the same page and the reason,
 and a stored one with a redirect (so a reload does not post again).
 """
 
@@ -22,9 +22,10 @@ from bot.console.core import PREFIX, console_of, form_of, not_found, redirect, r
 from bot.settings import Settings
 from storage.models import Staff
 from workflows import staff as records
-from workflows.console import audit, config, district_import, signin
+from workflows import config_store, signin
+from workflows.console import district_import
 from workflows.console.samples import sample
-from workflows.flowbook import SLA_STAGES, FlowBook
+from workflows.flowbook import SLA_STAGES
 from workflows.texts import LANGUAGES
 
 ADMIN = PREFIX + "/admin"
@@ -42,31 +43,29 @@ def _text(form: Any, name: str, limit: int = 200) -> str:
 
 async def _versions(request: web.Request) -> dict[str, int]:
     """The stored versions the forms carry; on the way, this process takes up any change
-    another process saved since it started."""
+    another process saved since its last check."""
     console = console_of(request)
 
-    def read(session: Session) -> tuple[FlowBook, dict[str, int]]:
-        return config.current(session, book=console.intake.book), config.versions(session)
+    def read(session: Session) -> dict[str, int]:
+        console.services.refresh(session)
+        return config_store.versions(session)
 
-    book, versions = await console.run(read)
-    if book is not console.intake.book:
-        console.intake.use_book(book)
-    return versions
+    return await console.run(read)
 
 
-async def _save(request: web.Request, name: str, edit: config.Edit, *, done: str, again: Page,
+async def _save(request: web.Request, name: str, edit: config_store.Edit, *, done: str, again: Page,
                 **again_args: Any) -> web.Response:
     """Store one change and use it at once; a refused one shows the page again with why."""
     console = console_of(request)
     staff = _admin(request)
     form = await form_of(request)
     try:
-        version = config.number(form.get("version")) or 0
-        book = await console.run(config.change, book=console.intake.book, name=name, edit=edit, version=version,
+        version = config_store.number(form.get("version")) or 0
+        book = await console.run(config_store.change, book=console.services.book, name=name, edit=edit, version=version,
                                  staff_id=staff.id, now=console.now())
-    except config.Refused as refused:
+    except config_store.Refused as refused:
         return await again(request, refused=refused, status=400, **again_args)
-    console.intake.use_book(book)
+    console.services.use_book(book)
     raise redirect(done + "?saved=1")
 
 
@@ -79,22 +78,22 @@ async def index_page(request: web.Request) -> web.Response:
     _admin(request)
     console = console_of(request)
     before = request.query.get("before", "")
-    page = await console.run(config.trail, before_id=int(before) if before.isdigit() and len(before) < 12 else None)
+    page = await console.run(config_store.trail, before_id=int(before) if before.isdigit() and len(before) < 12 else None)
     return render(request, "console/admin/index.html", trail=page)
 
 
 # ---------------------------------------------------------------------- areas
-async def areas_page(request: web.Request, *, refused: config.Refused | None = None, status: int = 200) -> web.Response:
+async def areas_page(request: web.Request, *, refused: config_store.Refused | None = None, status: int = 200) -> web.Response:
     _admin(request)
     versions = await _versions(request)
     return render(request, "console/admin/areas.html", status=status, version=versions["areas"], refused=refused,
                   saved="saved" in request.query)
 
 
-async def district_page(request: web.Request, *, refused: config.Refused | None = None, status: int = 200) -> web.Response:
+async def district_page(request: web.Request, *, refused: config_store.Refused | None = None, status: int = 200) -> web.Response:
     _admin(request)
     versions = await _versions(request)
-    district = console_of(request).intake.book.areas.district(request.match_info["code"])
+    district = console_of(request).services.book.areas.district(request.match_info["code"])
     if district is None:
         raise not_found(request)
     return render(request, "console/admin/district.html", status=status, district=district, version=versions["areas"],
@@ -103,7 +102,7 @@ async def district_page(request: web.Request, *, refused: config.Refused | None 
 
 async def district_add(request: web.Request) -> web.Response:
     form = await form_of(request)
-    edit = partial(config.add_district, code=_text(form, "code", 16), name=_text(form, "name"),
+    edit = partial(config_store.add_district, code=_text(form, "code", 16), name=_text(form, "name"),
                    village_code=_text(form, "village_code", 16), village_name=_text(form, "village_name"))
     return await _save(request, "areas", edit, done=ADMIN + "/areas", again=areas_page)
 
@@ -111,21 +110,21 @@ async def district_add(request: web.Request) -> web.Response:
 async def district_rename(request: web.Request) -> web.Response:
     code = request.match_info["code"]
     form = await form_of(request)
-    edit = partial(config.rename_district, code=code, name=_text(form, "name"))
+    edit = partial(config_store.rename_district, code=code, name=_text(form, "name"))
     return await _save(request, "areas", edit, done=f"{ADMIN}/areas/{code}", again=district_page)
 
 
 async def village_add(request: web.Request) -> web.Response:
     code = request.match_info["code"]
     form = await form_of(request)
-    edit = partial(config.add_village, code=f"{code}.{_text(form, 'number', 8).strip()}", name=_text(form, "name"))
+    edit = partial(config_store.add_village, code=f"{code}.{_text(form, 'number', 8).strip()}", name=_text(form, "name"))
     return await _save(request, "areas", edit, done=f"{ADMIN}/areas/{code}", again=district_page)
 
 
 async def village_rename(request: web.Request) -> web.Response:
     code = request.match_info["code"]
     form = await form_of(request)
-    edit = partial(config.rename_village, code=_text(form, "village", 16), name=_text(form, "name"))
+    edit = partial(config_store.rename_village, code=_text(form, "village", 16), name=_text(form, "name"))
     return await _save(request, "areas", edit, done=f"{ADMIN}/areas/{code}", again=district_page)
 
 
@@ -140,23 +139,23 @@ async def areas_import(request: web.Request) -> web.Response:
     else:
         text = str(form.get("content", ""))
     if text is None:
-        return await areas_page(request, refused=config.Refused("encoding"), status=400)
+        return await areas_page(request, refused=config_store.Refused("encoding"), status=400)
     if form.get("step") == "apply":
         return await _save(request, "areas", partial(district_import.apply, text=text), done=ADMIN + "/areas",
                            again=_import_page, text=text)
     return await _import_page(request, text=text)
 
 
-async def _import_page(request: web.Request, *, text: str, refused: config.Refused | None = None,
+async def _import_page(request: web.Request, *, text: str, refused: config_store.Refused | None = None,
                        status: int = 200) -> web.Response:
     versions = await _versions(request)
-    plan = district_import.plan(console_of(request).intake.book.areas, text)
+    plan = district_import.plan(console_of(request).services.book.areas, text)
     return render(request, "console/admin/import.html", status=400 if plan.problems else status, plan=plan, text=text,
                   version=versions["areas"], refused=refused)
 
 
 # ---------------------------------------------------------------------- categories and service standards
-async def categories_page(request: web.Request, *, refused: config.Refused | None = None,
+async def categories_page(request: web.Request, *, refused: config_store.Refused | None = None,
                           status: int = 200) -> web.Response:
     _admin(request)
     await _versions(request)
@@ -164,10 +163,10 @@ async def categories_page(request: web.Request, *, refused: config.Refused | Non
                   saved="saved" in request.query)
 
 
-async def category_page(request: web.Request, *, refused: config.Refused | None = None, status: int = 200) -> web.Response:
+async def category_page(request: web.Request, *, refused: config_store.Refused | None = None, status: int = 200) -> web.Response:
     _admin(request)
     versions = await _versions(request)
-    book = console_of(request).intake.book
+    book = console_of(request).services.book
     key = request.match_info["key"]
     found = next(((kind, group, item) for kind in ("complaint", "service") for group in book.categories.groups(kind)
                   for item in [group, *group.types] if item.key == key), None)
@@ -183,7 +182,7 @@ async def category_page(request: web.Request, *, refused: config.Refused | None 
 async def category_labels(request: web.Request) -> web.Response:
     key = request.match_info["key"]
     form = await form_of(request)
-    edit = partial(config.set_labels, key=key, label_id=_text(form, "label_id"), label_en=_text(form, "label_en"))
+    edit = partial(config_store.set_labels, key=key, label_id=_text(form, "label_id"), label_en=_text(form, "label_en"))
     return await _save(request, "categories", edit, done=f"{ADMIN}/categories/{key}", again=category_page)
 
 
@@ -191,9 +190,9 @@ async def category_standards(request: web.Request) -> web.Response:
     key = request.match_info["key"]
     form = await form_of(request)
 
-    def edit(document: config.Document) -> dict[str, Any]:
-        days = {stage: config.number(form.get(stage)) for stage in SLA_STAGES}
-        return config.set_standards(document, category=key, days=days)
+    def edit(document: config_store.Document) -> dict[str, Any]:
+        days = {stage: config_store.number(form.get(stage)) for stage in SLA_STAGES}
+        return config_store.set_standards(document, category=key, days=days)
 
     return await _save(request, "office", edit, done=f"{ADMIN}/categories/{key}", again=category_page)
 
@@ -201,23 +200,23 @@ async def category_standards(request: web.Request) -> web.Response:
 async def category_add_type(request: web.Request) -> web.Response:
     group = request.match_info["key"]
     form = await form_of(request)
-    edit = partial(config.add_type, group=group, key=_text(form, "key", 32), label_id=_text(form, "label_id"),
+    edit = partial(config_store.add_type, group=group, key=_text(form, "key", 32), label_id=_text(form, "label_id"),
                    label_en=_text(form, "label_en"))
     return await _save(request, "categories", edit, done=f"{ADMIN}/categories/{group}", again=category_page)
 
 
 # ---------------------------------------------------------------------- routing
-async def routing_page(request: web.Request, *, refused: config.Refused | None = None, status: int = 200) -> web.Response:
+async def routing_page(request: web.Request, *, refused: config_store.Refused | None = None, status: int = 200) -> web.Response:
     _admin(request)
     versions = await _versions(request)
     return render(request, "console/admin/routing.html", status=status, version=versions["office"], refused=refused,
                   saved="saved" in request.query)
 
 
-async def rule_page(request: web.Request, *, refused: config.Refused | None = None, status: int = 200) -> web.Response:
+async def rule_page(request: web.Request, *, refused: config_store.Refused | None = None, status: int = 200) -> web.Response:
     _admin(request)
     versions = await _versions(request)
-    routing = console_of(request).intake.book.office.routing
+    routing = console_of(request).services.book.office.routing
     index = _index(request) if "index" in request.match_info else None
     if index is not None and not 0 <= index < len(routing):
         raise not_found(request)
@@ -229,24 +228,24 @@ async def rule_page(request: web.Request, *, refused: config.Refused | None = No
 async def rule_save(request: web.Request) -> web.Response:
     index = _index(request) if "index" in request.match_info else None
     form = await form_of(request)
-    edit = partial(config.save_rule, index=index, team=_text(form, "team", 32), categories=form.getall("categories", []),
+    edit = partial(config_store.save_rule, index=index, team=_text(form, "team", 32), categories=form.getall("categories", []),
                    districts=form.getall("districts", []))
     return await _save(request, "office", edit, done=ADMIN + "/routing", again=rule_page)
 
 
 async def rule_move(request: web.Request) -> web.Response:
     form = await form_of(request)
-    edit = partial(config.move_rule, index=_index(request), step=-1 if form.get("direction") == "up" else 1)
+    edit = partial(config_store.move_rule, index=_index(request), step=-1 if form.get("direction") == "up" else 1)
     return await _save(request, "office", edit, done=ADMIN + "/routing", again=routing_page)
 
 
 async def rule_remove(request: web.Request) -> web.Response:
-    edit = partial(config.remove_rule, index=_index(request))
+    edit = partial(config_store.remove_rule, index=_index(request))
     return await _save(request, "office", edit, done=ADMIN + "/routing", again=routing_page)
 
 
 # ---------------------------------------------------------------------- referral agencies
-async def agencies_page(request: web.Request, *, refused: config.Refused | None = None,
+async def agencies_page(request: web.Request, *, refused: config_store.Refused | None = None,
                         status: int = 200) -> web.Response:
     _admin(request)
     versions = await _versions(request)
@@ -258,10 +257,10 @@ async def agency_save(request: web.Request) -> web.Response:
     form = await form_of(request)
     key = request.match_info.get("key")
 
-    def edit(document: config.Document) -> dict[str, Any]:
-        return config.save_agency(document, key=key or _text(form, "key", 32), label_id=_text(form, "label_id"),
+    def edit(document: config_store.Document) -> dict[str, Any]:
+        return config_store.save_agency(document, key=key or _text(form, "key", 32), label_id=_text(form, "label_id"),
                                   label_en=_text(form, "label_en"), new=key is None,
-                                  due_working_days=config.number(form.get("due_working_days")))
+                                  due_working_days=config_store.number(form.get("due_working_days")))
 
     return await _save(request, "office", edit, done=ADMIN + "/agencies", again=agencies_page)
 
@@ -290,7 +289,7 @@ def _invite_links(settings: Settings, code: str) -> dict[str, str]:
 
 
 def _scope(request: web.Request, form: Any) -> records.Scope:
-    return records.check_scope(console_of(request).intake.book, role=_text(form, "role", 16),
+    return records.check_scope(console_of(request).services.book, role=_text(form, "role", 16),
                                team=_text(form, "team", 32) or None, districts=form.getall("districts", []), categories=())
 
 
@@ -301,13 +300,11 @@ async def staff_add(request: web.Request) -> web.Response:
 
     def add(session: Session) -> Staff:
         scope = _scope(request, form)
-        member = records.add_staff(session, book=console.intake.book, name=_text(form, "name", 128), scope=scope,
+        member = records.add_staff(session, book=console.services.book, name=_text(form, "name", 128), scope=scope,
                                    telegram_user_id=_text(form, "telegram_user_id", 32).strip() or None,
                                    whatsapp_number=_text(form, "whatsapp_number", 32).strip() or None,
                                    language=_text(form, "language", 8) if form.get("language") in LANGUAGES else "id",
-                                   now=console.now())
-        audit.record(session, staff_id=admin.id, action="staff.add", subject=f"staff:{member.id}", now=console.now(),
-                     data={"name": member.name, "role": scope.role, "team": scope.team, "districts": scope.districts})
+                                   by=admin.id, now=console.now())  # type: ignore[arg-type]
         return member
 
     try:
@@ -325,10 +322,8 @@ async def staff_invite(request: web.Request) -> web.Response:
 
     def invite(session: Session) -> Any:
         scope = _scope(request, form)
-        made = records.create_invite(session, book=console.intake.book, scope=scope, now=console.now())
-        audit.record(session, staff_id=admin.id, action="staff.invite", subject=f"invite:{made.id}", now=console.now(),
-                     data={"role": scope.role, "team": scope.team, "districts": scope.districts})
-        return made
+        return records.create_invite(session, book=console.services.book, scope=scope, by=admin.id,  # type: ignore[arg-type]
+                                     now=console.now())
 
     try:
         made = await console.run(invite)
@@ -359,15 +354,8 @@ async def member_status(request: web.Request) -> web.Response:
     if member_id == admin.id and wanted == "disabled":
         return await member_page(request, refused="self", status=400)
 
-    def change(session: Session) -> None:
-        member = records.set_status(session, staff_id=member_id, status=wanted)
-        if member.status == "disabled":
-            signin.close_all_sessions(session, staff_id=member_id)
-        audit.record(session, staff_id=admin.id, action="staff.status", subject=f"staff:{member_id}", now=console.now(),
-                     data={"status": member.status})
-
     try:
-        await console.run(change)
+        await console.run(records.set_status, staff_id=member_id, status=wanted, by=admin.id, now=console.now())
     except records.StaffError as error:
         return await member_page(request, refused="staff", detail=str(error), status=400)
     raise redirect(f"{ADMIN}/staff/{member_id}?saved=1")
@@ -384,7 +372,7 @@ async def member_password(request: web.Request) -> web.Response:
     def change(session: Session) -> None:
         member = records.get_staff(session, member_id)
         signin.set_password(session, staff=member, username=_text(form, "username", 64),
-                            password=_text(form, "password", 1024), now=console.now(), by_staff_id=admin.id)
+                            password=_text(form, "password", 1024), by=admin.id, now=console.now())  # type: ignore[arg-type]
 
     try:
         await console.run(change)
@@ -398,7 +386,7 @@ async def templates_page(request: web.Request) -> web.Response:
     """Every chat message in both languages, rendered with sample data, to read over before a
     change of wording goes out to citizens."""
     _admin(request)
-    texts = console_of(request).intake.texts
+    texts = console_of(request).services.texts
     messages = []
     for key in texts.keys():
         context = sample(key)

@@ -24,7 +24,8 @@ from storage.models import Attachment, Contact, Referral, Staff, SurveyResponse,
 from workflows import sla
 from workflows.casework import access, cards
 from workflows.casework.service import Casework, Denied, Refused
-from workflows.console import assisted, audit, photos, timeline
+from workflows import audit
+from workflows.console import assisted, photos, timeline
 from workflows.lifecycle import IllegalTransition, allowed_actions
 
 TEXT_MAX = 2000  # what an officer types: a note, a question, a resolution
@@ -184,7 +185,7 @@ async def show(request: web.Request, staff: Staff, *, status: int = 200, error: 
     """The case page; after a refused action, with what went wrong and what was typed."""
     console = console_of(request)
     now = console.now()
-    view = await console.run(load_case, casework=console.intake.casework, staff=staff, number=_number(request),
+    view = await console.run(load_case, casework=console.services.casework, staff=staff, number=_number(request),
                              now=now, secret=console.secret)
     if view is DENIED:
         raise forbidden(request)
@@ -211,7 +212,7 @@ async def case_action(request: web.Request) -> web.Response:
         return await show(request, staff, status=400, error=problem, action=action, typed=values)
     version = str(form.get("version", ""))
     try:
-        outcome = await console.run(act, casework=console.intake.casework, staff=staff, number=_number(request),
+        outcome = await console.run(act, casework=console.services.casework, staff=staff, number=_number(request),
                                     action=action, version=_id(version) if version else None, values=values,
                                     now=console.now())
     except Refused as refused:
@@ -242,7 +243,7 @@ def fetch_photo(session: Session, *, casework: Casework, staff: Staff, number: s
 async def photo(request: web.Request) -> web.StreamResponse:
     staff = signed_in(request)
     console = console_of(request)
-    found = await console.run(fetch_photo, casework=console.intake.casework, staff=staff, number=_number(request),
+    found = await console.run(fetch_photo, casework=console.services.casework, staff=staff, number=_number(request),
                               token=request.match_info["token"][:64], now=console.now(), secret=console.secret)
     if found is DENIED:
         raise forbidden(request)

@@ -28,8 +28,8 @@ from bot.console.i18n import Words, pick_language
 from bot.settings import Settings
 from storage.db import Database
 from storage.models import Staff
-from workflows.console import signin
-from workflows.inbound import Intake
+from workflows import signin
+from workflows.services import Services
 from workflows.texts import TEMPLATES_DIR
 from workflows.validation.nik import mask_nik
 
@@ -53,7 +53,7 @@ class Console:
 
     settings: Settings
     db: Database
-    intake: Intake
+    services: Services
     clock: Clock
     pages: Environment
     words: Words
@@ -132,7 +132,7 @@ def render_text(request: web.Request, template: str, **context: Any) -> str:
         "csrf": request.get(CSRF, ""),
         "path": request.path,
         "path_qs": request.path_qs,
-        "book": console.intake.book,
+        "book": console.services.book,
         "label": lambda labels: labels.get(language) or labels.get("id") if isinstance(labels, Mapping) else labels,
         "local": lambda moment, fmt="%d-%m-%Y %H:%M": moment.astimezone(console.settings.zone).strftime(fmt) if moment else "",
         "tiles": console.settings.map_tile_url,

@@ -19,7 +19,7 @@ from storage.files import StoredPhoto
 from storage.models import Staff
 from workflows.casework import access
 from workflows.console import assisted
-from workflows.inbound import Intake
+from workflows.services import Services
 from workflows.validation.answers import Invalid
 
 
@@ -43,8 +43,8 @@ async def intake_submit(request: web.Request) -> web.Response:
 
     def read_and_check() -> assisted.Checked:
         uploads = [assisted.Upload(f.filename or "", data) for f in files if (data := f.file.read())]
-        return assisted.check(console.intake.book, staff=staff, kind=values.get("kind", ""), form=values,
-                              uploads=uploads, today=console.intake.calendar.local_date(now),
+        return assisted.check(console.services.book, staff=staff, kind=values.get("kind", ""), form=values,
+                              uploads=uploads, today=console.services.calendar.local_date(now),
                               max_photo_bytes=console.settings.max_photo_bytes)
 
     checked = await asyncio.to_thread(read_and_check)
@@ -52,15 +52,15 @@ async def intake_submit(request: web.Request) -> web.Response:
         return _form(request, staff, kind=values.get("kind", ""), values=values, errors=checked.errors,
                      form_key=key if assisted.FORM_KEY.fullmatch(key) else assisted.new_form_key(),
                      photos_dropped=bool(files), status=400)
-    photos = await asyncio.to_thread(_keep_photos, console.intake, checked.filing.photos)
-    ticket = await console.run(assisted.file, intake=console.intake, staff_id=staff.id, filing=checked.filing,
+    photos = await asyncio.to_thread(_keep_photos, console.services, checked.filing.photos)
+    ticket = await console.run(assisted.file, services=console.services, staff_id=staff.id, filing=checked.filing,
                                photos=photos, now=console.now())
     raise redirect(_receipt_path(ticket.number))
 
 
-def _keep_photos(intake: Intake, photos: tuple[bytes, ...]) -> list[StoredPhoto]:
+def _keep_photos(services: Services, photos: tuple[bytes, ...]) -> list[StoredPhoto]:
     """Write the accepted photos to disk exactly as the chat's are."""
-    kept = [intake.keep_photo(data) for data in photos]
+    kept = [services.keep_photo(data) for data in photos]
     assert all(isinstance(photo, StoredPhoto) for photo in kept), "each passed the same check in assisted.check"
     return kept  # type: ignore[return-value]
 
@@ -72,14 +72,14 @@ def _receipt_path(number: str) -> str:
 def _form(request: web.Request, staff: Staff, *, kind: str, values: dict[str, str], errors: dict[str, Invalid],
           form_key: str, photos_dropped: bool, status: int = 200) -> web.Response:
     console = console_of(request)
-    book = console.intake.book
+    book = console.services.book
     kinds = assisted.kinds(book)
     kind = kind if kind in kinds else kinds[0]
     flow = book.flow(assisted.flow_for(book, kind))  # type: ignore[arg-type]
     context: dict[str, Any] = {
         "kind": kind, "kinds": kinds, "steps": assisted.fields(flow), "groups": book.categories.groups(flow.kind),
         "districts": access.districts_of(book, staff), "asks_phone": assisted.asks_phone(flow),
-        "consent_text": console.intake.texts.render("steps/consent", language_of(request)),
+        "consent_text": console.services.texts.render("steps/consent", language_of(request)),
         "consent_version": book.settings.consent_version, "sources": assisted.SOURCES, "updates": assisted.UPDATES,
         "max_photo_bytes": console.settings.max_photo_bytes,
     }
@@ -90,14 +90,14 @@ def _form(request: web.Request, staff: Staff, *, kind: str, values: dict[str, st
 async def receipt_page(request: web.Request) -> web.Response:
     console = console_of(request)
     staff = signed_in(request)
-    found = await console.run(assisted.receipt, intake=console.intake, staff=staff,
+    found = await console.run(assisted.receipt, services=console.services, staff=staff,
                               number=request.match_info["number"][:24], now=console.now())
     if found == "denied":
         raise forbidden(request)
     if isinstance(found, str):
         raise not_found(request)
-    ticket, calendar = found.ticket, console.intake.calendar
-    due_date = (console.intake.texts.long_date(calendar.local_date(ticket.due_at), language_of(request))
+    ticket, calendar = found.ticket, console.services.calendar
+    due_date = (console.services.texts.long_date(calendar.local_date(ticket.due_at), language_of(request))
                 if ticket.due_at else None)
     username = console.settings.telegram_bot_username
     return render(request, "console/receipt.html", ticket=ticket, filed_by=found.filed_by, due_date=due_date,

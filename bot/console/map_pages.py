@@ -53,7 +53,7 @@ def zoom_of(text: str | None) -> int:
 async def map_page(request: web.Request) -> web.Response:
     staff = signed_in(request)
     console = console_of(request)
-    filters = filters_of(request.query, console.intake.book)
+    filters = filters_of(request.query, console.services.book)
 
     def read(session):  # type: ignore[no-untyped-def]
         return (mapview.extent(session, viewer=staff, filters=filters),
@@ -68,7 +68,7 @@ async def map_page(request: web.Request) -> web.Response:
 async def map_json(request: web.Request) -> web.Response:
     staff = signed_in(request)
     console = console_of(request)
-    filters = filters_of(request.query, console.intake.book)
+    filters = filters_of(request.query, console.services.book)
     zoom = zoom_of(request.query.get("zoom"))
     view = await console.read(mapview.clusters, viewer=staff, filters=filters, bbox=bbox_of(request.query.get("bbox")),
                              zoom=zoom)
@@ -79,7 +79,7 @@ async def map_json(request: web.Request) -> web.Response:
 async def register_page(request: web.Request) -> web.Response:
     staff = signed_in(request)
     console = console_of(request)
-    book = console.intake.book
+    book = console.services.book
     given = request.query
     category = given.get("category") or None
     district = given.get("district") or None

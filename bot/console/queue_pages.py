@@ -23,7 +23,8 @@ from sqlmodel import Session
 from bot.console.core import PREFIX, Console, console_of, language_of, render, signed_in
 from storage.models import Staff
 from workflows.casework import access
-from workflows.console import audit, exports, queue
+from workflows import audit
+from workflows.console import exports, queue
 from workflows.console.queue import QueueFilter
 from workflows.lifecycle import OPEN, STATUSES
 
@@ -40,11 +41,11 @@ async def queue_page(request: web.Request) -> web.Response:
 
     def view(session: Session) -> tuple[queue.QueuePage, list[Staff]]:
         found = queue.page(session, viewer=staff, filt=filt, after=after, now=console.now(),
-                           zone=console.settings.zone, calendar=console.intake.calendar)
+                           zone=console.settings.zone, calendar=console.services.calendar)
         return found, queue.staff_in_area(session, viewer=staff)
 
     found, holders = await console.read(view)
-    book = console.intake.book
+    book = console.services.book
     districts = access.districts_of(book, staff)
     return render(request, TEMPLATE, filt=filt, query=filt.to_query(), page=found, holders=holders,
                   districts=districts, statuses=STATUSES, open_statuses=OPEN, kinds=queue.KINDS,
@@ -59,7 +60,7 @@ def export_words(request: web.Request) -> exports.Words:
     labels come from the shared label macros, each code rendered once."""
     console = console_of(request)
     language = language_of(request)
-    book = console.intake.book
+    book = console.services.book
     context = {"_": console.words.gettext(language), "book": book,
                "label": lambda labels: labels.get(language) or labels.get("id")}
     page = console.pages.get_template(TEMPLATE)
@@ -80,7 +81,7 @@ def export_words(request: web.Request) -> exports.Words:
 
 
 def _attachment(kind: str, console: Console) -> dict[str, str]:
-    day = console.intake.calendar.local_date(console.now()).isoformat()
+    day = console.services.calendar.local_date(console.now()).isoformat()
     return {"Content-Disposition": f'attachment; filename="satupintu-queue-{day}.{kind}"',
             "Cache-Control": "no-store", "X-Content-Type-Options": "nosniff"}
 
@@ -92,7 +93,7 @@ async def _audit(console: Console, staff: Staff, kind: str, filt: QueueFilter, t
 
 def _rows(console: Console, session: Session, staff: Staff, filt: QueueFilter, now: datetime) -> Iterator[queue.QueueRow]:
     return queue.all_rows(session, viewer=staff, filt=filt, now=now, zone=console.settings.zone,
-                          calendar=console.intake.calendar)
+                          calendar=console.services.calendar)
 
 
 async def export_csv(request: web.Request) -> web.StreamResponse:

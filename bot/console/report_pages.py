@@ -27,7 +27,7 @@ async def summary_page(request: web.Request) -> web.Response:
     console = console_of(request)
     staff = signed_in(request)
     now = console.now()
-    today = console.intake.calendar.local_date(now)
+    today = console.services.calendar.local_date(now)
     first = _month(request, today)
     summary = await console.read(monthly, viewer=staff, first=first, zone=console.settings.zone, now=now)
     months = []

@@ -7,12 +7,14 @@ fetch links to draw previews, and a preview must not use up (or use) the one-tim
 from __future__ import annotations
 
 from aiohttp import web
+from sqlmodel import Session
+
 from bot.console.core import (
     PREFIX, SESSION_COOKIE, STAFF, signed_in, client_address, console_of, end_session, form_of, redirect, render, safe_next,
     start_session,
 )
 from storage.models import Staff
-from workflows.console import signin
+from workflows import signin
 
 
 async def signin_page(request: web.Request) -> web.Response:
@@ -46,8 +48,13 @@ async def signin_ask_link(request: web.Request) -> web.Response:
     username = str(form.get("username", "")).strip().lower()[:64]
     address = client_address(request)
 
-    outcome = await console.run(signin.request_link, casework=console.intake.casework, username=username,
-                                address=address, console_url=console.settings.console_url, now=console.now())
+    def ask(session: Session) -> str:
+        wanted = signin.request_link(session, username=username, address=address, now=console.now())
+        if isinstance(wanted, Staff):
+            console.services.send_signin_link(session, wanted, console.now())
+        return "throttled" if wanted == "throttled" else "sent"
+
+    outcome = await console.run(ask)
     return render(request, "console/signin.html", status=429 if outcome == "throttled" else 200,
                   next=PREFIX + "/", error=outcome if outcome == "throttled" else None, username=username,
                   link_sent=outcome == "sent")
@@ -106,8 +113,8 @@ async def account_password(request: web.Request) -> web.Response:
             if not isinstance(checked, Staff) or checked.id != member.id:
                 return ("throttled" if checked == "throttled" else "current"), None
         try:
-            signin.set_password(session, staff=member, username=username, password=password, now=console.now(),
-                                by_staff_id=staff.id)
+            signin.set_password(session, staff=member, username=username, password=password, by=staff.id,  # type: ignore[arg-type]
+                                now=console.now())
         except signin.SigninError:
             return "rules", None
         return None, signin.open_session(session, staff=member, how="password_changed", now=console.now())

@@ -13,13 +13,14 @@ from typing import Any
 
 from sqlalchemy import select
 
-from bot.app import build_intake
+from bot.app import build_services
 from bot.settings import Settings
 from storage import repo
 from storage.db import Database
 from storage.migrate import upgrade
 from storage.models import OutboxMessage, Ticket
 from tests.bot.test_telegram import free_port
+from workflows import audit
 from workflows import staff as records
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -71,21 +72,21 @@ async def until(predicate: Any, seconds: float, what: str) -> None:
 def seed_unanswered_question(settings: Settings) -> str:
     """A ticket whose question to the citizen went unanswered long ago: the next tick closes it."""
     upgrade(settings.effective_database_url)
-    intake = build_intake(settings)
+    services = build_services(settings)
     db = Database(settings.effective_database_url)
     long_ago = datetime.now(timezone.utc) - timedelta(days=60)
 
     def work(session: Any) -> str:
-        scope = records.check_scope(intake.book, role="officer", team=None, districts=["34.71.04"], categories=[])
-        officer = records.add_staff(session, book=intake.book, name="Budi", scope=scope, telegram_user_id="7001",
-                                    whatsapp_number=None, language="id", now=long_ago)
+        scope = records.check_scope(services.book, role="officer", team=None, districts=["34.71.04"], categories=[])
+        officer = records.add_staff(session, book=services.book, name="Budi", scope=scope, telegram_user_id="7001",
+                                    whatsapp_number=None, language="id", by=audit.CLI, now=long_ago)
         contact = repo.get_or_create_contact(session, channel="web", external_id="web-siti", chat_id="web-siti",
                                              language="id", display_name=None, now=long_ago)
         answers = {"category_group": "lansia", "category": "lansia_telantar", "subject": "other",
                    "district_code": "34.71.04", "village_code": "34.71.04.1001", "description": "Nenek tinggal sendiri."}
-        ticket = intake.casework.open(session, contact=contact, flow="complaint", answers=answers, now=long_ago)
-        intake.casework.accept(session, officer, ticket, long_ago)
-        intake.casework.ask_citizen(session, officer, ticket, "Di RT berapa?", long_ago)
+        ticket = services.casework.open(session, contact=contact, flow="complaint", answers=answers, now=long_ago)
+        services.casework.accept(session, officer, ticket, long_ago)
+        services.casework.ask_citizen(session, officer, ticket, "Di RT berapa?", long_ago)
         return ticket.number
     try:
         return db.run_sync(work)

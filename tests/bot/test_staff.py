@@ -29,8 +29,8 @@ from tests.support.office import (
     file,
 )
 from tests.support.telegram import TelegramCitizen
+from workflows import audit, config_store, signin
 from workflows import staff as records
-from workflows.console import config, signin
 from workflows.flowbook import load_flowbook
 
 WATI, YUDI = 7101, 7102
@@ -162,8 +162,8 @@ def test_cli_knows_a_district_an_admin_added_in_the_console(cli: Any, database_u
     db = Database(database_url)
     try:
         def add(session: Any) -> None:
-            config.change(session, book=load_flowbook(), name="areas", version=0, staff_id=1, now=utc_now(),
-                          edit=lambda document: config.add_district(document, code="34.71.15", name="Kotabaru Baru",
+            config_store.change(session, book=load_flowbook(), name="areas", version=0, staff_id=1, now=utc_now(),
+                          edit=lambda document: config_store.add_district(document, code="34.71.15", name="Kotabaru Baru",
                                                                     village_code="34.71.15.1001", village_name="Terban Baru"))
         db.run_sync(add)
     finally:
@@ -195,7 +195,8 @@ async def invite(office: Office, *, role: str = "officer", districts: tuple[str,
     """A one-time join code, made `made` ago."""
     def create(session: Any) -> str:
         scope = records.check_scope(office.book, role=role, team=None, districts=districts, categories=())
-        return records.create_invite(session, book=office.book, scope=scope, now=office.clock() - made).code
+        return records.create_invite(session, book=office.book, scope=scope, by=audit.CLI,
+                                     now=office.clock() - made).code
     return await office.db.run(create)
 
 

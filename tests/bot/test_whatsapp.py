@@ -29,6 +29,7 @@ from tests.support.complaint import file_complaint
 from tests.support.office import NUMBER, UMBULHARJO
 from tests.support.webchat import jpeg
 from tests.support.whatsapp import WhatsAppPerson
+from workflows import audit
 from workflows import staff as records
 from workflows.flowbook import load_flowbook
 
@@ -52,7 +53,7 @@ class WhatsAppOffice:
         def add(session: Any) -> None:
             scope = records.check_scope(book, role="officer", team=None, districts=(UMBULHARJO,), categories=())
             records.add_staff(session, book=book, name=name, scope=scope, telegram_user_id=None,
-                              whatsapp_number="0" + number[2:], language="id", now=self.clock())
+                              whatsapp_number="0" + number[2:], language="id", by=audit.CLI, now=self.clock())
         await self.db.run(add)
         member = self.person(number, name)
         [help_text] = await member.type("halo")

@@ -73,7 +73,7 @@ async def test_a_supervisor_sees_the_whole_case_its_story_and_photo(office: Cons
     await office.hire("Budi")
     ticket = await office.file()
     _, photo = await _attach_photo(office, ticket)
-    work = office.intake.casework
+    work = office.services.casework
 
     def accept_ask_and_reply(session: Any) -> None:
         current = session.get(Ticket, ticket.id)
@@ -232,10 +232,10 @@ async def test_a_supervisor_reassigns_and_reopens_a_rated_case(office: ConsoleOf
     def resolve(session: Any) -> None:
         current = session.get(Ticket, ticket.id)
         officer = session.get(Staff, wati.id)
-        office.intake.casework.accept(session, officer, current, office.clock())
-        office.intake.casework.resolve(session, officer, current, "Sudah dikunjungi.", office.clock())
+        office.services.casework.accept(session, officer, current, office.clock())
+        office.services.casework.resolve(session, officer, current, "Sudah dikunjungi.", office.clock())
         citizen = session.get(Contact, ticket.reporter_contact_id)
-        office.intake.casework.survey(session, citizen, ticket.id, {"speed": 2, "conduct": 4, "handling": 3},
+        office.services.casework.survey(session, citizen, ticket.id, {"speed": 2, "conduct": 4, "handling": 3},
                                       "Petugasnya ramah", office.clock())
 
     await office.db.run(resolve)
@@ -310,7 +310,7 @@ async def test_the_timeline_shows_only_this_tickets_messages_not_the_citizens_ot
     sri = await office.hire("Sri", role="supervisor")
     wati = await office.hire("Wati", role="supervisor", districts=(MANTRIJERON,))
     here = await office.file()
-    casework = office.intake.casework
+    casework = office.services.casework
 
     def second_report(session: Any) -> str:
         """The same citizen reports a case in Mantrijeron, which Wati answers with something private."""
@@ -319,7 +319,7 @@ async def test_the_timeline_shows_only_this_tickets_messages_not_the_citizens_ot
         answers = {**{k: getattr(first, k) for k in ("category_group", "category", "subject", "person_name")},
                    "district_code": MANTRIJERON, "village_code": f"{MANTRIJERON}.1001", "description": "Tetangga lain."}
         there = casework.open(session, contact=contact, flow="complaint", answers=answers, now=office.clock())
-        reason = office.intake.book.office.reject_reasons[0].key
+        reason = office.services.book.office.reject_reasons[0].key
         casework.reject(session, session.get(Staff, wati.id), there, reason, "RAHASIA-B: sudah ditangani RSJ.", office.clock())
         return there.number
 

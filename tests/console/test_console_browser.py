@@ -49,7 +49,7 @@ async def server(browser: Any, settings: Settings) -> AsyncIterator[LiveServer]:
 @pytest_asyncio.fixture(loop_scope="module")
 async def desk(server: LiveServer) -> Staffing:
     console = server.app[CONSOLE]
-    return Staffing(console.db, console.intake, console.clock)
+    return Staffing(console.db, console.services, console.clock)
 
 
 class Screen:
@@ -191,13 +191,13 @@ async def test_an_admin_adds_a_district_sets_a_service_standard_and_adds_an_offi
     await page.get_by_role("button", name=re.compile(r"^Terapkan 3 perubahan")).click()
     await page.get_by_text("Kotabaru Baru").first.wait_for()
     await ani.shot("areas")
-    assert desk.intake.book.areas.district("34.71.15") is not None, "the running chat offers the new district at once"
+    assert desk.services.book.areas.district("34.71.15") is not None, "the running chat offers the new district at once"
 
     await ani.goto("/console/admin/categories/odgj")
     await page.locator("#resolution").fill("7")
     await page.get_by_role("button", name="Simpan standar layanan").click()
     await page.locator("#resolution").and_(page.locator("[value='7']")).wait_for()
-    assert desk.intake.book.office.service_standards.days("complaint", "odgj")["resolution"] == 7
+    assert desk.services.book.office.service_standards.days("complaint", "odgj")["resolution"] == 7
     await ani.shot("category")
 
     await ani.goto("/console/admin/staff")

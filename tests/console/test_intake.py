@@ -41,7 +41,7 @@ async def blank_form(member: SignedInClient, kind: str = "complaint") -> tuple[s
 def complaint(office: ConsoleOffice, **changes: Any) -> dict[str, Any]:
     """A walk-in complaint about a neighbour, every question answered."""
     answers = {
-        "kind": "complaint", "source": "walkin", "consent": office.intake.book.settings.consent_version,
+        "kind": "complaint", "source": "walkin", "consent": office.services.book.settings.consent_version,
         "category": "lansia_telantar", "subject": "other", "person_name": "Mbah Sarinah",
         "person_nik": "3471 0455 0745 0001", "person_age": "80", "person_sex": "P", "village_code": VILLAGE,
         "address": "Jl. Kenanga 3, RT 02", "latitude": "-7.830512", "longitude": "110.392034",
@@ -71,7 +71,7 @@ async def tickets(office: ConsoleOffice) -> list[Ticket]:
 async def stored_photos(office: ConsoleOffice) -> tuple[int, int]:
     """(attachment rows, files on disk)."""
     rows = await office.db.run(lambda s: s.execute(select(func.count()).select_from(Attachment)).scalar_one())
-    folder = office.intake.attachments_dir
+    folder = office.services.attachments_dir
     return rows, sum(1 for path in folder.rglob("*") if path.is_file()) if folder.exists() else 0
 
 
@@ -101,12 +101,12 @@ async def test_a_walk_in_complaint_is_filed_like_the_chat_and_gets_a_receipt(off
 
     photos = await office.db.run(lambda s: s.execute(select(Attachment).where(Attachment.ticket_id == ticket.id)).scalars().all())
     assert len(photos) == 1 and photos[0].content_type == "image/jpeg"
-    assert (office.intake.attachments_dir / photos[0].path).read_bytes() == jpeg()
+    assert (office.services.attachments_dir / photos[0].path).read_bytes() == jpeg()
     created = await office.db.run(lambda s: s.execute(select(TicketEvent).where(
         TicketEvent.ticket_id == ticket.id, TicketEvent.kind == "created")).scalars().one())
     assert created.data["source"] == "walkin" and created.data["photos"] == 1
     reporter = await office.db.run(lambda s: s.get(Contact, ticket.reporter_contact_id))
-    assert reporter.channel == "desk" and reporter.consent_version == office.intake.book.settings.consent_version
+    assert reporter.channel == "desk" and reporter.consent_version == office.services.book.settings.consent_version
 
     receipt = await member.get(answer.headers["Location"])
     text = await receipt.text()
@@ -262,7 +262,7 @@ async def test_every_mistake_gets_its_own_note(office: ConsoleOffice) -> None:
 async def test_photos_too_large_for_one_form_get_a_kind_page_not_a_bare_error(office: ConsoleOffice) -> None:
     member = await office.signed_in(await office.hire("Fasilitator Desa"))
     token = await member.csrf()
-    limit = office.intake.max_photo_bytes
+    limit = office.services.max_photo_bytes
     form = FormData()
     form.add_field("csrf", token)
     for index in range(2):

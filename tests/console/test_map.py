@@ -34,8 +34,8 @@ def _numbers(found: dict[str, Any]) -> set[str]:
 
 async def _reject(office: ConsoleOffice, admin: Staff, ticket: Ticket) -> None:
     def reject(session: Any) -> None:
-        found = office.intake.casework.find(session, admin, number=ticket.number, now=office.clock(), action="reject")
-        office.intake.casework.reject(session, admin, found, "duplicate", "Laporan ganda", office.clock())
+        found = office.services.casework.find(session, admin, number=ticket.number, now=office.clock(), action="reject")
+        office.services.casework.reject(session, admin, found, "duplicate", "Laporan ganda", office.clock())
 
     await office.db.run(reject)
 

@@ -28,10 +28,10 @@ async def numbers_on(client: Any, path: str) -> list[str]:
 
 
 async def reject(office: ConsoleOffice, staff: Staff, ticket: Ticket) -> None:
-    reason = office.intake.book.office.reject_reasons[0].key
+    reason = office.services.book.office.reject_reasons[0].key
 
     def act(session: Any) -> None:
-        office.intake.casework.reject(session, staff, session.get(Ticket, ticket.id), reason, "Bukan wewenang Dinas.",
+        office.services.casework.reject(session, staff, session.get(Ticket, ticket.id), reason, "Bukan wewenang Dinas.",
                                       office.clock())
 
     await office.db.run(act)
@@ -40,7 +40,7 @@ async def reject(office: ConsoleOffice, staff: Staff, ticket: Ticket) -> None:
 async def queue_page(office: ConsoleOffice, viewer: Staff, filt: QueueFilter, after: str | None = None,
                      limit: int = 50) -> queue.QueuePage:
     return await office.db.run(queue.page, viewer=viewer, filt=filt, after=after, limit=limit, now=office.clock(),
-                               zone=office.intake.calendar.zone, calendar=office.intake.calendar)
+                               zone=office.services.calendar.zone, calendar=office.services.calendar)
 
 
 async def export_rows(member: Any, query: str = "") -> list[dict[str, str]]:

@@ -12,7 +12,7 @@ SCORES = {"speed": 4, "conduct": 3}
 
 
 async def _resolve_and_rate(office: ConsoleOffice, ticket: Ticket, officer: Staff) -> None:
-    casework = office.intake.casework
+    casework = office.services.casework
 
     def work(session: Any) -> None:
         fresh = session.get(Ticket, ticket.id)

@@ -21,9 +21,9 @@ from storage import repo
 from storage.db import Database
 from storage.models import Staff, Ticket
 from tests.support.clock import MovableClock
+from workflows import audit, signin
 from workflows import staff as records
-from workflows.console import signin
-from workflows.inbound import Intake
+from workflows.services import Services
 
 UMBULHARJO, MANTRIJERON = "34.71.04", "34.71.01"
 PASSWORD = "kata-sandi-rahasia-1"
@@ -39,21 +39,21 @@ class Staffing:
     with passwords, tickets filed through the real case workflow."""
 
     db: Database
-    intake: Intake
+    services: Services
     clock: Callable[[], datetime]
 
     async def hire(self, name: str, *, role: str = "officer", username: str | None = None,
                    districts: tuple[str, ...] = (UMBULHARJO,), telegram_user_id: str | None = None,
                    language: str = "id") -> Staff:
         """A staff member with a password (username: the name in lower case)."""
-        book = self.intake.book
+        book = self.services.book
 
         def add(session: Any) -> Staff:
             scope = records.check_scope(book, role=role, team=None, districts=districts, categories=())
             staff = records.add_staff(session, book=book, name=name, scope=scope, telegram_user_id=telegram_user_id,
-                                      whatsapp_number=None, language=language, now=self.clock())
+                                      whatsapp_number=None, language=language, by=audit.CLI, now=self.clock())
             signin.set_password(session, staff=staff, username=username or name.lower().replace(" ", "."),
-                                password=PASSWORD, now=self.clock())
+                                password=PASSWORD, by=audit.CLI, now=self.clock())
             return staff
 
         return await self.db.run(add)
@@ -63,21 +63,21 @@ class Staffing:
                    **answers: Any) -> Ticket:
         """A ticket filed as the chat files it (routing, service standards, first event)."""
         village = village or f"{district}.1001"
-        intake = self.intake
+        services = self.services
 
         def open_(session: Any) -> Ticket:
             citizen = f"w-test-{next(_citizens)}"  # a citizen of their own per ticket
             contact = repo.get_or_create_contact(session, channel="web", external_id=citizen, chat_id=citizen,
                                                  language="id", display_name="Warga", now=self.clock())
             flow = "complaint" if kind == "complaint" else "service"
-            group = intake.book.category(kind, category)
+            group = services.book.category(kind, category)
             assert group is not None, category
             full = {"category_group": group[0].key, "category": category, "subject": "other",
                     "person_name": "Mbah Sarinah", "person_nik": "3471045507450001", "person_age": 80,
                     "person_sex": "P", "district_code": district, "village_code": village,
                     "address": "Jl. Kenanga 3", "location": {"lat": -7.8305, "lon": 110.392},
                     "description": description, "reporter_phone": "+6281234567890", **answers}
-            return intake.casework.open(session, contact=contact, flow=flow, answers=full, now=self.clock())
+            return services.casework.open(session, contact=contact, flow=flow, answers=full, now=self.clock())
 
         return await self.db.run(open_)
 
@@ -134,6 +134,6 @@ async def console_office(settings: Settings, clock: MovableClock) -> AsyncIterat
     client = TestClient(TestServer(app))
     await client.start_server()
     try:
-        yield ConsoleOffice(app[CONSOLE].db, app[CONSOLE].intake, clock, client=client)
+        yield ConsoleOffice(app[CONSOLE].db, app[CONSOLE].services, clock, client=client)
     finally:
         await client.close()

@@ -14,6 +14,7 @@ from tests.support.complaint import file_complaint
 from tests.fakes.telegram_api import FakeTelegramAPI
 from tests.support.clock import MovableClock
 from tests.support.telegram import TelegramCitizen
+from workflows import audit
 from workflows import staff as records
 from workflows.flowbook import load_flowbook
 
@@ -38,7 +39,7 @@ class Office:
         def add(session: Any) -> None:
             scope = records.check_scope(self.book, role=role, team=team, districts=districts, categories=categories)
             records.add_staff(session, book=self.book, name=name, scope=scope, telegram_user_id=str(user_id),
-                              whatsapp_number=None, language="id", now=self.clock())
+                              whatsapp_number=None, language="id", by=audit.CLI, now=self.clock())
         await self.db.run(add)
         member = self.person(user_id, name)
         [help_text] = await member.type("/start")  # a bot may only write to people who opened it
@@ -56,7 +57,7 @@ class Office:
     async def set_status(self, user_id: int, status: str) -> None:
         def change(session: Any) -> None:
             staff = session.execute(select(Staff).where(Staff.telegram_user_id == str(user_id))).scalars().one()
-            records.set_status(session, staff_id=staff.id, status=status)
+            records.set_status(session, staff_id=staff.id, status=status, by=audit.CLI, now=self.clock())
         await self.db.run(change)
 
 

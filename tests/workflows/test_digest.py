@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 from sqlalchemy import func, select
 
-from bot.app import build_intake, job_context
+from bot.app import build_services
 from bot.settings import Settings
 from storage.db import Database
 from storage.migrate import upgrade
@@ -44,7 +44,7 @@ class Office:
     def __init__(self, settings: Settings) -> None:
         upgrade(settings.effective_database_url)
         self.db = Database(settings.effective_database_url)
-        self.ctx: JobContext = job_context(build_intake(settings))
+        self.ctx: JobContext = JobContext(build_services(settings))
         self.staff: dict[str, Staff] = {}
         self.db.run_sync(self._seed)
 

@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 from sqlalchemy import select
 
-from bot.app import build_intake, job_context
+from bot.app import build_services
 from bot.scheduler import Scheduler
 from bot.settings import Settings
 from storage import repo
@@ -26,8 +26,10 @@ from storage.models import (
     Staff,
     Ticket,
 )
+from workflows import audit
 from workflows import staff as records
-from workflows.inbound import Intake
+from workflows.jobs import JobContext
+from workflows.services import Services
 
 WIB = timezone(timedelta(hours=7))
 UMBULHARJO = "34.71.04"
@@ -52,33 +54,33 @@ class World:
     def __init__(self, settings: Settings) -> None:
         upgrade(settings.effective_database_url)
         self.db = Database(settings.effective_database_url)
-        self.intake: Intake = build_intake(settings)
+        self.services: Services = build_services(settings)
         self.clock = Clock()
-        self.scheduler = Scheduler(db=self.db, ctx=job_context(self.intake), attachments_dir=settings.attachments_dir,
+        self.scheduler = Scheduler(db=self.db, ctx=JobContext(self.services), attachments_dir=settings.attachments_dir,
                                    clock=self.clock, tick_seconds=60)
         self.seen: dict[str, int] = {}
 
     def hire(self, name: str, user_id: int, role: str = "officer") -> Staff:
-        book = self.intake.book
+        book = self.services.book
 
         def add(session: Any) -> Staff:
             scope = records.check_scope(book, role=role, team=None, districts=[UMBULHARJO], categories=[])
             return records.add_staff(session, book=book, name=name, scope=scope, telegram_user_id=str(user_id),
-                                     whatsapp_number=None, language="id", now=self.clock())
+                                     whatsapp_number=None, language="id", by=audit.CLI, now=self.clock())
         return self.db.run_sync(add)
 
     def file(self, citizen: str = "web-1") -> Ticket:
         def work(session: Any) -> Ticket:
             contact = repo.get_or_create_contact(session, channel="web", external_id=citizen, chat_id=citizen,
                                                  language="id", display_name=None, now=self.clock())
-            return self.intake.casework.open(session, contact=contact, flow="complaint", answers=ANSWERS, now=self.clock())
+            return self.services.casework.open(session, contact=contact, flow="complaint", answers=ANSWERS, now=self.clock())
         return self.db.run_sync(work)
 
     def act(self, number: str, user_id: int, action: str, *args: Any) -> None:
         def work(session: Any) -> None:
             staff = session.execute(select(Staff).where(Staff.telegram_user_id == str(user_id))).scalars().one()
             ticket = session.execute(select(Ticket).where(Ticket.number == number)).scalars().one()
-            getattr(self.intake.casework, action)(session, staff, ticket, *args, self.clock())
+            getattr(self.services.casework, action)(session, staff, ticket, *args, self.clock())
         self.db.run_sync(work)
 
     async def tick_at(self, when: datetime) -> dict[str, list[str]]:
@@ -115,7 +117,7 @@ async def test_reminders_and_escalation_keep_to_working_days_over_christmas(worl
     world.hire("Budi", int(BUDI))
     world.hire("Sri", int(SRI), role="supervisor")
     ticket = world.file()  # Wednesday 23 December, 10:00 WIB; 24-25 are holidays, then a weekend
-    assert world.intake.calendar.local_date(ticket.due_at) == datetime(2026, 12, 28).date()
+    assert world.services.calendar.local_date(ticket.due_at) == datetime(2026, 12, 28).date()
     world.new_messages()  # the new-ticket card
 
     for quiet in (wib("2026-12-24", 9), wib("2026-12-25", 9), wib("2026-12-26", 9), wib("2026-12-28", 7, 59)):

@@ -17,7 +17,7 @@ from sqlmodel import Session
 from storage.models import Conversation, Staff, Ticket
 from workflows.casework import cards
 from workflows.casework.service import Casework, Denied, Refused
-from workflows.console import signin
+from workflows import signin
 from workflows.engine import Inbound, Option, Say
 from workflows.lifecycle import TRANSITIONS, IllegalTransition, next_status
 from workflows.validation.ticket_number import parse_ticket_number
@@ -115,7 +115,8 @@ class Desk:
                        "overdue": [self._row(t) for t in view["overdue"]]}
             return [Say("desk/overview", context, self._open_buttons(view["unassigned"]), step=cards.CARD_STEP)], pending
         if name == "console":  # the link goes out through the outbox, to this same chat
-            signin.send_link(session, casework=self.casework, staff=staff, console_url=self.console_url, now=now)
+            url = signin.issue_link(session, staff=staff, console_url=self.console_url, now=now)
+            self.casework.tell_staff(session, staff, [signin.link_message(url)], now)
             return [], pending
         if name in ("away", "back"):
             staff.status = "away" if name == "away" else "active"

@@ -26,9 +26,9 @@ from storage.models import Contact, Staff, Ticket
 from workflows import claims
 from workflows.casework import access
 from workflows.casework.service import Denied
-from workflows.console import audit
+from workflows import audit
 from workflows.flowbook import FlowBook, FlowSpec, StepSpec
-from workflows.inbound import Intake
+from workflows.services import Services
 from workflows.staff import whatsapp_id
 from workflows.validation import answers as checks
 from workflows.validation.answers import Invalid
@@ -212,7 +212,7 @@ def filed_with_key(session: Session, *, staff_id: int, form_key: str, now: datet
     ).scalars().first()
 
 
-def file(session: Session, *, intake: Intake, staff_id: int, filing: Filing, photos: Sequence[StoredPhoto],
+def file(session: Session, *, services: Services, staff_id: int, filing: Filing, photos: Sequence[StoredPhoto],
          now: datetime) -> Ticket:
     """Open the ticket as the chat would, for the citizen's contact; the second send of a form
     answers with the ticket the first one opened."""
@@ -221,13 +221,13 @@ def file(session: Session, *, intake: Intake, staff_id: int, filing: Filing, pho
     if earlier is not None:
         return earlier
     contact = _reporter(session, filing, now)
-    contact.consent_at, contact.consent_version = now, intake.book.settings.consent_version
+    contact.consent_at, contact.consent_version = now, services.book.settings.consent_version
     answers = {**filing.answers, "source": filing.source, "updates_via": filing.updates_via,
                "filed_by_staff_id": staff_id, "form_key": filing.form_key}
     if filing.photo_field:
-        answers[filing.photo_field] = [intake.record_photo(session, contact, photo, now).id for photo in photos]
-    ticket = intake.casework.open(session, contact=contact, flow=filing.flow, answers=answers, now=now)
-    intake.casework.send(session, contact, [intake.ticket_created(ticket, contact.language)], now)
+        answers[filing.photo_field] = [services.record_photo(session, contact, photo, now).id for photo in photos]
+    ticket = services.casework.open(session, contact=contact, flow=filing.flow, answers=answers, now=now)
+    services.casework.send(session, contact, [services.ticket_created(ticket, contact.language)], now)
     if filing.updates_via == "telegram":  # their receipt carries the code that links their chat
         claims.create_claim(session, ticket=ticket, now=now)
     audit.record(session, staff_id=staff_id, action="assisted_intake", now=now, subject=ticket.number,
@@ -261,7 +261,7 @@ class Receipt:
     claim_open: bool  # a code waits to be used (False: the citizen's chat is linked)
 
 
-def receipt(session: Session, *, intake: Intake, staff: Staff, number: str, now: datetime) -> Receipt | str:
+def receipt(session: Session, *, services: Services, staff: Staff, number: str, now: datetime) -> Receipt | str:
     """A ticket's receipt for the staff member who filed it or anyone who may view the case;
     "not_found" or "denied" (the attempt kept on the ticket's timeline) otherwise."""
     ticket = session.execute(select(Ticket).where(Ticket.number == number)).scalars().first()
@@ -270,7 +270,7 @@ def receipt(session: Session, *, intake: Intake, staff: Staff, number: str, now:
     filer_id = (ticket.details or {}).get("filed_by_staff_id")
     if filer_id != staff.id:
         try:
-            intake.casework.find(session, staff, number=number, now=now)
+            services.casework.find(session, staff, number=number, now=now)
         except Denied:
             return "denied"
     filer = session.get(Staff, filer_id) if isinstance(filer_id, int) else None

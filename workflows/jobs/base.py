@@ -16,21 +16,33 @@ from sqlmodel import Session
 from workflows.calendar import WorkingCalendar
 from workflows.casework.service import Casework
 from workflows.flowbook import FlowBook
+from workflows.services import Services
 from workflows.texts import Texts
 
 
 @dataclass(frozen=True)
 class JobContext:
-    """The jobs' share of the running process. The office's configuration is read through the
-    case workflows, so a change made in the console (Intake.use_book) reaches the next tick."""
+    """The jobs' share of the running process: its services. The office's configuration is
+    read through them at each tick, so a change made in any process (Services.use_book,
+    Services.refresh) reaches the next one."""
 
-    texts: Texts
-    calendar: WorkingCalendar
-    casework: Casework
+    services: Services
 
     @property
     def book(self) -> FlowBook:
-        return self.casework.book
+        return self.services.book
+
+    @property
+    def texts(self) -> Texts:
+        return self.services.texts
+
+    @property
+    def calendar(self) -> WorkingCalendar:
+        return self.services.calendar
+
+    @property
+    def casework(self) -> Casework:
+        return self.services.casework
 
     @property
     def digest_time(self) -> time:

@@ -16,11 +16,26 @@ from sqlmodel import Session
 
 from storage.models import AuditEntry
 
+CLI = "cli"
+Actor = int | str
+"""Who did it: a staff member's id, or the name of a tool the deployment ran (`CLI`), which
+has no staff row and is kept in the entry's data as `actor`."""
+
 
 def record(session: Session, *, staff_id: int | None, action: str, now: datetime, subject: str | None = None,
            data: Mapping[str, Any] | None = None) -> None:
     session.add(AuditEntry(at=now, staff_id=staff_id, action=action[:48], subject=(subject or None) and subject[:128],
                            data=dict(data or {})))
+
+
+def record_by(session: Session, *, actor: Actor, action: str, now: datetime, subject: str | None = None,
+              data: Mapping[str, Any] | None = None) -> None:
+    """`record` for an action a staff member or a tool may take (the staff admin's, from the
+    console or the CLI)."""
+    if isinstance(actor, str):
+        record(session, staff_id=None, action=action, now=now, subject=subject, data={**(data or {}), "actor": actor})
+    else:
+        record(session, staff_id=actor, action=action, now=now, subject=subject, data=data)
 
 
 def recent(session: Session, *, limit: int = 200, before_id: int | None = None) -> Sequence[AuditEntry]:

@@ -6,6 +6,9 @@ passwords are argon2id hashes (argon2-cffi: the PHC winner, maintained, with par
 upgrade themselves through `check_needs_rehash`). Failed sign-ins are counted per username and
 per address; past the limit the form answers "wait" without looking at the password, so a
 guesser gets a handful of tries per quarter hour instead of thousands.
+
+The console, the chat desk (`/console`) and the CLI all sign staff in through here. It knows
+nothing of tickets or chats: it makes a link, and its caller delivers it.
 """
 
 from __future__ import annotations
@@ -21,8 +24,7 @@ from sqlalchemy import delete, func, select, update
 from sqlmodel import Session
 
 from storage.models import ConsoleSession, SigninFailure, SigninLink, Staff
-from workflows.casework.service import Casework
-from workflows.console.audit import record
+from workflows.audit import Actor, record, record_by
 from workflows.engine import Say
 
 LINK_VALID = timedelta(minutes=15)
@@ -53,8 +55,9 @@ def digest(token: str) -> str:
 
 
 # ---------------------------------------------------------------------- passwords
-def set_password(session: Session, *, staff: Staff, username: str, password: str, now: datetime,
-                 by_staff_id: int | None = None) -> None:
+def set_password(session: Session, *, staff: Staff, username: str, password: str, by: Actor, now: datetime) -> None:
+    """New console credentials for `staff`, set by an admin, themselves or the CLI (`by`):
+    audited, and every session of theirs ends."""
     username = username.strip().lower()
     if not (3 <= len(username) <= 64) or not set(username) <= USERNAME_CHARS:
         raise SigninError("a username is 3-64 of a-z 0-9 . _ -")
@@ -65,7 +68,7 @@ def set_password(session: Session, *, staff: Staff, username: str, password: str
         raise SigninError(f"username {username!r} is taken")
     staff.username, staff.password_hash = username, _hasher.hash(password)
     close_all_sessions(session, staff_id=staff.id)  # type: ignore[arg-type]
-    record(session, staff_id=by_staff_id, action="staff.password", subject=f"staff:{staff.id}", now=now)
+    record_by(session, actor=by, action="staff.password", subject=f"staff:{staff.id}", now=now)
 
 
 def throttled(session: Session, *, keys: list[str], now: datetime) -> bool:
@@ -157,25 +160,27 @@ def close_all_sessions(session: Session, *, staff_id: int) -> None:
     session.execute(delete(ConsoleSession).where(ConsoleSession.staff_id == staff_id))
 
 
-def send_link(session: Session, *, casework: Casework, staff: Staff, console_url: str, now: datetime) -> bool:
-    """Put a fresh sign-in link in the staff member's own chat; False when they have no chat."""
+def issue_link(session: Session, *, staff: Staff, console_url: str, now: datetime) -> str:
+    """A fresh one-time sign-in address for `staff`. Sign-in only makes it: the caller says
+    how it reaches them (their chat for the desk and the sign-in page, the terminal for the CLI)."""
     token = create_link(session, staff=staff, now=now)
-    url = f"{console_url.rstrip('/')}/console/signin/link/{token}"
-    minutes = int(LINK_VALID.total_seconds() // 60)
-    return casework.tell_staff(session, staff, [Say("desk/signin_link", {"url": url, "minutes": minutes})], now) > 0
+    return f"{console_url.rstrip('/')}/console/signin/link/{token}"
 
 
-def request_link(session: Session, *, casework: Casework, username: str, address: str, console_url: str,
-                 now: datetime) -> str:
-    """A link asked for on the sign-in page by username: "sent" whether or not the name is
-    known (the form must not reveal usernames), or "throttled". Each request counts against
-    the name and the address, so the form cannot flood anyone's chat."""
+def link_message(url: str) -> Say:
+    """The chat message that carries a sign-in link."""
+    return Say("desk/signin_link", {"url": url, "minutes": int(LINK_VALID.total_seconds() // 60)})
+
+
+def request_link(session: Session, *, username: str, address: str, now: datetime) -> Staff | None | str:
+    """A link asked for on the sign-in page by username: the staff member to send one to, or
+    None (unknown or disabled: the page says "sent" all the same, so the form reveals no
+    usernames), or "throttled". Each request counts against the name and the address, so the
+    form cannot flood anyone's chat."""
     username = username.strip().lower()[:64]
     keys = [f"link:{username}", f"addr:{address}"]
     if throttled(session, keys=keys, now=now):
         return "throttled"
     session.add_all([SigninFailure(key=key, at=now) for key in keys])
     staff = session.execute(select(Staff).where(Staff.username == username)).scalars().first()
-    if staff is not None and staff.status != "disabled":
-        send_link(session, casework=casework, staff=staff, console_url=console_url, now=now)
-    return "sent"
+    return staff if staff is not None and staff.status != "disabled" else None

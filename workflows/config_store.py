@@ -5,13 +5,14 @@ name when the server starts (bot/app.py), so an office that never opens these pa
 files alone. A change here is a small edit of one document, checked by building the whole
 FlowBook with the same validation as the files (a routing rule is checked against the areas and
 the catalogue too), so the console cannot store what start-up would refuse. It is stored with
-version + 1 and audited; the caller then hands the new book to the running Intake
-(`Intake.use_book`), so the chat, routing and service standards use it from the next message.
+version + 1 and audited; the caller then hands the new book to the running services
+(`Services.use_book`), so the chat, routing, service standards and jobs use it from the next
+message.
 
-Other server processes on the same database keep the book they started with until their
-restart; opening an admin page brings the process that serves it up to date (`current`). Each
-form carries the version it was drawn from, so of two admins editing at once the second is
-told to look again instead of silently undoing the first.
+Other server processes on the same database see the change through `stamp`, which each checks
+every few seconds (`Services.refresh`). Each form carries the version it was drawn from, so of
+two admins editing at once the second is told to look again instead of silently undoing the
+first.
 """
 
 from __future__ import annotations
@@ -23,12 +24,19 @@ from datetime import datetime
 from typing import Any
 
 from pydantic import ValidationError
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlmodel import Session
 
 from storage.models import AuditEntry, ConfigDocument, Staff
-from workflows.console import audit
-from workflows.flowbook import LIST_TITLE_MAX, SLA_STAGES, STORED_DOCUMENTS, FlowBook, document_of, with_document
+from workflows import audit
+from workflows.flowbook import (
+    LIST_TITLE_MAX,
+    SLA_STAGES,
+    STORED_DOCUMENTS,
+    FlowBook,
+    document_of,
+    with_document,
+)
 
 Document = dict[str, Any]
 Edit = Callable[[Document], dict[str, Any]]  # changes a document in place; returns what changed (for the audit)
@@ -59,6 +67,12 @@ def versions(session: Session) -> dict[str, int]:
     """Each document's stored version; 0 while it is still the file's."""
     found = dict(session.execute(select(ConfigDocument.name, ConfigDocument.version)).all())
     return {name: found.get(name, 0) for name in STORED_DOCUMENTS}
+
+
+def stamp(session: Session) -> int:
+    """A number that grows with every stored change (the sum of the documents' versions): one
+    small query, so every process can ask it every few seconds."""
+    return int(session.execute(select(func.coalesce(func.sum(ConfigDocument.version), 0))).scalar_one())
 
 
 def current(session: Session, *, book: FlowBook) -> FlowBook:
