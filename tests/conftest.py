@@ -57,6 +57,8 @@ def database_url(tmp_path: Path) -> Iterator[str]:
 
 @pytest.fixture
 def settings(tmp_path: Path, database_url: str) -> Settings:
-    """The app's settings under test. The scheduler is off: its tests run ticks themselves
-    with a clock they control, and a background tick would make other tests depend on timing."""
-    return Settings(data_dir=tmp_path / "data", database_url=database_url, scheduler_tick_seconds=0)
+    """The app's settings under test. The scheduler and the configuration check are off: their
+    tests run ticks and checks themselves, and a background one would make other tests depend
+    on timing."""
+    return Settings(data_dir=tmp_path / "data", database_url=database_url, scheduler_tick_seconds=0,
+                    config_check_seconds=0)

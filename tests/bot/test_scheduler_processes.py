@@ -34,13 +34,14 @@ class Server:
         self.settings = settings
         self.lines: list[str] = []
         self.process: asyncio.subprocess.Process | None = None
+        self.port = free_port()
         self._reader: asyncio.Task[None] | None = None
 
     async def start(self) -> None:
         env = {**os.environ, "SATUPINTU_DATA_DIR": str(self.settings.data_dir),
                "DATABASE_URL": self.settings.effective_database_url, "SATUPINTU_SCHEDULER_TICK_SECONDS": "1"}
         self.process = await asyncio.create_subprocess_exec(
-            sys.executable, "-m", "bot.cli", "serve", "--port", str(free_port()), cwd=ROOT, env=env,
+            sys.executable, "-m", "bot.cli", "serve", "--port", str(self.port), cwd=ROOT, env=env,
             stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT)
         self._reader = asyncio.create_task(self._read())
 

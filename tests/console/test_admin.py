@@ -281,7 +281,7 @@ async def test_a_change_saved_by_another_process_is_taken_up_by_the_admin_pages(
 
     def elsewhere(session) -> None:  # type: ignore[no-untyped-def]
         config_store.change(session, book=before, name="areas", version=0, staff_id=admin.staff.id, now=office.clock(),
-                      edit=partial(config_store.rename_district, code=MANTRIJERON, name="Mantrijeron Baru"))
+                            edit=partial(config_store.rename_district, code=MANTRIJERON, name="Mantrijeron Baru"))
 
     await office.db.run(elsewhere)  # stored, but this process was not told
     assert office.services.book.areas.district(MANTRIJERON).name == "Mantrijeron"  # type: ignore[union-attr]
