@@ -16,7 +16,7 @@ from sqlalchemy import select
 from bot.cli import main
 from bot.clock import utc_now
 from storage.db import Database
-from storage.models import StaffInvite
+from storage.models import AuditEntry, ConsoleSession, Staff, StaffInvite
 from tests.support.office import (
     BUDI,
     MANTRIJERON,
@@ -155,6 +155,40 @@ def test_cli_disable_away_and_back_change_the_listed_status(cli: Any) -> None:
     assert rows(cli("staff", "list")[1])[0][4] == "disabled"
     code, _, err = cli("staff", "disable", "9")
     assert (code, err.strip()) == (2, "error: no staff member 9")
+
+
+def test_cli_staff_actions_are_audited_as_the_console_s_are_and_disabling_ends_console_sessions(
+    cli: Any, database_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    assert cli("staff", "add", "--name", "Budi", "--role", "officer", "--district", UMBULHARJO)[0] == 0
+    monkeypatch.setattr("sys.stdin", io.StringIO("kata-sandi-panjang\n"))
+    assert cli("staff", "password", "1", "--username", "budi", "--password-stdin")[0] == 0
+    assert cli("staff", "invite", "--role", "supervisor")[0] == 0
+    db = Database(database_url)
+    try:
+        def sign_in(session: Any) -> None:  # Budi opens the console in two browsers
+            for _ in range(2):
+                signin.open_session(session, staff=session.get(Staff, 1), how="password", now=utc_now())
+        db.run_sync(sign_in)
+        for command in ("away", "back", "disable"):
+            assert cli("staff", command, "1")[0] == 0
+
+        def trail(session: Any) -> list[tuple[str, int | None, str | None, dict[str, Any]]]:
+            entries = session.execute(select(AuditEntry).where(AuditEntry.action != "signin").order_by(AuditEntry.id))
+            return [(e.action, e.staff_id, e.subject, e.data) for e in entries.scalars()]
+        assert db.run_sync(trail) == [
+            ("staff.add", None, "staff:1", {"name": "Budi", "role": "officer", "team": "umum",
+                                            "districts": [UMBULHARJO], "actor": "cli"}),
+            ("staff.password", None, "staff:1", {"actor": "cli"}),
+            ("staff.invite", None, "invite:1", {"role": "supervisor", "team": None, "districts": [], "actor": "cli"}),
+            ("staff.status", None, "staff:1", {"status": "away", "actor": "cli"}),
+            ("staff.status", None, "staff:1", {"status": "active", "actor": "cli"}),
+            ("staff.status", None, "staff:1", {"status": "disabled", "actor": "cli"}),
+        ]
+        sessions = db.run_sync(lambda s: s.execute(select(ConsoleSession).where(ConsoleSession.staff_id == 1)).all())
+        assert sessions == []  # signed out everywhere, as a disable in the console does
+    finally:
+        db.close()
 
 
 def test_cli_knows_a_district_an_admin_added_in_the_console(cli: Any, database_url: str) -> None:
