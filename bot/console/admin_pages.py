@@ -3,8 +3,9 @@ agencies, staff, a preview of every chat message, and the audit trail. Admins on
 
 A configuration change goes through `workflows.config_store.change` (validated as the YAML
 files are, stored, audited) and, once stored, is put to use by this process at once
-(`Services.use_book`); the other processes take it up within seconds (`Services.refresh`). Every page answers a refused change with the same page and the reason,
-and a stored one with a redirect (so a reload does not post again).
+(`Services.use_book`); the other processes take it up within seconds (`Services.refresh`).
+Every page answers a refused change with the same page and the reason, and a stored one with a
+redirect (so a reload does not post again).
 """
 
 from __future__ import annotations
