@@ -10,11 +10,13 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 from datetime import date
-from typing import Any, Mapping
+from typing import TYPE_CHECKING, Any, Mapping
 
-from workflows.flowbook import StepSpec
 from workflows.validation.nik import check_nik
 from workflows.validation.phone import normalize_phone
+
+if TYPE_CHECKING:  # the flowbook's step types use these checks: types only, no import cycle
+    from workflows.flowbook import StepSpec
 
 
 @dataclass(frozen=True)
