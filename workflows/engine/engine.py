@@ -17,7 +17,6 @@ from workflows.engine.effects import (
     Effect,
     OpenTicket,
     Option,
-    RecordConsent,
     RelayReply,
     ReopenTicket,
     Say,
@@ -27,7 +26,14 @@ from workflows.engine.effects import (
 )
 from workflows.engine.events import Inbound
 from workflows.engine.state import ConversationState
-from workflows.engine.steps import STEP_TYPES, Done, Retry, StepResult, StepType, Stay, Turn
+from workflows.engine.steps import (
+    STEP_TYPES,
+    Done,
+    Retry,
+    Stay,
+    StepResult,
+    Turn,
+)
 from workflows.engine.words import Vocabulary, fold
 from workflows.validation import answers as checks
 
@@ -112,7 +118,7 @@ class Engine:
         if command.name == "help":
             return state, [Say("conversation/help", {"in_flow": state.flow is not None}), *self.prompt(state)]
         if command.name == "status":
-            return state, [ShowStatus(command.argument, tuple(self.prompt(state)))]
+            return state, [ShowStatus(command.argument, self._asked(state))]
         if command.name == "language":
             if command.argument:
                 return self._set_language(state, command.argument)
@@ -165,7 +171,7 @@ class Engine:
             return self._reply(state, state.waiting_ticket, event.text.strip())
         choice = event.value if event.kind == "choice" else self._match_menu_text(event.text or "")
         if choice == "status":
-            return state, [ShowStatus(None, tuple(self._menu(state)))]
+            return state, [ShowStatus(None, self._asked(state))]
         if choice in self.book.intake_flows():
             return self._start_flow(state, choice)
         return state, self._menu(state)
@@ -295,6 +301,10 @@ class Engine:
         if step is None:
             return self._menu(state)
         return [replace(say, step=step.id) for say in STEP_TYPES[step.type].prompt(step, self._turn(state))]
+
+    def _asked(self, state: ConversationState) -> tuple[Say, ...]:
+        """The question again, after an answer that did not move the conversation (a status list)."""
+        return tuple(e for e in self.prompt(state) if isinstance(e, Say))
 
     def _turn(self, state: ConversationState) -> Turn:
         flow = self._flow(state)

@@ -10,8 +10,11 @@ from __future__ import annotations
 import re
 import unicodedata
 from collections.abc import Iterable, Mapping, Sequence
+from typing import Any
 
 COMMANDS = ("start", "help", "cancel", "back", "status", "language")
+# language → meaning → words, as the flowbook holds them (its keys are Literal types of str)
+Words = Mapping[Any, Mapping[Any, Sequence[str]]]
 
 
 def fold(text: str) -> str:
@@ -23,7 +26,7 @@ def fold(text: str) -> str:
 class Vocabulary:
     """What each typed word means; built once per flow book."""
 
-    def __init__(self, words: Mapping[str, Mapping[str, Sequence[str]]]) -> None:
+    def __init__(self, words: Words) -> None:
         meanings: dict[str, set[str]] = {}
         for by_meaning in words.values():
             for meaning, typed in by_meaning.items():

@@ -8,9 +8,10 @@ chat words the reason as an `errors/<reason>` message, the form as a note beside
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import date
-from typing import TYPE_CHECKING, Any, Mapping
+from typing import TYPE_CHECKING, Any
 
 from workflows.validation.nik import check_nik
 from workflows.validation.phone import normalize_phone

@@ -8,7 +8,16 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
-from workflows.engine.steps.base import PAGE_SIZE, Done, Moves, Retry, StepResult, StepType, Stay, Turn
+from workflows.engine.steps.base import (
+    PAGE_SIZE,
+    Done,
+    Moves,
+    Retry,
+    Stay,
+    StepResult,
+    StepType,
+    Turn,
+)
 from workflows.engine.steps.bookends import Consent, Summary
 from workflows.engine.steps.lists import Area, Category, Choice
 from workflows.engine.steps.media import Location, Photos
@@ -19,4 +28,4 @@ STEP_TYPES: Mapping[str, StepType] = {
     for kind in (Consent(), Category(), Choice(), Text(), Nik(), Phone(), Number(), Area(), Location(), Photos(), Summary())
 }
 
-__all__ = ["PAGE_SIZE", "STEP_TYPES", "Done", "Moves", "Retry", "StepResult", "StepType", "Stay", "Turn"]
+__all__ = ["PAGE_SIZE", "STEP_TYPES", "Done", "Moves", "Retry", "Stay", "StepResult", "StepType", "Turn"]

@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Any
 from workflows.engine.effects import Option, Say
 from workflows.engine.events import Inbound
 from workflows.engine.state import ConversationState
-from workflows.engine.steps.base import Done, Retry, StepResult, StepType, Stay, Turn
+from workflows.engine.steps.base import Done, Retry, Stay, StepResult, StepType, Turn
 
 if TYPE_CHECKING:
     from workflows.flowbook import StepSpec

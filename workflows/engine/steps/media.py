@@ -8,7 +8,15 @@ from typing import TYPE_CHECKING, Any
 from workflows.engine.effects import Option, Say
 from workflows.engine.events import Inbound
 from workflows.engine.state import ConversationState
-from workflows.engine.steps.base import Done, Retry, StepResult, StepType, Stay, Turn, checked
+from workflows.engine.steps.base import (
+    Done,
+    Retry,
+    Stay,
+    StepResult,
+    StepType,
+    Turn,
+    checked,
+)
 from workflows.validation import answers as checks
 
 if TYPE_CHECKING:
