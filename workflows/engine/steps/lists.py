@@ -35,42 +35,52 @@ class Choice(StepType):
         return "text", next((o.label.as_dict()[turn.state.language] for o in step.options if o.value == value), value)
 
 
-class Category(StepType):
+class TwoLevels(StepType):
+    """A list of groups, then the items of the group picked; the group's key is kept as the
+    first of `inner_keys`, and `back` returns from the items to the groups."""
+
+    def level(self, turn: Turn) -> tuple[list[Option], str | None]:
+        """The rows to show, and the name of the group picked (None at the first level)."""
+        raise NotImplementedError
+
+    def answer(self, step: StepSpec, turn: Turn, event: Inbound, today: date) -> StepResult:
+        options, group = self.level(turn)
+        picked = turn.pick(event, options)
+        if picked is None:
+            return Retry(Say("errors/choose_option"))
+        outer = self.inner_keys[0]
+        if group is None:
+            return Stay(replace(turn.state.with_answers(**{outer: picked}), page=0))
+        return Done({outer: turn.state.answers[outer], step.answer_key: picked})
+
+    def back(self, step: StepSpec, state: ConversationState) -> ConversationState | None:
+        outer = self.inner_keys[0]
+        return state.without_answers(outer) if outer in state.answers else None
+
+
+class Category(TwoLevels):
     """The office's categories for the flow's kind: a group, then a type in it."""
 
     name = "category"
     levels = ("_group", "_type")
     inner_keys = ("category_group",)
 
-    def _options(self, turn: Turn) -> tuple[list[Option], dict[str, Any]]:
-        kind = turn.flow.kind
-        groups = turn.book.categories.groups(kind)
+    def level(self, turn: Turn) -> tuple[list[Option], str | None]:
+        groups = turn.book.categories.groups(turn.flow.kind)
         group_key = turn.state.answers.get("category_group")
         if group_key is None:
-            return [Option(g.key, label=g.label.as_dict()) for g in groups], {"kind": kind, "group": None}
+            return [Option(g.key, label=g.label.as_dict()) for g in groups], None
         group = next(g for g in groups if g.key == group_key)
         options = [
             Option(t.key, label=t.label.as_dict(), description=t.description.model_dump() if t.description else None)
             for t in group.types
         ]
-        return options, {"kind": kind, "group": group.label.as_dict()[turn.state.language]}
+        return options, group.label.as_dict()[turn.state.language]
 
     def prompt(self, step: StepSpec, turn: Turn) -> list[Say]:
-        options, ctx = self._options(turn)
-        key = step.prompt_keys[0] if ctx["group"] is None else step.prompt_keys[1]
-        return [Say(key, ctx, turn.paged(options, nested=ctx["group"] is not None))]
-
-    def answer(self, step: StepSpec, turn: Turn, event: Inbound, today: date) -> StepResult:
-        options, ctx = self._options(turn)
-        picked = turn.pick(event, options)
-        if picked is None:
-            return Retry(Say("errors/choose_option"))
-        if ctx["group"] is None:
-            return Stay(replace(turn.state.with_answers(category_group=picked), page=0))
-        return Done({"category_group": turn.state.answers["category_group"], step.answer_key: picked})
-
-    def back(self, step: StepSpec, state: ConversationState) -> ConversationState | None:
-        return state.without_answers("category_group") if "category_group" in state.answers else None
+        options, group = self.level(turn)
+        key = step.prompt_keys[0] if group is None else step.prompt_keys[1]
+        return [Say(key, {"kind": turn.flow.kind, "group": group}, turn.paged(options, nested=group is not None))]
 
     def shown(self, step: StepSpec, value: Any, turn: Turn) -> tuple[str, Any]:
         if value is None:
@@ -80,14 +90,14 @@ class Category(StepType):
         return "text", f"{found[0].label.as_dict()[lang]} — {found[1].label.as_dict()[lang]}" if found else value
 
 
-class Area(StepType):
+class Area(TwoLevels):
     """The office's villages: a district, then a village in it."""
 
     name = "area"
     levels = ("_district", "_village")
     inner_keys = ("district_code",)
 
-    def _options(self, turn: Turn) -> tuple[list[Option], str | None]:
+    def level(self, turn: Turn) -> tuple[list[Option], str | None]:
         areas = turn.book.areas
         district_code = turn.state.answers.get("district_code")
         if district_code is None:
@@ -97,22 +107,10 @@ class Area(StepType):
         return [Option(v.code, label={"id": v.name, "en": v.name}) for v in district.villages], district.name
 
     def prompt(self, step: StepSpec, turn: Turn) -> list[Say]:
-        options, district = self._options(turn)
+        options, district = self.level(turn)
         key = step.prompt_keys[0] if district is None else step.prompt_keys[1]
         ctx = turn.ctx(step, district=district, regency=turn.book.areas.regency.name)
         return [Say(key, ctx, (*turn.paged(options, nested=district is not None), *turn.skip(step)))]
-
-    def answer(self, step: StepSpec, turn: Turn, event: Inbound, today: date) -> StepResult:
-        options, district = self._options(turn)
-        picked = turn.pick(event, options)
-        if picked is None:
-            return Retry(Say("errors/choose_option"))
-        if district is None:
-            return Stay(replace(turn.state.with_answers(district_code=picked), page=0))
-        return Done({"district_code": turn.state.answers["district_code"], step.answer_key: picked})
-
-    def back(self, step: StepSpec, state: ConversationState) -> ConversationState | None:
-        return state.without_answers("district_code") if "district_code" in state.answers else None
 
     def shown(self, step: StepSpec, value: Any, turn: Turn) -> tuple[str, Any]:
         if value is None:
