@@ -676,6 +676,14 @@ def test_an_office_adds_a_local_word_and_keeps_the_others(tmp_path: Path) -> Non
     assert tidak.state.step == "reporter_phone" and tidak.keys[0] == "errors/phone"
 
 
+def test_an_office_dont_know_word_answers_someone_elses_nik(tmp_path: Path) -> None:
+    engine = office_engine(tmp_path, lambda document: document.update(words={"id": {"dont_know": ["ora ngerti"]}}))
+    chat = Chat(engine=engine)
+    file_until(chat, "person_nik", subject="other")
+    chat.type("Ora ngerti.")
+    assert chat.state.step == "person_age" and chat.state.answers["person_nik"] is None
+
+
 def test_an_office_command_word_works_like_ours(tmp_path: Path) -> None:
     engine = office_engine(tmp_path, lambda document: document.update(words={"id": {"back": ["kembali", "mbalik"]}}))
     chat = Chat(engine=engine)
