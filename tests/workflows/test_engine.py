@@ -690,6 +690,7 @@ def test_an_office_command_word_works_like_ours(tmp_path: Path) -> None:
     file_until(chat, "subject")
     chat.type("mbalik")
     assert chat.state.step == "category"
+    assert engine.command("/Mbalik@SatupintuBot").name == "back"  # type: ignore[union-attr]
 
 
 def test_without_a_words_section_our_words_apply(tmp_path: Path) -> None:

@@ -72,6 +72,10 @@ class Engine:
         expires = now + self.ttl if new_state.flow is not None else None
         return Outcome(replace(new_state, expires_at=expires), tuple(effects))
 
+    def command(self, text: str) -> Command | UnknownCommand | None:
+        """The command `text` is, in this office's words (the caller reads `/start <code>` too)."""
+        return parse_command(text, self.words.commands)
+
     def expects_photo(self, state: ConversationState) -> bool:
         """Whether a photo would be an answer now; the caller downloads and stores only then."""
         step = self._current(state)
@@ -82,7 +86,7 @@ class Engine:
         self, state: ConversationState, event: Inbound, today: date
     ) -> tuple[ConversationState, list[Effect]]:
         if event.kind == "text" and event.text is not None:
-            command = parse_command(event.text, self.words.commands)
+            command = self.command(event.text)
             if isinstance(command, Command):
                 return self._command(state, command)
             if isinstance(command, UnknownCommand):
