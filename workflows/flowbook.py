@@ -392,8 +392,8 @@ class FlowBook(Strict):
     def _command_words(self) -> FlowBook:
         """A command is the first word of a message, so each of its words must be one word."""
         for language, meanings in self.words.items():
-            for meaning in COMMANDS:
-                for word in meanings.get(meaning, []):  # type: ignore[call-overload]
+            for meaning, typed in meanings.items():
+                for word in typed if meaning in COMMANDS else ():
                     if len(word.split()) != 1 or word.startswith("/"):
                         raise ValueError(f"words.{language}.{meaning}: {word!r} must be one word, without a slash")
         return self
@@ -426,8 +426,10 @@ def _with_packaged_defaults(flows_file: Any) -> Any:
         return flows_file  # validation says what is wrong
     packaged = _read(DATA_DIR / "flows.yaml")
     own_words = flows_file.get("words") or {}
-    words = {language: {**packaged["words"].get(language, {}), **(own_words.get(language) or {})}
-             for language in {*packaged["words"], *own_words}}
+    words = own_words if not isinstance(own_words, dict) else {
+        language: {**packaged["words"].get(language, {}), **(own_words.get(language) or {})}
+        for language in {*packaged["words"], *own_words}
+    }
     flows = {name: {"menu": packaged["flows"][name]["menu"], **flow}
              if isinstance(flow, dict) and "menu" not in flow and "menu" in packaged["flows"].get(name, {}) else flow
              for name, flow in flows_file["flows"].items()}
