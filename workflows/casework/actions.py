@@ -116,7 +116,7 @@ class Action:
         return next((i for i in self.inputs if i.name not in values and i.asked(values)), None)
 
 
-def number(value: str) -> int:
+def id_of(value: str) -> int:
     """A chosen id; anything else reads as an id nobody has, so Casework refuses it kindly."""
     value = str(value)
     return int(value) if value.isdigit() and len(value) <= 9 else -1
@@ -138,11 +138,8 @@ def _still_open(ticket: Ticket, referrals: Sequence[Referral]) -> bool:
     return ticket.status in OPEN
 
 
-def _always(ticket: Ticket, referrals: Sequence[Referral]) -> bool:
-    return True
-
-
-# In the order the card shows its buttons and the console its forms.
+# In the order the card shows its buttons and the console its forms (reopening has no button:
+# a closed case is reopened from the console).
 TABLE: tuple[Action, ...] = (
     Action("accept", access.can_act, (), lambda work, s, staff, t, v, now: work.accept(s, staff, t, now),
            button="card_accept", confirm="card", heading="accepted",
@@ -166,17 +163,17 @@ TABLE: tuple[Action, ...] = (
             Input("status", "referral_status", "referral_statuses"),
             Input("outcome", "referral_outcome", required=False, unless=("status", "acknowledged"))),
            lambda work, s, staff, t, v, now: work.record_referral(
-               s, staff, t, number(v["referral"]), v["status"], v.get("outcome") or None, now),
+               s, staff, t, id_of(v["referral"]), v["status"], v.get("outcome") or None, now),
            button="card_referral", confirm="card", heading="referral_recorded", open_when=_any_open_referral),
-    Action("note", access.can_view, (Input("text", "note"),),
-           lambda work, s, staff, t, v, now: work.note(s, staff, t, v["text"], now),
-           button="card_note", confirm="done", done="note", open_when=_always),
-    Action("reassign", access.can_reassign, (Input("officer", "officer", "officers"),),
-           lambda work, s, staff, t, v, now: work.reassign(s, staff, t, number(v["officer"]), now),
-           button="card_reassign", confirm="done", done="reassign", open_when=_still_open),
     Action("reopen", access.can_act, (Input("reason", "reopen_reason"),),
            lambda work, s, staff, t, v, now: work.reopen_by_staff(s, staff, t, v["reason"], now),
            button=None, confirm="card"),
+    Action("note", access.can_view, (Input("text", "note"),),
+           lambda work, s, staff, t, v, now: work.note(s, staff, t, v["text"], now),
+           button="card_note", confirm="done", done="note"),  # in any status
+    Action("reassign", access.can_reassign, (Input("officer", "officer", "officers"),),
+           lambda work, s, staff, t, v, now: work.reassign(s, staff, t, id_of(v["officer"]), now),
+           button="card_reassign", confirm="done", done="reassign", open_when=_still_open),
 )
 ACTIONS: dict[str, Action] = {a.name: a for a in TABLE}
 # The chat's question name → its action and input (a pending follow-up is stored by this name).
@@ -210,7 +207,7 @@ def choices(work: Casework, session: Session, staff: Staff, ticket: Ticket, sour
         return tuple(Choice(str(r.id), office.agency_label(r.agency), subject=r)
                      for r in work.referrals(session, ticket) if r.status in OPEN_REFERRAL)
     # referral_statuses: an agency acknowledges a referral once; done or declined close it.
-    referral = session.get(Referral, number(values.get("referral", "")))
+    referral = session.get(Referral, id_of(values.get("referral", "")))
     return tuple(Choice(status, label_key=f"referral_{status}") for status in REFERRAL_STATUSES
                  if status != "acknowledged" or referral is None or referral.status == "sent")
 
