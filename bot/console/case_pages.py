@@ -3,9 +3,11 @@ and the forms to work it.
 
 Every action is a small form carrying the ticket's version. The version grows with each
 change, so a double press, or a form left open while a colleague acted, is refused instead of
-acting twice. The actions go through `Casework`, which checks access and the lifecycle; a look
-at a case outside the viewer's area is refused and logged on the ticket (and that log is kept,
-so the refusal is caught inside the transaction rather than rolling it back).
+acting twice. Which forms, their fields and their options come from the action table
+(`workflows/casework/actions.py`), as the chat's buttons and questions do. The actions go
+through `Casework`, which checks access and the lifecycle; a look at a case outside the
+viewer's area is refused and logged on the ticket (and that log is kept, so the refusal is
+caught inside the transaction rather than rolling it back).
 """
 
 from __future__ import annotations

@@ -1,9 +1,11 @@
 """The staff side of the chat: commands, ticket-card buttons, and the short follow-up
 questions an action needs (the note, the question for the citizen, the agency, the reason).
 
-A pending follow-up is stored in the staff member's conversation row, so a restart between
-"Refer" and the typed request loses nothing. Every action goes through `Casework`, which
-checks access again when it is carried out.
+The questions are the action's inputs as the action table declares them (`actions.py`), asked
+in order: a choice as buttons, a text as a prompt. A pending follow-up is stored in the staff
+member's conversation row under the question's name, so a restart between "Refer" and the
+typed request loses nothing. Every action goes through `Casework`, which checks access again
+when it is carried out and says what happened; this desk words it (the card, or "done").
 """
 
 from __future__ import annotations
