@@ -34,7 +34,7 @@ from sqlmodel import Session, col
 
 from storage.models import OutboxMessage, Referral, Staff, SurveyResponse, Ticket
 from workflows import sla
-from workflows.casework.cards import OPEN_REFERRAL
+from workflows.casework.actions import OPEN_REFERRAL
 from workflows.engine import Say
 from workflows.jobs.base import JobContext, JobResult
 from workflows.lifecycle import OPEN, STATUSES

@@ -25,7 +25,7 @@ from storage.models import (
     Ticket,
 )
 from workflows.casework import routing
-from workflows.casework.cards import OPEN_REFERRAL
+from workflows.casework.actions import OPEN_REFERRAL
 from workflows.casework.service import Casework
 from workflows.engine import Option, Say
 from workflows.jobs.base import JobContext, JobResult
