@@ -725,5 +725,5 @@ def test_an_unknown_step_type_is_refused_at_load(tmp_path: Path) -> None:
 
 
 def test_a_command_word_of_two_words_is_refused_at_load(tmp_path: Path) -> None:
-    with pytest.raises(ValueError, match="words.id.back: 'ke belakang' must be one word"):
+    with pytest.raises(ValueError, match=r"words\.id\.back: 'ke belakang' must be one word"):
         office_engine(tmp_path, lambda document: document.update(words={"id": {"back": ["ke belakang"]}}))
