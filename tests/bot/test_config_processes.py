@@ -67,14 +67,14 @@ async def test_a_change_saved_in_one_server_is_used_by_the_other_within_seconds(
         at_a, at_b = f"http://127.0.0.1:{a.port}", f"http://127.0.0.1:{b.port}"
 
         token = CSRF.search(await _text(browser, at_a + "/console/signin")).group(1)  # type: ignore[union-attr]
-        async with browser.post(at_a + "/console/signin", allow_redirects=False,
-                                data={"csrf": token, "username": "ani", "password": PASSWORD, "next": "/console/"}) as answer:
+        credentials = {"csrf": token, "username": "ani", "password": PASSWORD, "next": "/console/"}
+        async with browser.post(at_a + "/console/signin", data=credentials, allow_redirects=False) as answer:
             assert answer.status == 303, await answer.text()
         assert NEW_LABEL not in await _text(browser, at_b + "/console/queue")
 
         form = await _text(browser, at_a + "/console/admin/categories/lansia_telantar")
-        data = {"csrf": CSRF.search(form).group(1), "version": VERSION.search(form).group(1),  # type: ignore[union-attr]
-                "label_id": NEW_LABEL, "label_en": "Older person alone"}
+        csrf, version = CSRF.search(form).group(1), VERSION.search(form).group(1)  # type: ignore[union-attr]
+        data = {"csrf": csrf, "version": version, "label_id": NEW_LABEL, "label_en": "Older person alone"}
         async with browser.post(at_a + "/console/admin/categories/lansia_telantar/labels", data=data,
                                 allow_redirects=False) as answer:
             assert answer.status == 303, await answer.text()
