@@ -242,6 +242,7 @@ async def test_the_audit_trail_names_who_changed_what(office: ConsoleOffice) -> 
     await admin.post(path, {"name": "Mantrijeron Kota", "version": await _version(admin, path)})
     page = html.unescape(await (await admin.get("/console/admin")).text())
     assert "Ani Admin" in page and "wilayah diubah" in page and "Mantrijeron Kota" in page
+    assert "baris perintah" in page  # Ani herself was added the way `satupintu staff add` adds staff
     await admin.close()
 
 
