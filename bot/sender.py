@@ -4,8 +4,8 @@ A unit of work that queues replies claims them for the sender in its own transac
 `reserve` and `claim_in`); a short timer picks up rows left by a crash or waiting on a retry. A row is marked sent only after the platform accepted
 it; a crash between the two means it is sent again after its lease (at least once, never lost).
 
-A channel may have rate limits (`bot/ratelimit.py`, whose DEFAULT_LIMITS are Telegram's; a
-channel not named is not limited): a chat's task waits for its turn before each message, but
+A channel may have rate limits (`bot/ratelimit.py`; each channel declares its own in its
+`SPEC`, and a channel without any is not limited): a chat's task waits for its turn before each message, but
 never so long that its lease could run out; then it gives the rest back for later.
 """
 
@@ -40,7 +40,7 @@ class Sender:
     def __init__(self, *, db: Database, channels: dict[str, Sending], clock: Clock = utc_now,
                  poll_seconds: float = 1.0, parallel_chats: int | None = None,
                  limits: Mapping[str, ChannelLimits] | None = None, lease: timedelta = LEASE) -> None:
-        """`limits` by channel name, e.g. `bot.ratelimit.DEFAULT_LIMITS`; none by default.
+        """`limits` by channel name (`bot.channels.registry.send_limits`); none by default.
         `parallel_chats` (chats delivered at once) defaults to 16, or, with limits, twice a
         channel's overall rate over its per-chat rate (60 for Telegram), since a chat waiting for
         its own limit holds its slot. More slots than needed only add contention: 64 without

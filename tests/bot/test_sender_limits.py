@@ -12,8 +12,9 @@ from typing import AsyncIterator, Mapping
 
 from sqlalchemy import select
 
+from bot.channels import telegram
 from bot.channels.telegram import TelegramChannel
-from bot.ratelimit import DEFAULT_LIMITS, ChannelLimiter, ChannelLimits, RateLimit
+from bot.ratelimit import ChannelLimiter, ChannelLimits, RateLimit
 from bot.sender import Sender
 from bot.settings import Settings
 from storage import outbox
@@ -117,9 +118,16 @@ async def test_a_429_is_waited_out_and_nothing_is_lost_or_doubled(settings: Sett
 
 
 # ---------------------------------------------------------------------- the limiter alone, on a hand-moved clock
+def telegram_defaults() -> ChannelLimits:
+    """The limits Telegram declares when its settings are left alone."""
+    limits = telegram.SPEC.limits(Settings())
+    assert limits is not None
+    return limits
+
+
 async def test_a_reply_of_three_goes_out_at_once_then_one_a_second() -> None:
     now = [100.0]
-    limiter = ChannelLimiter(DEFAULT_LIMITS["telegram"], monotonic=lambda: now[0])
+    limiter = ChannelLimiter(telegram_defaults(), monotonic=lambda: now[0])
     for _ in range(3):
         assert await limiter.acquire("5", deadline=now[0]) == 0.0
         limiter.answered("5")
@@ -131,7 +139,7 @@ async def test_a_reply_of_three_goes_out_at_once_then_one_a_second() -> None:
 
 async def test_a_429_pauses_the_channel_only_when_the_chat_was_quiet() -> None:
     now = [100.0]
-    limiter = ChannelLimiter(DEFAULT_LIMITS["telegram"], monotonic=lambda: now[0])
+    limiter = ChannelLimiter(telegram_defaults(), monotonic=lambda: now[0])
     await limiter.acquire("5", deadline=now[0])
     limiter.answered("5")
     limiter.refused("5", 10)  # "5" just sent: its own limit, the others carry on
