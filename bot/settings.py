@@ -94,7 +94,7 @@ class Settings:
         ZoneInfo(self.timezone)
 
 
-_ENV = {
+_ENV: dict[str, Setting] = {
     "SATUPINTU_DATA_DIR": ("data_dir", Path),
     "DATABASE_URL": ("database_url", str),
     "SATUPINTU_HOST": ("host", str),
