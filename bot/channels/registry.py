@@ -28,7 +28,7 @@ CHANNELS: tuple[ChannelSpec, ...] = (
     webchat.SPEC,
 )
 
-INSTALLED = web.AppKey("channels", dict)  # name → the built `Channel`, in the order they start
+INSTALLED = web.AppKey("channels", dict[str, Channel])  # name → the built channel, in the order they start
 
 
 def load_settings(env: Mapping[str, str] | None = None, *, channels: Sequence[ChannelSpec] = CHANNELS,

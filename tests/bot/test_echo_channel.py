@@ -32,7 +32,9 @@ class EchoPerson:
     def __init__(self, app: web.Application, client: TestClient[Any, Any], sender_id: str) -> None:
         self.client = client
         self.sender_id = sender_id
-        self.channel: EchoChannel = app[registry.INSTALLED][echo_channel.CHANNEL]
+        channel = app[registry.INSTALLED][echo_channel.CHANNEL]
+        assert isinstance(channel, EchoChannel)
+        self.channel = channel
         self.sender = app[SENDER]
 
     @property
