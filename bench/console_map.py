@@ -138,14 +138,15 @@ def show_plans(url: str) -> None:
             filters = mapview.Filters(category=params.get("category"), status=params.get("status", "open"))
             print(f"\n== {name}")
             if path.endswith(".json"):
-                explain(db, lambda session: mapview.clusters(session, viewer=viewer, filters=filters,
-                                                             bbox=bbox_of(params["bbox"]), zoom=int(params["zoom"])))
+                bbox, zoom = bbox_of(params["bbox"]), int(params["zoom"])
+                explain(db, lambda session, v=viewer, f=filters, b=bbox, z=zoom:
+                        mapview.clusters(session, viewer=v, filters=f, bbox=b, zoom=z))
             elif path.endswith("/map"):
-                explain(db, lambda session: (mapview.extent(session, viewer=viewer, filters=filters),
-                                             mapview.listing(session, viewer=viewer, filters=filters)))
+                explain(db, lambda session, v=viewer, f=filters: (mapview.extent(session, viewer=v, filters=f),
+                                                                  mapview.listing(session, viewer=v, filters=f)))
             else:
-                explain(db, lambda session: register.people(session, viewer=viewer, cursor=None,
-                                                            query=register.Query(name=params.get("q", ""))))
+                query = register.Query(name=params.get("q", ""))
+                explain(db, lambda session, v=viewer, q=query: register.people(session, viewer=v, cursor=None, query=q))
     finally:
         db.close()
 

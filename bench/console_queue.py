@@ -29,7 +29,7 @@ import sys
 import tempfile
 import time
 from collections.abc import Awaitable, Callable
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -144,7 +144,7 @@ async def measure(url: str, district: str, args: argparse.Namespace) -> dict[str
                         await answer.read()
 
                 figures["bare aiohttp GET"] = await timed(args.runs, bare_get)
-            month_ago = (datetime.now(timezone.utc) - timedelta(days=30)).date().isoformat()
+            month_ago = (datetime.now(UTC) - timedelta(days=30)).date().isoformat()
             for who, username in (("supervisor", f"supervisor-{district}"), ("admin", "admin")):
                 member = Member(f"http://127.0.0.1:{ours}")
                 try:
@@ -162,7 +162,7 @@ async def measure(url: str, district: str, args: argparse.Namespace) -> dict[str
                                                     f"&district={district}&created_from={month_ago}",
                     }
                     for name, path in pages.items():
-                        figures[f"{who}: {name}"] = await timed(args.runs, lambda p=path: member.get(p))
+                        figures[f"{who}: {name}"] = await timed(args.runs, lambda p=path, m=member: m.get(p))
                     rows = (await member.get(pages["CSV export, small filter"])).count(b"\n") - 1
                     print(f"{who}: the small export has {rows} rows")
                 finally:
@@ -179,7 +179,7 @@ def explain_filtered(url: str, district: str) -> None:
         viewer = db.run_sync(lambda s: s.execute(select(Staff).where(Staff.username == f"supervisor-{district}")).scalar_one())
         filt = QueueFilter(category=CATEGORY, district=district)
         explain(db, lambda session: queue.page(session, viewer=viewer, filt=filt, after=None,
-                                               now=datetime.now(timezone.utc), zone=Settings().zone))
+                                               now=datetime.now(UTC), zone=Settings().zone))
     finally:
         db.close()
 

@@ -20,7 +20,7 @@ import itertools
 import random
 import sys
 import time
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -141,7 +141,7 @@ def seed(url: str, *, tickets: int, data_dir: Path, quiet: bool = False) -> floa
     db = Database(url)
     try:
         book = build_intake(Settings(data_dir=data_dir, database_url=url)).book
-        seeder = ConsoleSeeder(book, datetime.now(timezone.utc), random.Random(20261124))
+        seeder = ConsoleSeeder(book, datetime.now(UTC), random.Random(20261124))
         started = time.perf_counter()
         db.run_sync(seeder.staff)
         for first in range(1, tickets + 1, BATCH):

@@ -29,7 +29,7 @@ import sys
 import tempfile
 import time
 from collections.abc import Callable
-from datetime import date, datetime, timedelta, timezone
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -92,7 +92,7 @@ class Seeder:
             self.supervisors[code] = hire(f"Supervisor {n}", "supervisor", [code]).id  # type: ignore[assignment]
         session.add(Contact(channel="web", external_id="bench", chat_id="bench", created_at=self.now - self.span))
         regency = hire("Supervisor regency", "supervisor", [])
-        shares = [b - a for a, b in zip([0.0, *self.weights], self.weights)]
+        shares = [b - a for a, b in zip([0.0, *self.weights], self.weights, strict=False)]
         busiest = self.districts[shares.index(max(shares))][0]
         return session.get(Staff, self.supervisors[busiest]), regency
 
@@ -115,7 +115,7 @@ class Seeder:
         status = rng.choices(statuses, cum_weights=cumulative)[0]
         dues = [created + timedelta(days=round(days * 1.4), hours=rng.uniform(0, 8)) for days in STAGE_DAYS[kind]]
         met = self.met(status, created, dues)
-        unmet = [(due, stage) for due, stage, when in zip(dues, ("first_response", "follow_up", "resolution"), met) if when is None]
+        unmet = [(due, stage) for due, stage, when in zip(dues, ("first_response", "follow_up", "resolution"), met, strict=True) if when is None]
         resolved = max(m for m in met if m) if status in ("resolved", "closed") else None
         assignee = rng.choice(self.officers[code])
         unassigned = status == "new" and rng.random() < 0.3
@@ -135,7 +135,7 @@ class Seeder:
                                    "outcome": None, "created_by_staff_id": self.officers[code][0],
                                    "created_at": created, "updated_at": created})
         sla = {stage: {"due": due.isoformat(), "met": when.isoformat() if when else None}
-               for stage, due, when in zip(("first_response", "follow_up", "resolution"), dues, met)}
+               for stage, due, when in zip(("first_response", "follow_up", "resolution"), dues, met, strict=True)}
         return {"id": ticket_id, "number": f"SP-{created.year}-{ticket_id:07d}", "kind": kind,
                 "category": rng.choice(self.categories[kind]), "category_group": None, "reporter_contact_id": 1,
                 "subject": "other", "details": {}, "district_code": code, "village_code": rng.choice(villages),
@@ -216,7 +216,7 @@ def explain(db: Database, work: Callable[[Any], object]) -> None:
     event.remove(db.engine, "before_cursor_execute", before)
     prefix = "EXPLAIN QUERY PLAN " if db.is_sqlite else "EXPLAIN (ANALYZE, BUFFERS) "
     with db.engine.connect() as connection:
-        for (statement, parameters, started), following in zip(seen, [*(s[2] for s in seen[1:]), ended]):
+        for (statement, parameters, started), following in zip(seen, [*(s[2] for s in seen[1:]), ended], strict=True):
             if not statement.lstrip().upper().startswith("SELECT"):
                 continue
             print(f"\n-- {(following - started) * 1000:.1f} ms\n{' '.join(statement.split())}")
@@ -237,7 +237,7 @@ def main() -> None:
         upgrade(url)
         db = Database(url)
         ctx = job_context(build_intake(Settings(data_dir=Path(folder), database_url=url)))
-        now = datetime.now(timezone.utc)
+        now = datetime.now(UTC)
         day: date = ctx.calendar.local_date(now)
         try:
             district, regency, seeding = seed(db, ctx, args, now)

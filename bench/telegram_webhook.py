@@ -20,8 +20,8 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from bench.webhook_load import Target, arguments, compare  # noqa: E402
-from tests.fakes.telegram_api import FakeTelegramAPI  # noqa: E402
+from bench.webhook_load import Target, arguments, compare
+from tests.fakes.telegram_api import FakeTelegramAPI
 
 TOKEN = "123456:BENCH-TOKEN"
 SECRET = "bench_secret"

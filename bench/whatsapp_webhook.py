@@ -22,8 +22,8 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from bench.webhook_load import Target, arguments, compare  # noqa: E402
-from tests.fakes.graph_api import FakeGraphAPI  # noqa: E402
+from bench.webhook_load import Target, arguments, compare
+from tests.fakes.graph_api import FakeGraphAPI
 
 
 def delivery(number: int, wa_id: str, text: str) -> dict[str, Any]:

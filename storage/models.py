@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any
+from typing import Any, Protocol
 
-from sqlalchemy import Column, Index, UniqueConstraint, text
+from sqlalchemy import Column, Index, Table, UniqueConstraint, text
 from sqlmodel import Field, SQLModel
 
 from storage.types import JSONType, UTCDateTime
@@ -17,6 +17,27 @@ def _ts(**kw: Any) -> Any:
 
 def _json(default_factory: Any) -> Any:
     return Field(default_factory=default_factory, sa_column=Column(JSONType, nullable=False))
+
+
+def table_of(model: type[SQLModel]) -> Table:
+    """The Core table behind a table model, for statements that skip the ORM on hot paths.
+    SQLAlchemy sets `__table__` when the class is created; SQLModel's types do not declare it."""
+    table = model.__table__  # type: ignore[attr-defined]
+    assert isinstance(table, Table)
+    return table
+
+
+class _Row(Protocol):
+    @property
+    def id(self) -> int | None: ...
+
+
+def stored_id(row: _Row) -> int:
+    """The id of a row that is in the database (read, or added and flushed). SQLModel types `id`
+    optional because a new object has none until it is flushed: asking for it earlier is a bug."""
+    if row.id is None:
+        raise ValueError(f"{type(row).__name__} has no id yet: flush it first")
+    return row.id
 
 
 class Contact(SQLModel, table=True):

@@ -9,19 +9,20 @@ messages keep their order.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any, Sequence
+from typing import Any, cast
 
-from sqlalchemy import bindparam, func, insert, or_, select, update
+from sqlalchemy import CursorResult, bindparam, func, insert, or_, select, update
 from sqlalchemy.dialects import postgresql, sqlite
-from sqlmodel import Session
+from sqlmodel import Session, col
 
-from storage.models import OutboxMessage
+from storage.models import OutboxMessage, table_of
 
 PENDING, SENDING, SENT, FAILED = "pending", "sending", "sent", "failed"
 HELD = "held"  # waits for the person's next message (WhatsApp, outside its 24-hour window)
-TABLE = OutboxMessage.__table__
+TABLE = table_of(OutboxMessage)
 BATCH = 10  # messages of one chat claimed at once
 # Built once: the per-message path should not pay for constructing and keying statements.
 _INSERT = insert(TABLE).returning(TABLE.c.id, sort_by_parameter_order=True)
@@ -160,7 +161,7 @@ _RELEASE_HELD = (
 def release_held(session: Session, *, channel: str, chat_id: str) -> int:
     """The person wrote: what waited for them goes out now, before the answer to what they wrote
     (older rows are claimed first). The statement is prebuilt: building it took longer than running it."""
-    result = session.execute(_RELEASE_HELD, {"b_channel": channel, "b_chat_id": chat_id})
+    result = cast("CursorResult[Any]", session.execute(_RELEASE_HELD, {"b_channel": channel, "b_chat_id": chat_id}))
     return int(result.rowcount or 0)
 
 
@@ -205,16 +206,16 @@ def record_delivery(session: Session, *, channel: str, report: DeliveryReport) -
     rank = _DELIVERY_RANK.get(report.status, 0)
     older = [status for status, r in _DELIVERY_RANK.items() if r < rank]
     error = f"{report.error_code} {report.error or ''}".strip()[:500] if report.error_code is not None else None
-    result = session.execute(update(TABLE).where(
+    result = cast("CursorResult[Any]", session.execute(update(TABLE).where(
         TABLE.c.id == row.id, or_(TABLE.c.delivery.is_(None), TABLE.c.delivery.in_(older))
-    ).values(delivery=report.status, delivery_at=report.at, delivery_error=error))
+    ).values(delivery=report.status, delivery_at=report.at, delivery_error=error)))
     return Reported(int(row.id), row.chat_id, row.status, row.sent_at, news=result.rowcount == 1)
 
 
 def mark_retry(session: Session, *, message_id: int, not_before: datetime, error: str, parts_sent: int = 0) -> None:
     """Try again after `not_before`; `parts_sent` of a message in several requests already went out."""
     session.execute(
-        update(TABLE).where(OutboxMessage.id == message_id)
+        update(TABLE).where(col(OutboxMessage.id) == message_id)
         .values(status=PENDING, not_before=not_before, claimed_until=None, last_error=error[:500],
                 parts_sent=TABLE.c.parts_sent + parts_sent)
     )
@@ -225,7 +226,7 @@ def mark_held(session: Session, *, message_id: int, reason: str, external_id: st
     """Not now, but after the person's next message (`release_held`), in its place among the
     chat's messages; the reason is kept, and the template that announced it if one did."""
     session.execute(
-        update(TABLE).where(OutboxMessage.id == message_id)
+        update(TABLE).where(col(OutboxMessage.id) == message_id)
         .values(status=HELD, claimed_until=None, last_error=reason[:500], external_id=external_id, sent_as=sent_as)
     )
 
@@ -233,7 +234,7 @@ def mark_held(session: Session, *, message_id: int, reason: str, external_id: st
 def mark_failed(session: Session, *, message_id: int, error: str) -> None:
     """A permanent failure (the person blocked the bot): kept, visible, never silently dropped."""
     session.execute(
-        update(TABLE).where(OutboxMessage.id == message_id)
+        update(TABLE).where(col(OutboxMessage.id) == message_id)
         .values(status=FAILED, claimed_until=None, last_error=error[:500])
     )
 
@@ -242,8 +243,8 @@ def messages_after(session: Session, *, channel: str, chat_id: str, after_id: in
     """A chat's messages after `after_id`: the web chat reads its replies this way."""
     statement = (
         select(OutboxMessage)
-        .where(OutboxMessage.channel == channel, OutboxMessage.chat_id == chat_id, OutboxMessage.id > after_id)
-        .order_by(OutboxMessage.id)
+        .where(col(OutboxMessage.channel) == channel, col(OutboxMessage.chat_id) == chat_id, col(OutboxMessage.id) > after_id)
+        .order_by(col(OutboxMessage.id))
         .limit(limit)
     )
     return session.execute(statement).scalars().all()
@@ -252,6 +253,6 @@ def messages_after(session: Session, *, channel: str, chat_id: str, after_id: in
 def mark_delivered(session: Session, *, message_ids: Sequence[int], now: datetime) -> None:
     if message_ids:
         session.execute(
-            update(TABLE).where(OutboxMessage.id.in_(message_ids), OutboxMessage.status == PENDING)
+            update(TABLE).where(col(OutboxMessage.id).in_(message_ids), col(OutboxMessage.status) == PENDING)
             .values(status=SENT, sent_at=now)
         )

@@ -7,12 +7,13 @@ on SQLite alike.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import datetime
-from typing import Any, Sequence
+from typing import Any, cast
 
-from sqlalchemy import bindparam, delete, select, update
+from sqlalchemy import CursorResult, bindparam, delete, select, update
 from sqlalchemy.dialects import postgresql, sqlite
-from sqlmodel import Session
+from sqlmodel import Session, SQLModel, col
 
 from storage.models import (
     Attachment,
@@ -22,14 +23,15 @@ from storage.models import (
     Ticket,
     TicketCounter,
     TicketEvent,
+    table_of,
 )
 
 
-def _insert(session: Session, model: Any) -> Any:
+def _insert(session: Session, model: type[SQLModel]) -> Any:
     """A dialect insert on the bare table: Core, not the ORM's bulk path, which costs several
     times more per row on the per-message path."""
     dialect = session.get_bind().dialect.name
-    return (postgresql.insert if dialect == "postgresql" else sqlite.insert)(model.__table__)
+    return (postgresql.insert if dialect == "postgresql" else sqlite.insert)(table_of(model))
 
 
 # ------------------------------------------------------------------ inbound de-duplication
@@ -43,7 +45,7 @@ def claim_inbound(session: Session, *, channel: str, message_id: str, now: datet
         statement = _CLAIM_INBOUND[dialect] = (
             _insert(session, InboundMessage)
             .on_conflict_do_nothing(index_elements=["channel", "message_id"])
-            .returning(InboundMessage.__table__.c.id)
+            .returning(table_of(InboundMessage).c.id)
         )
     row = session.execute(statement, {"channel": channel, "message_id": message_id, "received_at": now}).first()
     return row is not None
@@ -51,15 +53,15 @@ def claim_inbound(session: Session, *, channel: str, message_id: str, now: datet
 
 def inbound_seen(session: Session, *, channel: str, message_id: str) -> bool:
     found = session.execute(
-        select(InboundMessage.id).where(InboundMessage.channel == channel, InboundMessage.message_id == message_id)
+        select(col(InboundMessage.id)).where(col(InboundMessage.channel) == channel, col(InboundMessage.message_id) == message_id)
     ).first()
     return found is not None
 
 
 # ------------------------------------------------------------------ contacts and conversations
 def find_contact(session: Session, *, channel: str, external_id: str) -> Contact | None:
-    return session.exec(  # type: ignore[call-overload]
-        select(Contact).where(Contact.channel == channel, Contact.external_id == external_id)
+    return session.execute(
+        select(Contact).where(col(Contact.channel) == channel, col(Contact.external_id) == external_id)
     ).scalars().first()
 
 
@@ -67,8 +69,8 @@ def forget_last_inbound(session: Session, *, channel: str, chat_id: str, sent_at
     """The platform says the person's reply window had closed (WhatsApp's 131047) for a
     message sent at `sent_at`, although our record said otherwise: believe it until they
     write again. A message of theirs newer than that one stands."""
-    session.execute(update(Contact).where(Contact.channel == channel, Contact.chat_id == chat_id,
-                                          Contact.last_inbound_at <= sent_at).values(last_inbound_at=None))
+    session.execute(update(Contact).where(col(Contact.channel) == channel, col(Contact.chat_id) == chat_id,
+                                          col(Contact.last_inbound_at) <= sent_at).values(last_inbound_at=None))
 
 
 def get_or_create_contact(
@@ -92,8 +94,8 @@ def get_or_create_contact(
 
 _LOAD_PARTY = (
     select(Contact, Conversation)
-    .join(Conversation, Conversation.contact_id == Contact.id)
-    .where(Contact.channel == bindparam("channel"), Contact.external_id == bindparam("external_id"))
+    .join(Conversation, col(Conversation.contact_id) == col(Contact.id))
+    .where(col(Contact.channel) == bindparam("channel"), col(Contact.external_id) == bindparam("external_id"))
     .with_for_update(of=Conversation)
 )
 
@@ -105,13 +107,13 @@ def load_party(session: Session, *, channel: str, external_id: str) -> tuple[Con
 
 
 def find_conversation(session: Session, *, contact_id: int) -> Conversation | None:
-    return session.execute(select(Conversation).where(Conversation.contact_id == contact_id)).scalars().first()
+    return session.execute(select(Conversation).where(col(Conversation.contact_id) == contact_id)).scalars().first()
 
 
 def load_conversation(session: Session, *, contact_id: int, now: datetime) -> Conversation:
     """The contact's conversation row, locked for this transaction (PostgreSQL row lock; on
     SQLite the transaction already holds the write lock)."""
-    statement = select(Conversation).where(Conversation.contact_id == contact_id).with_for_update()
+    statement = select(Conversation).where(col(Conversation.contact_id) == contact_id).with_for_update()
     conversation = session.execute(statement).scalars().first()
     if conversation is None:
         session.execute(
@@ -123,7 +125,7 @@ def load_conversation(session: Session, *, contact_id: int, now: datetime) -> Co
     return conversation
 
 
-_CONVERSATION = Conversation.__table__
+_CONVERSATION = table_of(Conversation)
 _SAVE_CONVERSATION = update(_CONVERSATION).where(_CONVERSATION.c.id == bindparam("conversation_id"))
 
 
@@ -137,10 +139,11 @@ def save_conversation(session: Session, *, conversation_id: int, flow: str | Non
 # ------------------------------------------------------------------ tickets
 def next_sequence(session: Session, *, scope: str) -> int:
     """The next number in `scope` (e.g. "SP-2026"), unique across processes."""
+    counters = table_of(TicketCounter)
     insert = _insert(session, TicketCounter).values(scope=scope, value=1)
     statement = insert.on_conflict_do_update(
-        index_elements=["scope"], set_={"value": TicketCounter.__table__.c.value + 1}
-    ).returning(TicketCounter.__table__.c.value)
+        index_elements=["scope"], set_={"value": counters.c.value + 1}
+    ).returning(counters.c.value)
     return int(session.execute(statement).scalar_one())
 
 
@@ -150,10 +153,10 @@ def add_event(session: Session, *, ticket_id: int, actor: str, kind: str, at: da
 
 def tickets_of_contact(session: Session, *, contact_id: int, number: str | None = None, limit: int = 5) -> Sequence[Ticket]:
     """A citizen's own tickets, newest first; never anyone else's."""
-    statement = select(Ticket).where(Ticket.reporter_contact_id == contact_id)
+    statement = select(Ticket).where(col(Ticket.reporter_contact_id) == contact_id)
     if number is not None:
-        statement = statement.where(Ticket.number == number)
-    statement = statement.order_by(Ticket.created_at.desc(), Ticket.id.desc()).limit(limit)
+        statement = statement.where(col(Ticket.number) == number)
+    statement = statement.order_by(col(Ticket.created_at).desc(), col(Ticket.id).desc()).limit(limit)
     return session.execute(statement).scalars().all()
 
 
@@ -172,11 +175,11 @@ def link_attachments(session: Session, *, ticket_id: int, contact_id: int, attac
     if not attachment_ids:
         return 0
     statement = (
-        update(Attachment.__table__)
-        .where(Attachment.id.in_(attachment_ids), Attachment.contact_id == contact_id, Attachment.ticket_id.is_(None))
+        update(table_of(Attachment))
+        .where(col(Attachment.id).in_(attachment_ids), col(Attachment.contact_id) == contact_id, col(Attachment.ticket_id).is_(None))
         .values(ticket_id=ticket_id)
     )
-    return session.execute(statement).rowcount
+    return cast("CursorResult[Any]", session.execute(statement)).rowcount
 
 
 def drop_attachments(session: Session, *, contact_id: int, attachment_ids: Sequence[int]) -> list[str]:
@@ -185,13 +188,13 @@ def drop_attachments(session: Session, *, contact_id: int, attachment_ids: Seque
     if not attachment_ids:
         return []
     rows = session.execute(
-        select(Attachment.id, Attachment.path).where(
-            Attachment.id.in_(attachment_ids), Attachment.contact_id == contact_id, Attachment.ticket_id.is_(None)
+        select(col(Attachment.id), col(Attachment.path)).where(
+            col(Attachment.id).in_(attachment_ids), col(Attachment.contact_id) == contact_id, col(Attachment.ticket_id).is_(None)
         )
     ).all()
     if not rows:
         return []
-    session.execute(delete(Attachment.__table__).where(Attachment.id.in_([r.id for r in rows])))
+    session.execute(delete(table_of(Attachment)).where(col(Attachment.id).in_([r.id for r in rows])))
     paths = {r.path for r in rows}
-    still_used = set(session.execute(select(Attachment.path).where(Attachment.path.in_(paths))).scalars())
+    still_used = set(session.execute(select(col(Attachment.path)).where(col(Attachment.path).in_(paths))).scalars())
     return sorted(paths - still_used)

@@ -13,10 +13,10 @@ import secrets
 from datetime import datetime, timedelta
 
 from sqlalchemy import select
-from sqlmodel import Session
+from sqlmodel import Session, col
 
 from storage import repo
-from storage.models import Contact, Ticket, TicketClaim
+from storage.models import Contact, Ticket, TicketClaim, stored_id
 
 PREFIX = "k_"  # `/start k_…`; staff invites are `join_…`, anything else a campaign source
 VALID = timedelta(days=30)
@@ -24,21 +24,21 @@ VALID = timedelta(days=30)
 
 def create_claim(session: Session, *, ticket: Ticket, now: datetime) -> str:
     code = PREFIX + secrets.token_urlsafe(15)
-    session.add(TicketClaim(code=code, ticket_id=ticket.id, created_at=now, expires_at=now + VALID))  # type: ignore[arg-type]
+    session.add(TicketClaim(code=code, ticket_id=stored_id(ticket), created_at=now, expires_at=now + VALID))
     return code
 
 
 def claim_code(session: Session, *, ticket_id: int) -> str | None:
     """The ticket's unused code, for printing its receipt again."""
     return session.execute(
-        select(TicketClaim.code).where(TicketClaim.ticket_id == ticket_id, TicketClaim.used_at.is_(None))
-        .order_by(TicketClaim.id.desc()).limit(1)
+        select(col(TicketClaim.code)).where(col(TicketClaim.ticket_id) == ticket_id, col(TicketClaim.used_at).is_(None))
+        .order_by(col(TicketClaim.id).desc()).limit(1)
     ).scalar()
 
 
 def redeem_claim(session: Session, *, code: str, contact: Contact, now: datetime) -> Ticket | str:
     """Make `contact` the ticket's reporter; or why not: "unknown", "used" or "expired"."""
-    claim = session.execute(select(TicketClaim).where(TicketClaim.code == code[:32]).with_for_update()).scalars().first()
+    claim = session.execute(select(TicketClaim).where(col(TicketClaim.code) == code[:32]).with_for_update()).scalars().first()
     if claim is None:
         return "unknown"
     ticket = session.get(Ticket, claim.ticket_id, with_for_update=True)
@@ -50,9 +50,9 @@ def redeem_claim(session: Session, *, code: str, contact: Contact, now: datetime
         return "expired"
     claim.used_at, claim.contact_id = now, contact.id
     before = ticket.reporter_contact_id
-    ticket.reporter_contact_id = contact.id  # type: ignore[assignment]
+    ticket.reporter_contact_id = stored_id(contact)
     ticket.version += 1
     ticket.updated_at = now
-    repo.add_event(session, ticket_id=ticket.id, actor=f"citizen:{contact.id}", kind="claimed", at=now,  # type: ignore[arg-type]
+    repo.add_event(session, ticket_id=stored_id(ticket), actor=f"citizen:{contact.id}", kind="claimed", at=now,
                    data={"channel": contact.channel, "from_contact": before})
     return ticket

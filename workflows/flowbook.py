@@ -15,6 +15,8 @@ from typing import Annotated, Any, Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, ValidationError, model_validator
 
+from workflows.engine.steps import STEP_TYPES
+from workflows.engine.words import COMMANDS
 from workflows.validation.ticket_number import validate_prefix
 
 DATA_DIR = Path(__file__).parent / "data"
@@ -25,6 +27,14 @@ DESCRIPTION_MAX = 72  # WhatsApp list row description
 
 Key = Annotated[str, StringConstraints(pattern=r"^[a-z0-9_]{1,24}$")]  # fits Telegram callback data
 Condition = dict[str, str | list[str]]
+Language = Literal["id", "en"]
+Word = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=40)]
+# What a typed word may stand for: a button (or, for the commands, a slash command).
+Meaning = Literal[
+    "skip", "done", "agree", "disagree", "dont_know", "confirm", "edit", "cancel", "lang_id", "lang_en",
+    "start", "help", "back", "status", "language",
+]
+MENU_FLOWS_MAX = 9  # with "status", a menu of 10 rows: WhatsApp's longest list
 
 
 class Strict(BaseModel):
@@ -118,19 +128,13 @@ class OptionSpec(Strict):
     label: Label
 
 
-StepType = Literal[
-    "consent", "category", "choice", "text", "nik", "phone", "number", "area", "location",
-    "photos", "summary",
-]
-
-
 class StepSpec(Strict):
     """One question. `field` is the answer's name (a ticket column, or kept in the ticket's
     details); `prompt` the template key; `when` limits the step to some earlier answers;
     `skippable` offers a skip button; `unknown_when` lets a NIK be "don't know"."""
 
     id: Key
-    type: StepType
+    type: str
     field: Key | None = None
     prompt: str | None = None
     when: Condition = Field(default_factory=dict)
@@ -155,12 +159,12 @@ class StepSpec(Strict):
     @property
     def prompt_keys(self) -> tuple[str, ...]:
         """Every template this step speaks with; two-level steps have one per level."""
-        key = self.prompt_key
-        levels = {"area": ("_district", "_village"), "category": ("_group", "_type"), "summary": ("", "_edit")}
-        return tuple(key + suffix for suffix in levels.get(self.type, ("",)))
+        return tuple(self.prompt_key + suffix for suffix in STEP_TYPES[self.type].levels)
 
     @model_validator(mode="after")
     def _shape(self) -> StepSpec:
+        if self.type not in STEP_TYPES:
+            raise ValueError(f"step {self.id}: unknown type {self.type!r} (known: {', '.join(STEP_TYPES)})")
         if self.type == "choice":
             if not 2 <= len(self.options) <= 10:
                 raise ValueError(f"step {self.id}: a choice needs 2-10 options")
@@ -173,16 +177,37 @@ class StepSpec(Strict):
                             )
         elif self.options:
             raise ValueError(f"step {self.id}: only a choice step has options")
-        if self.type not in ("consent", "summary") and self.title is None:
+        if STEP_TYPES[self.type].titled and self.title is None:
             raise ValueError(f"step {self.id}: needs a title (shown in the summary)")
         return self
 
 
+class ButtonLabel(Label):
+    id: Annotated[str, StringConstraints(min_length=1, max_length=BUTTON_TITLE_MAX)]
+    en: Annotated[str, StringConstraints(min_length=1, max_length=BUTTON_TITLE_MAX)]
+
+
+class Blurb(Strict):
+    id: Annotated[str, StringConstraints(min_length=1, max_length=100)]
+    en: Annotated[str, StringConstraints(min_length=1, max_length=100)]
+
+
+class MenuEntry(Strict):
+    """How the main menu offers a flow: its button, a line saying what it is for, and the words
+    that start it when typed (besides its label and its number in the menu)."""
+
+    label: ButtonLabel
+    about: Blurb
+    words: dict[Language, list[Word]] = Field(default_factory=dict)
+
+
 class FlowSpec(Strict):
     """A complaint or service flow ends with its summary and files a ticket; a survey flow
-    (asked after resolution) ends with its last question and records the answers."""
+    (asked after resolution) ends with its last question and records the answers. The first
+    two are offered in the main menu by their `menu` entry; a survey never is."""
 
     kind: Literal["complaint", "service", "survey"]
+    menu: MenuEntry | None = None
     steps: list[StepSpec] = Field(min_length=1)
 
     @model_validator(mode="after")
@@ -195,6 +220,8 @@ class FlowSpec(Strict):
             raise ValueError("a survey has no consent or summary step")
         if self.kind != "survey" and self.steps[-1].type != "summary":
             raise ValueError("the last step must be the summary")
+        if (self.kind == "survey") != (self.menu is None):
+            raise ValueError("a complaint or service flow needs a `menu` entry (label, about); a survey has none")
         known: set[str] = set()
         for step in self.steps:
             for key in [*step.when, *(step.unknown_when or {})] + (
@@ -202,11 +229,7 @@ class FlowSpec(Strict):
             ):
                 if key not in known:
                     raise ValueError(f"step {step.id}: condition on {key!r}, not asked before it")
-            known.add(step.answer_key)
-            if step.type == "category":
-                known.add("category_group")
-            if step.type == "area":
-                known.add("district_code")
+            known.update((step.answer_key, *STEP_TYPES[step.type].inner_keys))
         return self
 
     def step(self, step_id: str) -> StepSpec:
@@ -341,6 +364,7 @@ class FlowBook(Strict):
 
     settings: Settings
     flows: dict[Key, FlowSpec]
+    words: dict[Language, dict[Meaning, list[Word]]]
     categories: Catalogue
     areas: Areas
     office: Office
@@ -360,10 +384,22 @@ class FlowBook(Strict):
                     raise ValueError(f"office routing: unknown district {code!r}")
         if "survey" not in self.flows or self.flows["survey"].kind != "survey":
             raise ValueError("flows: a `survey` flow of kind survey is needed (asked after resolution)")
+        if len(self.intake_flows()) > MENU_FLOWS_MAX:
+            raise ValueError(f"flows: at most {MENU_FLOWS_MAX} complaint or service flows fit the menu")
+        return self
+
+    @model_validator(mode="after")
+    def _command_words(self) -> FlowBook:
+        """A command is the first word of a message, so each of its words must be one word."""
+        for language, meanings in self.words.items():
+            for meaning, typed in meanings.items():
+                for word in typed if meaning in COMMANDS else ():
+                    if len(word.split()) != 1 or word.startswith("/"):
+                        raise ValueError(f"words.{language}.{meaning}: {word!r} must be one word, without a slash")
         return self
 
     def intake_flows(self) -> list[str]:
-        """The flows a citizen may start from the menu."""
+        """The flows a citizen may start from the menu, in the menu's order."""
         return [name for name, flow in self.flows.items() if flow.kind != "survey"]
 
     def flow(self, name: str) -> FlowSpec:
@@ -382,6 +418,24 @@ def _read(path: Path) -> Any:
         return yaml.safe_load(fh)
 
 
+def _with_packaged_defaults(flows_file: Any) -> Any:
+    """An office's flows.yaml with our typed words where it names none (a meaning it names
+    replaces ours, the rest stay), and our menu entry for a flow it kept from before menus were
+    data (same name, no `menu`)."""
+    if not isinstance(flows_file, dict) or not isinstance(flows_file.get("flows"), dict):
+        return flows_file  # validation says what is wrong
+    packaged = _read(DATA_DIR / "flows.yaml")
+    own_words = flows_file.get("words") or {}
+    words = own_words if not isinstance(own_words, dict) else {
+        language: {**packaged["words"].get(language, {}), **(own_words.get(language) or {})}
+        for language in {*packaged["words"], *own_words}
+    }
+    flows = {name: {"menu": packaged["flows"][name]["menu"], **flow}
+             if isinstance(flow, dict) and "menu" not in flow and "menu" in packaged["flows"].get(name, {}) else flow
+             for name, flow in flows_file["flows"].items()}
+    return {**flows_file, "words": words, "flows": flows}
+
+
 # The documents the console may change; a stored one replaces the file of the same name.
 STORED_DOCUMENTS = ("areas", "categories", "office")
 
@@ -396,11 +450,12 @@ def load_flowbook(directory: Path | None = None, *, stored: Mapping[str, Any] | 
             return directory / name
         return DATA_DIR / name
 
-    flows_file = _read(pick("flows.yaml"))
+    flows_file = _with_packaged_defaults(_read(pick("flows.yaml")))
     files = {name: _read(pick(f"{name}.yaml")) for name in STORED_DOCUMENTS if name not in (stored or {})}
     try:
         return FlowBook.model_validate(
-            {"settings": flows_file["settings"], "flows": flows_file["flows"], **files, **(stored or {})}
+            {"settings": flows_file["settings"], "flows": flows_file["flows"], "words": flows_file["words"],
+             **files, **(stored or {})}
         )
     except ValidationError as error:
         if not stored:

@@ -9,7 +9,7 @@ from typing import Any
 from sqlmodel import Session
 
 from storage import repo
-from storage.models import Contact, Ticket
+from storage.models import Contact, Ticket, stored_id
 from workflows.flowbook import FlowBook
 from workflows.validation.ticket_number import format_ticket_number
 
@@ -41,7 +41,7 @@ def open_ticket(
     ticket = Ticket(
         number=allocate_number(session, prefix=book.settings.ticket_prefix, year=year),
         kind=book.flow(flow).kind,
-        reporter_contact_id=contact.id,  # type: ignore[arg-type]
+        reporter_contact_id=stored_id(contact),
         latitude=location.get("lat"),
         longitude=location.get("lon"),
         details=details,
@@ -54,9 +54,10 @@ def open_ticket(
     )
     session.add(ticket)
     session.flush()
-    linked = repo.link_attachments(session, ticket_id=ticket.id, contact_id=contact.id, attachment_ids=photos)  # type: ignore[arg-type]
+    linked = repo.link_attachments(session, ticket_id=stored_id(ticket), contact_id=stored_id(contact),
+                                   attachment_ids=photos)
     repo.add_event(
-        session, ticket_id=ticket.id, actor=f"citizen:{contact.id}", kind="created", at=now,  # type: ignore[arg-type]
+        session, ticket_id=stored_id(ticket), actor=f"citizen:{contact.id}", kind="created", at=now,
         data={"channel": contact.channel, "source": answers.get("source"), "photos": linked, "flow": flow},
     )
     return ticket

@@ -3,14 +3,16 @@ and the forms to work it.
 
 Every action is a small form carrying the ticket's version. The version grows with each
 change, so a double press, or a form left open while a colleague acted, is refused instead of
-acting twice. The actions go through `Casework`, which checks access and the lifecycle; a look
-at a case outside the viewer's area is refused and logged on the ticket (and that log is kept,
-so the refusal is caught inside the transaction rather than rolling it back).
+acting twice. Which forms, their fields and their options come from the action table
+(`workflows/casework/actions.py`), as the chat's buttons and questions do. The actions go
+through `Casework`, which checks access and the lifecycle; a look at a case outside the
+viewer's area is refused and logged on the ticket (and that log is kept, so the refusal is
+caught inside the transaction rather than rolling it back).
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Literal
@@ -23,9 +25,10 @@ from bot.console.core import PREFIX, console_of, forbidden, form_of, not_found, 
 from storage.models import Attachment, Contact, Referral, Staff, SurveyResponse, Ticket
 from workflows import sla
 from workflows.casework import access, cards
+from workflows.casework.actions import ACTIONS, Action, Choice, choices, id_of, offered, offered_value
 from workflows.casework.service import Casework, Denied, Refused
 from workflows.console import assisted, audit, photos, timeline
-from workflows.lifecycle import IllegalTransition, allowed_actions
+from workflows.lifecycle import IllegalTransition
 
 TEXT_MAX = 2000  # what an officer types: a note, a question, a resolution
 CHOICE_MAX = 64
@@ -34,39 +37,6 @@ DENIED = "denied"
 _SLA_LABEL_CODES = {"breached": "overdue", "at_risk": "due_soon", "on_track": "on_time", "met": "met"}  # sla.state → label code
 
 Form = Mapping[str, str]
-Do = Callable[[Casework, Session, Staff, Ticket, Form, datetime], object]
-
-
-def _id(value: str) -> int:
-    """A posted id; anything else reads as an id nobody has, so Casework refuses it kindly."""
-    return int(value) if value.isdigit() and len(value) <= 9 else -1
-
-
-# What each action does, named as the lifecycle and Casework's access checks name it.
-ACTIONS: dict[str, Do] = {
-    "accept": lambda work, s, staff, t, f, now: work.accept(s, staff, t, now),
-    "note": lambda work, s, staff, t, f, now: work.note(s, staff, t, f["text"], now),
-    "ask_citizen": lambda work, s, staff, t, f, now: work.ask_citizen(s, staff, t, f["question"], now),
-    "refer": lambda work, s, staff, t, f, now: work.refer(s, staff, t, f["agency"], f["request"], now),
-    "referral": lambda work, s, staff, t, f, now: work.record_referral(
-        s, staff, t, _id(f["referral"]), f["status"], f["outcome"] or None, now),
-    "resolve": lambda work, s, staff, t, f, now: work.resolve(s, staff, t, f["resolution"], now),
-    "reject": lambda work, s, staff, t, f, now: work.reject(s, staff, t, f["reason"], f["text"], now),
-    "reassign": lambda work, s, staff, t, f, now: work.reassign(s, staff, t, _id(f["officer"]), now),
-    "return": lambda work, s, staff, t, f, now: work.return_to_supervisor(s, staff, t, now),
-    "reopen": lambda work, s, staff, t, f, now: work.reopen_by_staff(s, staff, t, f["reason"], now),
-}
-# The fields each action's form posts: typed text (required or optional) and choices from a list.
-FIELDS: dict[str, tuple[tuple[str, Literal["text", "optional", "choice"]], ...]] = {
-    "note": (("text", "text"),),
-    "ask_citizen": (("question", "text"),),
-    "refer": (("agency", "choice"), ("request", "text")),
-    "referral": (("referral", "choice"), ("status", "choice"), ("outcome", "optional")),
-    "resolve": (("resolution", "text"),),
-    "reject": (("reason", "choice"), ("text", "text")),
-    "reassign": (("officer", "choice"),),
-    "reopen": (("reason", "text"),),
-}
 
 
 @dataclass(frozen=True)
@@ -91,18 +61,19 @@ class CaseView:
     survey: SurveyResponse | None
     stages: list[Stage]
     actions: frozenset[str]
-    officers: list[Staff]
+    forms: list[Action]  # the offered actions, in the table's order
+    choices: Mapping[str, Mapping[str, tuple[Choice, ...]]]  # action → choice field → its options
+    referral_answers: Mapping[int, tuple[Choice, ...]]  # open referral → the answers it may still get
     full_nik: bool
     map_link: str | None
     filed_by: Staff | None  # who filed it at the desk (assisted intake)
 
 
-def offered(staff: Staff, ticket: Ticket, referrals: Sequence[Referral]) -> frozenset[str]:
-    """The actions the viewer may take now: the ticket card's buttons, and reopening."""
-    names = {parsed[0] for option in cards.buttons(staff, ticket, referrals) if (parsed := cards.parse_button(option.value))}
-    if access.can_act(staff, ticket) and "reopen" in allowed_actions(ticket.status):
-        names.add("reopen")
-    return frozenset(names)
+def _choices(session: Session, casework: Casework, staff: Staff, ticket: Ticket,
+             forms: Sequence[Action]) -> dict[str, dict[str, tuple[Choice, ...]]]:
+    """The options of each offered form's choice fields, as the chat would offer them."""
+    return {action.name: {item.name: choices(casework, session, staff, ticket, item.source, {})
+                          for item in action.inputs if item.source is not None} for action in forms}
 
 
 def _stages(casework: Casework, ticket: Ticket, now: datetime) -> list[Stage]:
@@ -131,7 +102,9 @@ def load_case(session: Session, *, casework: Casework, staff: Staff, number: str
         return ticket
     referrals = casework.referrals(session, ticket)
     reporter = session.get(Contact, ticket.reporter_contact_id)
-    actions = offered(staff, ticket, referrals)
+    forms = offered(staff, ticket, referrals)
+    names = frozenset(action.name for action in forms)
+    form_choices = _choices(session, casework, staff, ticket, forms)
     # Who looked at whose personal data (UU 27/2022 asks an office to be able to show it).
     audit.record(session, staff_id=staff.id, action="case.view", subject=ticket.number, now=now)
     return CaseView(
@@ -139,8 +112,9 @@ def load_case(session: Session, *, casework: Casework, staff: Staff, number: str
         photos=photos.of_ticket(session, ticket_id=ticket.id, secret=secret),  # type: ignore[arg-type]
         timeline=timeline.build(session, ticket=ticket, reporter=reporter, referrals=referrals),
         survey=timeline.survey(session, ticket_id=ticket.id),  # type: ignore[arg-type]
-        stages=_stages(casework, ticket, now), actions=actions,
-        officers=casework.officers_for(session, staff, ticket) if "reassign" in actions else [],
+        stages=_stages(casework, ticket, now), actions=names, forms=forms, choices=form_choices,
+        referral_answers={id_of(c.value): choices(casework, session, staff, ticket, "referral_statuses", {"referral": c.value})
+                          for c in form_choices.get("referral", {}).get("referral", ())},
         full_nik=access.sees_full_nik(staff, ticket), map_link=cards.map_link(ticket),
         filed_by=session.get(Staff, ticket.details["filed_by_staff_id"]) if ticket.details.get("filed_by_staff_id") else None,
     )
@@ -155,7 +129,10 @@ def act(session: Session, *, casework: Casework, staff: Staff, number: str, acti
         return ticket or "missing"
     if ticket.version != version:
         return "stale"
-    ACTIONS[action](casework, session, staff, ticket, values, now)
+    todo = ACTIONS[action]
+    if not offered_value(casework, session, staff, ticket, todo, values):
+        raise Refused("no_longer_offered")
+    todo.do(casework, session, staff, ticket, values, now)
     return "done"
 
 
@@ -163,15 +140,15 @@ def read_fields(form: Mapping[str, Any], action: str) -> tuple[dict[str, str], s
     """The action's fields, trimmed, and the first problem with them (a code the page words)."""
     values: dict[str, str] = {}
     problem = None
-    for name, kind in FIELDS.get(action, ()):
-        value = str(form.get(name, "")).replace("\r\n", "\n").strip()
-        if kind == "choice":
+    for item in ACTIONS[action].inputs:
+        value = str(form.get(item.name, "")).replace("\r\n", "\n").strip()
+        if not item.typed:
             value = value[:CHOICE_MAX]
         elif len(value) > TEXT_MAX:
             problem = problem or "too_long"
-        elif kind == "text" and not value:
+        elif item.required and not value:
             problem = problem or "empty"
-        values[name] = value
+        values[item.name] = value
     return values, problem
 
 
@@ -212,7 +189,7 @@ async def case_action(request: web.Request) -> web.Response:
     version = str(form.get("version", ""))
     try:
         outcome = await console.run(act, casework=console.intake.casework, staff=staff, number=_number(request),
-                                    action=action, version=_id(version) if version else None, values=values,
+                                    action=action, version=id_of(version) if version else None, values=values,
                                     now=console.now())
     except Refused as refused:
         return await show(request, staff, status=409, error=refused.reason, action=action, typed=values)

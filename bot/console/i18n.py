@@ -8,7 +8,7 @@ part of the console so translators and reviewers work file by file; Babel reads 
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from pathlib import Path
 
 from babel.messages.pofile import read_po
@@ -36,7 +36,7 @@ class Words:
     def __init__(self, catalogues: Mapping[str, Mapping[str, str]] | None = None) -> None:
         self.catalogues = dict(catalogues) if catalogues is not None else {"en": load_catalogue()}
 
-    def gettext(self, language: str):  # type: ignore[no-untyped-def]
+    def gettext(self, language: str) -> Callable[..., str]:
         table = self.catalogues.get(language, {}) if language != DEFAULT_LANGUAGE else {}
 
         def translate(phrase: str, **values: object) -> str:

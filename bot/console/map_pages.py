@@ -12,6 +12,7 @@ import math
 from collections.abc import Mapping
 
 from aiohttp import web
+from sqlmodel import Session
 
 from bot.console.core import PREFIX, console_of, render, signed_in
 from workflows.console import mapview, register
@@ -55,7 +56,7 @@ async def map_page(request: web.Request) -> web.Response:
     console = console_of(request)
     filters = filters_of(request.query, console.intake.book)
 
-    def read(session):  # type: ignore[no-untyped-def]
+    def read(session: Session) -> tuple[mapview.Extent, list[mapview.Listed]]:
         return (mapview.extent(session, viewer=staff, filters=filters),
                 mapview.listing(session, viewer=staff, filters=filters))
 

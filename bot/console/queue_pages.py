@@ -64,7 +64,7 @@ def export_words(request: web.Request) -> exports.Words:
                "label": lambda labels: labels.get(language) or labels.get("id")}
     page = console.pages.get_template(TEMPLATE)
     heading = json.loads("".join(page.blocks["export_heading"](page.new_context(context))))
-    labels = console.pages.get_template("console/_labels.html").make_module(context)
+    labels: Any = console.pages.get_template("console/_labels.html").make_module(context)  # its macros
     codes: dict[str, Any] = {
         "kind": {k: labels.kind(k) for k in queue.KINDS},
         "category": {f"{kind}:{t.key}": labels.category(kind, t.key)

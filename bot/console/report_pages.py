@@ -16,7 +16,7 @@ MONTH = re.compile(r"^(\d{4})-(\d{2})$")
 def _month(request: web.Request, today: date) -> date:
     """The month asked for (`?month=2026-11`), else the current one; never one in the future."""
     match = MONTH.match(request.query.get("month", ""))
-    if match and 1 <= int(match.group(2)) <= 12 and 2000 <= int(match.group(1)):
+    if match and 1 <= int(match.group(2)) <= 12 and int(match.group(1)) >= 2000:
         chosen = date(int(match.group(1)), int(match.group(2)), 1)
         if chosen <= today:
             return chosen

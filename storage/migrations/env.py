@@ -13,7 +13,9 @@ target_metadata = SQLModel.metadata
 
 
 def run_migrations_online() -> None:
-    engine = make_engine(config.get_main_option("sqlalchemy.url"))
+    url = config.get_main_option("sqlalchemy.url")
+    assert url is not None, "storage.migrate sets the URL"
+    engine = make_engine(url)
     with engine.connect() as connection:
         context.configure(
             connection=connection,

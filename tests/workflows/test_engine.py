@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 from datetime import datetime, timedelta, timezone
+from pathlib import Path
 from typing import Any
 
 import pytest
+import yaml
 
 from workflows.engine import (
     ConversationState,
@@ -18,7 +20,7 @@ from workflows.engine import (
     SetLanguage,
     ShowStatus,
 )
-from workflows.flowbook import load_flowbook
+from workflows.flowbook import DATA_DIR, load_flowbook
 
 BOOK = load_flowbook()
 ENGINE = Engine(BOOK, ttl=timedelta(hours=24))
@@ -29,13 +31,14 @@ VALID_NIK = "3471014507850001"  # Yogyakarta, woman born 5 Jul 1985
 class Chat:
     """One citizen talking to the engine; keeps the state between messages like storage does."""
 
-    def __init__(self, state: ConversationState | None = None) -> None:
+    def __init__(self, state: ConversationState | None = None, engine: Engine = ENGINE) -> None:
+        self.engine = engine
         self.state = state or ConversationState()
         self.now = NOW
         self.last: tuple[Any, ...] = ()
 
     def event(self, event: Inbound) -> tuple[Any, ...]:
-        outcome = ENGINE.step(self.state, event, self.now)
+        outcome = self.engine.step(self.state, event, self.now)
         self.state = outcome.state
         self.last = outcome.effects
         return outcome.effects
@@ -600,3 +603,127 @@ def test_without_a_known_number_the_phone_question_offers_no_such_button() -> No
     assert "own_phone" not in [o.value for o in chat.question.options]
     chat.event(Inbound(kind="choice", value="own_phone", step="reporter_phone"))  # a forged press
     assert chat.state.step == "reporter_phone" and "reporter_phone" not in chat.state.answers
+
+
+# --- the office's flows.yaml: menu, words and step types are data ------------------------------
+
+def office_engine(tmp_path: Path, change: Any) -> Engine:
+    """An engine on the packaged flows.yaml as `change(document)` leaves it, read as an office's."""
+    document = yaml.safe_load((DATA_DIR / "flows.yaml").read_text(encoding="utf-8"))
+    change(document)
+    (tmp_path / "flows.yaml").write_text(yaml.safe_dump(document, allow_unicode=True, sort_keys=False), encoding="utf-8")
+    return Engine(load_flowbook(tmp_path), ttl=timedelta(hours=24))
+
+
+def add_aid_flow(document: dict[str, Any]) -> None:
+    document["flows"]["aid"] = {
+        "kind": "service",
+        "menu": {"label": {"id": "Bansos", "en": "Social aid"},
+                 "about": {"id": "tanya bantuan sosial", "en": "ask about social aid"},
+                 "words": {"id": ["bantuan sosial"]}},
+        "steps": [
+            {"id": "consent", "type": "consent"},
+            {"id": "description", "type": "text", "title": {"id": "Keperluan", "en": "What you need"}, "min_length": 5},
+            {"id": "summary", "type": "summary"},
+        ],
+    }
+
+
+def test_a_flow_added_to_flows_yaml_is_offered_in_the_menu_and_files_a_ticket(tmp_path: Path) -> None:
+    chat = Chat(engine=office_engine(tmp_path, add_aid_flow))
+    chat.type("/start")
+    assert [o.value for o in chat.question.options] == ["complaint", "service", "aid", "status"]
+    assert chat.question.options[2].label == {"id": "Bansos", "en": "Social aid"}
+    assert [entry["label"]["id"] for entry in chat.question.context["flows"]] == ["Pengaduan", "Permohonan", "Bansos"]
+    chat.press("aid")
+    assert chat.state.flow == "aid" and chat.keys == ["steps/consent"]
+    chat.press("agree")
+    chat.type("Bantuan sembako untuk ibu saya")
+    ticket = next(e for e in chat.press("confirm") if isinstance(e, OpenTicket))
+    assert ticket.flow == "aid" and ticket.answers["description"] == "Bantuan sembako untuk ibu saya"
+
+
+@pytest.mark.parametrize("typed", ["3", "Bansos", "bantuan sosial", "social aid"])
+def test_an_added_flow_starts_by_its_number_label_or_words(tmp_path: Path, typed: str) -> None:
+    chat = Chat(engine=office_engine(tmp_path, add_aid_flow))
+    chat.type("/start")
+    chat.type(typed)
+    assert chat.state.flow == "aid"
+
+
+def test_status_moves_down_the_menu_when_a_flow_is_added(tmp_path: Path) -> None:
+    chat = Chat(engine=office_engine(tmp_path, add_aid_flow))
+    chat.type("/start")
+    status = chat.type("4")
+    assert len(status) == 1 and isinstance(status[0], ShowStatus)
+    chat.type("5")
+    assert chat.keys == ["menu/main"] and chat.state.flow is None
+
+
+def test_an_office_adds_a_local_word_and_keeps_the_others(tmp_path: Path) -> None:
+    def mboten(document: dict[str, Any]) -> None:
+        document["words"] = {"id": {"skip": ["lewati", "mboten"]}}  # a meaning named replaces ours
+
+    engine = office_engine(tmp_path, mboten)
+    chat = Chat(engine=engine)
+    file_until(chat, "reporter_phone")  # "setuju" and the rest still work
+    chat.type("mboten")
+    assert chat.state.step == "summary"
+    assert engine.book.words["id"]["agree"] == BOOK.words["id"]["agree"]
+    tidak = Chat(engine=engine)
+    file_until(tidak, "reporter_phone")
+    tidak.type("tidak")  # no longer a skip word in this office
+    assert tidak.state.step == "reporter_phone" and tidak.keys[0] == "errors/phone"
+
+
+def test_an_office_dont_know_word_answers_someone_elses_nik(tmp_path: Path) -> None:
+    engine = office_engine(tmp_path, lambda document: document.update(words={"id": {"dont_know": ["ora ngerti"]}}))
+    chat = Chat(engine=engine)
+    file_until(chat, "person_nik", subject="other")
+    chat.type("Ora ngerti.")
+    assert chat.state.step == "person_age" and chat.state.answers["person_nik"] is None
+
+
+def test_an_office_command_word_works_like_ours(tmp_path: Path) -> None:
+    engine = office_engine(tmp_path, lambda document: document.update(words={"id": {"back": ["kembali", "mbalik"]}}))
+    chat = Chat(engine=engine)
+    file_until(chat, "subject")
+    chat.type("mbalik")
+    assert chat.state.step == "category"
+    assert engine.command("/Mbalik@SatupintuBot").name == "back"  # type: ignore[union-attr]
+
+
+def test_without_a_words_section_our_words_apply(tmp_path: Path) -> None:
+    engine = office_engine(tmp_path, lambda document: document.pop("words"))
+    assert engine.book.words == BOOK.words
+    chat = Chat(engine=engine)
+    file_until(chat, "reporter_phone")
+    chat.type("Lewati")
+    assert chat.state.step == "summary"
+
+
+def test_an_office_flow_from_before_menus_were_data_keeps_its_menu_entry(tmp_path: Path) -> None:
+    engine = office_engine(tmp_path, lambda document: document["flows"]["complaint"].pop("menu"))
+    assert engine.book.flows["complaint"].menu == BOOK.flows["complaint"].menu
+
+
+def test_a_new_intake_flow_without_a_menu_entry_is_refused_at_load(tmp_path: Path) -> None:
+    def no_menu(document: dict[str, Any]) -> None:
+        add_aid_flow(document)
+        del document["flows"]["aid"]["menu"]
+
+    with pytest.raises(ValueError, match="needs a `menu` entry"):
+        office_engine(tmp_path, no_menu)
+
+
+def test_an_unknown_step_type_is_refused_at_load(tmp_path: Path) -> None:
+    def signature(document: dict[str, Any]) -> None:
+        document["flows"]["complaint"]["steps"].insert(1, {"id": "sign", "type": "signature", "title": {"id": "Tanda tangan", "en": "Signature"}})
+
+    with pytest.raises(ValueError, match=r"step sign: unknown type 'signature' \(known: consent, category, "):
+        office_engine(tmp_path, signature)
+
+
+def test_a_command_word_of_two_words_is_refused_at_load(tmp_path: Path) -> None:
+    with pytest.raises(ValueError, match=r"words\.id\.back: 'ke belakang' must be one word"):
+        office_engine(tmp_path, lambda document: document.update(words={"id": {"back": ["ke belakang"]}}))

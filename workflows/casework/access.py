@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from sqlalchemy import false, or_
 from sqlalchemy.sql.elements import ColumnElement
+from sqlmodel import col
 
 from storage.models import Staff, Ticket
 from workflows.flowbook import District, FlowBook
@@ -60,7 +61,7 @@ def visible_tickets(staff: Staff) -> list[ColumnElement[bool]]:
         return [false()]
     if sees_whole_regency(staff):
         return []
-    return [or_(Ticket.district_code.in_(staff.districts), Ticket.assignee_staff_id == staff.id)]
+    return [or_(col(Ticket.district_code).in_(staff.districts), col(Ticket.assignee_staff_id) == staff.id)]
 
 
 def covers(staff: Staff, district_code: str) -> bool:

@@ -15,23 +15,15 @@ from typing import Any
 from storage.models import Referral, Staff, Ticket
 from workflows import sla
 from workflows.calendar import WorkingCalendar
-from workflows.casework import access
+from workflows.casework import access, actions
 from workflows.engine import Option, Say
 from workflows.flowbook import FlowBook
-from workflows.lifecycle import allowed_actions
 from workflows.texts import Texts
 from workflows.validation.nik import mask_nik
 
 CARD_STEP = "card"
 SUMMARY_MAX = 300
-OPEN_REFERRAL = ("sent", "acknowledged")
 _NUMBER = re.compile(r"[0-9]{1,9}")  # a ticket id or version: fits a 32-bit column
-
-# Lifecycle action → card button, in the order they are shown.
-_BUTTONS = (
-    ("accept", "accept"), ("ask_citizen", "ask"), ("refer", "refer"), ("resolve", "resolve"),
-    ("reject", "reject"), ("return", "return"),
-)
 
 
 def button_value(action: str, ticket: Ticket) -> str:
@@ -55,22 +47,9 @@ def map_link(ticket: Ticket) -> str | None:
 
 
 def buttons(viewer: Staff, ticket: Ticket, referrals: Sequence[Referral]) -> tuple[Option, ...]:
-    """The actions `viewer` may take on `ticket` in its current status."""
-    options: list[Option] = []
-    if access.can_act(viewer, ticket):
-        allowed = set(allowed_actions(ticket.status))
-        if ticket.assignee_staff_id != viewer.id:
-            allowed.discard("accept")  # a supervisor reassigns rather than accepting for someone
-        if viewer.role != "officer":
-            allowed.discard("return")
-        options += [Option(button_value(action, ticket), label_key=f"card_{label}") for action, label in _BUTTONS if action in allowed]
-        if any(r.status in OPEN_REFERRAL for r in referrals):
-            options.append(Option(button_value("referral", ticket), label_key="card_referral"))
-    if access.can_view(viewer, ticket) and viewer.status != "disabled":
-        options.append(Option(button_value("note", ticket), label_key="card_note"))
-    if access.can_reassign(viewer, ticket) and ticket.status not in ("resolved", "closed", "rejected"):
-        options.append(Option(button_value("reassign", ticket), label_key="card_reassign"))
-    return tuple(options)
+    """A button for each action on the card that `viewer` may take on `ticket` now."""
+    return tuple(Option(button_value(action.name, ticket), label_key=action.button)
+                 for action in actions.offered(viewer, ticket, referrals) if action.button)
 
 
 def card(*, book: FlowBook, calendar: WorkingCalendar, texts: Texts, viewer: Staff, ticket: Ticket, assignee: Staff | None,

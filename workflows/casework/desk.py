@@ -1,13 +1,16 @@
 """The staff side of the chat: commands, ticket-card buttons, and the short follow-up
 questions an action needs (the note, the question for the citizen, the agency, the reason).
 
-A pending follow-up is stored in the staff member's conversation row, so a restart between
-"Refer" and the typed request loses nothing. Every action goes through `Casework`, which
-checks access again when it is carried out.
+The questions are the action's inputs as the action table declares them (`actions.py`), asked
+in order: a choice as buttons, a text as a prompt. A pending follow-up is stored in the staff
+member's conversation row under the question's name, so a restart between "Refer" and the
+typed request loses nothing. Every action goes through `Casework`, which checks access again
+when it is carried out and says what happened; this desk words it (the card, or "done").
 """
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
@@ -16,6 +19,7 @@ from sqlmodel import Session
 
 from storage.models import Conversation, Staff, Ticket
 from workflows.casework import cards
+from workflows.casework.actions import ACTIONS, STEPS, Action, Choice, Input, Outcome, choices
 from workflows.casework.service import Casework, Denied, Refused
 from workflows.console import signin
 from workflows.engine import Inbound, Option, Say
@@ -31,11 +35,13 @@ COMMANDS = {
 }
 _COMMAND = {word: name for name, words in COMMANDS.items() for word in words}
 
-# Card action → the follow-up it needs: a typed text, or first a choice.
-_TEXT_STEPS = {"note": "note", "ask_citizen": "ask", "resolve": "resolve"}
-_CHOICE_STEPS = {"refer": "agency", "reject": "reason", "reassign": "officer", "referral": "referral"}
-# Steps answered by typing: the note, question and resolution, and the text after a choice.
-_TYPED = frozenset({*_TEXT_STEPS.values(), "agency_request", "reason_text", "referral_outcome"})
+# The chat's questions answered by typing (the others are answered with a button).
+_TYPED = frozenset(step for step, (_, wanted) in STEPS.items() if wanted.typed)
+
+
+def _answers(data: Mapping[str, Any]) -> dict[str, str]:
+    """The answers a pending follow-up holds so far (besides which ticket it is about)."""
+    return {k: str(v) for k, v in data.items() if k not in ("ticket", "number")}
 
 
 @dataclass
@@ -77,7 +83,7 @@ class Desk:
                 return [Say("desk/cancelled")], Pending()
             if event.kind == "choice" and event.step == cards.CARD_STEP:
                 return self._press(session, staff, event.value or "", now)
-            if event.kind == "choice" and pending.step and event.step == pending.step:
+            if event.kind == "choice" and pending.step in STEPS and event.step == pending.step:
                 return self._chosen(session, staff, pending, event.value or "", now)
             if event.kind == "choice":
                 return [Say("desk/stale_button")], pending
@@ -133,102 +139,88 @@ class Desk:
         parsed = cards.parse_button(value)
         if parsed is None:
             return [Say("desk/stale_button")], Pending()
-        action, ticket_id, version = parsed
+        name, ticket_id, version = parsed
         ticket = self.casework.find(session, staff, ticket_id=ticket_id, now=now,
-                                    action="view" if action == "open" else action)
+                                    action="view" if name == "open" else name)
         if ticket is None:
             return [Say("desk/not_found", {"number": str(ticket_id)})], Pending()
-        if action == "open":
+        if name == "open":
             return [self.casework.card(session, staff, ticket, now)], Pending()
         if version != ticket.version:
             return [Say("desk/stale_card", {"number": ticket.number}), self.casework.card(session, staff, ticket, now)], Pending()
-        if action in TRANSITIONS:
-            next_status(ticket.status, action)  # an illegal move is refused now, not after the typing
-        base = {"ticket": ticket.id, "number": ticket.number}
-        if action == "accept":
-            return self.casework.accept(session, staff, ticket, now), Pending()
-        if action == "return":
-            return self.casework.return_to_supervisor(session, staff, ticket, now), Pending()
-        if action in _TEXT_STEPS:
-            step = _TEXT_STEPS[action]
-            return [self._ask_text(step, ticket.number)], Pending(step, base)
-        if action in _CHOICE_STEPS:
-            step = _CHOICE_STEPS[action]
-            options = self._choices(session, staff, ticket, step)
-            if not options:
-                return [Say("desk/nothing_to_choose", {"what": step, "number": ticket.number})], Pending()
-            if step == "referral" and len(options) == 1:
-                return self._chosen(session, staff, Pending(step, base), options[0].value, now)
-            return [self._choose(step, ticket.number, options)], Pending(step, base)
-        return [Say("desk/stale_button")], Pending()
-
-    def _ask_text(self, what: str, number: str, **extra: Any) -> Say:
-        return Say("desk/ask_text", {"what": what, "number": number, **extra}, (Option("cancel", label_key="cancel"),), step=what)
-
-    def _choose(self, what: str, number: str, options: tuple[Option, ...]) -> Say:
-        return Say("desk/choose", {"what": what, "number": number}, (*options, Option("cancel", label_key="cancel")), step=what)
-
-    def _choices(self, session: Session, staff: Staff, ticket: Ticket, step: str) -> tuple[Option, ...]:
-        office = self.casework.book.office
-        if step == "agency":
-            return tuple(Option(a.key, label=a.label.as_dict()) for a in office.agencies)
-        if step == "reason":
-            return tuple(Option(r.key, label=r.label.as_dict()) for r in office.reject_reasons)
-        if step == "officer":
-            officers = self.casework.officers_for(session, staff, ticket)
-            return tuple(Option(str(s.id), label={"id": s.name[:24], "en": s.name[:24]}) for s in officers)
-        if step == "referral":
-            return tuple(
-                Option(str(r.id), label=office.agency_label(r.agency)) for r in self.casework.referrals(session, ticket)
-                if r.status in cards.OPEN_REFERRAL
-            )
-        return (Option("acknowledged", label_key="referral_acknowledged"), Option("done", label_key="referral_done"),
-                Option("declined", label_key="referral_declined"))
+        if name in TRANSITIONS:
+            next_status(ticket.status, name)  # an illegal move is refused now, not after the typing
+        action = ACTIONS.get(name)
+        if action is None or action.button is None:
+            return [Say("desk/stale_button")], Pending()
+        return self._walk(session, staff, ticket, action, {"ticket": ticket.id, "number": ticket.number}, now)
 
     # ------------------------------------------------------------------ follow-ups
+    def _walk(self, session: Session, staff: Staff, ticket: Ticket, action: Action, data: dict[str, Any],
+              now: datetime) -> tuple[list[Say], Pending]:
+        """Ask the action's next question, or, with every answer in, carry it out."""
+        values = _answers(data)
+        wanted = action.next_input(values)
+        if wanted is None:
+            return self._said(session, staff, action.do(self.casework, session, staff, ticket, values, now), now), Pending()
+        if wanted.typed:
+            return [self._ask_text(session, staff, ticket, action, wanted, values)], Pending(wanted.step, data)
+        assert wanted.source is not None
+        options = choices(self.casework, session, staff, ticket, wanted.source, values)
+        if not options:
+            return [Say("desk/nothing_to_choose", {"what": wanted.step, "number": ticket.number})], Pending()
+        if wanted.pick_single and len(options) == 1:
+            return self._walk(session, staff, ticket, action, {**data, wanted.name: options[0].value}, now)
+        return [self._choose(wanted.step, ticket.number, options)], Pending(wanted.step, data)
+
+    def _said(self, session: Session, staff: Staff, outcome: Outcome, now: datetime) -> list[Say]:
+        """What the officer is told once an action is done: the card, or a short confirmation."""
+        action = ACTIONS[outcome.action]
+        if action.confirm == "card":
+            return [self.casework.card(session, staff, outcome.ticket, now, heading=action.heading)]
+        return [Say("desk/done", {"action": action.done, "number": outcome.ticket.number, **outcome.detail})]
+
+    def _ask_text(self, session: Session, staff: Staff, ticket: Ticket, action: Action, wanted: Input,
+                  values: Mapping[str, str]) -> Say:
+        """The question for a typed answer, naming what was chosen before it (the agency)."""
+        named: dict[str, Any] = {}
+        for item in action.inputs:
+            if item.source is not None and item.name in values:
+                chosen = next((c for c in choices(self.casework, session, staff, ticket, item.source, values)
+                               if c.value == values[item.name]), None)
+                if chosen is not None and chosen.label is not None:
+                    named[item.name] = chosen.label
+        context = {"what": wanted.step, "number": ticket.number, **named}
+        return Say("desk/ask_text", context, (Option("cancel", label_key="cancel"),), step=wanted.step)
+
+    def _choose(self, what: str, number: str, options: tuple[Choice, ...]) -> Say:
+        buttons = (*(c.option() for c in options), Option("cancel", label_key="cancel"))
+        return Say("desk/choose", {"what": what, "number": number}, buttons, step=what)
+
     def _chosen(self, session: Session, staff: Staff, pending: Pending, value: str,
                 now: datetime) -> tuple[list[Say], Pending]:
         data = pending.data
+        action, wanted = STEPS[pending.step or ""]
+        if wanted.source is None:  # a button pressed where typing was asked for
+            return [Say("desk/stale_button")], pending
         ticket = self.casework.find(session, staff, ticket_id=int(data["ticket"]), now=now, action="view")
         if ticket is None:
             return [Say("desk/not_found", {"number": data.get("number", "")})], Pending()
-        offered = {o.value for o in self._choices(session, staff, ticket, pending.step or "")}
-        if value not in offered:
+        values = _answers(data)
+        if value not in {c.value for c in choices(self.casework, session, staff, ticket, wanted.source, values)}:
             return [Say("desk/stale_button")], pending
-        if pending.step == "agency":
-            return [self._ask_text("agency_request", ticket.number, agency=self.casework.book.office.agency_label(value))], Pending("agency_request", {**data, "agency": value})
-        if pending.step == "reason":
-            return [self._ask_text("reason_text", ticket.number)], Pending("reason_text", {**data, "reason": value})
-        if pending.step == "officer":
-            return self.casework.reassign(session, staff, ticket, int(value), now), Pending()
-        if pending.step == "referral":
-            options = self._choices(session, staff, ticket, "referral_status")
-            return [self._choose("referral_status", ticket.number, options)], Pending("referral_status", {**data, "referral": int(value)})
-        if value == "acknowledged":
-            return self.casework.record_referral(session, staff, ticket, int(data["referral"]), value, None, now), Pending()
-        return [self._ask_text("referral_outcome", ticket.number)], Pending("referral_outcome", {**data, "status": value})
+        return self._walk(session, staff, ticket, action, {**data, wanted.name: value}, now)
 
     def _typed(self, session: Session, staff: Staff, pending: Pending, event: Inbound,
                now: datetime) -> tuple[list[Say], Pending]:
         data = pending.data
-        text = (event.text or "").strip() if event.kind == "text" else ""
-        if not text:
-            return [Say("errors/expected_text"), self._ask_text(pending.step or "", data["number"])], pending
-        if len(text) > TEXT_MAX:
-            return [Say("errors/too_long", {"limit": TEXT_MAX, "length": len(text)})], pending
+        action, wanted = STEPS[pending.step or ""]
         ticket = self.casework.find(session, staff, ticket_id=int(data["ticket"]), now=now, action="view")
         if ticket is None:
             return [Say("desk/not_found", {"number": data["number"]})], Pending()
-        work = self.casework
-        step = pending.step
-        if step == "note":
-            return work.note(session, staff, ticket, text, now), Pending()
-        if step == "ask":
-            return work.ask_citizen(session, staff, ticket, text, now), Pending()
-        if step == "resolve":
-            return work.resolve(session, staff, ticket, text, now), Pending()
-        if step == "agency_request":
-            return work.refer(session, staff, ticket, data["agency"], text, now), Pending()
-        if step == "reason_text":
-            return work.reject(session, staff, ticket, data["reason"], text, now), Pending()
-        return work.record_referral(session, staff, ticket, int(data["referral"]), data["status"], text, now), Pending()
+        text = (event.text or "").strip() if event.kind == "text" else ""
+        if not text:
+            return [Say("errors/expected_text"), self._ask_text(session, staff, ticket, action, wanted, _answers(data))], pending
+        if len(text) > TEXT_MAX:
+            return [Say("errors/too_long", {"limit": TEXT_MAX, "length": len(text)})], pending
+        return self._walk(session, staff, ticket, action, {**data, wanted.name: text}, now)

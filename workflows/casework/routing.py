@@ -10,9 +10,9 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from sqlalchemy import func, select
-from sqlmodel import Session
+from sqlmodel import Session, col
 
-from storage.models import Staff, Ticket
+from storage.models import Staff, Ticket, stored_id
 from workflows.casework.access import in_area
 from workflows.flowbook import FlowBook
 from workflows.lifecycle import OPEN
@@ -30,19 +30,19 @@ def open_load(session: Session, staff_ids: list[int]) -> dict[int, int]:
     if not staff_ids:
         return {}
     rows = session.execute(
-        select(Ticket.assignee_staff_id, func.count())
-        .where(Ticket.assignee_staff_id.in_(staff_ids), Ticket.status.in_(sorted(OPEN)))
-        .group_by(Ticket.assignee_staff_id)
+        select(col(Ticket.assignee_staff_id), func.count())
+        .where(col(Ticket.assignee_staff_id).in_(staff_ids), col(Ticket.status).in_(sorted(OPEN)))
+        .group_by(col(Ticket.assignee_staff_id))
     )
     return {int(staff_id): int(count) for staff_id, count in rows}
 
 
 def eligible_officers(session: Session, *, ticket: Ticket, team: str | None = None, exclude: int | None = None) -> list[Staff]:
     """Active officers covering the ticket's district and category (of `team`, when given)."""
-    statement = select(Staff).where(Staff.role == "officer", Staff.status == "active")
+    statement = select(Staff).where(col(Staff.role) == "officer", col(Staff.status) == "active")
     if team is not None:
-        statement = statement.where(Staff.team == team)
-    officers = session.execute(statement.order_by(Staff.id)).scalars().all()
+        statement = statement.where(col(Staff.team) == team)
+    officers = session.execute(statement.order_by(col(Staff.id))).scalars().all()
     return [
         s for s in officers
         if s.id != exclude and in_area(s, ticket.district_code) and (not s.categories or ticket.category in s.categories)
@@ -52,7 +52,7 @@ def eligible_officers(session: Session, *, ticket: Ticket, team: str | None = No
 def area_supervisor(session: Session, *, district_code: str | None) -> Staff | None:
     """The supervisor of the district: one named for it before one covering the whole regency."""
     supervisors = session.execute(
-        select(Staff).where(Staff.role == "supervisor", Staff.status == "active").order_by(Staff.id)
+        select(Staff).where(col(Staff.role) == "supervisor", col(Staff.status) == "active").order_by(col(Staff.id))
     ).scalars().all()
     named = [s for s in supervisors if district_code in s.districts]
     regency = [s for s in supervisors if not s.districts]
@@ -60,12 +60,12 @@ def area_supervisor(session: Session, *, district_code: str | None) -> Staff | N
 
 
 def least_loaded(session: Session, officers: list[Staff]) -> Staff | None:
-    load = open_load(session, [s.id for s in officers])  # type: ignore[misc]
+    load = open_load(session, [stored_id(s) for s in officers])
     floor = datetime.min.replace(tzinfo=None)
 
     def rank(staff: Staff) -> tuple[int, datetime, int]:
         last = staff.last_assigned_at.replace(tzinfo=None) if staff.last_assigned_at else floor
-        return load.get(staff.id, 0), last, staff.id  # type: ignore[return-value]
+        return load.get(stored_id(staff), 0), last, stored_id(staff)
 
     return min(officers, key=rank, default=None)
 

@@ -3,7 +3,8 @@
 Each action checks access, moves the ticket through the lifecycle table (an illegal move raises
 `IllegalTransition`), records an audit event, bumps the ticket's version (so old cards go stale)
 and queues the messages it causes for the people it concerns, in their own language, in the
-caller's transaction. It returns what to say to the person who acted; it knows no channel.
+caller's transaction. An officer's action returns an `Outcome` (what happened), which the chat
+turns into a card or a confirmation and the console into a redirect; it knows no channel.
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ from storage.models import Attachment, Contact, Referral, Staff, SurveyResponse,
 from workflows import sla
 from workflows.calendar import WorkingCalendar
 from workflows.casework import access, cards, routing
+from workflows.casework.actions import OPEN_REFERRAL, REFERRAL_STATUSES, Outcome, access_rule
 from workflows.engine import Option, Say
 from workflows.flowbook import FlowBook
 from workflows.lifecycle import OPEN, IllegalTransition, next_status
@@ -30,8 +32,6 @@ from workflows.texts import Texts
 from workflows.tickets import open_ticket
 
 log = logging.getLogger(__name__)
-
-REFERRAL_STATUSES = ("acknowledged", "done", "declined")
 
 
 class Denied(Exception):
@@ -107,10 +107,7 @@ class Casework:
         return Denied(action)
 
     def _check(self, session: Session, staff: Staff, ticket: Ticket, action: str, now: datetime) -> None:
-        allowed = {
-            "view": access.can_view, "note": access.can_view, "reassign": access.can_reassign,
-        }.get(action, access.can_act)
-        if not allowed(staff, ticket):
+        if not access_rule(action)(staff, ticket):
             raise self._deny(session, staff, ticket, action, now)
 
     # ------------------------------------------------------------------ reading
@@ -202,25 +199,25 @@ class Casework:
         self.tell_staff(session, staff, [self.card(session, staff, ticket, now, heading=heading), *photos], now)
 
     # ------------------------------------------------------------------ officer actions
-    def accept(self, session: Session, staff: Staff, ticket: Ticket, now: datetime) -> list[Say]:
+    def accept(self, session: Session, staff: Staff, ticket: Ticket, now: datetime) -> Outcome:
         self._check(session, staff, ticket, "accept", now)
         self._move(session, ticket, "accept", actor=actor_of(staff), now=now)
         self.tell_citizen(session, ticket, Say("citizen/accepted", {"number": ticket.number}), now)
-        return [self.card(session, staff, ticket, now, heading="accepted")]
+        return Outcome("accept", ticket)
 
-    def note(self, session: Session, staff: Staff, ticket: Ticket, text: str, now: datetime) -> list[Say]:
+    def note(self, session: Session, staff: Staff, ticket: Ticket, text: str, now: datetime) -> Outcome:
         self._check(session, staff, ticket, "note", now)
         self._touch(session, ticket, kind="note", actor=actor_of(staff), now=now, data={"text": text})
-        return [Say("desk/done", {"action": "note", "number": ticket.number})]
+        return Outcome("note", ticket)
 
-    def ask_citizen(self, session: Session, staff: Staff, ticket: Ticket, question: str, now: datetime) -> list[Say]:
+    def ask_citizen(self, session: Session, staff: Staff, ticket: Ticket, question: str, now: datetime) -> Outcome:
         self._check(session, staff, ticket, "ask_citizen", now)
         self._move(session, ticket, "ask_citizen", actor=actor_of(staff), now=now, data={"question": question})
         ticket.waiting_question = question
         self.tell_citizen(session, ticket, Say("citizen/question", {"number": ticket.number, "question": question}), now)
-        return [Say("desk/done", {"action": "ask", "number": ticket.number})]
+        return Outcome("ask_citizen", ticket)
 
-    def refer(self, session: Session, staff: Staff, ticket: Ticket, agency_key: str, request: str, now: datetime) -> list[Say]:
+    def refer(self, session: Session, staff: Staff, ticket: Ticket, agency_key: str, request: str, now: datetime) -> Outcome:
         self._check(session, staff, ticket, "refer", now)
         agency = self.book.office.agency(agency_key)
         if agency is None:
@@ -234,16 +231,16 @@ class Casework:
                    data={"referral": referral.id, "agency": agency.key, "request": request})
         label = agency.label.as_dict()
         self.tell_citizen(session, ticket, Say("citizen/referred", {"number": ticket.number, "agency": label}), now)
-        return [self.card(session, staff, ticket, now, heading="referred")]
+        return Outcome("refer", ticket)
 
     def record_referral(self, session: Session, staff: Staff, ticket: Ticket, referral_id: int, status: str,
-                        outcome: str | None, now: datetime) -> list[Say]:
+                        outcome: str | None, now: datetime) -> Outcome:
         """The agency's answer: acknowledged, done or declined, with what it said."""
         self._check(session, staff, ticket, "referral", now)
         referral = session.get(Referral, referral_id)
         if referral is None or referral.ticket_id != ticket.id or status not in REFERRAL_STATUSES:
             raise Refused("no_longer_offered")
-        if referral.status not in cards.OPEN_REFERRAL:
+        if referral.status not in OPEN_REFERRAL:
             raise IllegalTransition(referral.status, "referral")
         referral.status, referral.outcome, referral.updated_at = status, outcome, now
         self._touch(session, ticket, kind="referral_" + status, actor=actor_of(staff), now=now,
@@ -252,21 +249,21 @@ class Casework:
             self.tell_citizen(session, ticket, Say("citizen/referral_closed", {
                 "number": ticket.number, "agency": self.book.office.agency_label(referral.agency), "status": status,
                 "outcome": outcome}), now)
-            still_open = [r for r in self.referrals(session, ticket) if r.status in cards.OPEN_REFERRAL]
+            still_open = [r for r in self.referrals(session, ticket) if r.status in OPEN_REFERRAL]
             if not still_open and ticket.status == "referred":
                 self._move(session, ticket, "referrals_done", actor=actor_of(staff), now=now)
-        return [self.card(session, staff, ticket, now, heading="referral_recorded")]
+        return Outcome("referral", ticket)
 
-    def resolve(self, session: Session, staff: Staff, ticket: Ticket, resolution: str, now: datetime) -> list[Say]:
+    def resolve(self, session: Session, staff: Staff, ticket: Ticket, resolution: str, now: datetime) -> Outcome:
         self._check(session, staff, ticket, "resolve", now)
         self._move(session, ticket, "resolve", actor=actor_of(staff), now=now, data={"resolution": resolution})
         ticket.resolution, ticket.resolved_at = resolution, now
         options = (Option(f"rate:{ticket.id}", label_key="rate"), Option(f"reopen:{ticket.id}", label_key="not_resolved"))
         self.tell_citizen(session, ticket, Say("citizen/resolved", {
             "number": ticket.number, "resolution": resolution, "reopen_days": self.book.office.reopen_days}, options), now)
-        return [Say("desk/done", {"action": "resolve", "number": ticket.number})]
+        return Outcome("resolve", ticket)
 
-    def reject(self, session: Session, staff: Staff, ticket: Ticket, reason_key: str, text: str, now: datetime) -> list[Say]:
+    def reject(self, session: Session, staff: Staff, ticket: Ticket, reason_key: str, text: str, now: datetime) -> Outcome:
         self._check(session, staff, ticket, "reject", now)
         reason = self.book.office.reason(reason_key)
         if reason is None:
@@ -275,28 +272,28 @@ class Casework:
         ticket.resolution = text
         self.tell_citizen(session, ticket, Say("citizen/rejected", {
             "number": ticket.number, "reason": reason.label.as_dict(), "text": text}), now)
-        return [Say("desk/done", {"action": "reject", "number": ticket.number})]
+        return Outcome("reject", ticket)
 
-    def return_to_supervisor(self, session: Session, staff: Staff, ticket: Ticket, now: datetime) -> list[Say]:
+    def return_to_supervisor(self, session: Session, staff: Staff, ticket: Ticket, now: datetime) -> Outcome:
         self._check(session, staff, ticket, "return", now)
         self._move(session, ticket, "return", actor=actor_of(staff), now=now)
         supervisor = routing.area_supervisor(session, district_code=ticket.district_code)
         self._give(session, ticket, supervisor, unassigned=True, actor=actor_of(staff), now=now, heading="returned")
-        return [Say("desk/done", {"action": "return", "number": ticket.number})]
+        return Outcome("return", ticket)
 
-    def reopen_by_staff(self, session: Session, staff: Staff, ticket: Ticket, reason: str, now: datetime) -> list[Say]:
+    def reopen_by_staff(self, session: Session, staff: Staff, ticket: Ticket, reason: str, now: datetime) -> Outcome:
         """The office reopens a resolved or closed case (the work was not finished after all):
         its service standards start again and the citizen is told why."""
         self._check(session, staff, ticket, "reopen", now)
         self._move(session, ticket, "reopen", actor=actor_of(staff), now=now, data={"reason": reason})
         self.tell_citizen(session, ticket, Say("citizen/reopened_by_office", {"number": ticket.number, "reason": reason}), now)
-        return [self.card(session, staff, ticket, now)]
+        return Outcome("reopen", ticket)
 
     def officers_for(self, session: Session, staff: Staff, ticket: Ticket) -> list[Staff]:
         """Whom a supervisor may give the ticket to: active officers covering it, any team."""
         return [s for s in routing.eligible_officers(session, ticket=ticket) if access.in_area(staff, ticket.district_code)]
 
-    def reassign(self, session: Session, staff: Staff, ticket: Ticket, officer_id: int, now: datetime) -> list[Say]:
+    def reassign(self, session: Session, staff: Staff, ticket: Ticket, officer_id: int, now: datetime) -> Outcome:
         self._check(session, staff, ticket, "reassign", now)
         officer = next((s for s in self.officers_for(session, staff, ticket) if s.id == officer_id), None)
         if officer is None:
@@ -305,7 +302,7 @@ class Casework:
         self._give(session, ticket, officer, unassigned=False, actor=actor_of(staff), now=now, heading="reassigned")
         if previous is not None and previous.id not in (officer.id, staff.id):
             self.tell_staff(session, previous, [Say("desk/taken_away", {"number": ticket.number, "to": officer.name})], now)
-        return [Say("desk/done", {"action": "reassign", "number": ticket.number, "to": officer.name})]
+        return Outcome("reassign", ticket, {"to": officer.name})
 
     def expire(self, session: Session, ticket: Ticket, now: datetime) -> int:
         """Close a ticket whose question the citizen never answered (a scheduled job)."""

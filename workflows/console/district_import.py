@@ -15,7 +15,15 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from workflows.console.config import Document, Refused, add_village, area_level, clean_name, rename_district, rename_village
+from workflows.console.config import (
+    Document,
+    Refused,
+    add_village,
+    area_level,
+    clean_name,
+    rename_district,
+    rename_village,
+)
 from workflows.flowbook import Areas
 
 MAX_ROWS = 5000  # a regency has some hundreds; more is the wrong file

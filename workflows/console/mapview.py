@@ -16,7 +16,7 @@ from typing import Any
 
 from sqlalchemy import BigInteger, cast, func, literal_column, select
 from sqlalchemy.sql.elements import ColumnElement
-from sqlmodel import Session
+from sqlmodel import Session, col
 
 from storage.models import Staff, Ticket
 from workflows.casework import access
@@ -55,7 +55,7 @@ class Spot:
     status: str | None = None
 
     def as_json(self) -> dict[str, Any]:
-        found = {"lat": round(self.lat, 6), "lon": round(self.lon, 6), "count": self.count}
+        found: dict[str, Any] = {"lat": round(self.lat, 6), "lon": round(self.lon, 6), "count": self.count}
         if self.count == 1:
             found.update(number=self.number, category=self.category, status=self.status)
         return found
@@ -100,18 +100,18 @@ def matching(viewer: Staff, filters: Filters, *, status: bool = True) -> list[Co
     """The filter as conditions on tickets (without the status one when `status` is False)."""
     conditions = access.visible_tickets(viewer)
     if filters.category:
-        conditions.append(Ticket.category == filters.category)
+        conditions.append(col(Ticket.category) == filters.category)
     wanted = statuses(filters)
     if status and wanted is not None:
-        conditions.append(Ticket.status.in_(wanted))
+        conditions.append(col(Ticket.status).in_(wanted))
     return conditions
 
 
 def _inside(bbox: BBox | None) -> list[ColumnElement[bool]]:
     if bbox is None:
-        return [Ticket.latitude.is_not(None), Ticket.longitude.is_not(None)]
+        return [col(Ticket.latitude).is_not(None), col(Ticket.longitude).is_not(None)]
     south, west, north, east = bbox
-    return [Ticket.latitude.between(south, north), Ticket.longitude.between(west, east)]
+    return [col(Ticket.latitude).between(south, north), col(Ticket.longitude).between(west, east)]
 
 
 def cell_size(zoom: int) -> float:
@@ -125,12 +125,12 @@ def _grid(session: Session, conditions: Sequence[ColumnElement[bool]], zoom: int
     sort key: SQLite groups by sorting, and one integer sorts faster than two); a ticket without
     a location falls in the cell None. The size is inlined as a literal so PostgreSQL sees the
     same expression in SELECT and GROUP BY."""
-    size = literal_column(repr(float(cell_size(zoom))))
-    row = cast((Ticket.latitude + 90.0) / size, BigInteger)
-    column = cast((Ticket.longitude + 180.0) / size, BigInteger)
+    size: ColumnElement[Any] = literal_column(repr(float(cell_size(zoom))))
+    row = cast((col(Ticket.latitude) + 90.0) / size, BigInteger)
+    column = cast((col(Ticket.longitude) + 180.0) / size, BigInteger)
     statement = (
-        select((row * ROW_STRIDE + column).label("cell"), func.count().label("n"), func.avg(Ticket.latitude),
-               func.avg(Ticket.longitude), func.min(Ticket.id))
+        select((row * ROW_STRIDE + column).label("cell"), func.count().label("n"), func.avg(col(Ticket.latitude)),
+               func.avg(col(Ticket.longitude)), func.min(col(Ticket.id)))
         .where(*conditions)
         .group_by(literal_column("cell"))
         .order_by(literal_column("n").desc())
@@ -144,7 +144,7 @@ def _singles(session: Session, ids: list[int]) -> dict[int, tuple[str, str, str]
     the count over many rows carries no text)."""
     if not ids:
         return {}
-    statement = select(Ticket.id, Ticket.number, Ticket.category, Ticket.status).where(Ticket.id.in_(ids))
+    statement = select(col(Ticket.id), col(Ticket.number), col(Ticket.category), col(Ticket.status)).where(col(Ticket.id).in_(ids))
     return {ticket_id: (number, category, status) for ticket_id, number, category, status in session.execute(statement)}
 
 
@@ -152,8 +152,8 @@ def clusters(session: Session, *, viewer: Staff, filters: Filters, bbox: BBox | 
     """The circles for a map showing `bbox` at `zoom`: cells, or close in single cases."""
     conditions = [*matching(viewer, filters), *_inside(bbox)]
     if zoom >= POINTS_FROM:
-        statement = (select(Ticket.latitude, Ticket.longitude, Ticket.number, Ticket.category, Ticket.status)
-                     .where(*conditions).order_by(Ticket.created_at.desc()).limit(MOST_POINTS + 1))
+        statement = (select(col(Ticket.latitude), col(Ticket.longitude), col(Ticket.number), col(Ticket.category), col(Ticket.status))
+                     .where(*conditions).order_by(col(Ticket.created_at).desc()).limit(MOST_POINTS + 1))
         rows = session.execute(statement).all()
         spots = [Spot(lat, lon, 1, number, category, status) for lat, lon, number, category, status in rows]
         return View(spots[:MOST_POINTS], points=True, truncated=len(spots) > MOST_POINTS)
@@ -187,13 +187,14 @@ def listing(session: Session, *, viewer: Staff, filters: Filters, limit: int = L
     """The newest matching cases that are on the map, for the page's plain list. One read per
     status, each newest first along the (status, created_at) index and stopping at `limit`:
     with all open statuses in one IN, SQLite would sort every open case to find the newest."""
-    columns = (Ticket.number, Ticket.kind, Ticket.category, Ticket.status, Ticket.district_code, Ticket.village_code,
-               Ticket.created_at, Ticket.id)
-    found = []
-    for status in statuses(filters) or [None]:
+    columns = (col(Ticket.number), col(Ticket.kind), col(Ticket.category), col(Ticket.status), col(Ticket.district_code), col(Ticket.village_code),
+               col(Ticket.created_at), col(Ticket.id))
+    found: list[Any] = []  # rows of `columns`
+    each_status: Sequence[str | None] = statuses(filters) or [None]
+    for status in each_status:
         statement = select(*columns).where(*matching(viewer, filters, status=False), *_inside(None))
         if status is not None:
-            statement = statement.where(Ticket.status == status)
-        found += session.execute(statement.order_by(Ticket.created_at.desc(), Ticket.id.desc()).limit(limit)).all()
+            statement = statement.where(col(Ticket.status) == status)
+        found += session.execute(statement.order_by(col(Ticket.created_at).desc(), col(Ticket.id).desc()).limit(limit)).all()
     found.sort(key=lambda row: (row.created_at, row.id), reverse=True)
     return [Listed(*row[:-1]) for row in found[:limit]]

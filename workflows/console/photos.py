@@ -16,10 +16,10 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from sqlalchemy import select
-from sqlmodel import Session
+from sqlmodel import Session, col
 
 from storage.files import ALLOWED
-from storage.models import Attachment
+from storage.models import Attachment, stored_id
 
 IMAGE_TYPES = frozenset(content_type for content_type, _ in ALLOWED.values())
 _TOKEN = re.compile(r"([0-9]{1,9})-([0-9a-f]{32})")  # an id that fits the column, then the MAC
@@ -55,9 +55,9 @@ def verify(secret: bytes, token: str, *, ticket_id: int) -> int | None:
 def of_ticket(session: Session, *, ticket_id: int, secret: bytes) -> list[Photo]:
     """The ticket's photos in the order the citizen sent them, each with its address part."""
     rows: Sequence[Attachment] = session.execute(
-        select(Attachment).where(Attachment.ticket_id == ticket_id).order_by(Attachment.id)
+        select(Attachment).where(col(Attachment.ticket_id) == ticket_id).order_by(col(Attachment.id))
     ).scalars().all()
-    return [Photo(row, sign(secret, ticket_id=ticket_id, attachment_id=row.id)) for row in rows]  # type: ignore[arg-type]
+    return [Photo(row, sign(secret, ticket_id=ticket_id, attachment_id=stored_id(row))) for row in rows]
 
 
 def find(session: Session, *, ticket_id: int, attachment_id: int) -> Attachment | None:

@@ -12,10 +12,7 @@ else the tickets of their districts (none listed: the whole regency) plus those 
 
 from __future__ import annotations
 
-import base64
-import binascii
 import heapq
-import json
 import re
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, fields
@@ -25,13 +22,13 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import ColumnElement, Select, and_, case, func, or_, select, true, tuple_
-from sqlalchemy.orm import load_only
-from sqlmodel import Session
+from sqlalchemy.orm import QueryableAttribute, load_only
+from sqlmodel import Session, col
 
 from storage.models import Staff, Ticket
+from workflows.calendar import WorkingCalendar
 from workflows.casework import access
 from workflows.console import cursors
-from workflows.calendar import WorkingCalendar
 from workflows.lifecycle import OPEN, STATUSES
 
 KINDS = ("complaint", "service")
@@ -44,12 +41,11 @@ ALL_STATUSES: tuple[str, ...] = ()
 _KEY = re.compile(r"^[a-z0-9_]{1,32}$")
 _AREA = re.compile(r"^[0-9.]{2,16}$")
 # What the queue and its exports read of a ticket (not the description, details or SLA JSON).
-COLUMNS = (
-    Ticket.id, Ticket.number, Ticket.kind, Ticket.category, Ticket.district_code, Ticket.village_code,
-    Ticket.person_name, Ticket.person_nik, Ticket.person_age, Ticket.person_sex, Ticket.address,
-    Ticket.reporter_phone, Ticket.status, Ticket.due_at, Ticket.assignee_staff_id, Ticket.channel,
-    Ticket.created_at, Ticket.updated_at, Ticket.resolved_at,
-)
+COLUMNS: tuple[QueryableAttribute[Any], ...] = tuple(getattr(Ticket, name) for name in (
+    "id", "number", "kind", "category", "district_code", "village_code", "person_name", "person_nik", "person_age",
+    "person_sex", "address", "reporter_phone", "status", "due_at", "assignee_staff_id", "channel", "created_at",
+    "updated_at", "resolved_at",
+))
 
 
 @dataclass(frozen=True)
@@ -174,9 +170,9 @@ def scope(viewer: Staff) -> list[Part]:
     if access.sees_whole_regency(viewer):
         return [Part(true())]
     area = sorted(viewer.districts)
-    elsewhere = or_(Ticket.district_code.not_in(area), Ticket.district_code.is_(None))
-    return [*(Part(Ticket.district_code == code) for code in area),
-            Part(and_(Ticket.assignee_staff_id == viewer.id, elsewhere), few=True)]
+    elsewhere = or_(col(Ticket.district_code).not_in(area), col(Ticket.district_code).is_(None))
+    return [*(Part(col(Ticket.district_code) == code) for code in area),
+            Part(and_(col(Ticket.assignee_staff_id) == viewer.id, elsewhere), few=True)]
 
 
 def _parts(viewer: Staff, filt: QueueFilter) -> list[Part]:
@@ -186,7 +182,8 @@ def _parts(viewer: Staff, filt: QueueFilter) -> list[Part]:
     if not district or access.sees_whole_regency(viewer):
         return scope(viewer)
     wanted = district if district in viewer.districts else None
-    return [part for code, part in zip([*sorted(viewer.districts), None], scope(viewer)) if code == wanted]
+    # A disabled viewer's scope is empty: zip stops there rather than pairing codes with parts.
+    return [part for code, part in zip([*sorted(viewer.districts), None], scope(viewer), strict=False) if code == wanted]
 
 
 def _conditions(filt: QueueFilter, moment: _Moment) -> list[ColumnElement[bool]]:
@@ -194,28 +191,28 @@ def _conditions(filt: QueueFilter, moment: _Moment) -> list[ColumnElement[bool]]
     nest; the book checks it), which lets the district's indexes find the village's tickets."""
     found: list[ColumnElement[bool]] = []
     district = filt.village.rsplit(".", 1)[0] if filt.village else None
-    for column, value in ((Ticket.kind, filt.kind), (Ticket.category, filt.category),
-                          (Ticket.district_code, filt.district), (Ticket.district_code, district),
-                          (Ticket.village_code, filt.village), (Ticket.channel, filt.channel)):
+    for column, value in ((col(Ticket.kind), filt.kind), (col(Ticket.category), filt.category),
+                          (col(Ticket.district_code), filt.district), (col(Ticket.district_code), district),
+                          (col(Ticket.village_code), filt.village), (col(Ticket.channel), filt.channel)):
         if value is not None:
             found.append(column == value)
     if filt.assignee == "none":
-        found.append(Ticket.assignee_staff_id.is_(None))
+        found.append(col(Ticket.assignee_staff_id).is_(None))
     elif filt.assignee is not None:
-        found.append(Ticket.assignee_staff_id == filt.assignee)
+        found.append(col(Ticket.assignee_staff_id) == filt.assignee)
     if filt.created_from is not None:
-        found.append(Ticket.created_at >= datetime.combine(filt.created_from, time(0), moment.zone))
+        found.append(col(Ticket.created_at) >= datetime.combine(filt.created_from, time(0), moment.zone))
     if filt.created_to is not None:
-        found.append(Ticket.created_at < datetime.combine(filt.created_to + timedelta(days=1), time(0), moment.zone))
+        found.append(col(Ticket.created_at) < datetime.combine(filt.created_to + timedelta(days=1), time(0), moment.zone))
     open_ = _status_in(OPEN)
     if filt.sla == "overdue":
-        found += [open_, Ticket.due_at < moment.now]
+        found += [open_, col(Ticket.due_at) < moment.now]
     elif filt.sla == "due_soon":
-        found += [open_, Ticket.due_at >= moment.now, Ticket.due_at < moment.soon]
+        found += [open_, col(Ticket.due_at) >= moment.now, col(Ticket.due_at) < moment.soon]
     elif filt.sla == "on_time":
-        found += [open_, Ticket.due_at >= moment.soon]
+        found += [open_, col(Ticket.due_at) >= moment.soon]
     elif filt.sla == "met":
-        found.append(or_(~open_, Ticket.due_at.is_(None)))
+        found.append(or_(~open_, col(Ticket.due_at).is_(None)))
     return found
 
 
@@ -225,8 +222,8 @@ def _status_in(statuses: frozenset[str], sort: str = "created_desc") -> ColumnEl
     and sort every open ticket through whichever status index it met first. By deadline, `IN`
     is right: (district, status, due) gives each status's tickets in due order to merge."""
     if statuses == OPEN and sort != "due_asc":
-        return Ticket.status.not_in(sorted(FINISHED))
-    return Ticket.status.in_(sorted(statuses))
+        return col(Ticket.status).not_in(sorted(FINISHED))
+    return col(Ticket.status).in_(sorted(statuses))
 
 
 def _where(filt: QueueFilter, moment: _Moment) -> list[ColumnElement[bool]]:
@@ -256,33 +253,23 @@ def decode_cursor(cursor: str | None, sort: str) -> tuple[datetime | None, int] 
     if value is not None and value.tzinfo is None:  # ours are always aware: a forged one
         return None
     return value, data["i"]
-    try:
-        data = json.loads(base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)))
-        if data["s"] != sort or not isinstance(data["i"], int) or not 0 < data["i"] < 2**63:
-            return None
-        value = datetime.fromisoformat(data["v"]) if data["v"] else None
-        if value is not None and value.tzinfo is None:  # ours are always aware: a forged one
-            return None
-        return value, data["i"]
-    except (ValueError, KeyError, TypeError, binascii.Error):
-        return None
 
 
-_ORDER = {  # sort -> (column, descending)
-    "created_desc": (Ticket.created_at, True),
-    "created_asc": (Ticket.created_at, False),
-    "updated_desc": (Ticket.updated_at, True),
-    "due_asc": (Ticket.due_at, False),
+_ORDER = {  # sort -> (Ticket's attribute, descending)
+    "created_desc": ("created_at", True),
+    "created_asc": ("created_at", False),
+    "updated_desc": ("updated_at", True),
+    "due_asc": ("due_at", False),
 }
 _NEVER = datetime.max.replace(tzinfo=ZoneInfo("UTC"))
 # "No due time", as a CASE so that no index drives it: SQLite (no statistics) would otherwise
 # walk ix_ticket_due's hundreds of thousands of undated (closed) tickets to find an area's few.
-_UNDATED = case((Ticket.due_at.is_(None), 1), else_=0) == 1
+_UNDATED = case((col(Ticket.due_at).is_(None), 1), else_=0) == 1
 
 
 def _sort_key(sort: str) -> Callable[[Ticket], tuple[Any, ...]]:
     """A ticket's place in `sort` order, as SQL orders it (undated tickets last by due)."""
-    column = _ORDER[sort][0].key
+    column = _ORDER[sort][0]
     if sort == "due_asc":
         return lambda t: (t.due_at is None, t.due_at or _NEVER, t.id)
     return lambda t: (getattr(t, column), t.id)
@@ -295,9 +282,9 @@ def _range(where: list[ColumnElement[bool]], column: Any, descending: bool, key:
     query = select(Ticket).options(load_only(*COLUMNS)).where(*where)
     if key is not None:
         value, ticket_id = key
-        mine, theirs = (tuple_(column, Ticket.id), tuple_(value, ticket_id)) if column is not None else (Ticket.id, ticket_id)
+        mine, theirs = (tuple_(column, col(Ticket.id)), tuple_(value, ticket_id)) if column is not None else (col(Ticket.id), ticket_id)
         query = query.where(mine < theirs if descending else mine > theirs)
-    order = [c if not few else func.coalesce(c, c) for c in ((column, Ticket.id) if column is not None else (Ticket.id,))]
+    order = [c if not few else func.coalesce(c, c) for c in ((column, col(Ticket.id)) if column is not None else (col(Ticket.id),))]
     return query.order_by(*(c.desc() for c in order) if descending else order).limit(limit)
 
 
@@ -306,13 +293,14 @@ def _part_window(session: Session, part: Part, where: list[ColumnElement[bool]],
     """Up to `limit` tickets of one part after `key`. `due_asc` puts undated tickets last: the
     dated in (due, id) order, then the undated by id, two index-friendly ranges rather than one
     NULLS LAST sort over the whole filter."""
-    column, descending = _ORDER[sort]
+    name, descending = _ORDER[sort]
+    column = getattr(Ticket, name)
     where = [part.where, *where]
     if sort != "due_asc":
         return list(session.execute(_range(where, column, descending, key, limit, part.few)).scalars())
     tickets: list[Ticket] = []
     if key is None or key[0] is not None:
-        dated = [*where, Ticket.due_at.is_not(None)]
+        dated = [*where, col(Ticket.due_at).is_not(None)]
         tickets = list(session.execute(_range(dated, column, False, key, limit, part.few)).scalars())
     if len(tickets) < limit:
         undated = [*where, _UNDATED]
@@ -331,13 +319,14 @@ def _window(session: Session, parts: list[Part], where: list[ColumnElement[bool]
     if len(tickets) <= limit:
         return tickets, None
     last = tickets[limit - 1]
-    return tickets[:limit], encode_cursor(sort, getattr(last, _ORDER[sort][0].key), last.id)  # type: ignore[arg-type]
+    assert last.id is not None  # read from the database
+    return tickets[:limit], encode_cursor(sort, getattr(last, _ORDER[sort][0]), last.id)
 
 
 def _rows(session: Session, tickets: list[Ticket], moment: _Moment) -> list[QueueRow]:
     holders = {t.assignee_staff_id for t in tickets if t.assignee_staff_id is not None}
-    names = dict(session.execute(select(Staff.id, Staff.name).where(Staff.id.in_(holders))).all()) if holders else {}
-    return [QueueRow(t, moment.sla(t.status, t.due_at), names.get(t.assignee_staff_id)) for t in tickets]  # type: ignore[arg-type]
+    names = dict(session.execute(select(col(Staff.id), col(Staff.name)).where(col(Staff.id).in_(holders))).all()) if holders else {}
+    return [QueueRow(t, moment.sla(t.status, t.due_at), names.get(t.assignee_staff_id)) for t in tickets]
 
 
 def counts(session: Session, *, viewer: Staff, filt: QueueFilter, now: datetime, zone: ZoneInfo,
@@ -350,9 +339,9 @@ def counts(session: Session, *, viewer: Staff, filt: QueueFilter, now: datetime,
     conditions = _conditions(filt, _Moment.of(now, zone, calendar))
     found = dict.fromkeys(STATUSES, 0)
     for part in _parts(viewer, filt):
-        per_status = [select(func.count()).select_from(Ticket).where(part.where, *conditions, Ticket.status == status)
+        per_status = [select(func.count()).select_from(Ticket).where(part.where, *conditions, col(Ticket.status) == status)
                       .scalar_subquery() for status in STATUSES]
-        for status, count in zip(STATUSES, session.execute(select(*per_status)).one()):
+        for status, count in zip(STATUSES, session.execute(select(*per_status)).one(), strict=True):
             found[status] += count
     return found
 
@@ -388,7 +377,7 @@ def all_rows(session: Session, *, viewer: Staff, filt: QueueFilter, now: datetim
 def staff_in_area(session: Session, *, viewer: Staff) -> list[Staff]:
     """Who may hold a ticket of the viewer's area: staff whose districts meet it (or cover the
     whole regency), and the viewer. A small table, filtered here rather than in JSON SQL."""
-    everyone = session.execute(select(Staff).order_by(Staff.name)).scalars().all()
+    everyone = session.execute(select(Staff).order_by(col(Staff.name))).scalars().all()
     if access.sees_whole_regency(viewer):
         return list(everyone)
     area = set(viewer.districts)

@@ -15,7 +15,7 @@ from datetime import datetime
 
 from sqlalchemy import func, literal_column, select, tuple_
 from sqlalchemy.sql.elements import ColumnElement
-from sqlmodel import Session
+from sqlmodel import Session, col
 
 from storage.models import Staff, Ticket
 from workflows.casework import access
@@ -24,8 +24,8 @@ from workflows.validation.nik import mask_nik
 
 PAGE_SIZE = 50
 BATCH = 200  # rows read at a time while skipping a person's older complaints
-NAME = func.lower(Ticket.person_name)
-PERSON = func.coalesce(Ticket.person_nik, Ticket.village_code, literal_column("''"))  # inline: an expression index can match it
+NAME = func.lower(col(Ticket.person_name))
+PERSON = func.coalesce(col(Ticket.person_nik), col(Ticket.village_code), literal_column("''"))  # inline: an expression index can match it
 Cursor = tuple[str, str]
 
 
@@ -78,18 +78,18 @@ def _position(session: Session, conditions: Sequence[ColumnElement[bool]], ticke
     (a crafted cursor must not place the register around someone else's NIK)."""
     if ticket_id is None:
         return None
-    row = session.execute(select(NAME, PERSON).where(Ticket.id == ticket_id, *conditions)).first()
+    row = session.execute(select(NAME, PERSON).where(col(Ticket.id) == ticket_id, *conditions)).first()
     return (row[0], row[1]) if row else None
 
 
 def _conditions(viewer: Staff, query: Query) -> list[ColumnElement[bool]]:
-    conditions = [*access.visible_tickets(viewer), Ticket.kind == "complaint", Ticket.person_name.is_not(None)]
+    conditions = [*access.visible_tickets(viewer), col(Ticket.kind) == "complaint", col(Ticket.person_name).is_not(None)]
     if query.category:
-        conditions.append(Ticket.category == query.category)
+        conditions.append(col(Ticket.category) == query.category)
     if query.district:
-        conditions.append(Ticket.district_code == query.district)
+        conditions.append(col(Ticket.district_code) == query.district)
     if query.village:
-        conditions.append(Ticket.village_code == query.village)
+        conditions.append(col(Ticket.village_code) == query.village)
     if query.name.strip():
         conditions.append(NAME.startswith(query.name.strip().lower(), autoescape=True))
     return conditions
@@ -101,10 +101,10 @@ def _latest_ids(session: Session, conditions: Sequence[ColumnElement[bool]], aft
     Rows come sorted by person then newest first; the first row of each person is theirs."""
     found: list[tuple[int, Cursor]] = []
     while len(found) < wanted:
-        statement = select(Ticket.id, NAME, PERSON).where(*conditions)
+        statement = select(col(Ticket.id), NAME, PERSON).where(*conditions)
         if after is not None:
             statement = statement.where(tuple_(NAME, PERSON) > tuple_(*after))
-        rows = session.execute(statement.order_by(NAME, PERSON, Ticket.created_at.desc(), Ticket.id.desc())
+        rows = session.execute(statement.order_by(NAME, PERSON, col(Ticket.created_at).desc(), col(Ticket.id).desc())
                                .limit(BATCH)).all()
         for ticket_id, name, person in rows:
             if not found or found[-1][1] != (name, person):
@@ -121,7 +121,7 @@ def people(session: Session, *, viewer: Staff, query: Query, cursor: str | None,
     after = _position(session, conditions, decode_cursor(cursor) if cursor else None)
     latest = _latest_ids(session, conditions, after, size + 1)
     page, more = latest[:size], len(latest) > size
-    tickets = {t.id: t for t in session.execute(select(Ticket).where(Ticket.id.in_([i for i, _ in page]))).scalars()}
+    tickets = {t.id: t for t in session.execute(select(Ticket).where(col(Ticket.id).in_([i for i, _ in page]))).scalars()}
     rows = [_person(viewer, tickets[ticket_id]) for ticket_id, _ in page]
     return Page(rows, encode_cursor(page[-1][0]) if more else None)
 

@@ -12,7 +12,13 @@ from typing import Any
 ANSWERS = {"subject": "other"}
 TICKET = {"number": "SP-2026-00042", "category": "Lansia telantar", "status": "in_progress", "updated": "Senin, 23 November 2026"}
 SAMPLES: dict[str, dict[str, Any]] = {
-    "menu/welcome": {}, "menu/main": {},
+    "menu/welcome": {},
+    "menu/main": {"flows": [
+        {"label": {"id": "Pengaduan", "en": "Complaint"},
+         "about": {"id": "laporkan orang yang butuh bantuan", "en": "report someone who needs help"}},
+        {"label": {"id": "Permohonan", "en": "Service"},
+         "about": {"id": "minta layanan (SKTM, DTSEN, bantuan, BPJS PBI…)",
+                   "en": "ask for a service (SKTM, DTSEN, aid, BPJS PBI…)"}}]},
     "conversation/expired": {}, "conversation/cancelled": {}, "conversation/help": {"in_flow": True},
     "whatsapp/or_choose": {},
     "conversation/language_set": {}, "conversation/choose_language": {},

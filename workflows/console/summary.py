@@ -15,11 +15,11 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import func, select
-from sqlmodel import Session
+from sqlmodel import Session, col
 
 from storage.models import Staff, SurveyResponse, Ticket
-from workflows.casework import access
 from workflows import sla
+from workflows.casework import access
 
 IKM_FACTOR = 25  # PermenPAN-RB 14/2017: the index is the mean score (1–4) times 25
 
@@ -94,8 +94,8 @@ def monthly(session: Session, *, viewer: Staff, first: date, zone: ZoneInfo, now
     area = access.visible_tickets(viewer)
     summary = MonthlySummary(first)
     came_in = session.execute(
-        select(Ticket.kind, Ticket.category, Ticket.district_code, Ticket.sla)
-        .where(*area, Ticket.created_at >= start, Ticket.created_at < end)
+        select(col(Ticket.kind), col(Ticket.category), col(Ticket.district_code), col(Ticket.sla))
+        .where(*area, col(Ticket.created_at) >= start, col(Ticket.created_at) < end)
     ).all()
     for kind, category, district, stages in came_in:
         line = summary.line(kind, category, district)
@@ -103,15 +103,15 @@ def monthly(session: Session, *, viewer: Staff, first: date, zone: ZoneInfo, now
         met, due = sla.met_in_time(stages, min(now, end))
         line.met, line.due = line.met + met, line.due + due
     for kind, category, district, count in session.execute(
-        select(Ticket.kind, Ticket.category, Ticket.district_code, func.count())
-        .where(*area, Ticket.resolved_at >= start, Ticket.resolved_at < end)
-        .group_by(Ticket.kind, Ticket.category, Ticket.district_code)
+        select(col(Ticket.kind), col(Ticket.category), col(Ticket.district_code), func.count())
+        .where(*area, col(Ticket.resolved_at) >= start, col(Ticket.resolved_at) < end)
+        .group_by(col(Ticket.kind), col(Ticket.category), col(Ticket.district_code))
     ).all():
         summary.line(kind, category, district).resolved += count
     _add_scores(summary, session.execute(
-        select(Ticket.kind, Ticket.category, Ticket.district_code, SurveyResponse.scores)
-        .join(Ticket, Ticket.id == SurveyResponse.ticket_id)
-        .where(*area, SurveyResponse.created_at >= start, SurveyResponse.created_at < end)
+        select(col(Ticket.kind), col(Ticket.category), col(Ticket.district_code), col(SurveyResponse.scores))
+        .join(Ticket, col(Ticket.id) == col(SurveyResponse.ticket_id))
+        .where(*area, col(SurveyResponse.created_at) >= start, col(SurveyResponse.created_at) < end)
     ).all())
     return summary
 

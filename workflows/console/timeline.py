@@ -15,7 +15,7 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import select
-from sqlmodel import Session
+from sqlmodel import Session, col
 
 from storage.models import Contact, OutboxMessage, Referral, Staff, SurveyResponse, Ticket, TicketEvent
 
@@ -56,7 +56,7 @@ def _actor(actor: str) -> tuple[str, int | None]:
 
 def _events(session: Session, ticket: Ticket, referrals: Mapping[int, Referral]) -> list[Entry]:
     rows = session.execute(
-        select(TicketEvent).where(TicketEvent.ticket_id == ticket.id).order_by(TicketEvent.at, TicketEvent.id)
+        select(TicketEvent).where(col(TicketEvent.ticket_id) == ticket.id).order_by(col(TicketEvent.at), col(TicketEvent.id))
     ).scalars().all()
     entries = []
     for row in rows:
@@ -74,10 +74,10 @@ def _messages(session: Session, ticket: Ticket, reporter: Contact | None) -> lis
         return []
     rows = session.execute(
         select(OutboxMessage).where(
-            OutboxMessage.channel == reporter.channel, OutboxMessage.chat_id == reporter.chat_id,
-            OutboxMessage.contact_id == reporter.id, OutboxMessage.created_at >= ticket.created_at,
-            OutboxMessage.payload["params"]["number"].as_string() == ticket.number,
-        ).order_by(OutboxMessage.id).limit(MESSAGES_SHOWN)
+            col(OutboxMessage.channel) == reporter.channel, col(OutboxMessage.chat_id) == reporter.chat_id,
+            col(OutboxMessage.contact_id) == reporter.id, col(OutboxMessage.created_at) >= ticket.created_at,
+            col(OutboxMessage.payload)["params"]["number"].as_string() == ticket.number,
+        ).order_by(col(OutboxMessage.id)).limit(MESSAGES_SHOWN)
     ).scalars().all()
     return [Entry(row.created_at, "message", "system", None, row.payload, message=row) for row in rows]
 
@@ -90,10 +90,10 @@ def build(session: Session, *, ticket: Ticket, reporter: Contact | None, referra
     entries.sort(key=lambda entry: (entry.at, entry.kind == "message"))
     wanted = {e.staff_id for e in entries if e.staff_id is not None}
     wanted |= {e.data[f] for e in entries if e.kind != "message" for f in _STAFF_FIELDS if isinstance(e.data.get(f), int)}
-    names = dict(session.execute(select(Staff.id, Staff.name).where(Staff.id.in_(sorted(wanted)))).all()) if wanted else {}
-    return Timeline(entries, names)  # type: ignore[arg-type]
+    names = dict(session.execute(select(col(Staff.id), col(Staff.name)).where(col(Staff.id).in_(sorted(wanted)))).all()) if wanted else {}
+    return Timeline(entries, names)
 
 
 def survey(session: Session, *, ticket_id: int) -> SurveyResponse | None:
     """The citizen's rating of how the case was handled, once they have given it."""
-    return session.execute(select(SurveyResponse).where(SurveyResponse.ticket_id == ticket_id)).scalars().first()
+    return session.execute(select(SurveyResponse).where(col(SurveyResponse.ticket_id) == ticket_id)).scalars().first()

@@ -1,20 +1,15 @@
-"""Commands a person may type at any step, in either language, with or without a slash."""
+"""Commands a person may type at any step, in any language of the flow book, with or without a slash."""
 
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass
 
-WORDS = {
-    "start": ("start", "mulai"),
-    "help": ("help", "bantuan", "tolong"),
-    "cancel": ("cancel", "batal"),
-    "back": ("back", "kembali"),
-    "status": ("status", "cek"),
-    "language": ("language", "bahasa"),
-}
-_BY_WORD = {word: name for name, words in WORDS.items() for word in words}
+from workflows.engine.words import COMMANDS
+
 _TAKES_ARGUMENT = {"start", "status", "language"}
+_BY_NAME = {name: name for name in COMMANDS}
 
 
 @dataclass(frozen=True)
@@ -28,22 +23,24 @@ class UnknownCommand:
     text: str
 
 
-def parse_command(text: str) -> Command | UnknownCommand | None:
+def parse_command(text: str, words: Mapping[str, str] | None = None) -> Command | UnknownCommand | None:
     """A slash always means a command (`/start abc`, `/Mulai@SatupintuBot`); a bare word is a
     command only when it is the whole message, or `status`/`bahasa` plus one word, so an answer
-    like "kembali ke rumah" stays an answer."""
+    like "kembali ke rumah" stays an answer. `words` maps each typed word to its command (the flow
+    book's, see `Vocabulary.commands`); without it only the English names are known."""
+    by_word = words if words is not None else _BY_NAME
     stripped = text.strip()
     if not stripped:
         return None
-    words = stripped.split(maxsplit=1)
-    head = words[0].lower()
-    rest = words[1].strip() if len(words) > 1 else None
+    parts = stripped.split(maxsplit=1)
+    head = parts[0].lower()
+    rest = parts[1].strip() if len(parts) > 1 else None
     if head.startswith("/"):
-        name = _BY_WORD.get(head[1:].split("@", 1)[0])
+        name = by_word.get(head[1:].split("@", 1)[0])
         if name is None:
             return UnknownCommand(stripped)
         return Command(name, rest if name in _TAKES_ARGUMENT else None)
-    name = _BY_WORD.get(re.sub(r"[.!?]+$", "", head))
+    name = by_word.get(re.sub(r"[.!?]+$", "", head))
     if name is None:
         return None
     if rest is None:

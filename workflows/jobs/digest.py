@@ -30,11 +30,11 @@ from datetime import date, datetime, time, timedelta
 from typing import Any
 
 from sqlalchemy import ColumnElement, case, func, select
-from sqlmodel import Session
+from sqlmodel import Session, col
 
 from storage.models import OutboxMessage, Referral, Staff, SurveyResponse, Ticket
 from workflows import sla
-from workflows.casework.cards import OPEN_REFERRAL
+from workflows.casework.actions import OPEN_REFERRAL
 from workflows.engine import Say
 from workflows.jobs.base import JobContext, JobResult
 from workflows.lifecycle import OPEN, STATUSES
@@ -92,7 +92,7 @@ def build_weekly(session: Session, *, ctx: JobContext, supervisor: Staff, day: d
         "area": _area_names(ctx, supervisor),
         "new": _new(session, area, start, end),
         "resolved": session.execute(select(func.count()).select_from(Ticket).where(
-            *window_led, Ticket.resolved_at >= start, Ticket.resolved_at < end)).scalar_one(),
+            *window_led, col(Ticket.resolved_at) >= start, col(Ticket.resolved_at) < end)).scalar_one(),
         "compliance": _compliance(session, area, start, end, now),
         "satisfaction": satisfaction["all"],
         "by_category": satisfaction["by_category"],
@@ -134,10 +134,10 @@ def _deliver(ctx: JobContext, session: Session, now: datetime, key_of: Callable[
     if not ctx.calendar.is_working_day(local.date()) or local.time() < ctx.digest_time:
         return result
     supervisors = session.execute(
-        select(Staff).where(Staff.role == "supervisor", Staff.status == "active").order_by(Staff.id)
+        select(Staff).where(col(Staff.role) == "supervisor", col(Staff.status) == "active").order_by(col(Staff.id))
     ).scalars().all()
     keys = {key_of(staff): staff for staff in supervisors}
-    sent = set(session.execute(select(OutboxMessage.dedupe_key).where(OutboxMessage.dedupe_key.in_(list(keys)))).scalars())
+    sent = set(session.execute(select(col(OutboxMessage.dedupe_key)).where(col(OutboxMessage.dedupe_key).in_(list(keys)))).scalars())
     for key, staff in keys.items():
         if key not in sent and contact_for_staff(session, staff, now) is not None:
             result.queued += ctx.casework.tell_staff(session, staff, [build(staff)], now, dedupe_key=key)
@@ -160,7 +160,7 @@ def _area(supervisor: Staff, *, by_index: bool = True) -> list[ColumnElement[boo
     otherwise read every ticket the district ever had (`|| ''` hides the district indexes)."""
     if not supervisor.districts:
         return []
-    return [(Ticket.district_code if by_index else Ticket.district_code.concat("")).in_(supervisor.districts)]
+    return [(col(Ticket.district_code) if by_index else col(Ticket.district_code).concat("")).in_(supervisor.districts)]
 
 
 def _midnight(ctx: JobContext, day: date) -> datetime:
@@ -185,8 +185,8 @@ def _category(ctx: JobContext, kind: str, key: str) -> dict[str, str]:
 
 def _new(session: Session, area: Sequence[ColumnElement[bool]], start: datetime, end: datetime) -> dict[str, int]:
     rows = session.execute(
-        select(Ticket.kind, func.count()).where(*area, Ticket.created_at >= start, Ticket.created_at < end)
-        .group_by(Ticket.kind)
+        select(col(Ticket.kind), func.count()).where(*area, col(Ticket.created_at) >= start, col(Ticket.created_at) < end)
+        .group_by(col(Ticket.kind))
     ).all()
     counts: dict[str, int] = {"complaint": 0, "service": 0, **{kind: count for kind, count in rows}}
     return {**counts, "total": sum(counts.values())}
@@ -194,9 +194,9 @@ def _new(session: Session, area: Sequence[ColumnElement[bool]], start: datetime,
 
 def _open(session: Session, ctx: JobContext, area: Sequence[ColumnElement[bool]]) -> dict[str, Any]:
     rows = session.execute(
-        select(Ticket.status, Ticket.kind, Ticket.category, Ticket.unassigned, func.count())
-        .where(*area, Ticket.status.in_(_OPEN))
-        .group_by(Ticket.status, Ticket.kind, Ticket.category, Ticket.unassigned)
+        select(col(Ticket.status), col(Ticket.kind), col(Ticket.category), col(Ticket.unassigned), func.count())
+        .where(*area, col(Ticket.status).in_(_OPEN))
+        .group_by(col(Ticket.status), col(Ticket.kind), col(Ticket.category), col(Ticket.unassigned))
     ).all()
     by_status: Counter[str] = Counter()
     by_category: Counter[tuple[str, str]] = Counter()
@@ -213,12 +213,12 @@ def _open(session: Session, ctx: JobContext, area: Sequence[ColumnElement[bool]]
 
 
 def _overdue(session: Session, ctx: JobContext, area: Sequence[ColumnElement[bool]], now: datetime) -> dict[str, Any]:
-    late = [*area, Ticket.status.in_(_OPEN), Ticket.due_at < now]
+    late = [*area, col(Ticket.status).in_(_OPEN), col(Ticket.due_at) < now]
     total = session.execute(select(func.count()).select_from(Ticket).where(*late)).scalar_one()
     rows = session.execute(
-        select(Ticket.number, Ticket.kind, Ticket.category, Ticket.village_code, Ticket.due_at, Ticket.unassigned, Staff.name)
-        .outerjoin(Staff, Staff.id == Ticket.assignee_staff_id)
-        .where(*late).order_by(Ticket.due_at, Ticket.id).limit(OVERDUE_SHOWN)
+        select(col(Ticket.number), col(Ticket.kind), col(Ticket.category), col(Ticket.village_code), col(Ticket.due_at), col(Ticket.unassigned), col(Staff.name))
+        .outerjoin(Staff, col(Staff.id) == col(Ticket.assignee_staff_id))
+        .where(*late).order_by(col(Ticket.due_at), col(Ticket.id)).limit(OVERDUE_SHOWN)
     ).all()
     shown = [{"number": number, "category": _category(ctx, kind, category), "village": _village(ctx, village),
               "officer": None if parked else officer, "late": ctx.calendar.working_days_between(due, now)}
@@ -233,9 +233,9 @@ def _village(ctx: JobContext, code: str | None) -> str | None:
 
 def _referrals(session: Session, area: Sequence[ColumnElement[bool]], now: datetime) -> dict[str, int]:
     pending, late = session.execute(
-        select(func.count(), func.count(case((Referral.due_at < now, 1))))
-        .select_from(Referral).join(Ticket, Ticket.id == Referral.ticket_id)
-        .where(Referral.status.in_(OPEN_REFERRAL), *area)
+        select(func.count(), func.count(case((col(Referral.due_at) < now, 1))))
+        .select_from(Referral).join(Ticket, col(Ticket.id) == col(Referral.ticket_id))
+        .where(col(Referral.status).in_(OPEN_REFERRAL), *area)
     ).one()
     return {"pending": pending, "overdue": late}
 
@@ -243,7 +243,7 @@ def _referrals(session: Session, area: Sequence[ColumnElement[bool]], now: datet
 def _compliance(session: Session, area: Sequence[ColumnElement[bool]], start: datetime, end: datetime,
                 now: datetime) -> dict[str, Any]:
     stages = session.execute(
-        select(Ticket.sla).where(*area, Ticket.created_at >= start, Ticket.created_at < end)
+        select(col(Ticket.sla)).where(*area, col(Ticket.created_at) >= start, col(Ticket.created_at) < end)
     ).scalars()
     met = due = 0
     for entry in stages:
@@ -256,9 +256,9 @@ def _scores(session: Session, area: Sequence[ColumnElement[bool]], start: dateti
             end: datetime) -> Iterable[Any]:
     """(kind, category, scores) of the survey answers given in [start, end) in the area."""
     return session.execute(
-        select(Ticket.kind, Ticket.category, SurveyResponse.scores)
-        .join(Ticket, Ticket.id == SurveyResponse.ticket_id)
-        .where(SurveyResponse.created_at >= start, SurveyResponse.created_at < end, *area)
+        select(col(Ticket.kind), col(Ticket.category), col(SurveyResponse.scores))
+        .join(Ticket, col(Ticket.id) == col(SurveyResponse.ticket_id))
+        .where(col(SurveyResponse.created_at) >= start, col(SurveyResponse.created_at) < end, *area)
     ).all()
 
 
@@ -275,7 +275,7 @@ def _satisfaction(ctx: JobContext, answers: Iterable[tuple[str, str, Mapping[str
     def summary(total: int, count: int, answered: int) -> dict[str, Any]:
         return {"average": total / count if count else None, "responses": answered}
 
-    overall = summary(*([sum(column) for column in zip(*tally.values())] or [0, 0, 0]))
+    overall = summary(*([sum(column) for column in zip(*tally.values(), strict=True)] or [0, 0, 0]))
     ranked = sorted(tally.items(), key=lambda item: (-item[1][2], item[0]))
     return {"all": overall,
             "by_category": [{"label": _category(ctx, kind, key), **summary(*entry)} for (kind, key), entry in ranked]}

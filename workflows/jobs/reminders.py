@@ -9,11 +9,11 @@ late, sends nothing twice. People are woken only in office hours on working days
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import datetime, timedelta
-from typing import Sequence
 
 from sqlalchemy import select
-from sqlmodel import Session
+from sqlmodel import Session, col
 
 from storage import repo
 from storage.models import (
@@ -25,7 +25,7 @@ from storage.models import (
     Ticket,
 )
 from workflows.casework import routing
-from workflows.casework.cards import OPEN_REFERRAL
+from workflows.casework.actions import OPEN_REFERRAL
 from workflows.casework.service import Casework
 from workflows.engine import Option, Say
 from workflows.jobs.base import JobContext, JobResult
@@ -38,7 +38,7 @@ def _fresh(session: Session, keys: Sequence[str]) -> set[str]:
     """The keys not used yet: one query instead of a failed insert per row already sent."""
     if not keys:
         return set()
-    used = session.execute(select(OutboxMessage.dedupe_key).where(OutboxMessage.dedupe_key.in_(list(keys)))).scalars()
+    used = session.execute(select(col(OutboxMessage.dedupe_key)).where(col(OutboxMessage.dedupe_key).in_(list(keys)))).scalars()
     return set(keys) - set(used)
 
 
@@ -57,10 +57,10 @@ def due_today(ctx: JobContext, session: Session, now: datetime) -> JobResult:
     if not _working(ctx, now):
         return result
     tickets = session.execute(
-        select(Ticket).where(Ticket.due_at >= now, Ticket.due_at <= ctx.calendar.end_of_day(now),
-                             Ticket.status.in_(sorted(OPEN))).order_by(Ticket.due_at).limit(BATCH)
+        select(Ticket).where(col(Ticket.due_at) >= now, col(Ticket.due_at) <= ctx.calendar.end_of_day(now),
+                             col(Ticket.status).in_(sorted(OPEN))).order_by(col(Ticket.due_at)).limit(BATCH)
     ).scalars().all()
-    keyed = {f"due:{t.id}:{t.sla_stage}:{t.due_at:%Y%m%d}": t for t in tickets}  # type: ignore[str-format]
+    keyed = {f"due:{t.id}:{t.sla_stage}:{t.due_at:%Y%m%d}": t for t in tickets}
     for key in _fresh(session, list(keyed)):
         ticket = keyed[key]
         owner = _owner(session, ticket)
@@ -79,12 +79,12 @@ def breaches(ctx: JobContext, session: Session, now: datetime) -> JobResult:
         return result
     every = ctx.book.office.reminders.escalate_every
     tickets = session.execute(
-        select(Ticket).where(Ticket.due_at < now, Ticket.status.in_(sorted(OPEN))).order_by(Ticket.due_at.desc()).limit(BATCH)
+        select(Ticket).where(col(Ticket.due_at) < now, col(Ticket.status).in_(sorted(OPEN))).order_by(col(Ticket.due_at).desc()).limit(BATCH)
     ).scalars().all()
     keyed: dict[str, tuple[Ticket, str, int]] = {}
     for ticket in tickets:
-        late = ctx.calendar.working_days_between(ticket.due_at, now)  # type: ignore[arg-type]
-        stage = f"{ticket.id}:{ticket.sla_stage}:{ticket.due_at:%Y%m%d}"  # type: ignore[str-format]
+        late = ctx.calendar.working_days_between(ticket.due_at, now)
+        stage = f"{ticket.id}:{ticket.sla_stage}:{ticket.due_at:%Y%m%d}"
         keyed[f"breach:{stage}"] = (ticket, "officer", late)
         keyed[f"escalate:{stage}:{max(0, late - 1) // every}"] = (ticket, "supervisor", late)
     for key in sorted(_fresh(session, list(keyed))):
@@ -113,8 +113,8 @@ def referral_followups(ctx: JobContext, session: Session, now: datetime) -> JobR
         return result
     every = ctx.book.office.reminders.escalate_every
     rows = session.execute(
-        select(Referral, Ticket).join(Ticket, Ticket.id == Referral.ticket_id)
-        .where(Referral.status.in_(OPEN_REFERRAL), Referral.due_at < now).order_by(Referral.due_at).limit(BATCH)
+        select(Referral, Ticket).join(Ticket, col(Ticket.id) == col(Referral.ticket_id))
+        .where(col(Referral.status).in_(OPEN_REFERRAL), col(Referral.due_at) < now).order_by(col(Referral.due_at)).limit(BATCH)
     ).all()
     keyed = {}
     for referral, ticket in rows:
@@ -142,13 +142,13 @@ def citizen_updates(ctx: JobContext, session: Session, now: datetime) -> JobResu
     quiet = ctx.book.office.reminders.citizen_quiet
     since = now - timedelta(days=quiet)  # calendar days: a superset, narrowed below in working days
     tickets = session.execute(
-        select(Ticket).where(Ticket.citizen_updated_at < since, Ticket.status.in_(sorted(OPEN - {"waiting_citizen"})))
-        .order_by(Ticket.citizen_updated_at).limit(BATCH)
+        select(Ticket).where(col(Ticket.citizen_updated_at) < since, col(Ticket.status).in_(sorted(OPEN - {"waiting_citizen"})))
+        .order_by(col(Ticket.citizen_updated_at)).limit(BATCH)
     ).scalars().all()
     for ticket in tickets:
-        if ctx.calendar.working_days_between(ticket.citizen_updated_at, now) < quiet:  # type: ignore[arg-type]
+        if ctx.calendar.working_days_between(ticket.citizen_updated_at, now) < quiet:
             continue
-        key = f"quiet:{ticket.id}:{ticket.citizen_updated_at:%Y%m%d%H%M}"  # type: ignore[str-format]
+        key = f"quiet:{ticket.id}:{ticket.citizen_updated_at:%Y%m%d%H%M}"
         say = Say("citizen/still_handling", {"number": ticket.number, "status": ticket.status})
         result.queued += ctx.casework.tell_citizen(session, ticket, say, now, dedupe_key=key)
     return result
@@ -161,9 +161,9 @@ def survey_reminders(ctx: JobContext, session: Session, now: datetime) -> JobRes
         return result
     before = now - timedelta(days=ctx.book.office.reminders.survey_reminder_days)
     tickets = session.execute(
-        select(Ticket).outerjoin(SurveyResponse, SurveyResponse.ticket_id == Ticket.id)
-        .where(Ticket.status == "resolved", Ticket.resolved_at < before, SurveyResponse.id.is_(None))
-        .order_by(Ticket.resolved_at).limit(BATCH)
+        select(Ticket).outerjoin(SurveyResponse, col(SurveyResponse.ticket_id) == col(Ticket.id))
+        .where(col(Ticket.status) == "resolved", col(Ticket.resolved_at) < before, col(SurveyResponse.id).is_(None))
+        .order_by(col(Ticket.resolved_at)).limit(BATCH)
     ).scalars().all()
     keyed = {f"survey:{t.id}": t for t in tickets}
     for key in sorted(_fresh(session, list(keyed))):
@@ -181,8 +181,8 @@ def close_unanswered(ctx: JobContext, session: Session, now: datetime) -> JobRes
     limit = ctx.book.office.reminders.waiting_citizen_close
     since = now - timedelta(days=limit)
     tickets = session.execute(
-        select(Ticket).where(Ticket.status == "waiting_citizen", Ticket.updated_at < since)
-        .order_by(Ticket.updated_at).limit(BATCH).with_for_update()
+        select(Ticket).where(col(Ticket.status) == "waiting_citizen", col(Ticket.updated_at) < since)
+        .order_by(col(Ticket.updated_at)).limit(BATCH).with_for_update()
     ).scalars().all()
     for ticket in tickets:
         if ctx.calendar.working_days_between(ticket.updated_at, now) >= limit:
@@ -195,12 +195,12 @@ def tidy_conversations(ctx: JobContext, session: Session, now: datetime) -> JobR
     never filed, deleted (kept no longer than needed)."""
     result = JobResult()
     rows = session.execute(
-        select(Conversation).where(Conversation.expires_at < now, Conversation.flow.is_not(None))
-        .order_by(Conversation.expires_at).limit(BATCH).with_for_update()
+        select(Conversation).where(col(Conversation.expires_at) < now, col(Conversation.flow).is_not(None))
+        .order_by(col(Conversation.expires_at)).limit(BATCH).with_for_update()
     ).scalars().all()
     for conversation in rows:
         photos = [p for p in (conversation.answers or {}).get("photos", ()) if isinstance(p, int)]
         result.files_to_delete += repo.drop_attachments(session, contact_id=conversation.contact_id, attachment_ids=photos)
-        repo.save_conversation(session, conversation_id=conversation.id, flow=None, step=None, answers={},  # type: ignore[arg-type]
+        repo.save_conversation(session, conversation_id=conversation.id, flow=None, step=None, answers={},
                                extra={"source": (conversation.extra or {}).get("source")}, expires_at=None, now=now)
     return result

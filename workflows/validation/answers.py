@@ -8,13 +8,16 @@ chat words the reason as an `errors/<reason>` message, the form as a note beside
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import date
-from typing import Any, Mapping
+from typing import TYPE_CHECKING, Any
 
-from workflows.flowbook import StepSpec
 from workflows.validation.nik import check_nik
 from workflows.validation.phone import normalize_phone
+
+if TYPE_CHECKING:  # the flowbook's step types use these checks: types only, no import cycle
+    from workflows.flowbook import StepSpec
 
 
 @dataclass(frozen=True)

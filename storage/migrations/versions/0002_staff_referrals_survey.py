@@ -9,12 +9,13 @@ columns. Existing tickets get version 1 and stay unassigned until routed.
 """
 from __future__ import annotations
 
-from alembic import op
 import sqlalchemy as sa
-import sqlmodel
-import storage.types
+import sqlmodel.sql.sqltypes
+from alembic import op
 from sqlalchemy import Text
 from sqlalchemy.dialects import postgresql
+
+import storage.types
 
 revision = '0002'
 down_revision = '0001'

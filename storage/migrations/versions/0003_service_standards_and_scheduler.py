@@ -9,12 +9,13 @@ key on outbox rows queued by scheduled jobs, and the SQLite scheduler lease.
 """
 from __future__ import annotations
 
-from alembic import op
 import sqlalchemy as sa
-import sqlmodel
-import storage.types
+import sqlmodel.sql.sqltypes
+from alembic import op
 from sqlalchemy import Text
 from sqlalchemy.dialects import postgresql
+
+import storage.types
 
 revision = '0003'
 down_revision = '0002'

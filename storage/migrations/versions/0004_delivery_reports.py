@@ -11,9 +11,10 @@ are found by platform id (a partial index: only WhatsApp's rows).
 """
 from __future__ import annotations
 
-from alembic import op
 import sqlalchemy as sa
-import sqlmodel
+import sqlmodel.sql.sqltypes
+from alembic import op
+
 import storage.types
 
 revision = '0004'

@@ -10,12 +10,13 @@ the console, and the audit trail of what happened outside tickets.
 """
 from __future__ import annotations
 
-from alembic import op
 import sqlalchemy as sa
-import sqlmodel
-import storage.types
+import sqlmodel.sql.sqltypes
+from alembic import op
 from sqlalchemy import Text
 from sqlalchemy.dialects import postgresql
+
+import storage.types
 
 revision = '0005'
 down_revision = '0004'

@@ -9,9 +9,10 @@ with it links their chat to the ticket.
 """
 from __future__ import annotations
 
-from alembic import op
 import sqlalchemy as sa
-import sqlmodel
+import sqlmodel.sql.sqltypes
+from alembic import op
+
 import storage.types
 
 revision = '0007'

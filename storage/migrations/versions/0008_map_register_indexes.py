@@ -11,8 +11,8 @@ sorting every complaint. Measured with bench/console_map.py at 1,000,000 tickets
 """
 from __future__ import annotations
 
-from alembic import op
 import sqlalchemy as sa
+from alembic import op
 
 revision = '0008'
 down_revision = '0007'
