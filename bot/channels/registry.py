@@ -10,7 +10,8 @@ walks through adding one.
 from __future__ import annotations
 
 import logging
-from typing import Any, AsyncIterator, Mapping, Sequence, cast
+from collections.abc import AsyncIterator, Mapping, Sequence
+from typing import Any, cast
 
 from aiohttp import web
 

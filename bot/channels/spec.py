@@ -4,8 +4,9 @@ spelled in each of them. `bot/channels/registry.py` lists the specs and installs
 
 from __future__ import annotations
 
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Callable, Mapping, Protocol, Sequence
+from typing import TYPE_CHECKING, Protocol
 
 from aiohttp import web
 

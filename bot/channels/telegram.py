@@ -11,8 +11,9 @@ import asyncio
 import hmac
 import logging
 import warnings
+from collections.abc import Sequence
 from datetime import timedelta
-from typing import Any, Sequence
+from typing import Any
 
 from aiohttp import web
 from telegram import (
@@ -141,7 +142,7 @@ class TelegramChannel:
     async def stop(self) -> None:
         try:
             await asyncio.wait_for(self._stop(), STOP_SECONDS)
-        except asyncio.TimeoutError:
+        except TimeoutError:
             log.warning("telegram: stopping took over %ss; leaving it", STOP_SECONDS)
 
     async def _stop(self) -> None:

@@ -24,11 +24,12 @@ import hmac
 import io
 import logging
 import mimetypes
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from functools import cache, partial
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any
 
 import aiohttp
 from aiohttp import web
@@ -196,7 +197,7 @@ class WhatsAppChannel:
         had: the person is asked to send it again, rather than Meta redelivering for days."""
         try:
             return await self._fetch_media(media_id, limit)
-        except (GraphError, aiohttp.ClientError, asyncio.TimeoutError, KeyError, ValueError) as error:
+        except (TimeoutError, GraphError, aiohttp.ClientError, KeyError, ValueError) as error:
             log.warning("whatsapp: media %s could not be downloaded: %r", media_id, error)
             return None
 
@@ -233,7 +234,7 @@ class WhatsAppChannel:
                 return await self._send_template(chat_id, message)
         except GraphError as error:
             raise _failure(error, progress.done) from error
-        except (aiohttp.ClientError, asyncio.TimeoutError) as error:
+        except (TimeoutError, aiohttp.ClientError) as error:
             raise RetryLater(2.0, f"network: {error!r}", parts_done=progress.done) from error
 
     def _saw(self, chat_id: str, written_at: datetime | None) -> None:

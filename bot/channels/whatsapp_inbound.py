@@ -10,9 +10,10 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+from collections.abc import Iterator
 from dataclasses import dataclass
-from datetime import datetime, timezone
-from typing import Any, Iterator
+from datetime import UTC, datetime
+from typing import Any
 
 from storage.outbox import DeliveryReport
 from workflows.engine import Inbound
@@ -117,7 +118,7 @@ def _status(status: Any) -> DeliveryReport | None:
     code = error.get("code")
     detail = (error.get("error_data") or {}).get("details") or error.get("message") or error.get("title")
     return DeliveryReport(external_id=str(status["id"]), status=str(status["status"]),
-                          at=_time(status.get("timestamp")) or datetime.now(timezone.utc),
+                          at=_time(status.get("timestamp")) or datetime.now(UTC),
                           error_code=int(code) if isinstance(code, (int, str)) and str(code).isdigit() else None,
                           error=str(detail)[:400] if detail else None)
 
@@ -125,6 +126,6 @@ def _status(status: Any) -> DeliveryReport | None:
 def _time(value: Any) -> datetime | None:
     """WhatsApp's timestamps are Unix seconds, as strings."""
     try:
-        return datetime.fromtimestamp(int(value), tz=timezone.utc)
+        return datetime.fromtimestamp(int(value), tz=UTC)
     except (TypeError, ValueError, OverflowError, OSError):
         return None

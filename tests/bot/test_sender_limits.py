@@ -6,9 +6,9 @@ from __future__ import annotations
 
 import asyncio
 import time
+from collections.abc import AsyncIterator, Mapping
 from contextlib import asynccontextmanager
 from dataclasses import replace
-from typing import AsyncIterator, Mapping
 
 from sqlalchemy import select
 
@@ -93,12 +93,14 @@ async def test_many_chats_get_every_message_once_in_order_without_a_429(settings
 
 async def test_without_limits_the_same_fake_refuses_a_burst(settings: Settings) -> None:
     """The fake does bite: what the limits above avoid is real."""
-    async with FakeTelegramAPI(TOKEN, global_rate=GLOBAL, per_chat_rate=PER_CHAT) as fake:
-        async with sending(settings, fake, {}, {FIRST_CHAT: 3}):
-            deadline = time.monotonic() + 30
-            while fake.count_429 == 0:
-                assert time.monotonic() < deadline, "no 429 from the fake"
-                await asyncio.sleep(0.02)
+    async with (
+        FakeTelegramAPI(TOKEN, global_rate=GLOBAL, per_chat_rate=PER_CHAT) as fake,
+        sending(settings, fake, {}, {FIRST_CHAT: 3}),
+    ):
+        deadline = time.monotonic() + 30
+        while fake.count_429 == 0:
+            assert time.monotonic() < deadline, "no 429 from the fake"
+            await asyncio.sleep(0.02)
 
 
 async def test_a_429_is_waited_out_and_nothing_is_lost_or_doubled(settings: Settings) -> None:
