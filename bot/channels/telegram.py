@@ -216,9 +216,7 @@ class TelegramChannel:
         try:
             data = await request.json()
             update = Update.de_json(data, self.bot)
-        except (ValueError, TypeError, KeyError, AttributeError):
-            return web.Response(status=400)
-        if update is None:
+        except (ValueError, TypeError, KeyError, AttributeError):  # not JSON, or not an update
             return web.Response(status=400)
         await self.process(update)
         return web.Response(status=200)

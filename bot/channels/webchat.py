@@ -15,12 +15,13 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from aiohttp import web
+from aiohttp import BodyPartReader, web
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 
 from bot.channels.spec import ChannelSpec
 from bot.runner import PhotoTooLarge, Runner
 from storage import outbox
+from storage.models import stored_id
 from workflows.engine import Inbound
 from workflows.inbound import Envelope, language_from_hint
 from workflows.messages import OutMessage
@@ -43,7 +44,7 @@ def _external_id(token: str) -> str:
 
 
 def _language(request: web.Request) -> str:
-    wanted = request.query.get("lang") or request.headers.get("Accept-Language", "id")
+    wanted = request.query.get("lang") or request.headers.get("Accept-Language") or "id"
     return language_from_hint(wanted.split(",")[0].strip())
 
 
@@ -130,6 +131,8 @@ class WebChat:
         client_id, after, data, too_large = "", 0, b"", False
         reader = await request.multipart()
         async for part in reader:
+            if not isinstance(part, BodyPartReader):  # a form nested in the form: not the page's
+                continue
             if part.name == "client_id":
                 client_id = (await part.text())[:64]
             elif part.name == "after":
@@ -168,7 +171,7 @@ class WebChat:
 
         def read(session: Any) -> list[dict[str, Any]]:
             rows = outbox.messages_after(session, channel=CHANNEL, chat_id=chat_id, after_id=after)
-            outbox.mark_delivered(session, message_ids=[r.id for r in rows], now=self.runner.clock())
+            outbox.mark_delivered(session, message_ids=[stored_id(r) for r in rows], now=self.runner.clock())
             return [{"id": r.id, **OutMessage.from_json(r.payload).to_json()} for r in rows]
 
         found = await self.runner.db.run(read)

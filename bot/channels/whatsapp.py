@@ -307,7 +307,7 @@ class WhatsAppChannel:
         form = aiohttp.FormData()
         form.add_field("messaging_product", "whatsapp")
         form.add_field("type", content_type)
-        form.add_field("file", data, filename=path.stem + mimetypes.guess_extension(content_type, strict=False),
+        form.add_field("file", data, filename=path.stem + (mimetypes.guess_extension(content_type, strict=False) or ".jpg"),
                        content_type=content_type)
         uploaded = await self._call(f"{self.api}/{self.settings.whatsapp_phone_number_id}/media", data=form)
         return await self._post_message(chat_id, {"type": "image", "image": {"id": uploaded["id"],

@@ -82,11 +82,12 @@ def _message(message: Any, names: dict[Any, Any]) -> Incoming | None:
     name = names.get(wa_id)
     envelope = Envelope(channel=CHANNEL, external_id=wa_id, chat_id=wa_id, event=event, message_id=str(message["id"]),
                         display_name=str(name)[:128] if name else None, phone=normalize_phone("+" + wa_id))
-    return Incoming(envelope, *(media or (None, None)), written_at=_time(message.get("timestamp")))
+    media_id, media_type = media or (None, None)
+    return Incoming(envelope, media_id, media_type, written_at=_time(message.get("timestamp")))
 
 
 def _event(kind: Any, message: dict[str, Any]) -> tuple[Inbound, tuple[str, str] | None]:
-    body = message.get(kind) if isinstance(kind, str) and isinstance(message.get(kind), dict) else {}
+    body: dict[str, Any] = message[kind] if isinstance(kind, str) and isinstance(message.get(kind), dict) else {}
     if kind == "text":
         return Inbound(kind="text", text=str(body.get("body", ""))), None
     if kind == "interactive":
