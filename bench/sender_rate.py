@@ -36,7 +36,7 @@ from sqlalchemy import create_engine, func, select, text  # noqa: E402
 
 from bot.channels.telegram import TelegramChannel  # noqa: E402
 from bot.clock import utc_now  # noqa: E402
-from bot.ratelimit import DEFAULT_LIMITS, ChannelLimits, RateLimit  # noqa: E402
+from bot.ratelimit import OVERALL_BURST, ChannelLimits, RateLimit  # noqa: E402
 from bot.sender import Sender  # noqa: E402
 from bot.settings import Settings  # noqa: E402
 from storage import outbox  # noqa: E402
@@ -143,7 +143,7 @@ async def main() -> None:
     parser.add_argument("--global-rate", type=float, default=30.0)
     parser.add_argument("--per-chat-rate", type=float, default=1.0)
     parser.add_argument("--per-chat-burst", type=int, default=1)
-    parser.add_argument("--global-burst", type=int, default=DEFAULT_LIMITS["telegram"].overall.burst)  # type: ignore[union-attr]
+    parser.add_argument("--global-burst", type=int, default=OVERALL_BURST)
     parser.add_argument("--database", choices=("sqlite", "postgresql"), default="sqlite")
     args = parser.parse_args()
 

@@ -1,22 +1,20 @@
-"""The aiohttp application: web chat, health check, Telegram and WhatsApp webhooks, and the
-background parts (database, sender, channels, scheduler) as cleanup contexts, started and
-stopped in order."""
+"""The aiohttp application: the channels switched on (bot/channels/registry.py), the console,
+a health check, and the background parts (database, channels, sender, scheduler) as cleanup
+contexts, started and stopped in order."""
 
 from __future__ import annotations
 
 import asyncio
 import logging
 from datetime import timedelta
-from typing import Any, AsyncIterator, Mapping
+from typing import Any, AsyncIterator, Mapping, Sequence
 
 from aiohttp import web
 
 from bot import console
-from bot.channels import webchat
+from bot.channels import registry
 from bot.channels.base import Sending
-from bot.channels.telegram import TelegramChannel
-from bot.channels.whatsapp import WhatsAppChannel
-from bot.channels.whatsapp_templates import TemplateBook, load_templates
+from bot.channels.spec import ChannelSpec, Wiring
 from bot.clock import Clock, utc_now
 from bot.runner import Runner
 from bot.scheduler import Scheduler
@@ -36,14 +34,10 @@ from workflows.texts import LANGUAGES, Texts
 
 log = logging.getLogger(__name__)
 
-TELEGRAM_STOP_SECONDS = 10
-
 SETTINGS = web.AppKey("settings", Settings)
 DATABASE = web.AppKey("database", Database)
 RUNNER = web.AppKey("runner", Runner)
 SENDER = web.AppKey("sender", Sender)
-TELEGRAM = web.AppKey("telegram", TelegramChannel)
-WHATSAPP = web.AppKey("whatsapp", WhatsAppChannel)
 SCHEDULER = web.AppKey("scheduler", Scheduler)
 SERVICES = web.AppKey("services", Services)
 
@@ -81,23 +75,16 @@ def check_templates(book: FlowBook, texts: Texts) -> None:
         raise ValueError(f"templates missing for the flows: {', '.join(missing)}")
 
 
-def whatsapp_templates(settings: Settings, texts: Texts) -> TemplateBook:
-    """The office's WhatsApp templates, each named for a kind of message that exists."""
-    book = load_templates(settings.flows_dir)
-    unknown = sorted(key for key in book.kinds if not texts.has(key, "id"))
-    if unknown:
-        raise ValueError(f"whatsapp_templates.yaml names messages that do not exist: {', '.join(unknown)}")
-    return book
-
-
 async def healthz(request: web.Request) -> web.Response:
     db = request.app[DATABASE]
     await db.run(lambda s: s.connection().exec_driver_sql("SELECT 1"))
     return web.json_response({"ok": True, "database": db.engine.dialect.name})
 
 
-def create_app(settings: Settings, *, clock: Clock = utc_now, migrate: bool = True) -> web.Application:
-    """The whole server for `settings`; nothing is read from the environment here."""
+def create_app(settings: Settings, *, clock: Clock = utc_now, migrate: bool = True,
+               extra_channels: Sequence[ChannelSpec] = ()) -> web.Application:
+    """The whole server for `settings`; nothing is read from the environment here.
+    `extra_channels`: channels beyond bot/channels/registry.py's list (a test's own)."""
     app = web.Application(client_max_size=settings.max_photo_bytes + 256 * 1024)
     app[SETTINGS] = settings
     settings.data_dir.mkdir(parents=True, exist_ok=True)
@@ -106,8 +93,9 @@ def create_app(settings: Settings, *, clock: Clock = utc_now, migrate: bool = Tr
         upgrade(url)
     db = Database(url)
     app[DATABASE] = db
-    channels: dict[str, Sending] = {}
-    sender = Sender(db=db, channels=channels, clock=clock, limits=settings.send_limits,
+    channels = registry.switched_on(settings, extra_channels)
+    sending: dict[str, Sending] = {}
+    sender = Sender(db=db, channels=sending, clock=clock, limits=registry.send_limits(channels, settings),
                     lease=timedelta(seconds=settings.outbox_lease_seconds))
     services = build_services(settings, stored=db.run_sync(config_store.stored_documents))
     app[SERVICES] = services
@@ -116,30 +104,15 @@ def create_app(settings: Settings, *, clock: Clock = utc_now, migrate: bool = Tr
     app[SENDER] = sender
     app[SCHEDULER] = Scheduler(db=db, ctx=JobContext(services), attachments_dir=settings.attachments_dir,
                                clock=clock, tick_seconds=settings.scheduler_tick_seconds)
-    webchat.setup(app, runner)
+    registry.install(app, channels, Wiring(settings=settings, runner=runner, db=db, texts=services.texts, clock=clock), sending)
     console.setup(app, settings=settings, db=db, services=services, clock=clock)
     app.router.add_get("/healthz", healthz)
-    if settings.telegram_enabled:
-        telegram = TelegramChannel(settings, runner)
-        channels[telegram.name] = telegram
-        app[TELEGRAM] = telegram
-        if settings.telegram_webhook_url:
-            app.router.add_post(settings.telegram_webhook_path, telegram.webhook)
-    if settings.whatsapp_enabled:
-        whatsapp = WhatsAppChannel(settings, runner, db, services.texts, whatsapp_templates(settings, services.texts), clock)
-        channels[whatsapp.name] = whatsapp
-        app[WHATSAPP] = whatsapp
-        app.router.add_get(settings.whatsapp_webhook_path, whatsapp.verify)
-        app.router.add_post(settings.whatsapp_webhook_path, whatsapp.webhook)
     # Stopped in reverse: the scheduler, then the sender (its last deliveries still need the
-    # channels' clients), then WhatsApp and Telegram, then the database.
+    # channels' clients), then the channels, then the database.
     app.cleanup_ctx.append(_database)
     if settings.config_check_seconds > 0:
         app.cleanup_ctx.append(_config_check)
-    if settings.telegram_enabled:
-        app.cleanup_ctx.append(_telegram)
-    if settings.whatsapp_enabled:
-        app.cleanup_ctx.append(_whatsapp)
+    app.cleanup_ctx.append(registry.run_channels)
     app.cleanup_ctx.append(_sender)
     if settings.scheduler_tick_seconds > 0:
         app.cleanup_ctx.append(_scheduler)
@@ -180,18 +153,3 @@ async def _scheduler(app: web.Application) -> AsyncIterator[None]:
     app[SCHEDULER].start()
     yield
     await app[SCHEDULER].stop()
-
-
-async def _whatsapp(app: web.Application) -> AsyncIterator[None]:
-    await app[WHATSAPP].start()
-    yield
-    await app[WHATSAPP].stop()
-
-
-async def _telegram(app: web.Application) -> AsyncIterator[None]:
-    await app[TELEGRAM].start()
-    yield
-    try:  # an unreachable Bot API must not hold the shutdown
-        await asyncio.wait_for(app[TELEGRAM].stop(), TELEGRAM_STOP_SECONDS)
-    except asyncio.TimeoutError:
-        log.warning("telegram: stopping took over %ss; leaving it", TELEGRAM_STOP_SECONDS)

@@ -9,7 +9,8 @@ import sys
 from aiohttp import web
 
 from bot import digest_cli, staff_cli
-from bot.settings import load_settings
+from bot.channels import telegram as telegram_channel
+from bot.channels.registry import load_settings
 
 
 def _serve(args: argparse.Namespace) -> int:
@@ -19,7 +20,7 @@ def _serve(args: argparse.Namespace) -> int:
     app = create_app(settings)
     where = f"http://{'localhost' if settings.host in ('0.0.0.0', '127.0.0.1', '::') else settings.host}:{settings.port}/"
     database = settings.effective_database_url.split("://", 1)[0]
-    telegram = ("webhook" if settings.telegram_webhook_url else "polling") if settings.telegram_enabled else "off (no TELEGRAM_BOT_TOKEN)"
+    telegram = ("webhook" if settings.telegram_webhook_url else "polling") if telegram_channel.SPEC.enabled(settings) else "off (no TELEGRAM_BOT_TOKEN)"
 
     def ready(_: object) -> None:
         print(f"Satupintu is running.\n  Web chat:  {where}\n  Console:   {where}console/\n  Database:  {database}\n  Data dir:  {settings.data_dir.resolve()}\n  Telegram:  {telegram}", flush=True)

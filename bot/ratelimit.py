@@ -3,8 +3,9 @@
 Telegram's FAQ: "avoid sending more than one message per second" in one chat ("we may allow
 short bursts that go over this limit"), and no more than "30 messages per second or so" to
 all users. So a chat gets a small burst (a reply of two or three messages is not slowed) and
-then one a second; all chats of a channel share the overall rate. A channel without limits
-(the web chat only stores rows for the browser to read) is not limited at all.
+then one a second; all chats of a channel share the overall rate. Each channel declares its
+own limits (`ChannelSpec.limits`, from its settings); a channel without limits (the web chat
+only stores rows for the browser to read) is not limited at all.
 
 Limits are kept in memory, per process: two processes sending for one bot share nothing.
 """
@@ -13,9 +14,8 @@ from __future__ import annotations
 
 import asyncio
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
-from types import MappingProxyType
-from typing import Callable, Mapping
 
 
 @dataclass(frozen=True)
@@ -34,10 +34,14 @@ class ChannelLimits:
 
 # The overall burst is a little slack, so a timer that fires late loses no sending time; it
 # stays far below a second's worth, so the platform never sees much more than the rate.
-DEFAULT_LIMITS: Mapping[str, ChannelLimits] = MappingProxyType({
-    "telegram": ChannelLimits(per_chat=RateLimit(per_second=1.0, burst=3),
-                              overall=RateLimit(per_second=30.0, burst=5)),
-})
+OVERALL_BURST = 5
+
+
+def channel_limits(per_chat: float, burst: int, overall: float) -> ChannelLimits:
+    """A channel's limits as its settings give them: messages a second to one chat (`burst` at
+    once) and to all chats; 0 turns either off."""
+    return ChannelLimits(per_chat=RateLimit(per_chat, burst) if per_chat > 0 else None,
+                         overall=RateLimit(overall, OVERALL_BURST) if overall > 0 else None)
 
 
 class TokenBucket:

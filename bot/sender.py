@@ -4,18 +4,20 @@ A unit of work that queues replies claims them for the sender in its own transac
 `reserve` and `claim_in`); a short timer picks up rows left by a crash or waiting on a retry. A row is marked sent only after the platform accepted
 it; a crash between the two means it is sent again after its lease (at least once, never lost).
 
-A channel may have rate limits (`bot/ratelimit.py`, whose DEFAULT_LIMITS are Telegram's; a
-channel not named is not limited): a chat's task waits for its turn before each message, but
+A channel may have rate limits (`bot/ratelimit.py`; each channel declares its own in its
+`SPEC`, and a channel without any is not limited): a chat's task waits for its turn before each message, but
 never so long that its lease could run out; then it gives the rest back for later.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import time
+from collections.abc import Mapping
 from datetime import timedelta
-from typing import Any, Mapping
+from typing import Any
 
 from bot.channels.base import HoldForReply, PermanentFailure, RetryLater, Sending, Sent, masked
 from bot.clock import Clock, utc_now
@@ -40,7 +42,7 @@ class Sender:
     def __init__(self, *, db: Database, channels: dict[str, Sending], clock: Clock = utc_now,
                  poll_seconds: float = 1.0, parallel_chats: int | None = None,
                  limits: Mapping[str, ChannelLimits] | None = None, lease: timedelta = LEASE) -> None:
-        """`limits` by channel name, e.g. `bot.ratelimit.DEFAULT_LIMITS`; none by default.
+        """`limits` by channel name (`bot.channels.registry.send_limits`); none by default.
         `parallel_chats` (chats delivered at once) defaults to 16, or, with limits, twice a
         channel's overall rate over its per-chat rate (60 for Telegram), since a chat waiting for
         its own limit holds its slot. More slots than needed only add contention: 64 without
@@ -113,10 +115,8 @@ class Sender:
                     await self.drain_once()
                 except Exception:
                     log.exception("outbox pass failed; trying again")
-                try:
+                with contextlib.suppress(TimeoutError):  # the poll's interval is up: look again
                     await asyncio.wait_for(self._wake.wait(), self.poll_seconds)
-                except asyncio.TimeoutError:
-                    pass
                 self._wake.clear()
         finally:
             self._stopping = True
@@ -200,11 +200,11 @@ class Sender:
                     limiter.answered(chat_id)
             if retry is not None:
                 break
-        later = None
+        put_back = None
         if retry is not None:
             index, seconds, reason, parts = retry
-            later = (batch[index].id, seconds, reason, parts, [m.id for m in batch[index + 1:]])
-        await self._record(sent, failed, later)
+            put_back = (batch[index].id, seconds, reason, parts, [m.id for m in batch[index + 1:]])
+        await self._record(sent, failed, put_back)
         return retry is None
 
     async def _record(self, sent: list[tuple[int, str | Sent | None]], failed: list[tuple[int, str, bool]],
@@ -217,7 +217,7 @@ class Sender:
         other = [(m, s) for m, s in sent if isinstance(s, Sent)]
 
         def record(session: Any) -> None:
-            outbox.mark_all_sent(session, sent=plain, now=now)  # type: ignore[arg-type]
+            outbox.mark_all_sent(session, sent=plain, now=now)
             outbox.mark_sent_as(session, sent=[(m, s.external_id, s.sent_as or "") for m, s in other if not s.held], now=now)
             for message_id, announced in other:
                 if announced.held:

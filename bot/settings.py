@@ -8,21 +8,28 @@ from __future__ import annotations
 
 import os
 import tomllib
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Any
 from zoneinfo import ZoneInfo
-
-from bot.ratelimit import ChannelLimits, RateLimit
 
 DEFAULT_TELEGRAM_API = "https://api.telegram.org/bot"
 DEFAULT_TELEGRAM_FILES = "https://api.telegram.org/file/bot"
 DEFAULT_WHATSAPP_API = "https://graph.facebook.com/v23.0"  # a pinned Graph API version: upgrade on purpose
 
+# An environment variable read at start-up: the settings field it fills and how to read it. A
+# name that is not a field of `Settings` lands in `Settings.extra` (as a TOML key does), where
+# a new channel finds its own settings without adding fields here.
+Setting = tuple[str, Callable[[str], Any]]
+
 
 @dataclass(frozen=True)
 class Settings:
-    """Everything a deployment can change without touching code."""
+    """Everything a deployment can change without touching code. The fields of the built-in
+    channels (telegram_*, whatsapp_*) are typed here because the console and the CLI read some
+    of them; the variables that set them, and what they mean together (enabled, limits,
+    checks), are declared by each channel (`bot/channels/<name>.py`, its `SPEC`)."""
 
     data_dir: Path = Path("data")
     database_url: str | None = None
@@ -84,56 +91,12 @@ class Settings:
         host = "localhost" if self.host in ("0.0.0.0", "127.0.0.1", "::") else self.host
         return f"http://{host}:{self.port}"
 
-    @property
-    def telegram_enabled(self) -> bool:
-        return bool(self.telegram_bot_token)
-
-    @property
-    def whatsapp_enabled(self) -> bool:
-        """On when the four secrets WhatsApp needs are all set."""
-        return all((self.whatsapp_access_token, self.whatsapp_phone_number_id, self.whatsapp_app_secret,
-                    self.whatsapp_verify_token))
-
-    @property
-    def send_limits(self) -> dict[str, ChannelLimits]:
-        """The sender's rate limits per channel (Telegram's flood limits, WhatsApp's throughput
-        and pair rate; the web chat has none)."""
-        limits = {"telegram": _limits(self.telegram_rate_per_chat, self.telegram_rate_burst, self.telegram_rate_global)}
-        if self.whatsapp_enabled:  # the sender sizes its slots by the limits: none for a channel that is off
-            limits["whatsapp"] = _limits(self.whatsapp_rate_per_chat, self.whatsapp_rate_burst, self.whatsapp_rate_global)
-        return limits
-
-    @property
-    def telegram_webhook_path(self) -> str:
-        return "/telegram/webhook"
-
-    @property
-    def whatsapp_webhook_path(self) -> str:
-        return "/whatsapp/webhook"
-
     def validate(self) -> None:
         """Fail at start-up, with the variable's name, rather than on the first message."""
         ZoneInfo(self.timezone)
-        if self.telegram_webhook_url and not self.telegram_webhook_secret:
-            raise ValueError("TELEGRAM_WEBHOOK_URL needs TELEGRAM_WEBHOOK_SECRET (1-256 of A-Za-z0-9_-)")
-        secret = self.telegram_webhook_secret
-        if secret is not None and not (
-            1 <= len(secret) <= 256 and all(c.isalnum() or c in "_-" for c in secret) and secret.isascii()
-        ):
-            raise ValueError("TELEGRAM_WEBHOOK_SECRET must be 1-256 characters of A-Za-z0-9_-")
-        whatsapp = {"WHATSAPP_ACCESS_TOKEN": self.whatsapp_access_token, "WHATSAPP_PHONE_NUMBER_ID": self.whatsapp_phone_number_id,
-                    "WHATSAPP_APP_SECRET": self.whatsapp_app_secret, "WHATSAPP_VERIFY_TOKEN": self.whatsapp_verify_token}
-        if any(whatsapp.values()) and not all(whatsapp.values()):
-            missing = ", ".join(name for name, value in whatsapp.items() if not value)
-            raise ValueError(f"WhatsApp needs all four of its settings; missing: {missing}")
 
 
-def _limits(per_chat: float, burst: int, overall: float) -> ChannelLimits:
-    return ChannelLimits(per_chat=RateLimit(per_chat, burst) if per_chat > 0 else None,
-                         overall=RateLimit(overall, 5) if overall > 0 else None)
-
-
-_ENV = {
+_ENV: dict[str, Setting] = {
     "SATUPINTU_DATA_DIR": ("data_dir", Path),
     "DATABASE_URL": ("database_url", str),
     "SATUPINTU_HOST": ("host", str),
@@ -148,24 +111,6 @@ _ENV = {
     "SATUPINTU_PUBLIC_URL": ("public_url", str),
     "SATUPINTU_BEHIND_PROXY": ("behind_proxy", lambda raw: raw.strip().lower() in ("1", "true", "yes")),
     "SATUPINTU_MAP_TILE_URL": ("map_tile_url", str),
-    "TELEGRAM_BOT_TOKEN": ("telegram_bot_token", str),
-    "TELEGRAM_API_BASE_URL": ("telegram_api_base_url", str),
-    "TELEGRAM_FILE_BASE_URL": ("telegram_file_base_url", str),
-    "TELEGRAM_WEBHOOK_URL": ("telegram_webhook_url", str),
-    "TELEGRAM_WEBHOOK_SECRET": ("telegram_webhook_secret", str),
-    "TELEGRAM_BOT_USERNAME": ("telegram_bot_username", str),
-    "TELEGRAM_RATE_PER_CHAT": ("telegram_rate_per_chat", float),
-    "TELEGRAM_RATE_BURST": ("telegram_rate_burst", int),
-    "TELEGRAM_RATE_GLOBAL": ("telegram_rate_global", float),
-    "WHATSAPP_ACCESS_TOKEN": ("whatsapp_access_token", str),
-    "WHATSAPP_PHONE_NUMBER_ID": ("whatsapp_phone_number_id", str),
-    "WHATSAPP_APP_SECRET": ("whatsapp_app_secret", str),
-    "WHATSAPP_VERIFY_TOKEN": ("whatsapp_verify_token", str),
-    "WHATSAPP_API_BASE_URL": ("whatsapp_api_base_url", str),
-    "WHATSAPP_DISPLAY_NUMBER": ("whatsapp_display_number", str),
-    "WHATSAPP_RATE_PER_CHAT": ("whatsapp_rate_per_chat", float),
-    "WHATSAPP_RATE_BURST": ("whatsapp_rate_burst", int),
-    "WHATSAPP_RATE_GLOBAL": ("whatsapp_rate_global", float),
 }
 
 
@@ -177,26 +122,31 @@ def normalise_database_url(url: str) -> str:
     return url
 
 
-def load_settings(env: Mapping[str, str] | None = None, **overrides: Any) -> Settings:
+def read_settings(env: Mapping[str, str] | None = None, *, channels: Mapping[str, Setting] = {},
+                  **overrides: Any) -> Settings:
     """Build settings: defaults, then the TOML file named by `SATUPINTU_CONFIG`, then the
-    environment, then explicit overrides (command-line flags)."""
+    environment (ours and the `channels`' variables), then explicit overrides (command-line
+    flags). Use `bot.channels.registry.load_settings`, which passes the known channels' variables
+    and lets each check its own."""
     env = os.environ if env is None else env
     values: dict[str, Any] = {}
+    extra: dict[str, Any] = {}
     known = {f.name for f in fields(Settings)}
     config_path = env.get("SATUPINTU_CONFIG")
     if config_path:
         with open(config_path, "rb") as fh:
             table = tomllib.load(fh)
-        extra = {k: v for k, v in table.items() if k not in known}
+        extra.update({k: v for k, v in table.items() if k not in known})
         values.update({k: v for k, v in table.items() if k in known})
-        values["extra"] = extra
-    for name, (attr, kind) in _ENV.items():
+    for name, (attr, kind) in {**_ENV, **channels}.items():
         raw = env.get(name)
         if raw is not None and (raw != "" or attr == "map_tile_url"):
-            values[attr] = kind(raw)
+            (values if attr in known else extra)[attr] = kind(raw)
     for key in ("data_dir", "flows_dir"):
         if isinstance(values.get(key), str):
             values[key] = Path(values[key])
+    if extra:
+        values["extra"] = extra
     settings = replace(Settings(), **values)
     settings = replace(settings, **{k: v for k, v in overrides.items() if v is not None})
     settings.validate()

@@ -14,7 +14,8 @@ from urllib.parse import quote
 from typing import Any, Callable
 
 from bot.clock import utc_now
-from bot.settings import Settings, load_settings
+from bot.channels.registry import load_settings
+from bot.settings import Settings
 from storage.db import Database
 from storage.migrate import upgrade
 from workflows import staff as records

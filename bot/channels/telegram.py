@@ -11,6 +11,7 @@ import asyncio
 import hmac
 import logging
 import warnings
+from collections.abc import Sequence
 from datetime import timedelta
 from typing import Any
 
@@ -30,7 +31,9 @@ from telegram.ext import Updater
 from telegram.warnings import PTBDeprecationWarning, PTBUserWarning
 
 from bot.channels.base import PermanentFailure, RetryLater, split_text
+from bot.channels.spec import ChannelSpec
 from bot.channels.telegram_http import AiohttpRequest
+from bot.ratelimit import ChannelLimits, channel_limits
 from bot.runner import PhotoTooLarge, Runner
 from bot.settings import Settings
 from workflows.engine import Inbound
@@ -40,6 +43,8 @@ from workflows.messages import OutMessage
 log = logging.getLogger(__name__)
 
 CHANNEL = "telegram"
+WEBHOOK_PATH = "/telegram/webhook"
+STOP_SECONDS = 10  # an unreachable Bot API must not hold the shutdown
 TEXT_LIMIT = 4096
 CAPTION_LIMIT = 1024  # a photo's caption
 ALLOWED_UPDATES = ["message", "callback_query"]
@@ -135,6 +140,12 @@ class TelegramChannel:
         log.info("telegram: polling")
 
     async def stop(self) -> None:
+        try:
+            await asyncio.wait_for(self._stop(), STOP_SECONDS)
+        except TimeoutError:
+            log.warning("telegram: stopping took over %ss; leaving it", STOP_SECONDS)
+
+    async def _stop(self) -> None:
         if self.updater is not None:
             await self.updater.stop()
             await self.updater.shutdown()
@@ -161,6 +172,10 @@ class TelegramChannel:
         task.add_done_callback(self._background.discard)
 
     # ------------------------------------------------------------------ inbound
+    def routes(self) -> Sequence[web.AbstractRouteDef]:
+        """The webhook, when Telegram is told to use one; polling needs no route."""
+        return [web.post(WEBHOOK_PATH, self.webhook)] if self.settings.telegram_webhook_url else []
+
     async def process(self, update: Update) -> None:
         """Hand one update to the runner; answer a button press so its spinner stops."""
         parsed = parse(update)
@@ -201,9 +216,7 @@ class TelegramChannel:
         try:
             data = await request.json()
             update = Update.de_json(data, self.bot)
-        except (ValueError, TypeError, KeyError, AttributeError):
-            return web.Response(status=400)
-        if update is None:
+        except (ValueError, TypeError, KeyError, AttributeError):  # not JSON, or not an update
             return web.Response(status=400)
         await self.process(update)
         return web.Response(status=200)
@@ -250,3 +263,39 @@ class TelegramChannel:
             reply = await self.bot.send_photo(int(chat_id), photo=data, caption=caption)
             sent = {"message_id": reply.message_id}
         return str(sent["message_id"]) if "message_id" in sent else None
+
+
+def _validate(settings: Settings) -> None:
+    """A webhook needs its secret, in the characters Telegram accepts."""
+    if settings.telegram_webhook_url and not settings.telegram_webhook_secret:
+        raise ValueError("TELEGRAM_WEBHOOK_URL needs TELEGRAM_WEBHOOK_SECRET (1-256 of A-Za-z0-9_-)")
+    secret = settings.telegram_webhook_secret
+    if secret is not None and not (
+        1 <= len(secret) <= 256 and all(c.isalnum() or c in "_-" for c in secret) and secret.isascii()
+    ):
+        raise ValueError("TELEGRAM_WEBHOOK_SECRET must be 1-256 characters of A-Za-z0-9_-")
+
+
+def _limits(settings: Settings) -> ChannelLimits:
+    """Telegram's flood limits: about one message a second to a chat, 30 a second in all."""
+    return channel_limits(settings.telegram_rate_per_chat, settings.telegram_rate_burst, settings.telegram_rate_global)
+
+
+SPEC = ChannelSpec(
+    name=CHANNEL,
+    build=lambda wiring: TelegramChannel(wiring.settings, wiring.runner),
+    environment={
+        "TELEGRAM_BOT_TOKEN": ("telegram_bot_token", str),
+        "TELEGRAM_API_BASE_URL": ("telegram_api_base_url", str),
+        "TELEGRAM_FILE_BASE_URL": ("telegram_file_base_url", str),
+        "TELEGRAM_WEBHOOK_URL": ("telegram_webhook_url", str),
+        "TELEGRAM_WEBHOOK_SECRET": ("telegram_webhook_secret", str),
+        "TELEGRAM_BOT_USERNAME": ("telegram_bot_username", str),
+        "TELEGRAM_RATE_PER_CHAT": ("telegram_rate_per_chat", float),
+        "TELEGRAM_RATE_BURST": ("telegram_rate_burst", int),
+        "TELEGRAM_RATE_GLOBAL": ("telegram_rate_global", float),
+    },
+    enabled=lambda settings: bool(settings.telegram_bot_token),
+    validate=_validate,
+    limits=_limits,
+)

@@ -8,7 +8,6 @@ PTB's default httpx backend cost about 5 ms of CPU per sendMessage and this one 
 
 from __future__ import annotations
 
-import asyncio
 from typing import Any
 
 import aiohttp
@@ -60,7 +59,7 @@ class AiohttpRequest(BaseRequest):
             async with self._session.request(method, url, data=data, timeout=timeout,
                                              headers={"User-Agent": self.USER_AGENT}) as response:
                 return response.status, await response.read()
-        except asyncio.TimeoutError as error:
+        except TimeoutError as error:
             raise TimedOut("Timed out") from error
         except aiohttp.ClientError as error:
             raise NetworkError(f"aiohttp: {error!r}") from error

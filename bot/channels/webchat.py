@@ -11,14 +11,17 @@ from __future__ import annotations
 import hashlib
 import re
 import secrets
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from aiohttp import web
+from aiohttp import BodyPartReader, web
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 
+from bot.channels.spec import ChannelSpec
 from bot.runner import PhotoTooLarge, Runner
 from storage import outbox
+from storage.models import stored_id
 from workflows.engine import Inbound
 from workflows.inbound import Envelope, language_from_hint
 from workflows.messages import OutMessage
@@ -31,9 +34,6 @@ CLIENT_ID = re.compile(r"^[A-Za-z0-9-]{8,64}$")
 MAX_TEXT = 20_000  # far above any step's limit: the engine states the real limit kindly
 STATIC_DIR = TEMPLATES_DIR / "web" / "static"
 
-RUNNER_KEY = web.AppKey("webchat_runner", Runner)
-PAGES_KEY = web.AppKey("webchat_pages", Environment)
-
 
 def pages_environment(directory: Path = TEMPLATES_DIR) -> Environment:
     return Environment(loader=FileSystemLoader(str(directory)), autoescape=select_autoescape(["html", "j2"]), auto_reload=False)
@@ -44,7 +44,7 @@ def _external_id(token: str) -> str:
 
 
 def _language(request: web.Request) -> str:
-    wanted = request.query.get("lang") or request.headers.get("Accept-Language", "id")
+    wanted = request.query.get("lang") or request.headers.get("Accept-Language") or "id"
     return language_from_hint(wanted.split(",")[0].strip())
 
 
@@ -58,19 +58,6 @@ def _token(request: web.Request) -> str:
 def _guard(request: web.Request) -> None:
     if request.headers.get(HEADER) != "1":
         raise web.HTTPForbidden(text='{"error": "missing_header"}', content_type="application/json")
-
-
-async def page(request: web.Request) -> web.Response:
-    language = _language(request)
-    template = request.app[PAGES_KEY].get_template("web/chat.html")
-    body = template.render(lang=language, strings=request.app[PAGES_KEY].get_template(f"web/strings.{language}.j2").module)
-    response = web.Response(text=body, content_type="text/html")
-    if not request.cookies.get(COOKIE):
-        response.set_cookie(COOKIE, secrets.token_urlsafe(32), httponly=True, samesite="Lax",
-                            secure=request.secure, max_age=60 * 60 * 24 * 90, path="/")
-    response.headers["Content-Security-Policy"] = "default-src 'self'; img-src 'self' data: blob:"
-    response.headers["X-Content-Type-Options"] = "nosniff"
-    return response
 
 
 def _envelope(request: web.Request, token: str, client_id: str, event: Inbound) -> Envelope:
@@ -89,85 +76,107 @@ def _event(body: dict[str, Any]) -> Inbound:
     return Inbound(kind="unsupported", media="other")
 
 
-async def send(request: web.Request) -> web.Response:
-    _guard(request)
-    token = _token(request)
-    try:
-        body = await request.json()
-        client_id = str(body.get("client_id", ""))
-        event = _event(body)
-        after = int(body.get("after") or 0)
-    except (ValueError, TypeError, AttributeError):
-        raise web.HTTPBadRequest(text='{"error": "bad_request"}', content_type="application/json") from None
-    if not CLIENT_ID.match(client_id):
-        raise web.HTTPBadRequest(text='{"error": "bad_client_id"}', content_type="application/json")
-    await request.app[RUNNER_KEY].handle(_envelope(request, token, client_id, event))
-    return await _messages(request, token, after)
+
+class WebChat:
+    """The page and its API; replies stay in the outbox for the page to read (it does not push)."""
+
+    name = CHANNEL
+
+    def __init__(self, runner: Runner, pages: Environment | None = None) -> None:
+        self.runner = runner
+        self.pages = pages or pages_environment()
+
+    def routes(self) -> Sequence[web.AbstractRouteDef]:
+        return [web.get("/", self.page), web.post("/api/chat/send", self.send), web.post("/api/chat/photo", self.photo),
+                web.get("/api/chat/messages", self.messages), web.static("/static/", STATIC_DIR, append_version=True)]
+
+    async def start(self) -> None:
+        """Nothing to open: the page comes to us."""
+
+    async def stop(self) -> None:
+        """Nothing to close."""
+
+    async def page(self, request: web.Request) -> web.Response:
+        language = _language(request)
+        template = self.pages.get_template("web/chat.html")
+        body = template.render(lang=language, strings=self.pages.get_template(f"web/strings.{language}.j2").module)
+        response = web.Response(text=body, content_type="text/html")
+        if not request.cookies.get(COOKIE):
+            response.set_cookie(COOKIE, secrets.token_urlsafe(32), httponly=True, samesite="Lax",
+                                secure=request.secure, max_age=60 * 60 * 24 * 90, path="/")
+        response.headers["Content-Security-Policy"] = "default-src 'self'; img-src 'self' data: blob:"
+        response.headers["X-Content-Type-Options"] = "nosniff"
+        return response
+
+    async def send(self, request: web.Request) -> web.Response:
+        _guard(request)
+        token = _token(request)
+        try:
+            body = await request.json()
+            client_id = str(body.get("client_id", ""))
+            event = _event(body)
+            after = int(body.get("after") or 0)
+        except (ValueError, TypeError, AttributeError):
+            raise web.HTTPBadRequest(text='{"error": "bad_request"}', content_type="application/json") from None
+        if not CLIENT_ID.match(client_id):
+            raise web.HTTPBadRequest(text='{"error": "bad_client_id"}', content_type="application/json")
+        await self.runner.handle(_envelope(request, token, client_id, event))
+        return await self._messages(request, token, after)
+
+    async def photo(self, request: web.Request) -> web.Response:
+        """A photo from the phone's camera or gallery, read with a size cap."""
+        _guard(request)
+        token = _token(request)
+        limit = self.runner.services.max_photo_bytes
+        client_id, after, data, too_large = "", 0, b"", False
+        reader = await request.multipart()
+        async for part in reader:
+            if not isinstance(part, BodyPartReader):  # a form nested in the form: not the page's
+                continue
+            if part.name == "client_id":
+                client_id = (await part.text())[:64]
+            elif part.name == "after":
+                text = (await part.text()).strip()
+                after = int(text) if text.isdigit() else 0
+            elif part.name == "photo":
+                chunks, size = [], 0
+                while chunk := await part.read_chunk(65536):
+                    size += len(chunk)
+                    if size > limit:
+                        too_large = True
+                        break
+                    chunks.append(chunk)
+                data = b"".join(chunks)
+        if not CLIENT_ID.match(client_id):
+            raise web.HTTPBadRequest(text='{"error": "bad_client_id"}', content_type="application/json")
+
+        async def fetch(max_bytes: int) -> bytes:
+            if too_large:
+                raise PhotoTooLarge()
+            return data
+
+        await self.runner.handle(_envelope(request, token, client_id, Inbound(kind="photo")), fetch)
+        return await self._messages(request, token, after)
+
+    async def messages(self, request: web.Request) -> web.Response:
+        token = _token(request)
+        try:
+            after = int(request.query.get("after", "0"))
+        except ValueError:
+            after = 0
+        return await self._messages(request, token, after)
+
+    async def _messages(self, request: web.Request, token: str, after: int) -> web.Response:
+        chat_id = _external_id(token)
+
+        def read(session: Any) -> list[dict[str, Any]]:
+            rows = outbox.messages_after(session, channel=CHANNEL, chat_id=chat_id, after_id=after)
+            outbox.mark_delivered(session, message_ids=[stored_id(r) for r in rows], now=self.runner.clock())
+            return [{"id": r.id, **OutMessage.from_json(r.payload).to_json()} for r in rows]
+
+        found = await self.runner.db.run(read)
+        last = found[-1]["id"] if found else after
+        return web.json_response({"messages": found, "last_id": last})
 
 
-async def photo(request: web.Request) -> web.Response:
-    """A photo from the phone's camera or gallery, read with a size cap."""
-    _guard(request)
-    token = _token(request)
-    runner = request.app[RUNNER_KEY]
-    limit = runner.services.max_photo_bytes
-    client_id, after, data, too_large = "", 0, b"", False
-    reader = await request.multipart()
-    async for part in reader:
-        if part.name == "client_id":
-            client_id = (await part.text())[:64]
-        elif part.name == "after":
-            text = (await part.text()).strip()
-            after = int(text) if text.isdigit() else 0
-        elif part.name == "photo":
-            chunks, size = [], 0
-            while chunk := await part.read_chunk(65536):
-                size += len(chunk)
-                if size > limit:
-                    too_large = True
-                    break
-                chunks.append(chunk)
-            data = b"".join(chunks)
-    if not CLIENT_ID.match(client_id):
-        raise web.HTTPBadRequest(text='{"error": "bad_client_id"}', content_type="application/json")
-
-    async def fetch(max_bytes: int) -> bytes:
-        if too_large:
-            raise PhotoTooLarge()
-        return data
-
-    await runner.handle(_envelope(request, token, client_id, Inbound(kind="photo")), fetch)
-    return await _messages(request, token, after)
-
-
-async def messages(request: web.Request) -> web.Response:
-    token = _token(request)
-    try:
-        after = int(request.query.get("after", "0"))
-    except ValueError:
-        after = 0
-    return await _messages(request, token, after)
-
-
-async def _messages(request: web.Request, token: str, after: int) -> web.Response:
-    runner = request.app[RUNNER_KEY]
-    chat_id = _external_id(token)
-
-    def read(session: Any) -> list[dict[str, Any]]:
-        rows = outbox.messages_after(session, channel=CHANNEL, chat_id=chat_id, after_id=after)
-        outbox.mark_delivered(session, message_ids=[r.id for r in rows], now=runner.clock())
-        return [{"id": r.id, **OutMessage.from_json(r.payload).to_json()} for r in rows]
-
-    found = await runner.db.run(read)
-    last = found[-1]["id"] if found else after
-    return web.json_response({"messages": found, "last_id": last})
-
-
-def setup(app: web.Application, runner: Runner) -> None:
-    app[RUNNER_KEY] = runner
-    app[PAGES_KEY] = pages_environment()
-    app.router.add_get("/", page)
-    app.router.add_post("/api/chat/send", send)
-    app.router.add_post("/api/chat/photo", photo)
-    app.router.add_get("/api/chat/messages", messages)
-    app.router.add_static("/static/", STATIC_DIR, append_version=True)
+SPEC = ChannelSpec(name=CHANNEL, build=lambda wiring: WebChat(wiring.runner), pushes=False)

@@ -24,6 +24,7 @@ import hmac
 import io
 import logging
 import mimetypes
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from functools import cache, partial
@@ -35,10 +36,12 @@ from aiohttp import web
 from PIL import Image
 
 from bot.channels.base import HoldForReply, PermanentFailure, RetryLater, Sent, masked
+from bot.channels.spec import ChannelSpec, Wiring
 from bot.channels.whatsapp_inbound import CHANNEL, SIGNATURE_HEADER, read_delivery, signature_valid
 from bot.channels.whatsapp_shape import Labels, requests_for
-from bot.channels.whatsapp_templates import TemplateBook, template_for
+from bot.channels.whatsapp_templates import TemplateBook, checked_templates, template_for
 from bot.clock import Clock, utc_now
+from bot.ratelimit import ChannelLimits, channel_limits
 from bot.runner import PhotoTooLarge, Runner
 from bot.settings import Settings
 from storage import outbox, repo
@@ -48,6 +51,7 @@ from workflows.texts import Texts
 
 log = logging.getLogger(__name__)
 
+WEBHOOK_PATH = "/whatsapp/webhook"
 WINDOW = timedelta(hours=24)
 WINDOW_MARGIN = timedelta(minutes=5)  # clocks differ, and a message takes a moment to arrive
 CAPTION_LIMIT = 1024
@@ -87,7 +91,7 @@ class WhatsAppChannel:
 
     def __init__(self, settings: Settings, runner: Runner, db: Database, texts: Texts, templates: TemplateBook,
                  clock: Clock = utc_now) -> None:
-        assert settings.whatsapp_enabled
+        assert _enabled(settings)
         self.settings = settings
         self.runner = runner
         self.db = db
@@ -117,6 +121,10 @@ class WhatsAppChannel:
         return self._http
 
     # ------------------------------------------------------------------ inbound
+    def routes(self) -> Sequence[web.AbstractRouteDef]:
+        """Meta's subscription handshake and its deliveries, on one path."""
+        return [web.get(WEBHOOK_PATH, self.verify), web.post(WEBHOOK_PATH, self.webhook)]
+
     async def verify(self, request: web.Request) -> web.Response:
         """Meta's subscription handshake: echo the challenge to whoever knows the verify token."""
         query = request.query
@@ -189,7 +197,7 @@ class WhatsAppChannel:
         had: the person is asked to send it again, rather than Meta redelivering for days."""
         try:
             return await self._fetch_media(media_id, limit)
-        except (GraphError, aiohttp.ClientError, asyncio.TimeoutError, KeyError, ValueError) as error:
+        except (TimeoutError, GraphError, aiohttp.ClientError, KeyError, ValueError) as error:
             log.warning("whatsapp: media %s could not be downloaded: %r", media_id, error)
             return None
 
@@ -226,7 +234,7 @@ class WhatsAppChannel:
                 return await self._send_template(chat_id, message)
         except GraphError as error:
             raise _failure(error, progress.done) from error
-        except (aiohttp.ClientError, asyncio.TimeoutError) as error:
+        except (TimeoutError, aiohttp.ClientError) as error:
             raise RetryLater(2.0, f"network: {error!r}", parts_done=progress.done) from error
 
     def _saw(self, chat_id: str, written_at: datetime | None) -> None:
@@ -299,7 +307,7 @@ class WhatsAppChannel:
         form = aiohttp.FormData()
         form.add_field("messaging_product", "whatsapp")
         form.add_field("type", content_type)
-        form.add_field("file", data, filename=path.stem + mimetypes.guess_extension(content_type, strict=False),
+        form.add_field("file", data, filename=path.stem + (mimetypes.guess_extension(content_type, strict=False) or ".jpg"),
                        content_type=content_type)
         uploaded = await self._call(f"{self.api}/{self.settings.whatsapp_phone_number_id}/media", data=form)
         return await self._post_message(chat_id, {"type": "image", "image": {"id": uploaded["id"],
@@ -362,3 +370,51 @@ def _failure(error: GraphError, parts_done: int = 0) -> Exception:
     if error.status >= 500 or error.status == 429:
         return RetryLater(5.0, f"whatsapp {error.status}: {error.message}", parts_done)
     return PermanentFailure(f"whatsapp {error.code}: {error.message}")
+
+
+def _secrets(settings: Settings) -> dict[str, str | None]:
+    return {"WHATSAPP_ACCESS_TOKEN": settings.whatsapp_access_token, "WHATSAPP_PHONE_NUMBER_ID": settings.whatsapp_phone_number_id,
+            "WHATSAPP_APP_SECRET": settings.whatsapp_app_secret, "WHATSAPP_VERIFY_TOKEN": settings.whatsapp_verify_token}
+
+
+def _enabled(settings: Settings) -> bool:
+    """On when the four secrets WhatsApp needs are all set."""
+    return all(_secrets(settings).values())
+
+
+def _validate(settings: Settings) -> None:
+    """Some of the four secrets but not all is a mistake, not "off"."""
+    secrets = _secrets(settings)
+    if any(secrets.values()) and not all(secrets.values()):
+        missing = ", ".join(name for name, value in secrets.items() if not value)
+        raise ValueError(f"WhatsApp needs all four of its settings; missing: {missing}")
+
+
+def _limits(settings: Settings) -> ChannelLimits:
+    """The Cloud API's throughput for the number, and its pair rate to one person."""
+    return channel_limits(settings.whatsapp_rate_per_chat, settings.whatsapp_rate_burst, settings.whatsapp_rate_global)
+
+
+def _build(wiring: Wiring) -> WhatsAppChannel:
+    templates = checked_templates(wiring.settings.flows_dir, wiring.texts)
+    return WhatsAppChannel(wiring.settings, wiring.runner, wiring.db, wiring.texts, templates, wiring.clock)
+
+
+SPEC = ChannelSpec(
+    name=CHANNEL,
+    build=_build,
+    environment={
+        "WHATSAPP_ACCESS_TOKEN": ("whatsapp_access_token", str),
+        "WHATSAPP_PHONE_NUMBER_ID": ("whatsapp_phone_number_id", str),
+        "WHATSAPP_APP_SECRET": ("whatsapp_app_secret", str),
+        "WHATSAPP_VERIFY_TOKEN": ("whatsapp_verify_token", str),
+        "WHATSAPP_API_BASE_URL": ("whatsapp_api_base_url", str),
+        "WHATSAPP_DISPLAY_NUMBER": ("whatsapp_display_number", str),
+        "WHATSAPP_RATE_PER_CHAT": ("whatsapp_rate_per_chat", float),
+        "WHATSAPP_RATE_BURST": ("whatsapp_rate_burst", int),
+        "WHATSAPP_RATE_GLOBAL": ("whatsapp_rate_global", float),
+    },
+    enabled=_enabled,
+    validate=_validate,
+    limits=_limits,
+)

@@ -10,9 +10,10 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+from collections.abc import Iterator
 from dataclasses import dataclass
-from datetime import datetime, timezone
-from typing import Any, Iterator
+from datetime import UTC, datetime
+from typing import Any
 
 from storage.outbox import DeliveryReport
 from workflows.engine import Inbound
@@ -81,11 +82,12 @@ def _message(message: Any, names: dict[Any, Any]) -> Incoming | None:
     name = names.get(wa_id)
     envelope = Envelope(channel=CHANNEL, external_id=wa_id, chat_id=wa_id, event=event, message_id=str(message["id"]),
                         display_name=str(name)[:128] if name else None, phone=normalize_phone("+" + wa_id))
-    return Incoming(envelope, *(media or (None, None)), written_at=_time(message.get("timestamp")))
+    media_id, media_type = media or (None, None)
+    return Incoming(envelope, media_id, media_type, written_at=_time(message.get("timestamp")))
 
 
 def _event(kind: Any, message: dict[str, Any]) -> tuple[Inbound, tuple[str, str] | None]:
-    body = message.get(kind) if isinstance(kind, str) and isinstance(message.get(kind), dict) else {}
+    body: dict[str, Any] = message[kind] if isinstance(kind, str) and isinstance(message.get(kind), dict) else {}
     if kind == "text":
         return Inbound(kind="text", text=str(body.get("body", ""))), None
     if kind == "interactive":
@@ -117,7 +119,7 @@ def _status(status: Any) -> DeliveryReport | None:
     code = error.get("code")
     detail = (error.get("error_data") or {}).get("details") or error.get("message") or error.get("title")
     return DeliveryReport(external_id=str(status["id"]), status=str(status["status"]),
-                          at=_time(status.get("timestamp")) or datetime.now(timezone.utc),
+                          at=_time(status.get("timestamp")) or datetime.now(UTC),
                           error_code=int(code) if isinstance(code, (int, str)) and str(code).isdigit() else None,
                           error=str(detail)[:400] if detail else None)
 
@@ -125,6 +127,6 @@ def _status(status: Any) -> DeliveryReport | None:
 def _time(value: Any) -> datetime | None:
     """WhatsApp's timestamps are Unix seconds, as strings."""
     try:
-        return datetime.fromtimestamp(int(value), tz=timezone.utc)
+        return datetime.fromtimestamp(int(value), tz=UTC)
     except (TypeError, ValueError, OverflowError, OSError):
         return None

@@ -9,8 +9,9 @@ and given in full as the row's description. Pure functions: no network, no datab
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any, Sequence
+from typing import Any
 
 from bot.channels.base import split_text
 from workflows.messages import OutMessage, RenderedOption

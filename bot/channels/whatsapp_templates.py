@@ -19,6 +19,7 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
 from workflows.messages import OutMessage
+from workflows.texts import Texts
 
 DEFAULT_FILE = Path(__file__).resolve().parent / "whatsapp_templates.yaml"
 FILE_NAME = "whatsapp_templates.yaml"
@@ -69,6 +70,16 @@ class TemplateRequest:
 
 
 _SPACES = re.compile(r"[ \t]+")
+
+
+def checked_templates(directory: Path | None, texts: Texts) -> TemplateBook:
+    """The office's WhatsApp templates, each named for a kind of message that exists; a name
+    that is not stops start-up."""
+    book = load_templates(directory)
+    unknown = sorted(key for key in book.kinds if not texts.has(key, "id"))
+    if unknown:
+        raise ValueError(f"whatsapp_templates.yaml names messages that do not exist: {', '.join(unknown)}")
+    return book
 
 
 def one_line(text: str) -> str:

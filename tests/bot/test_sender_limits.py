@@ -6,14 +6,15 @@ from __future__ import annotations
 
 import asyncio
 import time
+from collections.abc import AsyncIterator, Mapping
 from contextlib import asynccontextmanager
 from dataclasses import replace
-from typing import AsyncIterator, Mapping
 
 from sqlalchemy import select
 
+from bot.channels import telegram
 from bot.channels.telegram import TelegramChannel
-from bot.ratelimit import DEFAULT_LIMITS, ChannelLimiter, ChannelLimits, RateLimit
+from bot.ratelimit import ChannelLimiter, ChannelLimits, RateLimit
 from bot.sender import Sender
 from bot.settings import Settings
 from storage import outbox
@@ -92,12 +93,14 @@ async def test_many_chats_get_every_message_once_in_order_without_a_429(settings
 
 async def test_without_limits_the_same_fake_refuses_a_burst(settings: Settings) -> None:
     """The fake does bite: what the limits above avoid is real."""
-    async with FakeTelegramAPI(TOKEN, global_rate=GLOBAL, per_chat_rate=PER_CHAT) as fake:
-        async with sending(settings, fake, {}, {FIRST_CHAT: 3}):
-            deadline = time.monotonic() + 30
-            while fake.count_429 == 0:
-                assert time.monotonic() < deadline, "no 429 from the fake"
-                await asyncio.sleep(0.02)
+    async with (
+        FakeTelegramAPI(TOKEN, global_rate=GLOBAL, per_chat_rate=PER_CHAT) as fake,
+        sending(settings, fake, {}, {FIRST_CHAT: 3}),
+    ):
+        deadline = time.monotonic() + 30
+        while fake.count_429 == 0:
+            assert time.monotonic() < deadline, "no 429 from the fake"
+            await asyncio.sleep(0.02)
 
 
 async def test_a_429_is_waited_out_and_nothing_is_lost_or_doubled(settings: Settings) -> None:
@@ -117,9 +120,16 @@ async def test_a_429_is_waited_out_and_nothing_is_lost_or_doubled(settings: Sett
 
 
 # ---------------------------------------------------------------------- the limiter alone, on a hand-moved clock
+def telegram_defaults() -> ChannelLimits:
+    """The limits Telegram declares when its settings are left alone."""
+    limits = telegram.SPEC.limits(Settings())
+    assert limits is not None
+    return limits
+
+
 async def test_a_reply_of_three_goes_out_at_once_then_one_a_second() -> None:
     now = [100.0]
-    limiter = ChannelLimiter(DEFAULT_LIMITS["telegram"], monotonic=lambda: now[0])
+    limiter = ChannelLimiter(telegram_defaults(), monotonic=lambda: now[0])
     for _ in range(3):
         assert await limiter.acquire("5", deadline=now[0]) == 0.0
         limiter.answered("5")
@@ -131,7 +141,7 @@ async def test_a_reply_of_three_goes_out_at_once_then_one_a_second() -> None:
 
 async def test_a_429_pauses_the_channel_only_when_the_chat_was_quiet() -> None:
     now = [100.0]
-    limiter = ChannelLimiter(DEFAULT_LIMITS["telegram"], monotonic=lambda: now[0])
+    limiter = ChannelLimiter(telegram_defaults(), monotonic=lambda: now[0])
     await limiter.acquire("5", deadline=now[0])
     limiter.answered("5")
     limiter.refused("5", 10)  # "5" just sent: its own limit, the others carry on

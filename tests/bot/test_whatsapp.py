@@ -8,9 +8,10 @@ import asyncio
 import io
 import os
 import time
+from collections.abc import AsyncIterator
 from dataclasses import replace
 from pathlib import Path
-from typing import Any, AsyncIterator
+from typing import Any
 
 import pytest
 from aiohttp import ClientSession, web
@@ -394,7 +395,7 @@ async def test_the_same_failure_reported_several_times_at_once_resends_once(offi
 
 
 async def test_a_failed_notice_for_a_held_message_does_not_send_it_twice(office: WhatsAppOffice) -> None:
-    budi, siti, number = await officer_asks_a_day_later(office)
+    budi, siti, _ = await officer_asks_a_day_later(office)
     await budi.type(LONG_QUESTION)
     [notice] = await siti.catch_up()
     assert await office.fake.deliver(office.fake.statuses(notice.id, "failed", recipient_id=SITI, errors=[131056])) == 200
@@ -418,7 +419,7 @@ async def test_a_late_131047_does_not_undo_a_newer_message_from_the_citizen(offi
 
 
 async def test_a_citizen_writing_while_a_notice_goes_out_gets_the_whole_message_at_once(office: WhatsAppOffice) -> None:
-    budi, siti, number = await officer_asks_a_day_later(office)
+    budi, siti, _ = await officer_asks_a_day_later(office)
     send, armed = office.fake._send, [True]
 
     async def she_writes_meanwhile(request: dict[str, Any]) -> Any:

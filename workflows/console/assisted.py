@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import re
 import secrets
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from typing import Any
@@ -34,10 +34,27 @@ from workflows.validation import answers as checks
 from workflows.validation.answers import Invalid
 
 SOURCES = ("walkin", "outreach")
-UPDATES = ("whatsapp", "telegram", "phone", "paper")
+
+
+@dataclass(frozen=True)
+class NewsWay:
+    """A way a citizen filed at the desk can get news of their case: on a channel that reaches
+    people by their phone number (`address`: their address there, from the number), on one
+    they link to the case with the receipt's code (`linked_by_code`), or from an officer. Each
+    is worded by its templates, `templates/console/updates/<code>.<part>.html`."""
+
+    code: str
+    needs_phone: bool = False
+    address: Callable[[str], str] | None = None
+    linked_by_code: bool = False
+
+
+NEWS_WAYS = {way.code: way for way in (NewsWay("whatsapp", needs_phone=True, address=whatsapp_id),
+                                       NewsWay("telegram", linked_by_code=True),
+                                       NewsWay("phone", needs_phone=True), NewsWay("paper"))}
+UPDATES = tuple(NEWS_WAYS)
 # What assisted intake adds to a ticket's details (the case page words the first two itself).
 DETAILS_KEYS = ("updates_via", "filed_by_staff_id", "form_key")
-NEEDS_PHONE = ("whatsapp", "phone")
 PHONE_FIELD = "reporter_phone"  # the ticket column the citizen's number goes to
 DESK = "desk"  # the channel of a citizen without a chat: nothing sends it, the case page shows it
 FORM_KEY = re.compile(r"[A-Za-z0-9_-]{16,64}")
@@ -132,7 +149,7 @@ def check(book: FlowBook, *, staff: Staff, kind: str, form: Mapping[str, str], u
         errors["source"] = Invalid("choose_option")
     if updates_via not in UPDATES:
         errors["updates_via"] = Invalid("choose_option")
-    elif updates_via in NEEDS_PHONE and not answers.get(PHONE_FIELD) and PHONE_FIELD not in errors:
+    elif NEWS_WAYS[updates_via].needs_phone and not answers.get(PHONE_FIELD) and PHONE_FIELD not in errors:
         errors[PHONE_FIELD] = Invalid("phone_needed")
     if errors:
         return Checked(errors)
@@ -228,7 +245,7 @@ def file(session: Session, *, services: Services, staff_id: int, filing: Filing,
         answers[filing.photo_field] = [services.record_photo(session, contact, photo, now).id for photo in photos]
     ticket = services.casework.open(session, contact=contact, flow=filing.flow, answers=answers, now=now)
     services.casework.send(session, contact, [services.ticket_created(ticket, contact.language)], now)
-    if filing.updates_via == "telegram":  # their receipt carries the code that links their chat
+    if NEWS_WAYS[filing.updates_via].linked_by_code:  # their receipt carries the code that links their chat
         claims.create_claim(session, ticket=ticket, now=now)
     audit.record(session, staff_id=staff_id, action="assisted_intake", now=now, subject=ticket.number,
                  data={"source": filing.source, "updates_via": filing.updates_via, "channel": contact.channel})
@@ -236,13 +253,15 @@ def file(session: Session, *, services: Services, staff_id: int, filing: Filing,
 
 
 def _reporter(session: Session, filing: Filing, now: datetime) -> Contact:
-    """WhatsApp news goes to the WhatsApp contact of that number (the same one the citizen has
-    when they write); anyone else gets a desk contact of their own."""
+    """News on a channel that reaches people by their number goes to that channel's contact
+    for the number (the same one the citizen has when they write, e.g. on WhatsApp); anyone
+    else gets a desk contact of their own."""
     phone = filing.answers.get(PHONE_FIELD)
     name = filing.answers.get("person_name") if filing.answers.get("subject") == "self" else None
-    if filing.updates_via == "whatsapp":
-        number = whatsapp_id(phone)
-        contact = repo.get_or_create_contact(session, channel="whatsapp", external_id=number, chat_id=number,
+    way = NEWS_WAYS[filing.updates_via]
+    if way.address is not None:
+        number = way.address(phone)
+        contact = repo.get_or_create_contact(session, channel=way.code, external_id=number, chat_id=number,
                                              language="id", display_name=name, now=now)
     else:
         reference = f"{DESK}-{secrets.token_hex(10)}"
