@@ -6,8 +6,9 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import AsyncIterator, Mapping, Sequence
 from datetime import timedelta
-from typing import Any, AsyncIterator, Mapping, Sequence
+from typing import Any
 
 from aiohttp import web
 
@@ -137,7 +138,7 @@ async def _check_config(db: Database, services: Services, seconds: float) -> Non
         await asyncio.sleep(seconds)
         try:
             await db.read(services.refresh)
-        except Exception:  # noqa: BLE001 — a database hiccup: the next check tries again
+        except Exception:
             log.warning("configuration: the check failed; trying again in %ss", seconds, exc_info=True)
 
 

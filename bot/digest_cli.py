@@ -8,8 +8,8 @@ import argparse
 from datetime import date, datetime
 from typing import Any
 
-from bot.settings import Settings
 from bot.clock import utc_now
+from bot.settings import Settings
 from bot.staff_cli import with_session
 from workflows import staff as records
 from workflows.jobs import JobContext, digest

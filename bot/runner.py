@@ -10,7 +10,8 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from typing import TYPE_CHECKING, Any, Awaitable, Callable
+from collections.abc import Awaitable, Callable
+from typing import TYPE_CHECKING, Any
 
 from bot.clock import Clock, utc_now
 from bot.lanes import Lanes
@@ -45,9 +46,9 @@ class Runner:
         """Handle one event in its chat's lane; returns once it is committed."""
         async with self.lanes.lane(f"{envelope.channel}:{envelope.chat_id}"):
             photo: StoredPhoto | str | None = None
-            if envelope.event.kind == "photo" and fetch_photo is not None:
-                if await self.db.run(self.intake.wants_photo, envelope):
-                    photo = await self._photo(fetch_photo)
+            if (envelope.event.kind == "photo" and fetch_photo is not None
+                    and await self.db.run(self.intake.wants_photo, envelope)):
+                photo = await self._photo(fetch_photo)
             handled = await self._commit(envelope, photo)
         for path in handled.files_to_delete:
             delete_file(self.services.attachments_dir, path)

@@ -12,17 +12,17 @@ from __future__ import annotations
 import asyncio
 import logging
 import uuid
-from datetime import datetime, timedelta, timezone
-from typing import Any
+from datetime import UTC, datetime, timedelta
+from typing import Any, cast
 
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
-from sqlalchemy import Connection, text, update
+from sqlalchemy import Connection, CursorResult, text, update
 from sqlalchemy.dialects import sqlite
 
 from bot.clock import Clock, utc_now
 from storage.db import Database
 from storage.files import delete_file
-from storage.models import SchedulerLease
+from storage.models import SchedulerLease, table_of
 from workflows.jobs import JOBS, JobContext, JobResult
 
 log = logging.getLogger(__name__)
@@ -49,7 +49,7 @@ class Leadership:
             try:
                 self._connection.execute(text("SELECT 1"))
                 return True
-            except Exception:  # noqa: BLE001 — the connection died: so did the lock
+            except Exception:
                 log.warning("scheduler: lost the leader connection")
                 self._drop()
         connection = self.db.engine.connect().execution_options(isolation_level="AUTOCOMMIT")
@@ -63,24 +63,24 @@ class Leadership:
         return False
 
     def _lease(self, now: datetime) -> bool:
-        table = SchedulerLease.__table__
+        table = table_of(SchedulerLease)
         with self.db.session() as session:
             session.execute(sqlite.insert(table).values(name=LEASE_NAME, holder=self.holder, until=now)
                             .on_conflict_do_nothing(index_elements=["name"]))
-            taken = session.execute(
+            taken = cast("CursorResult[Any]", session.execute(
                 update(table).where(table.c.name == LEASE_NAME)
                 .where((table.c.holder == self.holder) | (table.c.until < now))
                 .values(holder=self.holder, until=now + self.lease)
-            ).rowcount
+            )).rowcount
             session.commit()
         return bool(taken)
 
     def release(self) -> None:
         if self.db.is_sqlite:
-            table = SchedulerLease.__table__
+            table = table_of(SchedulerLease)
             with self.db.session() as session:
                 session.execute(update(table).where(table.c.name == LEASE_NAME, table.c.holder == self.holder)
-                                .values(until=datetime.fromtimestamp(0, timezone.utc)))
+                                .values(until=datetime.fromtimestamp(0, UTC)))
                 session.commit()
         else:
             self._drop()
@@ -92,7 +92,7 @@ class Leadership:
             try:
                 self._connection.invalidate()
                 self._connection.close()
-            except Exception:  # noqa: BLE001 — it is going away either way
+            except Exception:
                 log.debug("scheduler: closing the leader connection failed", exc_info=True)
             self._connection = None
 
@@ -111,8 +111,8 @@ class Scheduler:
         self._leading = False
 
     def start(self) -> None:
-        self._aps = AsyncIOScheduler(timezone=timezone.utc)
-        first = datetime.now(timezone.utc) + timedelta(seconds=min(5.0, self.tick_seconds))
+        self._aps = AsyncIOScheduler(timezone=UTC)
+        first = datetime.now(UTC) + timedelta(seconds=min(5.0, self.tick_seconds))
         self._aps.add_job(self.tick, "interval", seconds=self.tick_seconds, next_run_time=first,
                           max_instances=1, coalesce=True, misfire_grace_time=None, id="satupintu-jobs")
         self._aps.start()

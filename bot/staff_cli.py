@@ -10,16 +10,17 @@ from __future__ import annotations
 import argparse
 import getpass
 import sys
+from collections.abc import Callable
+from typing import Any
 from urllib.parse import quote
-from typing import Any, Callable
 
-from bot.clock import utc_now
 from bot.channels.registry import load_settings
+from bot.clock import utc_now
 from bot.settings import Settings
 from storage.db import Database
 from storage.migrate import upgrade
-from workflows import staff as records
 from workflows import audit, config_store, signin
+from workflows import staff as records
 from workflows.services import Services
 
 

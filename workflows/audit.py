@@ -12,7 +12,7 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import select
-from sqlmodel import Session
+from sqlmodel import Session, col
 
 from storage.models import AuditEntry
 
@@ -40,7 +40,7 @@ def record_by(session: Session, *, actor: Actor, action: str, now: datetime, sub
 
 def recent(session: Session, *, limit: int = 200, before_id: int | None = None) -> Sequence[AuditEntry]:
     """Newest first, a page at a time."""
-    query = select(AuditEntry).order_by(AuditEntry.id.desc()).limit(limit)
+    query = select(AuditEntry).order_by(col(AuditEntry.id).desc()).limit(limit)
     if before_id is not None:
-        query = query.where(AuditEntry.id < before_id)
+        query = query.where(col(AuditEntry.id) < before_id)
     return session.execute(query).scalars().all()

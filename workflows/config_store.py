@@ -25,7 +25,7 @@ from typing import Any
 
 from pydantic import ValidationError
 from sqlalchemy import func, select
-from sqlmodel import Session
+from sqlmodel import Session, col
 
 from storage.models import AuditEntry, ConfigDocument, Staff
 from workflows import audit
@@ -65,14 +65,14 @@ def stored_documents(session: Session) -> dict[str, Document]:
 
 def versions(session: Session) -> dict[str, int]:
     """Each document's stored version; 0 while it is still the file's."""
-    found = dict(session.execute(select(ConfigDocument.name, ConfigDocument.version)).all())
+    found = dict(session.execute(select(col(ConfigDocument.name), col(ConfigDocument.version))).all())
     return {name: found.get(name, 0) for name in STORED_DOCUMENTS}
 
 
 def stamp(session: Session) -> int:
     """A number that grows with every stored change (the sum of the documents' versions): one
     small query, so every process can ask it every few seconds."""
-    return int(session.execute(select(func.coalesce(func.sum(ConfigDocument.version), 0))).scalar_one())
+    return int(session.execute(select(func.coalesce(func.sum(col(ConfigDocument.version)), 0))).scalar_one())
 
 
 def current(session: Session, *, book: FlowBook) -> FlowBook:
@@ -91,7 +91,7 @@ def change(session: Session, *, book: FlowBook, name: str, edit: Edit, version: 
     audit it; returns the new book for the caller to put to use once this commits. `version`
     is the one the admin's form was drawn from."""
     row = session.execute(
-        select(ConfigDocument).where(ConfigDocument.name == name).with_for_update()
+        select(ConfigDocument).where(col(ConfigDocument.name) == name).with_for_update()
     ).scalars().first()
     if version != (row.version if row else 0):
         raise Refused("stale")
@@ -327,5 +327,5 @@ def trail(session: Session, *, before_id: int | None, limit: int = 50) -> TrailP
     rows = list(audit.recent(session, limit=limit + 1, before_id=before_id))
     entries, more = rows[:limit], len(rows) > limit
     ids = {entry.staff_id for entry in entries if entry.staff_id is not None}
-    names = dict(session.execute(select(Staff.id, Staff.name).where(Staff.id.in_(ids))).all()) if ids else {}
-    return TrailPage(entries, names, entries[-1].id if more else None)  # type: ignore[arg-type]
+    names = dict(session.execute(select(col(Staff.id), col(Staff.name)).where(col(Staff.id).in_(ids))).all()) if ids else {}
+    return TrailPage(entries, names, entries[-1].id if more else None)

@@ -21,7 +21,7 @@ from datetime import datetime, timedelta
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 from sqlalchemy import delete, func, select, update
-from sqlmodel import Session
+from sqlmodel import Session, col
 
 from storage.models import ConsoleSession, SigninFailure, SigninLink, Staff
 from workflows.audit import Actor, record, record_by
@@ -63,7 +63,7 @@ def set_password(session: Session, *, staff: Staff, username: str, password: str
         raise SigninError("a username is 3-64 of a-z 0-9 . _ -")
     if len(password) < PASSWORD_MIN:
         raise SigninError(f"a password needs at least {PASSWORD_MIN} characters")
-    taken = session.execute(select(Staff.id).where(Staff.username == username, Staff.id != staff.id)).first()
+    taken = session.execute(select(col(Staff.id)).where(col(Staff.username) == username, col(Staff.id) != staff.id)).first()
     if taken is not None:
         raise SigninError(f"username {username!r} is taken")
     staff.username, staff.password_hash = username, _hasher.hash(password)
@@ -74,8 +74,8 @@ def set_password(session: Session, *, staff: Staff, username: str, password: str
 def throttled(session: Session, *, keys: list[str], now: datetime) -> bool:
     since = now - FAILURE_WINDOW
     busiest = session.execute(
-        select(func.count()).where(SigninFailure.key.in_(keys), SigninFailure.at > since)
-        .group_by(SigninFailure.key).order_by(func.count().desc()).limit(1)
+        select(func.count()).where(col(SigninFailure.key).in_(keys), col(SigninFailure.at) > since)
+        .group_by(col(SigninFailure.key)).order_by(func.count().desc()).limit(1)
     ).scalar()
     return (busiest or 0) >= FAILURES_ALLOWED
 
@@ -86,7 +86,7 @@ def check_password(session: Session, *, username: str, password: str, address: s
     keys = [f"user:{username}", f"addr:{address}"]
     if throttled(session, keys=keys, now=now):
         return "throttled"
-    staff = session.execute(select(Staff).where(Staff.username == username)).scalars().first()
+    staff = session.execute(select(Staff).where(col(Staff.username) == username)).scalars().first()
     try:
         _hasher.verify(staff.password_hash if staff and staff.password_hash else _DUMMY_HASH, password)
         ok = staff is not None and staff.password_hash is not None and staff.status != "disabled"
@@ -94,7 +94,7 @@ def check_password(session: Session, *, username: str, password: str, address: s
         ok = False
     if not ok or staff is None:
         session.add_all([SigninFailure(key=key, at=now) for key in keys])
-        session.execute(delete(SigninFailure).where(SigninFailure.at < now - FAILURE_WINDOW * 4))
+        session.execute(delete(SigninFailure).where(col(SigninFailure.at) < now - FAILURE_WINDOW * 4))
         return "wrong"
     if _hasher.check_needs_rehash(staff.password_hash or ""):
         staff.password_hash = _hasher.hash(password)
@@ -104,7 +104,7 @@ def check_password(session: Session, *, username: str, password: str, address: s
 # ---------------------------------------------------------------------- one-time links
 def create_link(session: Session, *, staff: Staff, now: datetime) -> str:
     """A fresh sign-in token for `staff`; earlier unused links stop working."""
-    session.execute(update(SigninLink).where(SigninLink.staff_id == staff.id, SigninLink.used_at.is_(None))
+    session.execute(update(SigninLink).where(col(SigninLink.staff_id) == staff.id, col(SigninLink.used_at).is_(None))
                     .values(used_at=now))
     token = secrets.token_urlsafe(32)
     session.add(SigninLink(token_hash=digest(token), staff_id=staff.id, created_at=now,  # type: ignore[arg-type]
@@ -114,7 +114,7 @@ def create_link(session: Session, *, staff: Staff, now: datetime) -> str:
 
 def redeem_link(session: Session, *, token: str, now: datetime) -> Staff | None:
     link = session.execute(
-        select(SigninLink).where(SigninLink.token_hash == digest(token[:100])).with_for_update()
+        select(SigninLink).where(col(SigninLink.token_hash) == digest(token[:100])).with_for_update()
     ).scalars().first()
     if link is None or link.used_at is not None or link.expires_at <= now:
         return None
@@ -136,7 +136,7 @@ def open_session(session: Session, *, staff: Staff, how: str, now: datetime) -> 
 def load_session(session: Session, *, token: str, now: datetime) -> SignedIn | None:
     """The session behind a cookie, if still good; sliding idle time, fixed longest life."""
     row = session.execute(
-        select(ConsoleSession).where(ConsoleSession.token_hash == digest(token[:100]))
+        select(ConsoleSession).where(col(ConsoleSession.token_hash) == digest(token[:100]))
     ).scalars().first()
     if row is None or row.expires_at <= now or row.last_seen_at + SESSION_IDLE <= now:
         return None
@@ -149,7 +149,7 @@ def load_session(session: Session, *, token: str, now: datetime) -> SignedIn | N
 
 
 def close_session(session: Session, *, token: str, now: datetime) -> None:
-    row = session.execute(select(ConsoleSession).where(ConsoleSession.token_hash == digest(token[:100]))).scalars().first()
+    row = session.execute(select(ConsoleSession).where(col(ConsoleSession.token_hash) == digest(token[:100]))).scalars().first()
     if row is not None:
         record(session, staff_id=row.staff_id, action="signout", now=now)
         session.delete(row)
@@ -157,7 +157,7 @@ def close_session(session: Session, *, token: str, now: datetime) -> None:
 
 def close_all_sessions(session: Session, *, staff_id: int) -> None:
     """Sign a staff member out everywhere (a new password, a disabled account)."""
-    session.execute(delete(ConsoleSession).where(ConsoleSession.staff_id == staff_id))
+    session.execute(delete(ConsoleSession).where(col(ConsoleSession.staff_id) == staff_id))
 
 
 def issue_link(session: Session, *, staff: Staff, console_url: str, now: datetime) -> str:
@@ -172,7 +172,7 @@ def link_message(url: str) -> Say:
     return Say("desk/signin_link", {"url": url, "minutes": int(LINK_VALID.total_seconds() // 60)})
 
 
-def request_link(session: Session, *, username: str, address: str, now: datetime) -> Staff | None | str:
+def request_link(session: Session, *, username: str, address: str, now: datetime) -> Staff | str | None:
     """A link asked for on the sign-in page by username: the staff member to send one to, or
     None (unknown or disabled: the page says "sent" all the same, so the form reveals no
     usernames), or "throttled". Each request counts against the name and the address, so the
@@ -182,5 +182,5 @@ def request_link(session: Session, *, username: str, address: str, now: datetime
     if throttled(session, keys=keys, now=now):
         return "throttled"
     session.add_all([SigninFailure(key=key, at=now) for key in keys])
-    staff = session.execute(select(Staff).where(Staff.username == username)).scalars().first()
+    staff = session.execute(select(Staff).where(col(Staff.username) == username)).scalars().first()
     return staff if staff is not None and staff.status != "disabled" else None

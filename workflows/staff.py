@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from sqlalchemy import select
-from sqlmodel import Session
+from sqlmodel import Session, col
 
 from storage import repo
 from storage.models import Contact, Staff, StaffInvite
@@ -105,7 +105,7 @@ def create_invite(session: Session, *, book: FlowBook, scope: Scope, by: audit.A
 
 def redeem_invite(session: Session, *, code: str, contact: Contact, now: datetime) -> Staff | str:
     """Make the contact a staff member; or a reason code (unknown, used, expired, already_staff)."""
-    invite = session.execute(select(StaffInvite).where(StaffInvite.code == code).with_for_update()).scalars().first()
+    invite = session.execute(select(StaffInvite).where(col(StaffInvite.code) == code).with_for_update()).scalars().first()
     if invite is None:
         return "unknown"
     if invite.used_at is not None:
@@ -116,8 +116,8 @@ def redeem_invite(session: Session, *, code: str, contact: Contact, now: datetim
         return "already_staff"
     staff = Staff(name=(contact.display_name or f"Staff {contact.external_id}")[:128], role=invite.role,
                   team=invite.team, districts=list(invite.districts), categories=list(invite.categories),
-                  language=contact.language, created_at=now,
-                  **{_PLATFORM_FIELD[contact.channel]: contact.external_id})
+                  language=contact.language, created_at=now)
+    setattr(staff, _PLATFORM_FIELD[contact.channel], contact.external_id)
     session.add(staff)
     session.flush()
     invite.used_at, invite.staff_id = now, staff.id
@@ -148,7 +148,7 @@ def contact_for_staff(session: Session, staff: Staff, now: datetime) -> Contact 
 
 
 def list_staff(session: Session) -> Sequence[Staff]:
-    return session.execute(select(Staff).order_by(Staff.id)).scalars().all()
+    return session.execute(select(Staff).order_by(col(Staff.id))).scalars().all()
 
 
 def get_staff(session: Session, staff_id: int) -> Staff:

@@ -14,8 +14,8 @@ from aiohttp import web
 
 from bot.clock import Clock
 from bot.console import admin_pages, case_pages, intake_pages, map_pages, queue_pages, report_pages, signin_pages
-from bot.console.i18n import Words
 from bot.console.core import CONSOLE, PREFIX, Console, console_middleware, pages_environment, signed_in
+from bot.console.i18n import Words
 from bot.settings import Settings
 from storage.db import Database
 from workflows.services import Services

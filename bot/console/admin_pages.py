@@ -22,11 +22,11 @@ from sqlmodel import Session
 from bot.console.core import PREFIX, console_of, form_of, not_found, redirect, render, require_role
 from bot.settings import Settings
 from storage.models import Staff
-from workflows import staff as records
 from workflows import config_store, signin
+from workflows import staff as records
 from workflows.console import district_import
 from workflows.console.samples import sample
-from workflows.flowbook import SLA_STAGES
+from workflows.flowbook import SLA_STAGES, CategoryGroup, CategoryType
 from workflows.texts import LANGUAGES
 
 ADMIN = PREFIX + "/admin"
@@ -34,6 +34,11 @@ Page = Callable[..., Awaitable[web.Response]]
 
 
 # ---------------------------------------------------------------------- shared
+def _group_and_types(group: CategoryGroup) -> list[CategoryGroup | CategoryType]:
+    """A first-menu group and the types under it: each has its own service standard."""
+    return [group, *group.types]
+
+
 def _admin(request: web.Request) -> Staff:
     return require_role(request, "admin")
 
@@ -170,7 +175,7 @@ async def category_page(request: web.Request, *, refused: config_store.Refused |
     book = console_of(request).services.book
     key = request.match_info["key"]
     found = next(((kind, group, item) for kind in ("complaint", "service") for group in book.categories.groups(kind)
-                  for item in [group, *group.types] if item.key == key), None)
+                  for item in _group_and_types(group) if item.key == key), None)
     if found is None:
         raise not_found(request)
     kind, group, item = found
@@ -388,7 +393,7 @@ async def templates_page(request: web.Request) -> web.Response:
     change of wording goes out to citizens."""
     _admin(request)
     texts = console_of(request).services.texts
-    messages = []
+    messages: list[dict[str, Any]] = []
     for key in texts.keys():
         context = sample(key)
         renders = {}

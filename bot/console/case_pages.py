@@ -15,7 +15,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any, Literal
+from typing import Any, Final, Literal
 from urllib.parse import quote
 
 from aiohttp import web
@@ -33,7 +33,7 @@ from workflows.lifecycle import IllegalTransition
 TEXT_MAX = 2000  # what an officer types: a note, a question, a resolution
 CHOICE_MAX = 64
 NUMBER_MAX = 24  # Ticket.number
-DENIED = "denied"
+DENIED: Final = "denied"
 _SLA_LABEL_CODES = {"breached": "overdue", "at_risk": "due_soon", "on_track": "on_time", "met": "met"}  # sla.state → label code
 
 Form = Mapping[str, str]
@@ -163,7 +163,7 @@ async def show(request: web.Request, staff: Staff, *, status: int = 200, error: 
     now = console.now()
     view = await console.run(load_case, casework=console.services.casework, staff=staff, number=_number(request),
                              now=now, secret=console.secret)
-    if view is DENIED:
+    if view == DENIED:
         raise forbidden(request)
     if view is None:
         raise not_found(request)
@@ -195,7 +195,7 @@ async def case_action(request: web.Request) -> web.Response:
         return await show(request, staff, status=409, error=refused.reason, action=action, typed=values)
     except IllegalTransition:
         return await show(request, staff, status=409, error="illegal", action=action, typed=values)
-    if outcome is DENIED:
+    if outcome == DENIED:
         raise forbidden(request)
     if outcome == "missing":
         raise not_found(request)
@@ -221,7 +221,7 @@ async def photo(request: web.Request) -> web.StreamResponse:
     console = console_of(request)
     found = await console.run(fetch_photo, casework=console.services.casework, staff=staff, number=_number(request),
                               token=request.match_info["token"][:64], now=console.now(), secret=console.secret)
-    if found is DENIED:
+    if found == DENIED:
         raise forbidden(request)
     path = photos.file_of(console.settings.attachments_dir, found) if found is not None else None
     if found is None or path is None:

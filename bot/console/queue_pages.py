@@ -22,8 +22,8 @@ from sqlmodel import Session
 
 from bot.console.core import PREFIX, Console, console_of, language_of, render, signed_in
 from storage.models import Staff
-from workflows.casework import access
 from workflows import audit
+from workflows.casework import access
 from workflows.console import exports, queue
 from workflows.console.queue import QueueFilter
 from workflows.lifecycle import OPEN, STATUSES

@@ -10,10 +10,20 @@ from aiohttp import web
 from sqlmodel import Session
 
 from bot.console.core import (
-    PREFIX, SESSION_COOKIE, STAFF, signed_in, client_address, console_of, end_session, form_of, redirect, render, safe_next,
+    PREFIX,
+    SESSION_COOKIE,
+    STAFF,
+    client_address,
+    console_of,
+    end_session,
+    form_of,
+    redirect,
+    render,
+    safe_next,
+    signed_in,
     start_session,
 )
-from storage.models import Staff
+from storage.models import Staff, stored_id
 from workflows import signin
 
 
@@ -68,7 +78,7 @@ async def link_redeem(request: web.Request) -> web.Response:
     console = console_of(request)
     token = request.match_info["token"][:100]
 
-    def redeem(session) -> str | None:  # type: ignore[no-untyped-def]
+    def redeem(session: Session) -> str | None:
         staff = signin.redeem_link(session, token=token, now=console.now())
         return signin.open_session(session, staff=staff, how="link", now=console.now()) if staff else None
 
@@ -105,15 +115,16 @@ async def account_password(request: web.Request) -> web.Response:
     username, password = str(form.get("username", ""))[:64], str(form.get("password", ""))[:1024]
     current = str(form.get("current", ""))[:1024]
 
-    def change(session) -> tuple[str | None, str | None]:  # type: ignore[no-untyped-def]
+    def change(session: Session) -> tuple[str | None, str | None]:
         member = session.get(Staff, staff.id)
+        assert member is not None  # signed in: staff rows are disabled, never deleted
         if member.password_hash:
             checked = signin.check_password(session, username=member.username or "", password=current,
                                             address=client_address(request), now=console.now())
             if not isinstance(checked, Staff) or checked.id != member.id:
                 return ("throttled" if checked == "throttled" else "current"), None
         try:
-            signin.set_password(session, staff=member, username=username, password=password, by=staff.id,  # type: ignore[arg-type]
+            signin.set_password(session, staff=member, username=username, password=password, by=stored_id(staff),
                                 now=console.now())
         except signin.SigninError:
             return "rules", None

@@ -7,7 +7,7 @@ import asyncio
 import os
 import signal
 import sys
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -75,7 +75,7 @@ def seed_unanswered_question(settings: Settings) -> str:
     upgrade(settings.effective_database_url)
     services = build_services(settings)
     db = Database(settings.effective_database_url)
-    long_ago = datetime.now(timezone.utc) - timedelta(days=60)
+    long_ago = datetime.now(UTC) - timedelta(days=60)
 
     def work(session: Any) -> str:
         scope = records.check_scope(services.book, role="officer", team=None, districts=["34.71.04"], categories=[])

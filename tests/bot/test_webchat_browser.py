@@ -7,7 +7,8 @@ Screenshots of the main states go to tests/artifacts/ (git-ignored) for a human 
 from __future__ import annotations
 
 import re
-from typing import Any, AsyncIterator
+from collections.abc import AsyncIterator
+from typing import Any
 
 import pytest
 import pytest_asyncio

@@ -9,8 +9,9 @@ from __future__ import annotations
 import csv
 import io
 import re
+from collections.abc import AsyncIterator
 from pathlib import Path
-from typing import Any, AsyncIterator
+from typing import Any
 
 import pytest
 import pytest_asyncio
@@ -19,7 +20,15 @@ from sqlalchemy import func, select
 from bot.console.core import CONSOLE
 from bot.settings import Settings
 from storage.models import Attachment, OutboxMessage, Staff, Ticket, TicketEvent
-from tests.support.browser import ARTIFACTS, HOME, TIMEOUT_MS, LiveServer, launched_browser, live_server, require_browser
+from tests.support.browser import (
+    ARTIFACTS,
+    HOME,
+    TIMEOUT_MS,
+    LiveServer,
+    launched_browser,
+    live_server,
+    require_browser,
+)
 from tests.support.console import MANTRIJERON, PASSWORD, UMBULHARJO, Staffing
 from tests.support.webchat import jpeg
 

@@ -7,8 +7,8 @@ from dataclasses import replace
 
 from sqlalchemy import select
 
-from storage.models import AuditEntry, OutboxMessage
 from bot.settings import Settings
+from storage.models import AuditEntry, OutboxMessage
 from tests.support.clock import MovableClock
 from tests.support.console import CSRF, PASSWORD, ConsoleOffice, console_office
 

@@ -56,8 +56,9 @@ import re
 import secrets
 import time
 from collections import deque
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Awaitable, Callable, Literal, Mapping, Sequence
+from typing import Any, Literal
 
 import aiohttp
 from aiohttp import web

@@ -31,9 +31,10 @@ import math
 import re
 import time
 from collections import deque
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from types import EllipsisType
-from typing import Any, Awaitable, Callable
+from typing import Any
 
 import aiohttp
 from aiohttp import web
@@ -447,12 +448,12 @@ class FakeTelegramAPI:
         """POST an update that was already delivered once more (Telegram's at-least-once)."""
         return await self._post_webhook(self.updates_by_id[update_id], ..., "again")
 
-    async def post_to_webhook(self, update: JSON, secret: str | None | EllipsisType = ..., *,
+    async def post_to_webhook(self, update: JSON, secret: str | EllipsisType | None = ..., *,
                               url: str | None = None) -> int:
         """One POST to the webhook with ``secret`` (default: the one set; None: no header)."""
         return await self._post_webhook(update, secret, "manual", url)
 
-    async def _post_webhook(self, update: JSON, secret: str | None | EllipsisType, kind: str,
+    async def _post_webhook(self, update: JSON, secret: str | EllipsisType | None, kind: str,
                             url: str | None = None) -> int:
         hook = self._webhook or {}
         target = url or hook.get("url")
@@ -878,7 +879,7 @@ class FakeTelegramAPI:
         thumbs = [_downscale(data, w, h) for w, h in smaller] if dims else [None, None]
         shared = [max(1, len(data) // 16), max(1, len(data) // 4)]
         sizes = []
-        for (w, h), thumb, nominal in [*zip(smaller, thumbs, shared), ((width, height), data, len(data))]:
+        for (w, h), thumb, nominal in [*zip(smaller, thumbs, shared, strict=True), ((width, height), data, len(data))]:
             file = self._store_file(thumb or data, "photos", "jpg")
             sizes.append({"file_id": file.file_id, "file_unique_id": file.file_unique_id,
                           "width": w, "height": h, "file_size": len(thumb) if thumb else nominal})
@@ -1111,7 +1112,7 @@ def _image_size(data: bytes) -> tuple[int, int] | None:
         from PIL import Image
         with Image.open(io.BytesIO(data)) as image:
             return image.size
-    except Exception:  # noqa: BLE001 — not an image, or no Pillow: fall back to nominal sizes
+    except Exception:
         return None
 
 
@@ -1124,5 +1125,5 @@ def _downscale(data: bytes, width: int, height: int) -> bytes | None:
             buffer = io.BytesIO()
             image.convert("RGB").resize((width, height)).save(buffer, "JPEG")
             return buffer.getvalue()
-    except Exception:  # noqa: BLE001
+    except Exception:
         return None

@@ -6,15 +6,24 @@ from __future__ import annotations
 import asyncio
 import io
 import time
+from collections.abc import AsyncIterator
 from datetime import timedelta
-from typing import Any, AsyncIterator
+from typing import Any
 
 import aiohttp
 import pytest
 import pytest_asyncio
 from aiohttp import web
-from telegram import (Bot, BotCommand, InlineKeyboardButton, InlineKeyboardMarkup, KeyboardButton, Message,
-                      ReplyKeyboardMarkup, Update)
+from telegram import (
+    Bot,
+    BotCommand,
+    InlineKeyboardButton,
+    InlineKeyboardMarkup,
+    KeyboardButton,
+    Message,
+    ReplyKeyboardMarkup,
+    Update,
+)
 from telegram.error import BadRequest, Conflict, EndPointNotFound, Forbidden, InvalidToken, NetworkError, RetryAfter
 from telegram.ext import Updater
 
@@ -263,10 +272,9 @@ async def test_commands_and_json_bodies(fake: FakeTelegramAPI, bot: Bot) -> None
     assert await bot.delete_my_commands()
     assert await bot.get_my_commands() == ()
     await fake.send_text(SITI, "halo")
-    async with aiohttp.ClientSession() as session:
-        async with session.post(f"{fake.base_url}{TOKEN}/sendmessage", json={
-                "chat_id": SITI, "text": "json", "reply_markup": {"remove_keyboard": True}}) as response:
-            body = await response.json()
+    async with aiohttp.ClientSession() as session, session.post(f"{fake.base_url}{TOKEN}/sendmessage", json={
+            "chat_id": SITI, "text": "json", "reply_markup": {"remove_keyboard": True}}) as response:
+        body = await response.json()
     assert body["ok"] and body["result"]["text"] == "json"
     assert fake.sent(SITI)[-1].reply_markup == {"remove_keyboard": True}
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import io
 from concurrent.futures import ThreadPoolExecutor
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -18,7 +18,7 @@ from storage.files import PhotoRejected, store_photo
 from storage.migrate import downgrade, upgrade
 from storage.models import Contact
 
-NOW = datetime(2026, 11, 23, 3, 0, tzinfo=timezone.utc)
+NOW = datetime(2026, 11, 23, 3, 0, tzinfo=UTC)
 
 
 @pytest.fixture
@@ -59,7 +59,7 @@ def test_sqlite_runs_in_wal_mode_with_a_busy_timeout(db: Database) -> None:
 def test_a_long_read_leaves_writers_free(db: Database) -> None:
     """The console's heavy reads (a map over a million tickets, an export) must not stop the
     chat from writing: a reading transaction holds no write lock, even on SQLite."""
-    now = datetime.now(timezone.utc)
+    now = datetime.now(UTC)
     with db.reading() as reader:
         assert reader.execute(select(func.count()).select_from(Contact)).scalar_one() == 0  # a read is open
         db.run_sync(lambda s: repo.get_or_create_contact(s, channel="web", external_id="w1", chat_id="w1",

@@ -4,10 +4,10 @@ while retries and leases still see time pass."""
 from __future__ import annotations
 
 import time
-from datetime import datetime, timedelta, timezone
-from typing import Callable
+from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
 
-MONDAY_MORNING = datetime(2026, 11, 23, 3, 0, tzinfo=timezone.utc)  # Monday 10:00 WIB
+MONDAY_MORNING = datetime(2026, 11, 23, 3, 0, tzinfo=UTC)  # Monday 10:00 WIB
 
 
 def running_clock(start: datetime = MONDAY_MORNING) -> Callable[[], datetime]:

@@ -10,9 +10,9 @@ from sqlalchemy import select
 
 from storage.db import Database
 from storage.models import Staff, Ticket, TicketEvent
-from tests.support.complaint import file_complaint
 from tests.fakes.telegram_api import FakeTelegramAPI
 from tests.support.clock import MovableClock
+from tests.support.complaint import file_complaint
 from tests.support.telegram import TelegramCitizen
 from workflows import audit
 from workflows import staff as records

@@ -88,7 +88,7 @@ class Office:
                   scores: tuple[int, int, int], officer: Staff = budi) -> None:
             """Closed: resolved at 09:00 on `resolved`, rated the day after."""
             row = ticket(wib(created, 9), "closed", category, village, sla, officer, resolved=wib(resolved, 9))
-            session.add(SurveyResponse(ticket_id=row.id, scores=dict(zip(("speed", "conduct", "handling"), scores)),
+            session.add(SurveyResponse(ticket_id=row.id, scores=dict(zip(("speed", "conduct", "handling"), scores, strict=True)),
                                        created_at=wib(resolved, 9) + timedelta(days=1)))
 
         def refer(row: Ticket, status: str, due: str) -> None:

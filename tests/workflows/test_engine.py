@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -24,7 +24,7 @@ from workflows.flowbook import DATA_DIR, load_flowbook
 
 BOOK = load_flowbook()
 ENGINE = Engine(BOOK, ttl=timedelta(hours=24))
-NOW = datetime(2026, 11, 23, 3, 0, tzinfo=timezone.utc)
+NOW = datetime(2026, 11, 23, 3, 0, tzinfo=UTC)
 VALID_NIK = "3471014507850001"  # Yogyakarta, woman born 5 Jul 1985
 
 

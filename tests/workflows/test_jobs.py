@@ -226,7 +226,7 @@ async def test_one_leader_among_schedulers_sharing_a_database(world: World, sett
     ]
     world.clock.now = wib("2026-12-29", 8)
     results = await asyncio.gather(*(s.tick() for s in schedulers for _ in range(3)))
-    leaders = {id(s) for s, r in zip([s for s in schedulers for _ in range(3)], results) if r is not None}
+    leaders = {id(s) for s, r in zip([s for s in schedulers for _ in range(3)], results, strict=True) if r is not None}
     assert len(leaders) == 1
     texts = [t for chat in world.new_messages().values() for t in chat]
     assert sum(t.startswith("🔴 SP-2026-00001 melewati batas") for t in texts) == 1
@@ -239,6 +239,6 @@ async def test_one_leader_among_schedulers_sharing_a_database(world: World, sett
     follower = next(s for s in schedulers if s is not leader)
     assert await follower.tick() is not None
     assert world.new_messages() == {}
-    for scheduler, db in zip(schedulers[1:], others):
+    for scheduler, db in zip(schedulers[1:], others, strict=True):
         await scheduler.stop()
         db.close()

@@ -18,10 +18,10 @@ from typing import Any
 from sqlmodel import Session
 
 from storage.models import Conversation, Staff, Ticket
+from workflows import signin
 from workflows.casework import cards
 from workflows.casework.actions import ACTIONS, STEPS, Action, Choice, Input, Outcome, choices
 from workflows.casework.service import Casework, Denied, Refused
-from workflows import signin
 from workflows.engine import Inbound, Option, Say
 from workflows.lifecycle import TRANSITIONS, IllegalTransition, next_status
 from workflows.validation.ticket_number import parse_ticket_number

@@ -16,7 +16,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import func, select
-from sqlmodel import Session
+from sqlmodel import Session, col
 
 from storage import outbox, repo
 from storage.models import Attachment, Contact, Referral, Staff, SurveyResponse, Ticket
@@ -118,7 +118,7 @@ class Casework:
         if ticket_id is not None:
             ticket = session.get(Ticket, ticket_id, with_for_update=True)
         else:
-            ticket = session.execute(select(Ticket).where(Ticket.number == number).with_for_update()).scalars().first()
+            ticket = session.execute(select(Ticket).where(col(Ticket.number) == number).with_for_update()).scalars().first()
         if ticket is None:
             return None
         self._check(session, staff, ticket, action, now)
@@ -127,7 +127,7 @@ class Casework:
     def card(self, session: Session, viewer: Staff, ticket: Ticket, now: datetime, heading: str | None = None) -> Say:
         reporter = session.get(Contact, ticket.reporter_contact_id)
         referrals = self.referrals(session, ticket)
-        photos = session.execute(select(func.count()).where(Attachment.ticket_id == ticket.id)).scalar_one()
+        photos = session.execute(select(func.count()).where(col(Attachment.ticket_id) == ticket.id)).scalar_one()
         assignee = self.assignee(session, ticket)
         who = {"name": reporter.display_name if reporter else None, "phone": ticket.reporter_phone,
                "channel": ticket.channel}
@@ -140,24 +140,24 @@ class Casework:
         return session.get(Staff, ticket.assignee_staff_id) if ticket.assignee_staff_id else None
 
     def referrals(self, session: Session, ticket: Ticket) -> Sequence[Referral]:
-        return session.execute(select(Referral).where(Referral.ticket_id == ticket.id).order_by(Referral.id)).scalars().all()
+        return session.execute(select(Referral).where(col(Referral.ticket_id) == ticket.id).order_by(col(Referral.id))).scalars().all()
 
     def my_tickets(self, session: Session, staff: Staff, limit: int = 20) -> Sequence[Ticket]:
         return session.execute(
-            select(Ticket).where(Ticket.assignee_staff_id == staff.id, Ticket.status.in_(sorted(OPEN)))
-            .order_by(Ticket.due_at, Ticket.id).limit(limit)
+            select(Ticket).where(col(Ticket.assignee_staff_id) == staff.id, col(Ticket.status).in_(sorted(OPEN)))
+            .order_by(col(Ticket.due_at), col(Ticket.id)).limit(limit)
         ).scalars().all()
 
     def overview(self, session: Session, staff: Staff, now: datetime) -> dict[str, Any]:
         """Open tickets in the supervisor's area by status, the unassigned and the overdue."""
-        area = select(Ticket).where(Ticket.status.in_(sorted(OPEN)))
+        area = select(Ticket).where(col(Ticket.status).in_(sorted(OPEN)))
         if staff.districts:
-            area = area.where(Ticket.district_code.in_(staff.districts))
+            area = area.where(col(Ticket.district_code).in_(staff.districts))
         subquery = area.subquery()
         by_status = dict(session.execute(select(subquery.c.status, func.count()).group_by(subquery.c.status)).all())
-        unassigned = session.execute(area.where(Ticket.unassigned.is_(True)).order_by(Ticket.id).limit(10)).scalars().all()
+        unassigned = session.execute(area.where(col(Ticket.unassigned).is_(True)).order_by(col(Ticket.id)).limit(10)).scalars().all()
         overdue = session.execute(
-            area.where(Ticket.due_at < now).order_by(Ticket.due_at).limit(10)
+            area.where(col(Ticket.due_at) < now).order_by(col(Ticket.due_at)).limit(10)
         ).scalars().all()
         return {"by_status": by_status, "total": sum(by_status.values()), "unassigned": unassigned, "overdue": overdue}
 
@@ -193,7 +193,7 @@ class Casework:
 
     def _show_case(self, session: Session, staff: Staff, ticket: Ticket, now: datetime, heading: str) -> None:
         """The card and the citizen's photos, for someone who has not seen the case before."""
-        paths = session.execute(select(Attachment.path).where(Attachment.ticket_id == ticket.id).order_by(Attachment.id)).scalars().all()
+        paths = session.execute(select(col(Attachment.path)).where(col(Attachment.ticket_id) == ticket.id).order_by(col(Attachment.id))).scalars().all()
         photos = [Say("desk/photo", {"number": ticket.number, "index": i, "count": len(paths)}, photo=path)
                   for i, path in enumerate(paths, start=1)]
         self.tell_staff(session, staff, [self.card(session, staff, ticket, now, heading=heading), *photos], now)
@@ -326,8 +326,8 @@ class Casework:
     def waiting_ticket(self, session: Session, contact: Contact) -> int | None:
         """The citizen's ticket an officer is waiting on an answer for, if any."""
         return session.execute(
-            select(Ticket.id).where(Ticket.reporter_contact_id == contact.id, Ticket.status == "waiting_citizen")
-            .order_by(Ticket.updated_at.desc()).limit(1)
+            select(col(Ticket.id)).where(col(Ticket.reporter_contact_id) == contact.id, col(Ticket.status) == "waiting_citizen")
+            .order_by(col(Ticket.updated_at).desc()).limit(1)
         ).scalar()
 
     def citizen_replied(self, session: Session, contact: Contact, ticket_id: int, text: str, now: datetime) -> Say:
@@ -359,7 +359,7 @@ class Casework:
     def survey(self, session: Session, contact: Contact, ticket_id: int, scores: Mapping[str, int],
                comment: str | None, now: datetime) -> Say:
         ticket = self._own(session, contact, ticket_id)
-        answered = session.execute(select(SurveyResponse.id).where(SurveyResponse.ticket_id == ticket.id)).first()
+        answered = session.execute(select(col(SurveyResponse.id)).where(col(SurveyResponse.ticket_id) == ticket.id)).first()
         if answered is not None:
             raise Refused("already_rated")
         if ticket.status != "resolved":

@@ -18,15 +18,14 @@ from datetime import date, datetime, timedelta
 from typing import Any
 
 from sqlalchemy import select
-from sqlmodel import Session
+from sqlmodel import Session, col
 
 from storage import repo
 from storage.files import PhotoRejected, StoredPhoto, inspect_photo
-from storage.models import Contact, Staff, Ticket
-from workflows import claims
+from storage.models import Contact, Staff, Ticket, stored_id
+from workflows import audit, claims
 from workflows.casework import access
 from workflows.casework.service import Denied
-from workflows import audit
 from workflows.flowbook import FlowBook, FlowSpec, StepSpec
 from workflows.services import Services
 from workflows.staff import whatsapp_id
@@ -123,15 +122,19 @@ def check(book: FlowBook, *, staff: Staff, kind: str, form: Mapping[str, str], u
     flow = book.flow(flow_name)
     errors: dict[str, Invalid] = {}
     answers: dict[str, Any] = {}
-    photo_field, photos = None, ()
+    photo_field: str | None = None
+    photos: tuple[bytes, ...] = ()
     for step in fields(flow):
         if not checks.holds(step.when, answers):
             continue
         if step.type == "photos":
             photo_field = step.answer_key
-            result = _photos(step, uploads, max_photo_bytes)
-            if not isinstance(result, Invalid):
-                photos, result = result, {step.answer_key: []}
+            taken = _photos(step, uploads, max_photo_bytes)
+            if isinstance(taken, Invalid):
+                errors[step.answer_key] = taken
+                continue
+            photos = taken
+            result: dict[str, Any] | Invalid = {step.answer_key: []}
         else:
             result = _answer(book, staff, flow, step, form, answers, today)
         if isinstance(result, Invalid):
@@ -222,10 +225,10 @@ def _photos(step: StepSpec, uploads: Sequence[Upload], max_bytes: int) -> tuple[
 def filed_with_key(session: Session, *, staff_id: int, form_key: str, now: datetime) -> Ticket | None:
     """The ticket this staff member already filed with this form, if any (a second send)."""
     return session.execute(
-        select(Ticket).where(Ticket.created_at >= now - RESUBMIT_WINDOW, Ticket.source.in_(SOURCES),
-                             Ticket.details["form_key"].as_string() == form_key,
-                             Ticket.details["filed_by_staff_id"].as_integer() == staff_id)
-        .order_by(Ticket.id).limit(1)
+        select(Ticket).where(col(Ticket.created_at) >= now - RESUBMIT_WINDOW, col(Ticket.source).in_(SOURCES),
+                             col(Ticket.details)["form_key"].as_string() == form_key,
+                             col(Ticket.details)["filed_by_staff_id"].as_integer() == staff_id)
+        .order_by(col(Ticket.id)).limit(1)
     ).scalars().first()
 
 
@@ -259,7 +262,7 @@ def _reporter(session: Session, filing: Filing, now: datetime) -> Contact:
     phone = filing.answers.get(PHONE_FIELD)
     name = filing.answers.get("person_name") if filing.answers.get("subject") == "self" else None
     way = NEWS_WAYS[filing.updates_via]
-    if way.address is not None:
+    if way.address is not None and phone:  # the form asked for the number (`needs_phone`)
         number = way.address(phone)
         contact = repo.get_or_create_contact(session, channel=way.code, external_id=number, chat_id=number,
                                              language="id", display_name=name, now=now)
@@ -283,7 +286,7 @@ class Receipt:
 def receipt(session: Session, *, services: Services, staff: Staff, number: str, now: datetime) -> Receipt | str:
     """A ticket's receipt for the staff member who filed it or anyone who may view the case;
     "not_found" or "denied" (the attempt kept on the ticket's timeline) otherwise."""
-    ticket = session.execute(select(Ticket).where(Ticket.number == number)).scalars().first()
+    ticket = session.execute(select(Ticket).where(col(Ticket.number) == number)).scalars().first()
     if ticket is None:
         return "not_found"
     filer_id = (ticket.details or {}).get("filed_by_staff_id")
@@ -296,6 +299,6 @@ def receipt(session: Session, *, services: Services, staff: Staff, number: str, 
     audit.record(session, staff_id=staff.id, action="receipt.view", subject=ticket.number, now=now)
     # The Telegram code hands over the case's news: only the one who filed it, to print for the
     # citizen, sees it; any other viewer could otherwise link their own chat instead.
-    code = claims.claim_code(session, ticket_id=ticket.id)  # type: ignore[arg-type]
+    code = claims.claim_code(session, ticket_id=stored_id(ticket))
     return Receipt(ticket=ticket, filed_by=filer.name if filer else None,
                    claim_code=code if filer_id == staff.id else None, claim_open=code is not None)

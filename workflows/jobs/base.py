@@ -7,9 +7,9 @@ queues nothing twice. Jobs are listed in `workflows.jobs.JOBS`; the process inst
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, time
-from typing import Callable
 
 from sqlmodel import Session
 
