@@ -28,7 +28,7 @@ from workflows.calendar import WorkingCalendar
 from workflows.casework.desk import Desk
 from workflows.engine import Engine
 from workflows.flowbook import FlowBook, load_flowbook
-from workflows.inbound import Intake
+from workflows.inbound import InboundHandler
 from workflows.jobs import JobContext
 from workflows.services import Services
 from workflows.texts import LANGUAGES, Texts
@@ -54,11 +54,11 @@ def build_services(settings: Settings, *, stored: Mapping[str, Any] | None = Non
                     console_url=settings.console_url)
 
 
-def build_intake(settings: Settings, services: Services) -> Intake:
+def build_inbound(settings: Settings, services: Services) -> InboundHandler:
     """The chat's side: the engine for citizens and the desk for staff, on `services`."""
     engine = Engine(services.book, ttl=timedelta(hours=settings.conversation_ttl_hours))
     services.share_book(engine)
-    return Intake(services=services, engine=engine,
+    return InboundHandler(services=services, engine=engine,
                   desk=Desk(services.casework, ttl=engine.ttl, console_url=settings.console_url))
 
 
@@ -100,7 +100,7 @@ def create_app(settings: Settings, *, clock: Clock = utc_now, migrate: bool = Tr
                     lease=timedelta(seconds=settings.outbox_lease_seconds))
     services = build_services(settings, stored=db.run_sync(config_store.stored_documents))
     app[SERVICES] = services
-    runner = Runner(db=db, intake=build_intake(settings, services), services=services, clock=clock, sender=sender)
+    runner = Runner(db=db, inbound=build_inbound(settings, services), services=services, clock=clock, sender=sender)
     app[RUNNER] = runner
     app[SENDER] = sender
     app[SCHEDULER] = Scheduler(db=db, ctx=JobContext(services), attachments_dir=settings.attachments_dir,

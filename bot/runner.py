@@ -1,7 +1,7 @@
 """The one place an inbound event becomes a committed unit of work.
 
-Channel adapter → `Runner.handle` → (per-chat lane) → `Intake.handle` as one unit of work,
-which also claims the replies for the sender → commit → the sender delivers them. A photo is
+Channel adapter → `Runner.handle` → (per-chat lane) → `InboundHandler.handle` as one unit of work,
+which also leases the replies for the sender → commit → the sender delivers them. A photo is
 fetched from the platform only when the conversation is waiting for one, checked and written
 to disk in a thread, and recorded in the unit of work that takes it as the answer.
 """
@@ -17,7 +17,7 @@ from bot.clock import Clock, utc_now
 from bot.lanes import Lanes
 from storage.db import Database
 from storage.files import StoredPhoto, delete_file
-from workflows.inbound import Envelope, Handled, Intake
+from workflows.inbound import Envelope, Handled, InboundHandler
 from workflows.services import Services
 
 log = logging.getLogger(__name__)
@@ -33,10 +33,10 @@ class PhotoTooLarge(Exception):
 
 
 class Runner:
-    def __init__(self, *, db: Database, intake: Intake, services: Services, clock: Clock = utc_now,
+    def __init__(self, *, db: Database, inbound: InboundHandler, services: Services, clock: Clock = utc_now,
                  sender: Sender | None = None) -> None:
         self.db = db
-        self.intake = intake
+        self.inbound = inbound
         self.services = services
         self.clock = clock
         self.sender = sender
@@ -47,7 +47,7 @@ class Runner:
         async with self.lanes.lane(f"{envelope.channel}:{envelope.chat_id}"):
             photo: StoredPhoto | str | None = None
             if (envelope.event.kind == "photo" and fetch_photo is not None
-                    and await self.db.run(self.intake.wants_photo, envelope)):
+                    and await self.db.run(self.inbound.wants_photo, envelope)):
                 photo = await self._photo(fetch_photo)
             handled = await self._commit(envelope, photo)
         for path in handled.files_to_delete:
@@ -69,16 +69,16 @@ class Runner:
         reserved = sender is not None and sender.reserve(envelope.channel, envelope.chat_id)
 
         def unit(session: Any) -> tuple[Handled, list[Any]]:
-            handled = self.intake.handle(session, envelope, self.clock(), photo)
-            claimed = sender.claim_in(session, envelope.channel, envelope.chat_id) if reserved and handled.outbox_ids else []  # type: ignore[union-attr]
-            return handled, claimed
+            handled = self.inbound.handle(session, envelope, self.clock(), photo)
+            leased = sender.lease_in(session, envelope.channel, envelope.chat_id) if reserved and handled.outbox_ids else []  # type: ignore[union-attr]
+            return handled, leased
 
         try:
-            handled, claimed = await self.db.run(unit)
+            handled, leased = await self.db.run(unit)
         except BaseException:
             if reserved:
                 sender.release(envelope.channel, envelope.chat_id)  # type: ignore[union-attr]
             raise
         if reserved:
-            sender.deliver_claimed(envelope.channel, envelope.chat_id, claimed)  # type: ignore[union-attr]
+            sender.deliver_leased(envelope.channel, envelope.chat_id, leased)  # type: ignore[union-attr]
         return handled

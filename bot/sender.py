@@ -1,7 +1,7 @@
 """Delivers outbox rows through their channel, in order per chat, with retries.
 
-A unit of work that queues replies claims them for the sender in its own transaction (see
-`reserve` and `claim_in`); a short timer picks up rows left by a crash or waiting on a retry. A row is marked sent only after the platform accepted
+A unit of work that queues replies leases them to the sender in its own transaction (see
+`reserve` and `lease_in`); a short timer picks up rows left by a crash or waiting on a retry. A row is marked sent only after the platform accepted
 it; a crash between the two means it is sent again after its lease (at least once, never lost).
 
 A channel may have rate limits (`bot/ratelimit.py`; each channel declares its own in its
@@ -28,7 +28,7 @@ from workflows.messages import OutMessage
 
 log = logging.getLogger(__name__)
 
-LEASE = timedelta(seconds=60)  # how long a claim lasts: a crashed sender's rows wait this long
+LEASE = timedelta(seconds=60)  # how long a lease lasts: a crashed sender's rows wait this long
 BACKOFF_MAX = 300.0
 
 
@@ -54,7 +54,7 @@ class Sender:
         self.parallel_chats = parallel_chats or _slots(limits or {})
         self.limiters = {name: ChannelLimiter(limit) for name, limit in (limits or {}).items()}
         self.lease = lease
-        self.hold = lease.total_seconds() / 2  # longest a chat's task waits for the limits on a claimed batch
+        self.hold = lease.total_seconds() / 2  # longest a chat's task waits for the limits on a leased batch
         self._stopping = False
         self._wake = asyncio.Event()
         self._busy: set[tuple[str, str]] = set()
@@ -62,7 +62,7 @@ class Sender:
         self._again: set[tuple[str, str]] = set()
         self._tasks: set[asyncio.Task[None]] = set()
 
-    def _start(self, channel: str, chat_id: str, first: list[outbox.Claimed] | None = None) -> None:
+    def _start(self, channel: str, chat_id: str, first: list[outbox.Leased] | None = None) -> None:
         if first is None and not self.reserve(channel, chat_id):
             return
         task = asyncio.create_task(self._deliver_chat(channel, chat_id, first))
@@ -72,7 +72,7 @@ class Sender:
     # ------------------------------------------------------------------ delivery right after a unit of work
     def reserve(self, channel: str, chat_id: str) -> bool:
         """Take a chat for delivery. False when this sender does not serve the channel, the
-        chat is already being delivered (which then claims again), or all slots are busy."""
+        chat is already being delivered (which then leases again), or all slots are busy."""
         key = (channel, chat_id)
         if channel not in self.channels:
             return False
@@ -85,13 +85,13 @@ class Sender:
         self._busy.add(key)
         return True
 
-    def claim_in(self, session: Any, channel: str, chat_id: str) -> list[outbox.Claimed]:
+    def lease_in(self, session: Any, channel: str, chat_id: str) -> list[outbox.Leased]:
         """Claim a reserved chat's messages inside the caller's transaction: the unit of work
-        that queued the replies claims them too, which saves a transaction per message."""
-        return outbox.claim_batch(session, channel=channel, chat_id=chat_id, now=self.clock(), lease=self.lease)
+        that queued the replies leases them too, which saves a transaction per message."""
+        return outbox.lease_batch(session, channel=channel, chat_id=chat_id, now=self.clock(), lease=self.lease)
 
-    def deliver_claimed(self, channel: str, chat_id: str, batch: list[outbox.Claimed]) -> None:
-        """Deliver what `claim_in` claimed (or give the reservation back when nothing was)."""
+    def deliver_leased(self, channel: str, chat_id: str, batch: list[outbox.Leased]) -> None:
+        """Deliver what `lease_in` leased (or give the reservation back when nothing was)."""
         if batch:
             self._start(channel, chat_id, batch)
         else:
@@ -141,15 +141,15 @@ class Sender:
         while self._tasks:
             await asyncio.gather(*list(self._tasks), return_exceptions=True)
 
-    async def _deliver_chat(self, channel_name: str, chat_id: str, first: list[outbox.Claimed] | None = None) -> None:
-        """Deliver a chat's messages in order, claiming again only when more were queued
+    async def _deliver_chat(self, channel_name: str, chat_id: str, first: list[outbox.Leased] | None = None) -> None:
+        """Deliver a chat's messages in order, leasing again only when more were queued
         while sending (the runner says so through `reserve`); the poll catches anything else."""
         channel = self.channels[channel_name]
         key = (channel_name, chat_id)
         try:
             while True:
                 self._again.discard(key)
-                batch = first if first is not None else await self.db.run(self.claim_in, channel_name, chat_id)
+                batch = first if first is not None else await self.db.run(self.lease_in, channel_name, chat_id)
                 first = None
                 if not batch or not await self._deliver_batch(channel, chat_id, batch, self.limiters.get(channel_name)):
                     return
@@ -161,9 +161,9 @@ class Sender:
                 self._starved = False
                 self._wake.set()
 
-    async def _deliver_batch(self, channel: Sending, chat_id: str, batch: list[outbox.Claimed],
+    async def _deliver_batch(self, channel: Sending, chat_id: str, batch: list[outbox.Leased],
                              limiter: ChannelLimiter | None) -> bool:
-        """Send a chat's claimed messages in order and record the outcome: in one transaction
+        """Send a chat's leased messages in order and record the outcome: in one transaction
         when nothing limits the rate, else before each wait for the limiter, so a crash in a
         long rate-limited batch resends at most the message in flight. False when one must
         wait (a retry), which holds back the rest of the chat."""

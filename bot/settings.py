@@ -57,7 +57,7 @@ class Settings:
     conversation_ttl_hours: float = 24.0
     scheduler_tick_seconds: float = 60.0  # how often the jobs run; 0 turns the scheduler off
     config_check_seconds: float = 5.0  # how often a process looks for a configuration another one stored; 0: never
-    outbox_lease_seconds: float = 60.0  # a crashed sender's claimed messages are sent again after this
+    outbox_lease_seconds: float = 60.0  # a crashed sender's leased messages are sent again after this
     max_photo_bytes: int = 10 * 1024 * 1024
     # The staff console: the address staff reach the server at (links sent to their chat),
     # the map's tile server ("" for none: the map still shows its cases), and whether a proxy

@@ -391,12 +391,12 @@ class AuditEntry(SQLModel, table=True):
     data: dict[str, Any] = _json(dict)
 
 
-class TicketClaim(SQLModel, table=True):
+class LinkCode(SQLModel, table=True):
     """A code printed on a walk-in citizen's receipt: opening the bot with it (`/start k_…`)
     links their Telegram chat to the ticket, so its news reaches them there. Kept as is (not
     hashed): staff who may see the ticket may print its receipt again."""
 
-    __tablename__ = "ticket_claim"
+    __tablename__ = "ticket_claim"  # the table's first name: renaming it would gain nothing
 
     id: int | None = Field(default=None, primary_key=True)
     code: str = Field(max_length=32, unique=True)

@@ -1,9 +1,9 @@
 """The durable outbox: every outbound message is a row, written in the transaction that caused
-it, then claimed, delivered and marked by a sender.
+it, then leased, delivered and marked by a sender.
 
-A claim is a lease: a row being sent carries `claimed_until`, and a sender that crashed
-mid-send leaves a lease that runs out, after which the row is claimed again. Rows of one chat
-are claimed strictly oldest first and only when none of that chat is in flight, so a chat's
+A row being sent is leased: it carries `claimed_until` (the column's old name), and a sender that crashed
+mid-send leaves a lease that runs out, after which the row is leased again. Rows of one chat
+are leased strictly oldest first and only when none of that chat is in flight, so a chat's
 messages keep their order.
 """
 
@@ -23,7 +23,7 @@ from storage.models import OutboxMessage, table_of
 PENDING, SENDING, SENT, FAILED = "pending", "sending", "sent", "failed"
 HELD = "held"  # waits for the person's next message (WhatsApp, outside its 24-hour window)
 TABLE = table_of(OutboxMessage)
-BATCH = 10  # messages of one chat claimed at once
+BATCH = 10  # messages of one chat leased at once
 # Built once: the per-message path should not pay for constructing and keying statements.
 _INSERT = insert(TABLE).returning(TABLE.c.id, sort_by_parameter_order=True)
 
@@ -65,7 +65,7 @@ def chats_with_work(session: Session, *, channel: str, now: datetime, limit: int
 
 
 @dataclass(frozen=True)
-class Claimed:
+class Leased:
     id: int
     payload: dict[str, Any]
     attempts: int
@@ -81,34 +81,34 @@ _CLAIM_SELECT = (
     .limit(bindparam("limit"))
 )
 _CLAIM_SELECT_LOCKING = _CLAIM_SELECT.with_for_update(skip_locked=True)
-_CLAIM_UPDATE = (
+_LEASE_UPDATE = (
     update(TABLE).where(TABLE.c.id.in_(bindparam("ids", expanding=True)))
     .values(status=SENDING, claimed_until=bindparam("until"), attempts=TABLE.c.attempts + 1)
 )
 
 
-def claim_batch(session: Session, *, channel: str, chat_id: str, now: datetime, lease: timedelta,
-                limit: int = BATCH) -> list[Claimed]:
+def lease_batch(session: Session, *, channel: str, chat_id: str, now: datetime, lease: timedelta,
+                limit: int = BATCH) -> list[Leased]:
     """Claim the chat's oldest unsent messages, in order, up to the first one not due yet.
-    Nothing is claimed while another sender holds a live lease on the chat's oldest message:
+    Nothing is leased while another sender holds a live lease on the chat's oldest message:
     order comes first. (Statements are prebuilt: this runs for every reply.)"""
     locking = session.get_bind().dialect.name == "postgresql"
     rows = session.execute(_CLAIM_SELECT_LOCKING if locking else _CLAIM_SELECT,
                            {"channel": channel, "chat_id": chat_id, "limit": limit})
-    claimed: list[Claimed] = []
+    leased: list[Leased] = []
     for row in rows:
         if row.status == SENDING and row.claimed_until is not None and row.claimed_until >= now:
             break
         if row.not_before is not None and row.not_before > now:
             break
-        claimed.append(Claimed(row.id, row.payload, row.attempts + 1, row.parts_sent))
-    if claimed:
-        session.execute(_CLAIM_UPDATE, {"ids": [c.id for c in claimed], "until": now + lease})
-    return claimed
+        leased.append(Leased(row.id, row.payload, row.attempts + 1, row.parts_sent))
+    if leased:
+        session.execute(_LEASE_UPDATE, {"ids": [c.id for c in leased], "until": now + lease})
+    return leased
 
 
 def release(session: Session, *, message_ids: Sequence[int]) -> None:
-    """Give back claimed messages that were not tried (an earlier one must wait first)."""
+    """Give back leased messages that were not tried (an earlier one must wait first)."""
     if message_ids:
         session.execute(
             update(TABLE).where(TABLE.c.id.in_(message_ids), TABLE.c.status == SENDING)
@@ -160,7 +160,7 @@ _RELEASE_HELD = (
 
 def release_held(session: Session, *, channel: str, chat_id: str) -> int:
     """The person wrote: what waited for them goes out now, before the answer to what they wrote
-    (older rows are claimed first). The statement is prebuilt: building it took longer than running it."""
+    (older rows are leased first). The statement is prebuilt: building it took longer than running it."""
     result = cast("CursorResult[Any]", session.execute(_RELEASE_HELD, {"b_channel": channel, "b_chat_id": chat_id}))
     return int(result.rowcount or 0)
 

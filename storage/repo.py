@@ -36,7 +36,7 @@ def _insert(session: Session, model: type[SQLModel]) -> Any:
 
 # ------------------------------------------------------------------ inbound de-duplication
 _CLAIM_INBOUND: dict[str, Any] = {}  # per dialect, built on first use
-def claim_inbound(session: Session, *, channel: str, message_id: str, now: datetime) -> bool:
+def first_delivery(session: Session, *, channel: str, message_id: str, now: datetime) -> bool:
     """Record that this inbound message is being processed. False when it already was: a
     redelivery. Part of the caller's transaction, so a failed attempt can be retried."""
     dialect = session.get_bind().dialect.name

@@ -19,7 +19,7 @@ from sqlmodel import Session
 from storage import outbox, repo
 from storage.files import StoredPhoto
 from storage.models import Contact, Conversation, Staff
-from workflows import claims
+from workflows import link_codes
 from workflows import staff as staff_records
 from workflows.casework.desk import Desk
 from workflows.casework.service import Refused
@@ -77,7 +77,7 @@ def language_from_hint(hint: str | None) -> str:
     return "en" if hint and hint.lower().startswith("en") else "id"
 
 
-class Intake:
+class InboundHandler:
     """The conversation side of the product: one inbound message at a time. The citizen's part
     is the engine's, a staff member's the desk's; both work with the process's services."""
 
@@ -106,7 +106,7 @@ class Intake:
     def handle(self, session: Session, envelope: Envelope, now: datetime, photo: StoredPhoto | str | None = None) -> Handled:
         """Process one inbound event. `photo` is what `keep_photo` made of the image when the
         event is a photo that `wants_photo` asked for; it is recorded in this transaction."""
-        if envelope.message_id and not repo.claim_inbound(
+        if envelope.message_id and not repo.first_delivery(
             session, channel=envelope.channel, message_id=envelope.message_id, now=now
         ):
             return Handled()  # a redelivery: already handled
@@ -162,10 +162,10 @@ class Intake:
         to either goes into `replies`."""
         command = parse_command(event.text) if event.kind == "text" and event.text else None
         code = command.argument if isinstance(command, Command) and command.name == "start" else None
-        if code is not None and code.startswith(claims.PREFIX):
-            claimed = claims.redeem_claim(session, code=code, contact=contact, now=now)
-            say = (Say("citizen/claim_refused", {"reason": claimed}) if isinstance(claimed, str)
-                   else Say("citizen/claimed", {"number": claimed.number}))
+        if code is not None and code.startswith(link_codes.PREFIX):
+            linked = link_codes.redeem(session, code=code, contact=contact, now=now)
+            say = (Say("citizen/link_refused", {"reason": linked}) if isinstance(linked, str)
+                   else Say("citizen/linked", {"number": linked.number}))
             replies.append(self.services.texts.message(say, contact.language))
             return None
         if code is not None and code.startswith(staff_records.INVITE_PREFIX):

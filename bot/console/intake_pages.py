@@ -101,7 +101,7 @@ async def receipt_page(request: web.Request) -> web.Response:
                 if ticket.due_at else None)
     username = console.settings.telegram_bot_username
     return render(request, "console/receipt.html", ticket=ticket, filed_by=found.filed_by, due_date=due_date,
-                  updates_via=(ticket.details or {}).get("updates_via"), claim_code=found.claim_code, claim_open=found.claim_open,
+                  updates_via=(ticket.details or {}).get("updates_via"), link_code=found.link_code, link_open=found.link_open,
                   bot_url=f"https://t.me/{username.lstrip('@')}" if username else None)
 
 

@@ -168,7 +168,7 @@ async def test_sigkill_mid_batch_loses_nothing_and_resends_nothing_confirmed(set
         await db.run(lambda s: outbox.enqueue_many(s, channel="telegram", chat_id=str(chat), contact_id=None,
                                                    payloads=[OutMessage(text=t).to_json() for t in texts(chat, 8)],
                                                    now=running_clock()()))
-        # A short lease: the killed server's claimed messages go out again soon after the restart.
+        # A short lease: the killed server's leased messages go out again soon after the restart.
         limits = {"TELEGRAM_RATE_PER_CHAT": "1", "TELEGRAM_RATE_BURST": "1", "SATUPINTU_OUTBOX_LEASE_SECONDS": "4"}
 
         def confirmed() -> int:

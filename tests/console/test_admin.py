@@ -73,7 +73,7 @@ async def test_a_csv_import_adds_a_district_now_and_after_a_restart(office: Cons
 
     district = office.services.book.areas.district(NEW_DISTRICT)
     assert district is not None and [v.name for v in district.villages] == ["Pakuncen", "Patangpuluhan"]
-    engine = office.client.server.app[RUNNER].intake.engine
+    engine = office.client.server.app[RUNNER].inbound.engine
     assert engine.book is office.services.book and office.services.casework.book is office.services.book
     assert office.client.server.app[SCHEDULER].ctx.book is office.services.book  # the reminders and digests too
     listing = await (await admin.get("/console/admin/areas")).text()

@@ -69,10 +69,10 @@ def test_a_long_read_leaves_writers_free(db: Database) -> None:
     assert db.read_sync(lambda s: s.execute(select(func.count()).select_from(Contact)).scalar_one()) == 1
 
 
-def test_a_redelivered_message_is_claimed_once(db: Database) -> None:
-    first = db.run_sync(lambda s: repo.claim_inbound(s, channel="telegram", message_id="u1", now=NOW))
-    again = db.run_sync(lambda s: repo.claim_inbound(s, channel="telegram", message_id="u1", now=NOW))
-    other_channel = db.run_sync(lambda s: repo.claim_inbound(s, channel="web", message_id="u1", now=NOW))
+def test_a_redelivered_message_is_handled_once(db: Database) -> None:
+    first = db.run_sync(lambda s: repo.first_delivery(s, channel="telegram", message_id="u1", now=NOW))
+    again = db.run_sync(lambda s: repo.first_delivery(s, channel="telegram", message_id="u1", now=NOW))
+    other_channel = db.run_sync(lambda s: repo.first_delivery(s, channel="web", message_id="u1", now=NOW))
     assert (first, again, other_channel) == (True, False, True)
 
 
@@ -102,29 +102,29 @@ def _enqueue(db: Database, chat: str, text: str, contact_id: int) -> int:
                                                      payloads=[{"text": text}], now=NOW))[0]
 
 
-def _claim(db: Database, now: datetime) -> list[outbox.Claimed]:
-    return db.run_sync(lambda s: outbox.claim_batch(s, channel="telegram", chat_id="42", now=now, lease=timedelta(seconds=60)))
+def _lease(db: Database, now: datetime) -> list[outbox.Leased]:
+    return db.run_sync(lambda s: outbox.lease_batch(s, channel="telegram", chat_id="42", now=now, lease=timedelta(seconds=60)))
 
 
-def test_outbox_claims_a_chats_messages_in_order_and_nothing_more_while_they_are_out(db: Database) -> None:
+def test_outbox_leases_a_chats_messages_in_order_and_nothing_more_while_they_are_out(db: Database) -> None:
     contact = _contact(db)
     ids = [_enqueue(db, "42", f"m{i}", contact.id) for i in range(3)]
-    batch = _claim(db, NOW)
+    batch = _lease(db, NOW)
     assert [c.id for c in batch] == ids and [c.payload["text"] for c in batch] == ["m0", "m1", "m2"]
     later = _enqueue(db, "42", "m3", contact.id)
-    assert _claim(db, NOW) == []  # the chat is busy until its earlier messages are done
+    assert _lease(db, NOW) == []  # the chat is busy until its earlier messages are done
     db.run_sync(lambda s: outbox.mark_all_sent(s, sent=[(c.id, "1") for c in batch], now=NOW))
-    assert [c.id for c in _claim(db, NOW)] == [later]
+    assert [c.id for c in _lease(db, NOW)] == [later]
 
 
 def test_a_crashed_senders_lease_runs_out_and_the_message_is_sent_again(db: Database) -> None:
     contact = _contact(db)
     message_id = _enqueue(db, "42", "hello", contact.id)
-    assert [c.id for c in _claim(db, NOW)] == [message_id]
+    assert [c.id for c in _lease(db, NOW)] == [message_id]
     assert db.run_sync(lambda s: outbox.chats_with_work(s, channel="telegram", now=NOW, limit=10)) == []
     later = NOW + timedelta(seconds=61)
     assert db.run_sync(lambda s: outbox.chats_with_work(s, channel="telegram", now=later, limit=10)) == ["42"]
-    [again] = _claim(db, later)
+    [again] = _lease(db, later)
     assert again.id == message_id and again.attempts == 2
 
 
@@ -132,11 +132,11 @@ def test_a_retry_holds_back_the_rest_of_the_chat_until_its_time(db: Database) ->
     contact = _contact(db)
     first = _enqueue(db, "42", "first", contact.id)
     second = _enqueue(db, "42", "second", contact.id)
-    batch = _claim(db, NOW)
+    batch = _lease(db, NOW)
     db.run_sync(lambda s: outbox.mark_retry(s, message_id=first, not_before=NOW + timedelta(seconds=3), error="429"))
     db.run_sync(lambda s: outbox.release(s, message_ids=[c.id for c in batch[1:]]))
-    assert _claim(db, NOW) == []  # "second" may not overtake "first"
-    again = _claim(db, NOW + timedelta(seconds=3))
+    assert _lease(db, NOW) == []  # "second" may not overtake "first"
+    again = _lease(db, NOW + timedelta(seconds=3))
     assert [c.id for c in again] == [first, second]
     assert [c.attempts for c in again] == [2, 1]
 

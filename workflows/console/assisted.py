@@ -23,7 +23,7 @@ from sqlmodel import Session, col
 from storage import repo
 from storage.files import PhotoRejected, StoredPhoto, inspect_photo
 from storage.models import Contact, Staff, Ticket, stored_id
-from workflows import audit, claims
+from workflows import audit, link_codes
 from workflows.casework import access
 from workflows.casework.service import Denied
 from workflows.flowbook import FlowBook, FlowSpec, StepSpec
@@ -249,7 +249,7 @@ def file(session: Session, *, services: Services, staff_id: int, filing: Filing,
     ticket = services.casework.open(session, contact=contact, flow=filing.flow, answers=answers, now=now)
     services.casework.send(session, contact, [services.ticket_created(ticket, contact.language)], now)
     if NEWS_WAYS[filing.updates_via].linked_by_code:  # their receipt carries the code that links their chat
-        claims.create_claim(session, ticket=ticket, now=now)
+        link_codes.issue(session, ticket=ticket, now=now)
     audit.record(session, staff_id=staff_id, action="assisted_intake", now=now, subject=ticket.number,
                  data={"source": filing.source, "updates_via": filing.updates_via, "channel": contact.channel})
     return ticket
@@ -279,8 +279,8 @@ def _reporter(session: Session, filing: Filing, now: datetime) -> Contact:
 class Receipt:
     ticket: Ticket
     filed_by: str | None
-    claim_code: str | None  # for Telegram news: `/start <code>` links the citizen's chat (its filer only)
-    claim_open: bool  # a code waits to be used (False: the citizen's chat is linked)
+    link_code: str | None  # for Telegram news: `/start <code>` links the citizen's chat (its filer only)
+    link_open: bool  # a code waits to be used (False: the citizen's chat is linked)
 
 
 def receipt(session: Session, *, services: Services, staff: Staff, number: str, now: datetime) -> Receipt | str:
@@ -299,6 +299,6 @@ def receipt(session: Session, *, services: Services, staff: Staff, number: str, 
     audit.record(session, staff_id=staff.id, action="receipt.view", subject=ticket.number, now=now)
     # The Telegram code hands over the case's news: only the one who filed it, to print for the
     # citizen, sees it; any other viewer could otherwise link their own chat instead.
-    code = claims.claim_code(session, ticket_id=stored_id(ticket))
+    code = link_codes.unused_code(session, ticket_id=stored_id(ticket))
     return Receipt(ticket=ticket, filed_by=filer.name if filer else None,
-                   claim_code=code if filer_id == staff.id else None, claim_open=code is not None)
+                   link_code=code if filer_id == staff.id else None, link_open=code is not None)

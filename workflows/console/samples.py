@@ -67,7 +67,7 @@ SAMPLES: dict[str, dict[str, Any]] = {
     "desk/welcome": {"name": "Budi", "role": "officer"}, "desk/invite_refused": {"reason": "used"},
     "desk/signin_link": {"url": "https://dinsos.example.go.id/console/signin/link/abc", "minutes": 15},
     "citizen/accepted": {"number": "SP-2026-00042"},
-    "citizen/claimed": {"number": "SP-2026-00042"}, "citizen/claim_refused": {"reason": "used"},
+    "citizen/linked": {"number": "SP-2026-00042"}, "citizen/link_refused": {"reason": "used"},
     "citizen/question": {"number": "SP-2026-00042", "question": "Di RT berapa?"},
     "citizen/reply_received": {"number": "SP-2026-00042"},
     "citizen/referred": {"number": "SP-2026-00042", "agency": {"id": "Disdukcapil", "en": "Civil registry"}},
