@@ -106,7 +106,8 @@ def create_app(settings: Settings, *, clock: Clock = utc_now, migrate: bool = Tr
     app[SCHEDULER] = Scheduler(db=db, ctx=JobContext(services), attachments_dir=settings.attachments_dir,
                                clock=clock, tick_seconds=settings.scheduler_tick_seconds)
     registry.install(app, channels, Wiring(settings=settings, runner=runner, db=db, texts=services.texts, clock=clock), sending)
-    console.setup(app, settings=settings, db=db, services=services, clock=clock)
+    console.setup(app, settings=settings, db=db, services=services, clock=clock,
+                  channels=registry.names(extra_channels))
     app.router.add_get("/healthz", healthz)
     # Stopped in reverse: the scheduler, then the sender (its last deliveries still need the
     # channels' clients), then the channels, then the database.

@@ -44,6 +44,11 @@ def load_settings(env: Mapping[str, str] | None = None, *, channels: Sequence[Ch
     return settings
 
 
+def names(extra: Sequence[ChannelSpec] = ()) -> tuple[str, ...]:
+    """Every channel the server knows, switched on or not (its tickets and contacts remain)."""
+    return tuple(spec.name for spec in (*CHANNELS, *extra))
+
+
 def switched_on(settings: Settings, extra: Sequence[ChannelSpec] = ()) -> tuple[ChannelSpec, ...]:
     """The known channels, and `extra` ones (a test's, a deployment's own), that `settings`
     turn on; in start order."""

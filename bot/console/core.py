@@ -58,6 +58,7 @@ class Console:
     pages: Environment
     words: Words
     secret: bytes  # signs photo addresses; kept in the data dir
+    channels: tuple[str, ...]  # where tickets come from, for the queue's filter: every channel the server knows, and the desk
 
     async def run(self, fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
         """A unit of work that may write (an action, an audit entry), as the chat's are run."""

@@ -36,7 +36,7 @@ FILE_CHUNK = 256 * 1024
 async def queue_page(request: web.Request) -> web.Response:
     staff = signed_in(request)
     console = console_of(request)
-    filt = QueueFilter.from_query(request.query)
+    filt = QueueFilter.from_query(request.query, console.channels)
     after = request.query.get("after")
 
     def view(session: Session) -> tuple[queue.QueuePage, list[Staff]]:
@@ -49,7 +49,7 @@ async def queue_page(request: web.Request) -> web.Response:
     districts = access.districts_of(book, staff)
     return render(request, TEMPLATE, filt=filt, query=filt.to_query(), page=found, holders=holders,
                   districts=districts, statuses=STATUSES, open_statuses=OPEN, kinds=queue.KINDS,
-                  channels=queue.CHANNELS, sla_states=queue.SLA_STATES, sorts=queue.SORTS,
+                  channels=console.channels, sla_states=queue.SLA_STATES, sorts=queue.SORTS,
                   open_count=sum(n for s, n in found.counts.items() if s in OPEN),
                   all_count=sum(found.counts.values()), later_page=bool(after))
 
@@ -74,7 +74,7 @@ def export_words(request: web.Request) -> exports.Words:
         "village": {v.code: v.name for d in book.areas.districts for v in d.villages},
         "status": {s: labels.status(s) for s in STATUSES},
         "sla": {s: labels.sla(s) for s in queue.SLA_STATES},
-        "channel": {c: labels.channel(c) for c in queue.CHANNELS},
+        "channel": {c: labels.channel(c) for c in console.channels},
     }
     return exports.Words(heading, {column: {code: str(words) for code, words in table.items()}
                                    for column, table in codes.items()})
@@ -99,7 +99,7 @@ def _rows(console: Console, session: Session, staff: Staff, filt: QueueFilter, n
 async def export_csv(request: web.Request) -> web.StreamResponse:
     staff = signed_in(request)
     console = console_of(request)
-    filt = QueueFilter.from_query(request.query)
+    filt = QueueFilter.from_query(request.query, console.channels)
     words, tally = export_words(request), exports.Tally()
     response = web.StreamResponse(headers={"Content-Type": "text/csv; charset=utf-8", **_attachment("csv", console)})
     await response.prepare(request)
@@ -118,7 +118,7 @@ async def export_csv(request: web.Request) -> web.StreamResponse:
 async def export_xlsx(request: web.Request) -> web.StreamResponse:
     staff = signed_in(request)
     console = console_of(request)
-    filt = QueueFilter.from_query(request.query)
+    filt = QueueFilter.from_query(request.query, console.channels)
     words, tally = export_words(request), exports.Tally()
 
     def write(path: Path) -> None:

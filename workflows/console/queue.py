@@ -32,7 +32,6 @@ from workflows.console import cursors
 from workflows.lifecycle import OPEN, STATUSES
 
 KINDS = ("complaint", "service")
-CHANNELS = ("telegram", "whatsapp", "web", "desk")
 SLA_STATES = ("overdue", "due_soon", "on_time", "met")
 SORTS = ("created_desc", "created_asc", "due_asc", "updated_desc")
 FINISHED = frozenset(STATUSES) - OPEN
@@ -65,8 +64,9 @@ class QueueFilter:
     sort: str = "created_desc"
 
     @classmethod
-    def from_query(cls, query: Mapping[str, str]) -> QueueFilter:
-        """A filter from the address; a value that is not one the queue knows is ignored."""
+    def from_query(cls, query: Mapping[str, str], channels: Sequence[str] = ()) -> QueueFilter:
+        """A filter from the address; a value that is not one the queue knows is ignored.
+        `channels`: the channels tickets can come from (the server's, and the desk)."""
         def pick(name: str, allowed: Sequence[str] | re.Pattern[str]) -> str | None:
             value = str(query.get(name) or "").strip()
             ok = allowed.match(value) if isinstance(allowed, re.Pattern) else value in allowed
@@ -80,7 +80,7 @@ class QueueFilter:
             int(assignee_text) if assignee_text.isdigit() and len(assignee_text) < 10 else None)
         return cls(status=status, kind=pick("kind", KINDS), category=pick("category", _KEY),
                    district=pick("district", _AREA), village=pick("village", _AREA), sla=pick("sla", SLA_STATES),
-                   assignee=assignee, channel=pick("channel", CHANNELS), created_from=_date(query.get("created_from")),
+                   assignee=assignee, channel=pick("channel", channels), created_from=_date(query.get("created_from")),
                    created_to=_date(query.get("created_to")), sort=pick("sort", SORTS) or "created_desc")
 
     def to_query(self) -> dict[str, str]:
