@@ -9,7 +9,7 @@ from typing import Any
 
 from sqlalchemy import select
 
-from storage.models import Referral, SurveyResponse
+from storage.models import AuditEntry, Referral, SurveyResponse
 from tests.support.complaint import file_complaint
 from tests.support.office import (
     ANI,
@@ -237,6 +237,14 @@ async def test_routing_balances_load_skips_officers_on_leave_and_falls_back_to_t
     assert handed[-1].text.startswith("📥 Tiket dialihkan kepada Anda")
     ticket = await office.ticket(fourth)
     assert ticket.status == "assigned" and not ticket.unassigned
+    # Going away and coming back from the chat is audited as the console and the CLI are.
+    changes = await office.db.run(lambda s: [
+        (e.staff_id, e.action, e.subject, e.data) for e in s.execute(
+            select(AuditEntry).where(AuditEntry.action == "staff.status").order_by(AuditEntry.id)).scalars()])
+    budi_id = changes[0][0]
+    assert budi_id is not None and [c for c in changes if c[2] == f"staff:{budi_id}"] == [
+        (budi_id, "staff.status", f"staff:{budi_id}", {"status": "away"}),
+        (budi_id, "staff.status", f"staff:{budi_id}", {"status": "active"})]
 
 
 async def test_the_nik_is_shown_in_full_to_the_assigned_officer_only(office: Office) -> None:

@@ -17,8 +17,9 @@ from typing import Any
 
 from sqlmodel import Session
 
-from storage.models import Conversation, Staff, Ticket
+from storage.models import Conversation, Staff, Ticket, stored_id
 from workflows import signin
+from workflows import staff as staff_records
 from workflows.casework import cards
 from workflows.casework.actions import ACTIONS, STEPS, Action, Choice, Input, Outcome, choices
 from workflows.casework.service import Casework, Denied, Refused
@@ -125,7 +126,9 @@ class Desk:
             self.casework.tell_staff(session, staff, [signin.link_message(url)], now)
             return [], pending
         if name in ("away", "back"):
-            staff.status = "away" if name == "away" else "active"
+            # The same change as the console's and the CLI's: audited, by the staff member themself.
+            staff_records.set_status(session, staff_id=stored_id(staff), status="away" if name == "away" else "active",
+                                     by=stored_id(staff), now=now)
             return [Say("desk/availability", {"status": staff.status})], pending
         return [Say("desk/help", {"role": staff.role})], pending
 
