@@ -21,6 +21,7 @@ from workflows.engine import (
     ShowStatus,
 )
 from workflows.flowbook import DATA_DIR, load_flowbook
+from workflows.texts import Texts
 
 BOOK = load_flowbook()
 ENGINE = Engine(BOOK, ttl=timedelta(hours=24))
@@ -691,6 +692,17 @@ def test_an_office_command_word_works_like_ours(tmp_path: Path) -> None:
     chat.type("mbalik")
     assert chat.state.step == "category"
     assert engine.command("/Mbalik@SatupintuBot").name == "back"  # type: ignore[union-attr]
+
+
+def test_help_names_the_offices_own_command_words(tmp_path: Path) -> None:
+    engine = office_engine(tmp_path, lambda document: document.update(words={"id": {"back": ["mbalik", "kembali"]}}))
+    chat = Chat(engine=engine)
+    file_until(chat, "address")
+    [help_say, _] = chat.type("bantuan")
+    text = Texts().render(help_say.key, "id", help_say.context)
+    assert "• mbalik — ke pertanyaan sebelumnya" in text and "• batal — batalkan laporan" in text
+    [ours, _] = Chat().type("help")
+    assert "• kembali — ke pertanyaan sebelumnya" in Texts().render(ours.key, "id", ours.context)
 
 
 def test_without_a_words_section_our_words_apply(tmp_path: Path) -> None:

@@ -19,7 +19,7 @@ SAMPLES: dict[str, dict[str, Any]] = {
         {"label": {"id": "Permohonan", "en": "Service"},
          "about": {"id": "minta layanan (SKTM, DTSEN, bantuan, BPJS PBI…)",
                    "en": "ask for a service (SKTM, DTSEN, aid, BPJS PBI…)"}}]},
-    "conversation/expired": {}, "conversation/cancelled": {}, "conversation/help": {"in_flow": True},
+    "conversation/expired": {}, "conversation/cancelled": {}, "conversation/help": {"in_flow": True, "words": {"back": "kembali", "cancel": "batal", "language": "bahasa", "start": "mulai"}},
     "whatsapp/or_choose": {},
     "conversation/language_set": {}, "conversation/choose_language": {},
     "errors/unknown_command": {"text": "/hapus"}, "errors/stale_button": {}, "errors/unsupported": {"media": "sticker"},

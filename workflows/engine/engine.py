@@ -120,7 +120,8 @@ class Engine:
             fresh = self.reset(state)
             return fresh, [*self.drop(state), Say("conversation/cancelled"), *self._menu(fresh)]
         if command.name == "help":
-            return state, [Say("conversation/help", {"in_flow": state.flow is not None}), *self.prompt(state)]
+            words = self.words.first(state.language, ("back", "cancel", "language", "start"))
+            return state, [Say("conversation/help", {"in_flow": state.flow is not None, "words": words}), *self.prompt(state)]
         if command.name == "status":
             return state, [ShowStatus(command.argument, self._asked(state))]
         if command.name == "language":
