@@ -47,7 +47,11 @@ from workflows.console import mapview, register  # noqa: E402
 SUPERVISOR = "supervisor-34.71.04"
 # The views the target is for: the map as it opens, filtered, and close in. Every status over the
 # whole area is the worst case (all million rows counted), printed for the record.
-TARGETED = ("whole area, zoom 12, open", "one category, zoom 13, every status", "supervisor, zoom 16, open")  # Umbulharjo
+TARGETED = (
+    "whole area, zoom 12, open",
+    "one category, zoom 13, every status",
+    "supervisor, zoom 16, open",
+)  # Umbulharjo
 CSRF = re.compile(r'name="csrf" value="([^"]+)"')
 BARE_SERVER = """
 import sys
@@ -68,10 +72,18 @@ def around(half: float, lat: float = CENTRE[0], lon: float = CENTRE[1]) -> str:
 # (name, who, path, query)
 CASES: list[tuple[str, str, str, dict[str, str]]] = [
     ("whole area, zoom 12, open", "admin", "/console/map.json", {"zoom": "12", "bbox": around(0.12)}),
-    ("whole area, zoom 12, every status", "admin", "/console/map.json",
-     {"zoom": "12", "bbox": around(0.12), "status": "all"}),
-    ("one category, zoom 13, every status", "admin", "/console/map.json",
-     {"zoom": "13", "bbox": around(0.06), "category": "lansia_telantar", "status": "all"}),
+    (
+        "whole area, zoom 12, every status",
+        "admin",
+        "/console/map.json",
+        {"zoom": "12", "bbox": around(0.12), "status": "all"},
+    ),
+    (
+        "one category, zoom 13, every status",
+        "admin",
+        "/console/map.json",
+        {"zoom": "13", "bbox": around(0.06), "category": "lansia_telantar", "status": "all"},
+    ),
     ("supervisor, zoom 16, open", SUPERVISOR, "/console/map.json", {"zoom": "16", "bbox": around(0.004)}),
     ("map page (count and list), open", "admin", "/console/map", {}),
     ("register, first page", "admin", "/console/register", {}),
@@ -83,8 +95,11 @@ async def signed_in(base: str, username: str) -> ClientSession:
     session = ClientSession(cookie_jar=CookieJar(unsafe=True))  # unsafe: cookies from 127.0.0.1
     async with session.get(f"{base}/console/signin") as page:
         token = CSRF.search(await page.text()).group(1)  # type: ignore[union-attr]
-    async with session.post(f"{base}/console/signin", allow_redirects=False,
-                            data={"csrf": token, "username": username, "password": PASSWORD, "next": "/console/"}) as answer:
+    async with session.post(
+        f"{base}/console/signin",
+        allow_redirects=False,
+        data={"csrf": token, "username": username, "password": PASSWORD, "next": "/console/"},
+    ) as answer:
         if answer.status != 303:
             raise RuntimeError(f"could not sign in as {username}: HTTP {answer.status}")
     return session
@@ -115,7 +130,9 @@ async def measure(url: str, runs: int) -> dict[str, tuple[list[float], int]]:
             await wait_listening(bare_port, bare)
             await wait_listening(ours_port, ours)
             async with ClientSession() as plain:
-                results["bare aiohttp"] = await timed(plain, f"http://127.0.0.1:{bare_port}/map.json", {"zoom": "12"}, runs)
+                results["bare aiohttp"] = await timed(
+                    plain, f"http://127.0.0.1:{bare_port}/map.json", {"zoom": "12"}, runs
+                )
             base = f"http://127.0.0.1:{ours_port}"
             sessions = {who: await signed_in(base, who) for who in {case[1] for case in CASES}}
             try:
@@ -139,11 +156,20 @@ def show_plans(url: str) -> None:
             print(f"\n== {name}")
             if path.endswith(".json"):
                 bbox, zoom = bbox_of(params["bbox"]), int(params["zoom"])
-                explain(db, lambda session, v=viewer, f=filters, b=bbox, z=zoom:
-                        mapview.clusters(session, viewer=v, filters=f, bbox=b, zoom=z))
+                explain(
+                    db,
+                    lambda session, v=viewer, f=filters, b=bbox, z=zoom: mapview.clusters(
+                        session, viewer=v, filters=f, bbox=b, zoom=z
+                    ),
+                )
             elif path.endswith("/map"):
-                explain(db, lambda session, v=viewer, f=filters: (mapview.extent(session, viewer=v, filters=f),
-                                                                  mapview.listing(session, viewer=v, filters=f)))
+                explain(
+                    db,
+                    lambda session, v=viewer, f=filters: (
+                        mapview.extent(session, viewer=v, filters=f),
+                        mapview.listing(session, viewer=v, filters=f),
+                    ),
+                )
             else:
                 query = register.Query(name=params.get("q", ""))
                 explain(db, lambda session, v=viewer, q=query: register.people(session, viewer=v, cursor=None, query=q))
@@ -152,17 +178,24 @@ def show_plans(url: str) -> None:
 
 
 def report(held: int, args: argparse.Namespace, results: dict[str, tuple[list[float], int]]) -> None:
-    print(f"Map of cases, {held:,} tickets; database {args.url.split(':', 1)[0].split('+')[0]}; "
-          f"{args.runs} requests each, one at a time")
+    print(
+        f"Map of cases, {held:,} tickets; database {args.url.split(':', 1)[0].split('+')[0]}; "
+        f"{args.runs} requests each, one at a time"
+    )
     print(f"{'':<40}{'median ms':>10}{'p95 ms':>10}{'x bare':>10}{'bytes':>10}")
     bare = statistics.median(results["bare aiohttp"][0])
     for name, (latencies, size) in results.items():
         median = statistics.median(latencies)
-        print(f"{name:<40}{median * 1000:>10.1f}{percentile(latencies, 0.95) * 1000:>10.1f}"
-              f"{median / bare:>10.0f}{size:>10,}")
+        print(
+            f"{name:<40}{median * 1000:>10.1f}{percentile(latencies, 0.95) * 1000:>10.1f}"
+            f"{median / bare:>10.0f}{size:>10,}"
+        )
     slowest = max(statistics.median(results[name][0]) for name in TARGETED)
-    print(f"target: map.json median under 300 ms as it opens, filtered and close in -> "
-          f"{'met' if slowest < 0.3 else 'NOT met'}", flush=True)
+    print(
+        f"target: map.json median under 300 ms as it opens, filtered and close in -> "
+        f"{'met' if slowest < 0.3 else 'NOT met'}",
+        flush=True,
+    )
 
 
 def main() -> None:

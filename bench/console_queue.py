@@ -74,8 +74,11 @@ def database_url(args: argparse.Namespace) -> str:
 
 
 def busiest_district(db: Database) -> str:
-    return db.run_sync(lambda s: s.execute(
-        select(Ticket.district_code).group_by(Ticket.district_code).order_by(func.count().desc()).limit(1)).scalar_one())
+    return db.run_sync(
+        lambda s: s.execute(
+            select(Ticket.district_code).group_by(Ticket.district_code).order_by(func.count().desc()).limit(1)
+        ).scalar_one()
+    )
 
 
 class Member:
@@ -139,6 +142,7 @@ async def measure(url: str, district: str, args: argparse.Namespace) -> dict[str
         figures: dict[str, list[float]] = {}
         try:
             async with ClientSession() as plain:
+
                 async def bare_get() -> None:
                     async with plain.get(f"http://127.0.0.1:{bare}/queue") as answer:
                         await answer.read()
@@ -159,7 +163,7 @@ async def measure(url: str, district: str, args: argparse.Namespace) -> dict[str
                         "queue, filtered": f"/console/queue?status=open&category={CATEGORY}&district={district}",
                         "queue, next page": second,
                         "CSV export, small filter": f"/console/queue/export.csv?status=all&category={CATEGORY}"
-                                                    f"&district={district}&created_from={month_ago}",
+                        f"&district={district}&created_from={month_ago}",
                     }
                     for name, path in pages.items():
                         figures[f"{who}: {name}"] = await timed(args.runs, lambda p=path, m=member: m.get(p))
@@ -176,10 +180,16 @@ async def measure(url: str, district: str, args: argparse.Namespace) -> dict[str
 def explain_filtered(url: str, district: str) -> None:
     db = Database(url)
     try:
-        viewer = db.run_sync(lambda s: s.execute(select(Staff).where(Staff.username == f"supervisor-{district}")).scalar_one())
+        viewer = db.run_sync(
+            lambda s: s.execute(select(Staff).where(Staff.username == f"supervisor-{district}")).scalar_one()
+        )
         filt = QueueFilter(category=CATEGORY, district=district)
-        explain(db, lambda session: queue.page(session, viewer=viewer, filt=filt, after=None,
-                                               now=datetime.now(UTC), zone=Settings().zone))
+        explain(
+            db,
+            lambda session: queue.page(
+                session, viewer=viewer, filt=filt, after=None, now=datetime.now(UTC), zone=Settings().zone
+            ),
+        )
     finally:
         db.close()
 
@@ -200,7 +210,9 @@ def main() -> None:
         held = seeded(db)
         if held == 0:
             with tempfile.TemporaryDirectory() as folder:
-                print(f"seeded {args.tickets:,} tickets in {seed(url, tickets=args.tickets, data_dir=Path(folder)):.0f} s")
+                print(
+                    f"seeded {args.tickets:,} tickets in {seed(url, tickets=args.tickets, data_dir=Path(folder)):.0f} s"
+                )
             held = args.tickets
         district = busiest_district(db)
     finally:
@@ -211,8 +223,10 @@ def main() -> None:
         explain_filtered(url, district)
 
     database = make_url(url).get_backend_name()
-    print(f"\nConsole queue over HTTP, {held:,} tickets; database {database}; {args.runs} runs each "
-          f"(supervisor of {district}, and the admin)")
+    print(
+        f"\nConsole queue over HTTP, {held:,} tickets; database {database}; {args.runs} runs each "
+        f"(supervisor of {district}, and the admin)"
+    )
     base = statistics.median(figures["bare aiohttp GET"])
     print(f"{'':<40}{'median ms':>10}{'p95 ms':>10}{'x bare':>10}")
     for name, times in figures.items():

@@ -46,15 +46,65 @@ CENTRE = (-7.80, 110.37)
 OPEN_MIX = (("new", "assigned", "in_progress", "waiting_citizen", "referred", "reopened"), (12, 32, 70, 82, 95, 100))
 DONE_MIX = (("closed", "resolved", "rejected"), (80, 88, 100))
 CHANNELS = (("telegram", "whatsapp", "web", "desk"), (45, 80, 92, 100))
-FIRST = ("Sri", "Budi", "Siti", "Agus", "Dewi", "Joko", "Wahyu", "Sarinah", "Tri", "Eko", "Rina", "Bambang", "Ani",
-         "Hadi", "Lestari", "Sutrisno", "Yuni", "Slamet", "Endang", "Purwanto")
-LAST = ("Rahayu", "Santoso", "Wulandari", "Prasetyo", "Hartono", "Susanti", "Nugroho", "Widodo", "Kurniawati",
-        "Setiawan", "Handayani", "Saputra", "Lestari", "Suryani", "Wibowo")
-STREETS = ("Kenanga", "Mawar", "Melati", "Kaliurang", "Parangtritis", "Sisingamangaraja", "Kusumanegara", "Veteran",
-           "Imogiri", "Gedongkuning")
-STORIES = ("Lansia tinggal sendiri, belum makan dua hari.", "Anak tidak sekolah dan sering di jalan.",
-           "Rumah rusak berat setelah hujan angin.", "Belum menerima bantuan sosial bulan ini.",
-           "Mohon surat keterangan tidak mampu untuk berobat.", "Warga dengan gangguan jiwa dipasung keluarga.")
+FIRST = (
+    "Sri",
+    "Budi",
+    "Siti",
+    "Agus",
+    "Dewi",
+    "Joko",
+    "Wahyu",
+    "Sarinah",
+    "Tri",
+    "Eko",
+    "Rina",
+    "Bambang",
+    "Ani",
+    "Hadi",
+    "Lestari",
+    "Sutrisno",
+    "Yuni",
+    "Slamet",
+    "Endang",
+    "Purwanto",
+)
+LAST = (
+    "Rahayu",
+    "Santoso",
+    "Wulandari",
+    "Prasetyo",
+    "Hartono",
+    "Susanti",
+    "Nugroho",
+    "Widodo",
+    "Kurniawati",
+    "Setiawan",
+    "Handayani",
+    "Saputra",
+    "Lestari",
+    "Suryani",
+    "Wibowo",
+)
+STREETS = (
+    "Kenanga",
+    "Mawar",
+    "Melati",
+    "Kaliurang",
+    "Parangtritis",
+    "Sisingamangaraja",
+    "Kusumanegara",
+    "Veteran",
+    "Imogiri",
+    "Gedongkuning",
+)
+STORIES = (
+    "Lansia tinggal sendiri, belum makan dua hari.",
+    "Anak tidak sekolah dan sering di jalan.",
+    "Rumah rusak berat setelah hujan angin.",
+    "Belum menerima bantuan sosial bulan ini.",
+    "Mohon surat keterangan tidak mampu untuk berobat.",
+    "Warga dengan gangguan jiwa dipasung keluarga.",
+)
 
 
 class ConsoleSeeder:
@@ -65,26 +115,34 @@ class ConsoleSeeder:
         self.span = timedelta(days=365 * YEARS)
         self.districts = [(d.code, [v.code for v in d.villages]) for d in book.areas.districts]
         self.weights = list(itertools.accumulate(rng.uniform(0.5, 1.5) for _ in self.districts))
-        self.categories = {kind: [t.key for g in book.categories.groups(kind) for t in g.types]
-                           for kind in ("complaint", "service")}
+        self.categories = {
+            kind: [t.key for g in book.categories.groups(kind) for t in g.types] for kind in ("complaint", "service")
+        }
         self.officers: dict[str, list[int]] = {}
         self.sequences: dict[int, int] = {}
 
     def staff(self, session: Any) -> None:
         """The admin, and a supervisor and two officers per district."""
+
         def hire(name: str, role: str, districts: list[str], username: str | None = None) -> int:
             row = Staff(name=name, role=role, districts=districts, created_at=self.now - self.span)
             session.add(row)
             session.flush()
             if username:
-                signin.set_password(session, staff=row, username=username, password=PASSWORD, by=audit.CLI, now=self.now)
+                signin.set_password(
+                    session, staff=row, username=username, password=PASSWORD, by=audit.CLI, now=self.now
+                )
             return row.id  # type: ignore[return-value]
 
         hire("Admin Dinas", "admin", [], "admin")
         for district in self.book.areas.districts:
             hire(f"Supervisor {district.name}", "supervisor", [district.code], f"supervisor-{district.code}")
-            self.officers[district.code] = [hire(f"Petugas {district.name} {n}", "officer", [district.code]) for n in (1, 2)]
-        session.add(Contact(channel="web", external_id="bench-console", chat_id="bench", created_at=self.now - self.span))
+            self.officers[district.code] = [
+                hire(f"Petugas {district.name} {n}", "officer", [district.code]) for n in (1, 2)
+            ]
+        session.add(
+            Contact(channel="web", external_id="bench-console", chat_id="bench", created_at=self.now - self.span)
+        )
 
     def tickets(self, first_id: int, count: int, total: int) -> list[dict[str, Any]]:
         """Tickets `first_id`… in creation order, evenly over the span."""
@@ -108,21 +166,39 @@ class ConsoleSeeder:
         self.sequences[created.year] = sequence = self.sequences.get(created.year, 0) + 1
         first, last = rng.choice(FIRST), rng.choice(LAST)
         return {
-            "id": ticket_id, "number": format_ticket_number(self.book.settings.ticket_prefix, created.year, sequence),
-            "kind": kind, "category_group": None, "category": rng.choice(self.categories[kind]),
-            "reporter_contact_id": 1, "reporter_phone": f"+62812{rng.randrange(10**7, 10**8)}", "subject": "other",
-            "person_name": f"{first} {last}", "person_nik": f"3471{rng.randrange(10**11, 10**12)}",
-            "person_age": rng.randrange(1, 95), "person_sex": rng.choice("LP"),
+            "id": ticket_id,
+            "number": format_ticket_number(self.book.settings.ticket_prefix, created.year, sequence),
+            "kind": kind,
+            "category_group": None,
+            "category": rng.choice(self.categories[kind]),
+            "reporter_contact_id": 1,
+            "reporter_phone": f"+62812{rng.randrange(10**7, 10**8)}",
+            "subject": "other",
+            "person_name": f"{first} {last}",
+            "person_nik": f"3471{rng.randrange(10**11, 10**12)}",
+            "person_age": rng.randrange(1, 95),
+            "person_sex": rng.choice("LP"),
             "address": f"Jl. {rng.choice(STREETS)} No. {rng.randrange(1, 200)} RT {rng.randrange(1, 20):02d}",
-            "district_code": code, "village_code": rng.choice(villages),
-            "latitude": CENTRE[0] + rng.uniform(-0.05, 0.05), "longitude": CENTRE[1] + rng.uniform(-0.05, 0.05),
-            "description": rng.choice(STORIES), "details": {}, "status": status, "team": None,
-            "assignee_staff_id": assignee, "unassigned": False, "version": 3,
+            "district_code": code,
+            "village_code": rng.choice(villages),
+            "latitude": CENTRE[0] + rng.uniform(-0.05, 0.05),
+            "longitude": CENTRE[1] + rng.uniform(-0.05, 0.05),
+            "description": rng.choice(STORIES),
+            "details": {},
+            "status": status,
+            "team": None,
+            "assignee_staff_id": assignee,
+            "unassigned": False,
+            "version": 3,
             "sla": {"resolution": {"due": due.isoformat(), "met": resolved.isoformat() if resolved else None}},
-            "due_at": None if resolved else due, "sla_stage": None if resolved else "resolution",
-            "citizen_updated_at": created, "resolved_at": resolved if status in ("resolved", "closed") else None,
-            "channel": rng.choices(CHANNELS[0], cum_weights=CHANNELS[1])[0], "language": "id",
-            "created_at": created, "updated_at": resolved or created + timedelta(hours=rng.uniform(0, 48)),
+            "due_at": None if resolved else due,
+            "sla_stage": None if resolved else "resolution",
+            "citizen_updated_at": created,
+            "resolved_at": resolved if status in ("resolved", "closed") else None,
+            "channel": rng.choices(CHANNELS[0], cum_weights=CHANNELS[1])[0],
+            "language": "id",
+            "created_at": created,
+            "updated_at": resolved or created + timedelta(hours=rng.uniform(0, 48)),
         }
 
     def counters(self) -> list[dict[str, Any]]:

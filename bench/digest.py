@@ -72,8 +72,10 @@ class Seeder:
         districts = ctx.book.areas.districts
         self.districts = [(d.code, [v.code for v in d.villages]) for d in districts]
         self.weights = list(itertools.accumulate(rng.uniform(0.5, 1.5) for _ in districts))
-        self.categories = {kind: [t.key for g in ctx.book.categories.groups(kind) for t in g.types]
-                           for kind in ("complaint", "service")}
+        self.categories = {
+            kind: [t.key for g in ctx.book.categories.groups(kind) for t in g.types]
+            for kind in ("complaint", "service")
+        }
         self.officers: dict[str, list[int]] = {}
         self.supervisors: dict[str, int] = {}
         self.surveys: list[dict[str, Any]] = []
@@ -81,6 +83,7 @@ class Seeder:
 
     def staff(self, session: Any) -> tuple[Staff, Staff]:
         """Two officers and a supervisor per district, and one supervisor over the regency."""
+
         def hire(name: str, role: str, districts: list[str]) -> Staff:
             row = Staff(name=name, role=role, districts=districts, created_at=self.now - self.span)
             session.add(row)
@@ -100,7 +103,9 @@ class Seeder:
         """Tickets `first_id`… in creation order, evenly over the span."""
         rng, rows = self.rng, []
         for ticket_id in range(first_id, first_id + count):
-            created = self.now - self.span + self.span * ((ticket_id - 0.5) / total) + timedelta(minutes=rng.uniform(-5, 5))
+            created = (
+                self.now - self.span + self.span * ((ticket_id - 0.5) / total) + timedelta(minutes=rng.uniform(-5, 5))
+            )
             created = min(created, self.now - timedelta(minutes=1))
             rows.append(self.ticket(ticket_id, created))
         return rows
@@ -115,7 +120,11 @@ class Seeder:
         status = rng.choices(statuses, cum_weights=cumulative)[0]
         dues = [created + timedelta(days=round(days * 1.4), hours=rng.uniform(0, 8)) for days in STAGE_DAYS[kind]]
         met = self.met(status, created, dues)
-        unmet = [(due, stage) for due, stage, when in zip(dues, ("first_response", "follow_up", "resolution"), met, strict=True) if when is None]
+        unmet = [
+            (due, stage)
+            for due, stage, when in zip(dues, ("first_response", "follow_up", "resolution"), met, strict=True)
+            if when is None
+        ]
         resolved = max(m for m in met if m) if status in ("resolved", "closed") else None
         assignee = rng.choice(self.officers[code])
         unassigned = status == "new" and rng.random() < 0.3
@@ -124,38 +133,78 @@ class Seeder:
         elif status == "new":
             assignee = None
         if resolved is not None and status == "closed" and rng.random() < 0.35:
-            self.surveys.append({"ticket_id": ticket_id, "comment": None,
-                                 "created_at": min(resolved + timedelta(hours=rng.uniform(1, 72)), self.now),
-                                 "scores": {k: rng.choices((1, 2, 3, 4), (1, 2, 5, 4))[0] for k in ("speed", "conduct", "handling")}})
+            self.surveys.append(
+                {
+                    "ticket_id": ticket_id,
+                    "comment": None,
+                    "created_at": min(resolved + timedelta(hours=rng.uniform(1, 72)), self.now),
+                    "scores": {k: rng.choices((1, 2, 3, 4), (1, 2, 5, 4))[0] for k in ("speed", "conduct", "handling")},
+                }
+            )
         if rng.random() < 0.06 or status == "referred":
             pending = status == "referred"
-            self.referrals.append({"ticket_id": ticket_id, "agency": "disdukcapil", "request": "Perekaman KTP-el",
-                                   "due_at": created + timedelta(days=7),
-                                   "status": rng.choice(("sent", "acknowledged") if pending else ("done", "declined")),
-                                   "outcome": None, "created_by_staff_id": self.officers[code][0],
-                                   "created_at": created, "updated_at": created})
-        sla = {stage: {"due": due.isoformat(), "met": when.isoformat() if when else None}
-               for stage, due, when in zip(("first_response", "follow_up", "resolution"), dues, met, strict=True)}
-        return {"id": ticket_id, "number": f"SP-{created.year}-{ticket_id:07d}", "kind": kind,
-                "category": rng.choice(self.categories[kind]), "category_group": None, "reporter_contact_id": 1,
-                "subject": "other", "details": {}, "district_code": code, "village_code": rng.choice(villages),
-                "status": status, "team": None, "assignee_staff_id": assignee, "unassigned": unassigned, "version": 3,
-                "sla": sla, "due_at": min(unmet)[0] if unmet else None, "sla_stage": min(unmet)[1] if unmet else None,
-                "citizen_updated_at": created, "resolved_at": resolved, "channel": "telegram", "language": "id",
-                "created_at": created, "updated_at": resolved or created}
+            self.referrals.append(
+                {
+                    "ticket_id": ticket_id,
+                    "agency": "disdukcapil",
+                    "request": "Perekaman KTP-el",
+                    "due_at": created + timedelta(days=7),
+                    "status": rng.choice(("sent", "acknowledged") if pending else ("done", "declined")),
+                    "outcome": None,
+                    "created_by_staff_id": self.officers[code][0],
+                    "created_at": created,
+                    "updated_at": created,
+                }
+            )
+        sla = {
+            stage: {"due": due.isoformat(), "met": when.isoformat() if when else None}
+            for stage, due, when in zip(("first_response", "follow_up", "resolution"), dues, met, strict=True)
+        }
+        return {
+            "id": ticket_id,
+            "number": f"SP-{created.year}-{ticket_id:07d}",
+            "kind": kind,
+            "category": rng.choice(self.categories[kind]),
+            "category_group": None,
+            "reporter_contact_id": 1,
+            "subject": "other",
+            "details": {},
+            "district_code": code,
+            "village_code": rng.choice(villages),
+            "status": status,
+            "team": None,
+            "assignee_staff_id": assignee,
+            "unassigned": unassigned,
+            "version": 3,
+            "sla": sla,
+            "due_at": min(unmet)[0] if unmet else None,
+            "sla_stage": min(unmet)[1] if unmet else None,
+            "citizen_updated_at": created,
+            "resolved_at": resolved,
+            "channel": "telegram",
+            "language": "id",
+            "created_at": created,
+            "updated_at": resolved or created,
+        }
 
     def met(self, status: str, created: datetime, dues: list[datetime]) -> list[datetime | None]:
         """When each stage was met: mostly in time; none of an open ticket's resolution."""
         rng = self.rng
 
         def when(due: datetime) -> datetime:
-            moment = created + (due - created) * rng.uniform(0.1, 1) if rng.random() < 0.85 else due + timedelta(days=rng.uniform(0.1, 6))
+            moment = (
+                created + (due - created) * rng.uniform(0.1, 1)
+                if rng.random() < 0.85
+                else due + timedelta(days=rng.uniform(0.1, 6))
+            )
             return min(moment, self.now)
 
         if status == "rejected":
             at = when(dues[0])
             return [at, at, at]
-        done = {"new": 0, "assigned": 0, "reopened": 0, "in_progress": 1, "waiting_citizen": 2, "referred": 2}.get(status, 3)
+        done = {"new": 0, "assigned": 0, "reopened": 0, "in_progress": 1, "waiting_citizen": 2, "referred": 2}.get(
+            status, 3
+        )
         return [when(due) if n < done else None for n, due in enumerate(dues)]
 
 
@@ -177,7 +226,9 @@ def seed(db: Database, ctx: JobContext, args: argparse.Namespace, now: datetime)
     started = time.perf_counter()
     with db.engine.begin() as connection:
         for first in range(1, args.tickets + 1, CHUNK):
-            load(connection, Ticket.__table__, seeder.tickets(first, min(CHUNK, args.tickets - first + 1), args.tickets))
+            load(
+                connection, Ticket.__table__, seeder.tickets(first, min(CHUNK, args.tickets - first + 1), args.tickets)
+            )
             for table, rows in ((SurveyResponse.__table__, seeder.surveys), (Referral.__table__, seeder.referrals)):
                 if rows:
                     load(connection, table, rows)
@@ -247,27 +298,50 @@ def main() -> None:
                 return lambda session: digest.build_digest(session, ctx=ctx, supervisor=supervisor, day=day, now=now)
 
             figures = {
-                "baseline: count(*) of the district": median_seconds(db, lambda s: s.execute(
-                    select(func.count()).select_from(Ticket).where(Ticket.district_code.in_(area))).scalar_one(), args.runs),
+                "baseline: count(*) of the district": median_seconds(
+                    db,
+                    lambda s: s.execute(
+                        select(func.count()).select_from(Ticket).where(Ticket.district_code.in_(area))
+                    ).scalar_one(),
+                    args.runs,
+                ),
                 "daily digest, one district": median_seconds(db, daily(district), args.runs),
                 "daily digest, whole regency": median_seconds(db, daily(regency), args.runs),
-                "weekly summary, one district": median_seconds(db, lambda session: digest.build_weekly(
-                    session, ctx=ctx, supervisor=district, day=day, now=now), args.runs),
+                "weekly summary, one district": median_seconds(
+                    db,
+                    lambda session: digest.build_weekly(session, ctx=ctx, supervisor=district, day=day, now=now),
+                    args.runs,
+                ),
             }
-            counts = db.run_sync(lambda s: s.execute(select(
-                select(func.count()).select_from(Ticket).where(Ticket.district_code.in_(area)).scalar_subquery(),
-                select(func.count()).select_from(Ticket).where(Ticket.status.in_(sorted(OPEN))).scalar_subquery(),
-                select(func.count()).select_from(SurveyResponse).scalar_subquery(),
-                select(func.count()).select_from(Referral).scalar_subquery())).one())
+            counts = db.run_sync(
+                lambda s: s.execute(
+                    select(
+                        select(func.count())
+                        .select_from(Ticket)
+                        .where(Ticket.district_code.in_(area))
+                        .scalar_subquery(),
+                        select(func.count())
+                        .select_from(Ticket)
+                        .where(Ticket.status.in_(sorted(OPEN)))
+                        .scalar_subquery(),
+                        select(func.count()).select_from(SurveyResponse).scalar_subquery(),
+                        select(func.count()).select_from(Referral).scalar_subquery(),
+                    )
+                ).one()
+            )
             if args.explain:
                 explain(db, daily(district))
         finally:
             db.close()
 
-    print(f"Supervisors' digest, {args.tickets:,} tickets over {args.years:g} years in "
-          f"{len(ctx.book.areas.districts)} districts; database {args.database}; median of {args.runs} runs")
-    print(f"seeded in {seeding:.0f} s; the district has {counts[0]:,} tickets; open {counts[1]:,}; "
-          f"survey answers {counts[2]:,}; referrals {counts[3]:,}")
+    print(
+        f"Supervisors' digest, {args.tickets:,} tickets over {args.years:g} years in "
+        f"{len(ctx.book.areas.districts)} districts; database {args.database}; median of {args.runs} runs"
+    )
+    print(
+        f"seeded in {seeding:.0f} s; the district has {counts[0]:,} tickets; open {counts[1]:,}; "
+        f"survey answers {counts[2]:,}; referrals {counts[3]:,}"
+    )
     baseline = figures["baseline: count(*) of the district"]
     for name, seconds in figures.items():
         print(f"{name:<38}{seconds * 1000:>10.1f} ms{seconds / baseline:>10.1f}x")

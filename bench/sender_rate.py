@@ -77,8 +77,14 @@ def seed(db: Database, chats: int, messages: int) -> dict[int, int]:
     def insert(session: object) -> None:
         for chat, count in per_chat.items():
             payloads = [OutMessage(text=f"{chat} #{n}").to_json() for n in range(count)]
-            outbox.enqueue_many(session, channel="telegram", chat_id=str(chat), contact_id=None,  # type: ignore[arg-type]
-                                payloads=payloads, now=utc_now())
+            outbox.enqueue_many(
+                session,
+                channel="telegram",
+                chat_id=str(chat),
+                contact_id=None,  # type: ignore[arg-type]
+                payloads=payloads,
+                now=utc_now(),
+            )
 
     db.run_sync(insert)
     return per_chat
@@ -103,12 +109,21 @@ async def run(args: argparse.Namespace, url: str, data_dir: Path) -> dict[str, f
     await fake.start()
     for chat in range(FIRST_CHAT, FIRST_CHAT + args.chats):
         fake.add_chat(chat)
-    settings = Settings(data_dir=data_dir, database_url=url, telegram_bot_token=TOKEN,
-                        telegram_api_base_url=fake.base_url, telegram_file_base_url=fake.base_file_url)
+    settings = Settings(
+        data_dir=data_dir,
+        database_url=url,
+        telegram_bot_token=TOKEN,
+        telegram_api_base_url=fake.base_url,
+        telegram_file_base_url=fake.base_file_url,
+    )
     channel = TelegramChannel(settings, runner=None)  # type: ignore[arg-type]  # sends only: no user writes
     await channel.start()
-    limits = {"telegram": ChannelLimits(per_chat=RateLimit(args.per_chat_rate, burst=args.per_chat_burst),
-                                        overall=RateLimit(args.global_rate, burst=args.global_burst))}
+    limits = {
+        "telegram": ChannelLimits(
+            per_chat=RateLimit(args.per_chat_rate, burst=args.per_chat_burst),
+            overall=RateLimit(args.global_rate, burst=args.global_burst),
+        )
+    }
     sender = Sender(db=db, channels={"telegram": channel}, limits=limits)
     started = last = time.perf_counter()
     task = asyncio.create_task(sender.run())
@@ -120,8 +135,11 @@ async def run(args: argparse.Namespace, url: str, data_dir: Path) -> dict[str, f
                 seen, last = fake.count_sent, time.perf_counter()
         # let the sender record the last answers, then check the outbox agrees
         for _ in range(200):
-            unsent = db.run_sync(lambda s: s.execute(select(func.count()).select_from(OutboxMessage)
-                                                     .where(OutboxMessage.status != outbox.SENT)).scalar_one())
+            unsent = db.run_sync(
+                lambda s: s.execute(
+                    select(func.count()).select_from(OutboxMessage).where(OutboxMessage.status != outbox.SENT)
+                ).scalar_one()
+            )
             if not unsent:
                 break
             await asyncio.sleep(0.05)
@@ -132,8 +150,14 @@ async def run(args: argparse.Namespace, url: str, data_dir: Path) -> dict[str, f
         await channel.stop()
         await fake.close()
         db.close()
-    return {"sent": fake.count_sent, "rate": fake.count_sent / (last - started), "429": fake.count_429,
-            "unsent": unsent, "seconds": last - started, **check_delivery(fake, per_chat)}
+    return {
+        "sent": fake.count_sent,
+        "rate": fake.count_sent / (last - started),
+        "429": fake.count_429,
+        "unsent": unsent,
+        "seconds": last - started,
+        **check_delivery(fake, per_chat),
+    }
 
 
 async def main() -> None:
@@ -150,14 +174,23 @@ async def main() -> None:
     with tempfile.TemporaryDirectory() as folder, database(args.database, Path(folder)) as url:
         result = await run(args, url, Path(folder))
 
-    print(f"Outbox sender, {args.messages} messages to {args.chats} chats; fake Bot API limits "
-          f"{args.global_rate:g}/s overall, {args.per_chat_rate:g}/s per chat; database {args.database}")
-    print(f"delivered {result['sent']} in {result['seconds']:.1f} s: {result['rate']:.1f} messages/s, "
-          f"{result['rate'] / args.global_rate:.1%} of the global rate")
-    print(f"429 answers: {result['429']}; left unsent: {result['unsent']}; lost: {result['lost']}; "
-          f"doubled: {result['doubled']}; chats out of order: {result['disordered']}")
-    met = (result["rate"] >= 0.95 * args.global_rate and result["429"] == 0
-           and not (result["unsent"] or result["lost"] or result["doubled"] or result["disordered"]))
+    print(
+        f"Outbox sender, {args.messages} messages to {args.chats} chats; fake Bot API limits "
+        f"{args.global_rate:g}/s overall, {args.per_chat_rate:g}/s per chat; database {args.database}"
+    )
+    print(
+        f"delivered {result['sent']} in {result['seconds']:.1f} s: {result['rate']:.1f} messages/s, "
+        f"{result['rate'] / args.global_rate:.1%} of the global rate"
+    )
+    print(
+        f"429 answers: {result['429']}; left unsent: {result['unsent']}; lost: {result['lost']}; "
+        f"doubled: {result['doubled']}; chats out of order: {result['disordered']}"
+    )
+    met = (
+        result["rate"] >= 0.95 * args.global_rate
+        and result["429"] == 0
+        and not (result["unsent"] or result["lost"] or result["doubled"] or result["disordered"])
+    )
     print(f"target: >= 95% of the global rate, no 429, each message once and in order -> {'met' if met else 'NOT met'}")
 
 

@@ -29,9 +29,13 @@ SECRET = "bench_secret"
 
 def update(update_id: int, user_id: int, text: str) -> dict[str, Any]:
     sender = {"id": user_id, "is_bot": False, "first_name": f"Warga{user_id}", "language_code": "id"}
-    message: dict[str, Any] = {"message_id": update_id, "date": int(time.time()), "text": text,
-                               "chat": {"id": user_id, "type": "private", "first_name": sender["first_name"]},
-                               "from": sender}
+    message: dict[str, Any] = {
+        "message_id": update_id,
+        "date": int(time.time()),
+        "text": text,
+        "chat": {"id": user_id, "type": "private", "first_name": sender["first_name"]},
+        "from": sender,
+    }
     if text.startswith("/"):
         message["entities"] = [{"type": "bot_command", "offset": 0, "length": len(text.split()[0])}]
     return {"update_id": update_id, "message": message}
@@ -39,8 +43,11 @@ def update(update_id: int, user_id: int, text: str) -> dict[str, Any]:
 
 def telegram_target(port: int) -> Target:
     headers = {"Content-Type": "application/json", "X-Telegram-Bot-Api-Secret-Token": SECRET}
-    return Target("satupintu", f"http://127.0.0.1:{port}/telegram/webhook",
-                  lambda n, user, text: (json.dumps(update(n, user, text)).encode(), headers))
+    return Target(
+        "satupintu",
+        f"http://127.0.0.1:{port}/telegram/webhook",
+        lambda n, user, text: (json.dumps(update(n, user, text)).encode(), headers),
+    )
 
 
 async def main() -> None:
@@ -48,12 +55,24 @@ async def main() -> None:
     fake = FakeTelegramAPI(TOKEN)
     await fake.start()
     try:
-        await compare("Telegram webhook", args, lambda port: {
-            "TELEGRAM_BOT_TOKEN": TOKEN, "TELEGRAM_API_BASE_URL": fake.base_url, "TELEGRAM_FILE_BASE_URL": fake.base_file_url,
-            "TELEGRAM_WEBHOOK_URL": f"http://127.0.0.1:{port}/telegram/webhook", "TELEGRAM_WEBHOOK_SECRET": SECRET,
-            # Measures the pipeline, not Telegram's flood limits (bench/sender_rate.py does those).
-            "TELEGRAM_RATE_PER_CHAT": "0", "TELEGRAM_RATE_GLOBAL": "0",
-        }, telegram_target, fake.add_chat, lambda: fake.count_sent, lambda: sum(1 for e in fake.errors if e[2] != 429))
+        await compare(
+            "Telegram webhook",
+            args,
+            lambda port: {
+                "TELEGRAM_BOT_TOKEN": TOKEN,
+                "TELEGRAM_API_BASE_URL": fake.base_url,
+                "TELEGRAM_FILE_BASE_URL": fake.base_file_url,
+                "TELEGRAM_WEBHOOK_URL": f"http://127.0.0.1:{port}/telegram/webhook",
+                "TELEGRAM_WEBHOOK_SECRET": SECRET,
+                # Measures the pipeline, not Telegram's flood limits (bench/sender_rate.py does those).
+                "TELEGRAM_RATE_PER_CHAT": "0",
+                "TELEGRAM_RATE_GLOBAL": "0",
+            },
+            telegram_target,
+            fake.add_chat,
+            lambda: fake.count_sent,
+            lambda: sum(1 for e in fake.errors if e[2] != 429),
+        )
     finally:
         await fake.close()
 

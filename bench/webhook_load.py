@@ -27,9 +27,24 @@ from aiohttp import ClientSession, TCPConnector
 
 ROOT = Path(__file__).resolve().parents[1]
 SCRIPT = [
-    "/start", "1", "setuju", "1", "1", "1", "Budi Santoso", "3471014507850001", "45", "1", "1", "1",
-    "Jl. Mawar No. 5 RT 01 RW 02", "lewati", "lewati",
-    "Tetangga saya lansia hidup sendiri dan butuh bantuan makan.", "lewati", "kirim",
+    "/start",
+    "1",
+    "setuju",
+    "1",
+    "1",
+    "1",
+    "Budi Santoso",
+    "3471014507850001",
+    "45",
+    "1",
+    "1",
+    "1",
+    "Jl. Mawar No. 5 RT 01 RW 02",
+    "lewati",
+    "lewati",
+    "Tetangga saya lansia hidup sendiri dan butuh bantuan makan.",
+    "lewati",
+    "kirim",
 ]
 
 
@@ -139,7 +154,9 @@ async def wait_listening(port: int, process: subprocess.Popen[bytes]) -> None:
 
 
 def bare_server(port: int) -> subprocess.Popen[bytes]:
-    return subprocess.Popen([sys.executable, "-c", BARE_SERVER, str(port)], stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+    return subprocess.Popen(
+        [sys.executable, "-c", BARE_SERVER, str(port)], stdout=subprocess.PIPE, stderr=subprocess.STDOUT
+    )
 
 
 async def stop(process: subprocess.Popen[bytes]) -> None:
@@ -162,8 +179,13 @@ async def settled(count: Callable[[], int], quiet: float = 1.0, limit: float = 1
     return last_change
 
 
-async def measure(target: Target, args: argparse.Namespace, first_user: int, prepare: Callable[[int], None],
-                  replies: Callable[[], int]) -> dict[str, float]:
+async def measure(
+    target: Target,
+    args: argparse.Namespace,
+    first_user: int,
+    prepare: Callable[[int], None],
+    replies: Callable[[], int],
+) -> dict[str, float]:
     """Burst throughput, then (once every reply of the burst is out) latency at a steady rate."""
     users = args.citizens + int(args.rate * args.seconds) + 10
     for offset in range(users):
@@ -175,14 +197,23 @@ async def measure(target: Target, args: argparse.Namespace, first_user: int, pre
         last_reply = await settled(replies)
         reply_rate = (replies() - before) / (last_reply - started) if replies() > before else 0.0
         latencies = await load.latency(args.rate, args.seconds, first_user + args.citizens + 1)
-    return {"updates/s": rate, "replies/s": reply_rate,
-            "p50 ms": percentile(latencies, 0.50) * 1000, "p99 ms": percentile(latencies, 0.99) * 1000}
+    return {
+        "updates/s": rate,
+        "replies/s": reply_rate,
+        "p50 ms": percentile(latencies, 0.50) * 1000,
+        "p99 ms": percentile(latencies, 0.99) * 1000,
+    }
 
 
 def bare_target(port: int) -> Target:
-    return Target("bare aiohttp", f"http://127.0.0.1:{port}/webhook",
-                  lambda n, user, text: (json.dumps({"n": n, "user": user, "text": text}).encode(),
-                                         {"Content-Type": "application/json"}))
+    return Target(
+        "bare aiohttp",
+        f"http://127.0.0.1:{port}/webhook",
+        lambda n, user, text: (
+            json.dumps({"n": n, "user": user, "text": text}).encode(),
+            {"Content-Type": "application/json"},
+        ),
+    )
 
 
 def serve(port: int, env: dict[str, str], database_url: str | None) -> subprocess.Popen[bytes]:
@@ -206,9 +237,15 @@ def arguments(description: str) -> argparse.Namespace:
     return parser.parse_args()
 
 
-async def compare(title: str, args: argparse.Namespace, env: Callable[[int], dict[str, str]],
-                  target: Callable[[int], Target], prepare: Callable[[int], None], delivered: Callable[[], int],
-                  refused: Callable[[], int]) -> None:
+async def compare(
+    title: str,
+    args: argparse.Namespace,
+    env: Callable[[int], dict[str, str]],
+    target: Callable[[int], Target],
+    prepare: Callable[[int], None],
+    delivered: Callable[[], int],
+    refused: Callable[[], int],
+) -> None:
     """Measure the bare handler, then our server (`env` for its port; its data in a new
     folder), and print both with their ratio."""
     bare_port, ours_port = free_port(), free_port()
@@ -227,17 +264,31 @@ async def compare(title: str, args: argparse.Namespace, env: Callable[[int], dic
     report(title, args, baseline, measured, delivered(), refused())
 
 
-def report(title: str, args: argparse.Namespace, baseline: dict[str, float], ours: dict[str, float],
-           delivered: int, refused: int) -> None:
+def report(
+    title: str,
+    args: argparse.Namespace,
+    baseline: dict[str, float],
+    ours: dict[str, float],
+    delivered: int,
+    refused: int,
+) -> None:
     database = "SQLite" if not args.database else args.database.split("://")[0]
-    print(f"{title}, {args.citizens} citizens x {len(SCRIPT)} messages; latency at {args.rate:.0f} messages/s "
-          f"for {args.seconds:.0f} s; database {database}")
+    print(
+        f"{title}, {args.citizens} citizens x {len(SCRIPT)} messages; latency at {args.rate:.0f} messages/s "
+        f"for {args.seconds:.0f} s; database {database}"
+    )
     print(f"{'':<14}{'messages/s':>12}{'p50 ms':>10}{'p99 ms':>10}")
     for name, row in (("bare aiohttp", baseline), ("satupintu", ours)):
         print(f"{name:<14}{row['updates/s']:>12.0f}{row['p50 ms']:>10.1f}{row['p99 ms']:>10.1f}")
-    print(f"satupintu burst: every reply delivered at {ours['replies/s']:.0f} replies/s (from first message to last reply)")
-    print(f"{'ratio':<14}{ours['updates/s'] / baseline['updates/s']:>12.2f}"
-          f"{ours['p50 ms'] / baseline['p50 ms']:>10.1f}{ours['p99 ms'] / baseline['p99 ms']:>10.1f}")
+    print(
+        f"satupintu burst: every reply delivered at {ours['replies/s']:.0f} replies/s (from first message to last reply)"
+    )
+    print(
+        f"{'ratio':<14}{ours['updates/s'] / baseline['updates/s']:>12.2f}"
+        f"{ours['p50 ms'] / baseline['p50 ms']:>10.1f}{ours['p99 ms'] / baseline['p99 ms']:>10.1f}"
+    )
     print(f"replies delivered to the fake API: {delivered}; refused: {refused}")
-    print(f"target: >= 300 messages/s and p99 < 100 ms at 100 messages/s -> "
-          f"{'met' if ours['updates/s'] >= 300 and ours['p99 ms'] < 100 else 'NOT met'}")
+    print(
+        f"target: >= 300 messages/s and p99 < 100 ms at 100 messages/s -> "
+        f"{'met' if ours['updates/s'] >= 300 and ours['p99 ms'] < 100 else 'NOT met'}"
+    )

@@ -27,11 +27,23 @@ from tests.fakes.graph_api import FakeGraphAPI
 
 
 def delivery(number: int, wa_id: str, text: str) -> dict[str, Any]:
-    message = {"from": wa_id, "id": f"wamid.bench{number}", "timestamp": str(int(time.time())), "type": "text",
-               "text": {"body": text}}
-    value = {"messaging_product": "whatsapp", "metadata": {"display_phone_number": "6281100000000", "phone_number_id": "1"},
-             "contacts": [{"profile": {"name": f"Warga {wa_id[-4:]}"}, "wa_id": wa_id}], "messages": [message]}
-    return {"object": "whatsapp_business_account", "entry": [{"id": "1", "changes": [{"value": value, "field": "messages"}]}]}
+    message = {
+        "from": wa_id,
+        "id": f"wamid.bench{number}",
+        "timestamp": str(int(time.time())),
+        "type": "text",
+        "text": {"body": text},
+    }
+    value = {
+        "messaging_product": "whatsapp",
+        "metadata": {"display_phone_number": "6281100000000", "phone_number_id": "1"},
+        "contacts": [{"profile": {"name": f"Warga {wa_id[-4:]}"}, "wa_id": wa_id}],
+        "messages": [message],
+    }
+    return {
+        "object": "whatsapp_business_account",
+        "entry": [{"id": "1", "changes": [{"value": value, "field": "messages"}]}],
+    }
 
 
 def whatsapp_target(port: int, secret: str) -> Target:
@@ -39,6 +51,7 @@ def whatsapp_target(port: int, secret: str) -> Target:
         body = json.dumps(delivery(number, f"62812{user:08d}", text)).encode()
         signature = "sha256=" + hmac.new(secret.encode(), body, hashlib.sha256).hexdigest()
         return body, {"Content-Type": "application/json", "X-Hub-Signature-256": signature}
+
     return Target("satupintu", f"http://127.0.0.1:{port}/whatsapp/webhook", encode)
 
 
@@ -49,14 +62,24 @@ async def main() -> None:
     fake = FakeGraphAPI(enforce_window=False)
     await fake.start()
     try:
-        await compare("WhatsApp webhook", args, lambda port: {
-            "WHATSAPP_ACCESS_TOKEN": fake.access_token, "WHATSAPP_PHONE_NUMBER_ID": fake.phone_number_id,
-            "WHATSAPP_APP_SECRET": fake.app_secret, "WHATSAPP_VERIFY_TOKEN": "bench",
-            "WHATSAPP_API_BASE_URL": fake.api_base_url,
-            # Measures the pipeline, not the rate limits (bench/sender_rate.py does those).
-            "WHATSAPP_RATE_PER_CHAT": "0", "WHATSAPP_RATE_GLOBAL": "0",
-        }, lambda port: whatsapp_target(port, fake.app_secret), lambda user: None,
-            lambda: len(fake.all_sent()), lambda: sum(1 for call in fake.calls if call.status != 200))
+        await compare(
+            "WhatsApp webhook",
+            args,
+            lambda port: {
+                "WHATSAPP_ACCESS_TOKEN": fake.access_token,
+                "WHATSAPP_PHONE_NUMBER_ID": fake.phone_number_id,
+                "WHATSAPP_APP_SECRET": fake.app_secret,
+                "WHATSAPP_VERIFY_TOKEN": "bench",
+                "WHATSAPP_API_BASE_URL": fake.api_base_url,
+                # Measures the pipeline, not the rate limits (bench/sender_rate.py does those).
+                "WHATSAPP_RATE_PER_CHAT": "0",
+                "WHATSAPP_RATE_GLOBAL": "0",
+            },
+            lambda port: whatsapp_target(port, fake.app_secret),
+            lambda user: None,
+            lambda: len(fake.all_sent()),
+            lambda: sum(1 for call in fake.calls if call.status != 200),
+        )
     finally:
         await fake.close()
 

@@ -49,17 +49,23 @@ def build_services(settings: Settings, *, stored: Mapping[str, Any] | None = Non
     book = load_flowbook(settings.flows_dir, stored=stored)
     texts = Texts()
     check_templates(book, texts)
-    return Services(book=book, texts=texts, calendar=WorkingCalendar(settings.zone, book.settings.office_days_off),
-                    attachments_dir=settings.attachments_dir, max_photo_bytes=settings.max_photo_bytes,
-                    console_url=settings.console_url)
+    return Services(
+        book=book,
+        texts=texts,
+        calendar=WorkingCalendar(settings.zone, book.settings.office_days_off),
+        attachments_dir=settings.attachments_dir,
+        max_photo_bytes=settings.max_photo_bytes,
+        console_url=settings.console_url,
+    )
 
 
 def build_inbound(settings: Settings, services: Services) -> InboundHandler:
     """The chat's side: the engine for citizens and the desk for staff, on `services`."""
     engine = Engine(services.book, ttl=timedelta(hours=settings.conversation_ttl_hours))
     services.share_book(engine)
-    return InboundHandler(services=services, engine=engine,
-                  desk=Desk(services.casework, ttl=engine.ttl, console_url=settings.console_url))
+    return InboundHandler(
+        services=services, engine=engine, desk=Desk(services.casework, ttl=engine.ttl, console_url=settings.console_url)
+    )
 
 
 def check_templates(book: FlowBook, texts: Texts) -> None:
@@ -82,8 +88,9 @@ async def healthz(request: web.Request) -> web.Response:
     return web.json_response({"ok": True, "database": db.engine.dialect.name})
 
 
-def create_app(settings: Settings, *, clock: Clock = utc_now, migrate: bool = True,
-               extra_channels: Sequence[ChannelSpec] = ()) -> web.Application:
+def create_app(
+    settings: Settings, *, clock: Clock = utc_now, migrate: bool = True, extra_channels: Sequence[ChannelSpec] = ()
+) -> web.Application:
     """The whole server for `settings`; nothing is read from the environment here.
     `extra_channels`: channels beyond bot/channels/registry.py's list (a test's own)."""
     app = web.Application(client_max_size=settings.max_photo_bytes + 256 * 1024)
@@ -96,18 +103,31 @@ def create_app(settings: Settings, *, clock: Clock = utc_now, migrate: bool = Tr
     app[DATABASE] = db
     channels = registry.switched_on(settings, extra_channels)
     sending: dict[str, Sending] = {}
-    sender = Sender(db=db, channels=sending, clock=clock, limits=registry.send_limits(channels, settings),
-                    lease=timedelta(seconds=settings.outbox_lease_seconds))
+    sender = Sender(
+        db=db,
+        channels=sending,
+        clock=clock,
+        limits=registry.send_limits(channels, settings),
+        lease=timedelta(seconds=settings.outbox_lease_seconds),
+    )
     services = build_services(settings, stored=db.run_sync(config_store.stored_documents))
     app[SERVICES] = services
     runner = Runner(db=db, inbound=build_inbound(settings, services), services=services, clock=clock, sender=sender)
     app[RUNNER] = runner
     app[SENDER] = sender
-    app[SCHEDULER] = Scheduler(db=db, ctx=JobContext(services), attachments_dir=settings.attachments_dir,
-                               clock=clock, tick_seconds=settings.scheduler_tick_seconds)
-    registry.install(app, channels, Wiring(settings=settings, runner=runner, db=db, texts=services.texts, clock=clock), sending)
-    console.setup(app, settings=settings, db=db, services=services, clock=clock,
-                  channels=registry.names(extra_channels))
+    app[SCHEDULER] = Scheduler(
+        db=db,
+        ctx=JobContext(services),
+        attachments_dir=settings.attachments_dir,
+        clock=clock,
+        tick_seconds=settings.scheduler_tick_seconds,
+    )
+    registry.install(
+        app, channels, Wiring(settings=settings, runner=runner, db=db, texts=services.texts, clock=clock), sending
+    )
+    console.setup(
+        app, settings=settings, db=db, services=services, clock=clock, channels=registry.names(extra_channels)
+    )
     app.router.add_get("/healthz", healthz)
     # Stopped in reverse: the scheduler, then the sender (its last deliveries still need the
     # channels' clients), then the channels, then the database.

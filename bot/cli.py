@@ -18,12 +18,21 @@ def _serve(args: argparse.Namespace) -> int:
 
     settings = load_settings(host=args.host, port=args.port)
     app = create_app(settings)
-    where = f"http://{'localhost' if settings.host in ('0.0.0.0', '127.0.0.1', '::') else settings.host}:{settings.port}/"
+    where = (
+        f"http://{'localhost' if settings.host in ('0.0.0.0', '127.0.0.1', '::') else settings.host}:{settings.port}/"
+    )
     database = settings.effective_database_url.split("://", 1)[0]
-    telegram = ("webhook" if settings.telegram_webhook_url else "polling") if telegram_channel.SPEC.enabled(settings) else "off (no TELEGRAM_BOT_TOKEN)"
+    telegram = (
+        ("webhook" if settings.telegram_webhook_url else "polling")
+        if telegram_channel.SPEC.enabled(settings)
+        else "off (no TELEGRAM_BOT_TOKEN)"
+    )
 
     def ready(_: object) -> None:
-        print(f"Satupintu is running.\n  Web chat:  {where}\n  Console:   {where}console/\n  Database:  {database}\n  Data dir:  {settings.data_dir.resolve()}\n  Telegram:  {telegram}", flush=True)
+        print(
+            f"Satupintu is running.\n  Web chat:  {where}\n  Console:   {where}console/\n  Database:  {database}\n  Data dir:  {settings.data_dir.resolve()}\n  Telegram:  {telegram}",
+            flush=True,
+        )
 
     web.run_app(app, host=settings.host, port=settings.port, print=ready, access_log=None, shutdown_timeout=10)
     return 0

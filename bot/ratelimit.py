@@ -40,8 +40,10 @@ OVERALL_BURST = 5
 def channel_limits(per_chat: float, burst: int, overall: float) -> ChannelLimits:
     """A channel's limits as its settings give them: messages a second to one chat (`burst` at
     once) and to all chats; 0 turns either off."""
-    return ChannelLimits(per_chat=RateLimit(per_chat, burst) if per_chat > 0 else None,
-                         overall=RateLimit(overall, OVERALL_BURST) if overall > 0 else None)
+    return ChannelLimits(
+        per_chat=RateLimit(per_chat, burst) if per_chat > 0 else None,
+        overall=RateLimit(overall, OVERALL_BURST) if overall > 0 else None,
+    )
 
 
 class TokenBucket:

@@ -33,8 +33,15 @@ class PhotoTooLarge(Exception):
 
 
 class Runner:
-    def __init__(self, *, db: Database, inbound: InboundHandler, services: Services, clock: Clock = utc_now,
-                 sender: Sender | None = None) -> None:
+    def __init__(
+        self,
+        *,
+        db: Database,
+        inbound: InboundHandler,
+        services: Services,
+        clock: Clock = utc_now,
+        sender: Sender | None = None,
+    ) -> None:
         self.db = db
         self.inbound = inbound
         self.services = services
@@ -46,8 +53,11 @@ class Runner:
         """Handle one event in its chat's lane; returns once it is committed."""
         async with self.lanes.lane(f"{envelope.channel}:{envelope.chat_id}"):
             photo: StoredPhoto | str | None = None
-            if (envelope.event.kind == "photo" and fetch_photo is not None
-                    and await self.db.run(self.inbound.wants_photo, envelope)):
+            if (
+                envelope.event.kind == "photo"
+                and fetch_photo is not None
+                and await self.db.run(self.inbound.wants_photo, envelope)
+            ):
                 photo = await self._photo(fetch_photo)
             handled = await self._commit(envelope, photo)
         for path in handled.files_to_delete:
@@ -70,7 +80,11 @@ class Runner:
 
         def unit(session: Any) -> tuple[Handled, list[Any]]:
             handled = self.inbound.handle(session, envelope, self.clock(), photo)
-            leased = sender.lease_in(session, envelope.channel, envelope.chat_id) if reserved and handled.outbox_ids else []  # type: ignore[union-attr]
+            leased = (
+                sender.lease_in(session, envelope.channel, envelope.chat_id)
+                if sender is not None and reserved and handled.outbox_ids
+                else []
+            )
             return handled, leased
 
         try:

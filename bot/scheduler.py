@@ -54,8 +54,9 @@ class Leadership:
                 self._drop()
         connection = self.db.engine.connect().execution_options(isolation_level="AUTOCOMMIT")
         # Keyed by schema as well: deployments sharing a database in separate schemas are separate.
-        locked = connection.execute(text("SELECT pg_try_advisory_lock(:key, hashtext(current_schema()))"),
-                                    {"key": ADVISORY_KEY}).scalar()
+        locked = connection.execute(
+            text("SELECT pg_try_advisory_lock(:key, hashtext(current_schema()))"), {"key": ADVISORY_KEY}
+        ).scalar()
         if locked:
             self._connection = connection
             return True
@@ -65,13 +66,20 @@ class Leadership:
     def _lease(self, now: datetime) -> bool:
         table = table_of(SchedulerLease)
         with self.db.session() as session:
-            session.execute(sqlite.insert(table).values(name=LEASE_NAME, holder=self.holder, until=now)
-                            .on_conflict_do_nothing(index_elements=["name"]))
-            taken = cast("CursorResult[Any]", session.execute(
-                update(table).where(table.c.name == LEASE_NAME)
-                .where((table.c.holder == self.holder) | (table.c.until < now))
-                .values(holder=self.holder, until=now + self.lease)
-            )).rowcount
+            session.execute(
+                sqlite.insert(table)
+                .values(name=LEASE_NAME, holder=self.holder, until=now)
+                .on_conflict_do_nothing(index_elements=["name"])
+            )
+            taken = cast(
+                "CursorResult[Any]",
+                session.execute(
+                    update(table)
+                    .where(table.c.name == LEASE_NAME)
+                    .where((table.c.holder == self.holder) | (table.c.until < now))
+                    .values(holder=self.holder, until=now + self.lease)
+                ),
+            ).rowcount
             session.commit()
         return bool(taken)
 
@@ -79,8 +87,11 @@ class Leadership:
         if self.db.is_sqlite:
             table = table_of(SchedulerLease)
             with self.db.session() as session:
-                session.execute(update(table).where(table.c.name == LEASE_NAME, table.c.holder == self.holder)
-                                .values(until=datetime.fromtimestamp(0, UTC)))
+                session.execute(
+                    update(table)
+                    .where(table.c.name == LEASE_NAME, table.c.holder == self.holder)
+                    .values(until=datetime.fromtimestamp(0, UTC))
+                )
                 session.commit()
         else:
             self._drop()
@@ -98,8 +109,9 @@ class Leadership:
 
 
 class Scheduler:
-    def __init__(self, *, db: Database, ctx: JobContext, attachments_dir: Any, clock: Clock = utc_now,
-                 tick_seconds: float = 60.0) -> None:
+    def __init__(
+        self, *, db: Database, ctx: JobContext, attachments_dir: Any, clock: Clock = utc_now, tick_seconds: float = 60.0
+    ) -> None:
         self.db = db
         self.ctx = ctx
         self.attachments_dir = attachments_dir
@@ -113,8 +125,16 @@ class Scheduler:
     def start(self) -> None:
         self._aps = AsyncIOScheduler(timezone=UTC)
         first = datetime.now(UTC) + timedelta(seconds=min(5.0, self.tick_seconds))
-        self._aps.add_job(self.tick, "interval", seconds=self.tick_seconds, next_run_time=first,
-                          max_instances=1, coalesce=True, misfire_grace_time=None, id="satupintu-jobs")
+        self._aps.add_job(
+            self.tick,
+            "interval",
+            seconds=self.tick_seconds,
+            next_run_time=first,
+            max_instances=1,
+            coalesce=True,
+            misfire_grace_time=None,
+            id="satupintu-jobs",
+        )
         self._aps.start()
 
     async def stop(self) -> None:

@@ -33,15 +33,26 @@ BACKOFF_MAX = 300.0
 
 
 def _slots(limits: Mapping[str, ChannelLimits]) -> int:
-    needed = [2 * limit.overall.per_second / limit.per_chat.per_second for limit in limits.values()
-              if limit.overall is not None and limit.per_chat is not None]
+    needed = [
+        2 * limit.overall.per_second / limit.per_chat.per_second
+        for limit in limits.values()
+        if limit.overall is not None and limit.per_chat is not None
+    ]
     return max([16, *(int(n) + 1 for n in needed)])
 
 
 class Sender:
-    def __init__(self, *, db: Database, channels: dict[str, Sending], clock: Clock = utc_now,
-                 poll_seconds: float = 1.0, parallel_chats: int | None = None,
-                 limits: Mapping[str, ChannelLimits] | None = None, lease: timedelta = LEASE) -> None:
+    def __init__(
+        self,
+        *,
+        db: Database,
+        channels: dict[str, Sending],
+        clock: Clock = utc_now,
+        poll_seconds: float = 1.0,
+        parallel_chats: int | None = None,
+        limits: Mapping[str, ChannelLimits] | None = None,
+        lease: timedelta = LEASE,
+    ) -> None:
         """`limits` by channel name (`bot.channels.registry.send_limits`); none by default.
         `parallel_chats` (chats delivered at once) defaults to 16, or, with limits, twice a
         channel's overall rate over its per-chat rate (60 for Telegram), since a chat waiting for
@@ -161,8 +172,9 @@ class Sender:
                 self._starved = False
                 self._wake.set()
 
-    async def _deliver_batch(self, channel: Sending, chat_id: str, batch: list[outbox.Leased],
-                             limiter: ChannelLimiter | None) -> bool:
+    async def _deliver_batch(
+        self, channel: Sending, chat_id: str, batch: list[outbox.Leased], limiter: ChannelLimiter | None
+    ) -> bool:
         """Send a chat's leased messages in order and record the outcome: in one transaction
         when nothing limits the rate, else before each wait for the limiter, so a crash in a
         long rate-limited batch resends at most the message in flight. False when one must
@@ -180,12 +192,22 @@ class Sender:
                     retry = (index, wait, f"rate limit: {wait:.1f}s to wait", 0)
                     break
             try:
-                sent.append((message.id, await channel.send(chat_id, OutMessage.from_json(message.payload), message.parts_sent)))
+                sent.append(
+                    (message.id, await channel.send(chat_id, OutMessage.from_json(message.payload), message.parts_sent))
+                )
             except HoldForReply as hold:
-                log.info("outbox %s to %s:%s waits for the person's next message: %s", message.id, channel.name, masked(chat_id), hold)
+                log.info(
+                    "outbox %s to %s:%s waits for the person's next message: %s",
+                    message.id,
+                    channel.name,
+                    masked(chat_id),
+                    hold,
+                )
                 failed.append((message.id, str(hold), True))
             except PermanentFailure as failure:
-                log.warning("outbox %s to %s:%s failed for good: %s", message.id, channel.name, masked(chat_id), failure)
+                log.warning(
+                    "outbox %s to %s:%s failed for good: %s", message.id, channel.name, masked(chat_id), failure
+                )
                 failed.append((message.id, str(failure), False))
             except RetryLater as later:
                 if limiter is not None:
@@ -203,12 +225,16 @@ class Sender:
         put_back = None
         if retry is not None:
             index, seconds, reason, parts = retry
-            put_back = (batch[index].id, seconds, reason, parts, [m.id for m in batch[index + 1:]])
+            put_back = (batch[index].id, seconds, reason, parts, [m.id for m in batch[index + 1 :]])
         await self._record(sent, failed, put_back)
         return retry is None
 
-    async def _record(self, sent: list[tuple[int, str | Sent | None]], failed: list[tuple[int, str, bool]],
-                      retry: tuple[int, float, str, int, list[int]] | None = None) -> None:
+    async def _record(
+        self,
+        sent: list[tuple[int, str | Sent | None]],
+        failed: list[tuple[int, str, bool]],
+        retry: tuple[int, float, str, int, list[int]] | None = None,
+    ) -> None:
         """Mark what went out and what failed, and put a retried message (and those after it)
         back, in one transaction."""
         now = self.clock()
@@ -218,11 +244,18 @@ class Sender:
 
         def record(session: Any) -> None:
             outbox.mark_all_sent(session, sent=plain, now=now)
-            outbox.mark_sent_as(session, sent=[(m, s.external_id, s.sent_as or "") for m, s in other if not s.held], now=now)
+            outbox.mark_sent_as(
+                session, sent=[(m, s.external_id, s.sent_as or "") for m, s in other if not s.held], now=now
+            )
             for message_id, announced in other:
                 if announced.held:
-                    outbox.mark_held(session, message_id=message_id, reason=f"announced by {announced.sent_as}",
-                                     external_id=announced.external_id, sent_as=announced.sent_as)
+                    outbox.mark_held(
+                        session,
+                        message_id=message_id,
+                        reason=f"announced by {announced.sent_as}",
+                        external_id=announced.external_id,
+                        sent_as=announced.sent_as,
+                    )
             for message_id, reason, hold in failed:
                 if hold:
                     outbox.mark_held(session, message_id=message_id, reason=reason)
@@ -230,8 +263,13 @@ class Sender:
                     outbox.mark_failed(session, message_id=message_id, error=reason)
             if retry is not None:
                 message_id, seconds, reason, parts, rest = retry
-                outbox.mark_retry(session, message_id=message_id, not_before=now + timedelta(seconds=seconds), error=reason,
-                                  parts_sent=parts)
+                outbox.mark_retry(
+                    session,
+                    message_id=message_id,
+                    not_before=now + timedelta(seconds=seconds),
+                    error=reason,
+                    parts_sent=parts,
+                )
                 outbox.release(session, message_ids=rest)
 
         await self.db.run(record)

@@ -118,12 +118,13 @@ def normalise_database_url(url: str) -> str:
     """Accept the URLs people paste (`postgres://`, `postgresql://`) and use psycopg 3."""
     for prefix in ("postgres://", "postgresql://"):
         if url.startswith(prefix):
-            return "postgresql+psycopg://" + url[len(prefix):]
+            return "postgresql+psycopg://" + url[len(prefix) :]
     return url
 
 
-def read_settings(env: Mapping[str, str] | None = None, *, channels: Mapping[str, Setting] = {},
-                  **overrides: Any) -> Settings:
+def read_settings(
+    env: Mapping[str, str] | None = None, *, channels: Mapping[str, Setting] = {}, **overrides: Any
+) -> Settings:
     """Build settings: defaults, then the TOML file named by `SATUPINTU_CONFIG`, then the
     environment (ours and the `channels`' variables), then explicit overrides (command-line
     flags). Use `bot.channels.registry.load_settings`, which passes the known channels' variables

@@ -53,8 +53,11 @@ def register(commands: Any) -> None:
     link.add_argument("id", type=int)
     link.set_defaults(run=_console_link)
 
-    for name, status, text in (("disable", "disabled", "stop a staff member acting (kept for the audit trail)"),
-                               ("away", "away", "mark on leave: no new tickets"), ("back", "active", "mark active again")):
+    for name, status, text in (
+        ("disable", "disabled", "stop a staff member acting (kept for the audit trail)"),
+        ("away", "away", "mark on leave: no new tickets"),
+        ("back", "active", "mark active again"),
+    ):
         command = actions.add_parser(name, help=text)
         command.add_argument("id", type=int)
         command.set_defaults(run=_status_setter(status))
@@ -93,31 +96,52 @@ def with_session(work: Callable[[Any, Services, Settings], str]) -> int:
 
 
 def _scope(services: Services, args: argparse.Namespace) -> records.Scope:
-    return records.check_scope(services.book, role=args.role, team=args.team, districts=args.district,
-                               categories=args.category)
+    return records.check_scope(
+        services.book, role=args.role, team=args.team, districts=args.district, categories=args.category
+    )
 
 
 def _describe(staff: Any) -> str:
     where = ",".join(staff.districts) or "all districts"
     what = ",".join(staff.categories) or "all categories"
-    reach = " ".join(filter(None, [f"telegram:{staff.telegram_user_id}" if staff.telegram_user_id else None,
-                                   f"whatsapp:{staff.whatsapp_number}" if staff.whatsapp_number else None])) or "no chat yet"
+    reach = (
+        " ".join(
+            filter(
+                None,
+                [
+                    f"telegram:{staff.telegram_user_id}" if staff.telegram_user_id else None,
+                    f"whatsapp:{staff.whatsapp_number}" if staff.whatsapp_number else None,
+                ],
+            )
+        )
+        or "no chat yet"
+    )
     return f"{staff.id}\t{staff.name}\t{staff.role}\t{staff.team or '-'}\t{staff.status}\t{where}\t{what}\t{reach}"
 
 
 def _add(args: argparse.Namespace) -> int:
     def work(session: Any, services: Services, settings: Settings) -> str:
-        staff = records.add_staff(session, book=services.book, name=args.name, scope=_scope(services, args),
-                                  telegram_user_id=args.telegram_user_id, whatsapp_number=args.whatsapp_number,
-                                  language=args.language, by=audit.CLI, now=utc_now())
+        staff = records.add_staff(
+            session,
+            book=services.book,
+            name=args.name,
+            scope=_scope(services, args),
+            telegram_user_id=args.telegram_user_id,
+            whatsapp_number=args.whatsapp_number,
+            language=args.language,
+            by=audit.CLI,
+            now=utc_now(),
+        )
         return f"added staff {staff.id}: {_describe(staff)}"
+
     return with_session(work)
 
 
 def _invite(args: argparse.Namespace) -> int:
     def work(session: Any, services: Services, settings: Settings) -> str:
-        invite = records.create_invite(session, book=services.book, scope=_scope(services, args), by=audit.CLI,
-                                       now=utc_now())
+        invite = records.create_invite(
+            session, book=services.book, scope=_scope(services, args), by=audit.CLI, now=utc_now()
+        )
         lines = [f"One-time invite for a new {invite.role}, valid until {invite.expires_at:%Y-%m-%d %H:%M} UTC."]
         if settings.telegram_bot_username:
             lines.append(f"Link: https://t.me/{settings.telegram_bot_username}?start={invite.code}")
@@ -126,6 +150,7 @@ def _invite(args: argparse.Namespace) -> int:
             lines.append(f"WhatsApp: https://wa.me/{number}?text={quote('/start ' + invite.code)}")
         lines.append(f"Or send the bot: /start {invite.code}")
         return "\n".join(lines)
+
     return with_session(work)
 
 
@@ -133,6 +158,7 @@ def _list(args: argparse.Namespace) -> int:
     def work(session: Any, services: Services, settings: Settings) -> str:
         rows = records.list_staff(session)
         return "\n".join(["id\tname\trole\tteam\tstatus\tdistricts\tcategories\tchat", *map(_describe, rows)])
+
     return with_session(work)
 
 
@@ -141,7 +167,9 @@ def _status_setter(status: str) -> Callable[[argparse.Namespace], int]:
         def work(session: Any, services: Services, settings: Settings) -> str:
             staff = records.set_status(session, staff_id=args.id, status=status, by=audit.CLI, now=utc_now())
             return f"staff {staff.id} ({staff.name}) is now {staff.status}"
+
         return with_session(work)
+
     return run
 
 
@@ -158,6 +186,7 @@ def _password(args: argparse.Namespace) -> int:
         staff = records.get_staff(session, args.id)
         signin.set_password(session, staff=staff, username=args.username, password=secret, by=audit.CLI, now=utc_now())
         return f"staff {staff.id} ({staff.name}) signs in to the console as {staff.username}"
+
     return with_session(work)
 
 
@@ -167,4 +196,5 @@ def _console_link(args: argparse.Namespace) -> int:
         url = signin.issue_link(session, staff=staff, console_url=services.console_url, now=utc_now())
         minutes = int(signin.LINK_VALID.total_seconds() // 60)
         return f"One-time sign-in link for {staff.name}, valid {minutes} minutes:\n{url}"
+
     return with_session(work)

@@ -151,7 +151,9 @@ class Ticket(SQLModel, table=True):
         Index("ix_ticket_assignee_queue", "assignee_staff_id", "status", "due_at", "district_code"),
         Index("ix_ticket_updated", "updated_at"),
         # The console's map reads only these (migration 0008); the register pages by its sort key.
-        Index("ix_ticket_map", "status", "latitude", "longitude", "category", "district_code", "assignee_staff_id", "id"),
+        Index(
+            "ix_ticket_map", "status", "latitude", "longitude", "category", "district_code", "assignee_staff_id", "id"
+        ),
         Index("ix_ticket_register", text("lower(person_name)"), text("coalesce(person_nik, village_code, '')")),
     )
 
@@ -285,8 +287,12 @@ class OutboxMessage(SQLModel, table=True):
         # Only WhatsApp reports on messages later (status callbacks, found by their wamid): a
         # partial index, so Telegram's and the web chat's rows pay nothing to keep it (an index
         # on every row cost a fifth of the Telegram webhook's throughput on SQLite).
-        Index("ix_outbox_external", "external_id", sqlite_where=text(DELIVERY_REPORTED),
-              postgresql_where=text(DELIVERY_REPORTED)),
+        Index(
+            "ix_outbox_external",
+            "external_id",
+            sqlite_where=text(DELIVERY_REPORTED),
+            postgresql_where=text(DELIVERY_REPORTED),
+        ),
     )
 
     id: int | None = Field(default=None, primary_key=True)

@@ -28,16 +28,32 @@ BATCH = 10  # messages of one chat leased at once
 _INSERT = insert(TABLE).returning(TABLE.c.id, sort_by_parameter_order=True)
 
 
-def enqueue_many(session: Session, *, channel: str, chat_id: str, contact_id: int | None,
-                 payloads: Sequence[dict[str, Any]], now: datetime, dedupe_key: str | None = None) -> list[int]:
+def enqueue_many(
+    session: Session,
+    *,
+    channel: str,
+    chat_id: str,
+    contact_id: int | None,
+    payloads: Sequence[dict[str, Any]],
+    now: datetime,
+    dedupe_key: str | None = None,
+) -> list[int]:
     """Queue messages to one chat, in this order, in the caller's transaction (one statement).
     With `dedupe_key` (scheduled jobs) messages already queued under that key are not queued
     again: the ids returned are only those of new rows."""
     if not payloads:
         return []
     rows = [
-        {"channel": channel, "chat_id": chat_id, "contact_id": contact_id, "payload": payload,
-         "status": PENDING, "attempts": 0, "created_at": now, "dedupe_key": None}
+        {
+            "channel": channel,
+            "chat_id": chat_id,
+            "contact_id": contact_id,
+            "payload": payload,
+            "status": PENDING,
+            "attempts": 0,
+            "created_at": now,
+            "dedupe_key": None,
+        }
         for payload in payloads
     ]
     if dedupe_key is None:
@@ -53,10 +69,16 @@ def enqueue_many(session: Session, *, channel: str, chat_id: str, contact_id: in
 def chats_with_work(session: Session, *, channel: str, now: datetime, limit: int) -> list[str]:
     """Chats with a message waiting or a lease run out, oldest first. Two index range scans
     (channel, status) rather than one OR that would read the whole table."""
-    pending = select(TABLE.c.chat_id, func.min(TABLE.c.id).label("first")).where(
-        TABLE.c.channel == channel, TABLE.c.status == PENDING).group_by(TABLE.c.chat_id)
-    stale = select(TABLE.c.chat_id, func.min(TABLE.c.id).label("first")).where(
-        TABLE.c.channel == channel, TABLE.c.status == SENDING, TABLE.c.claimed_until < now).group_by(TABLE.c.chat_id)
+    pending = (
+        select(TABLE.c.chat_id, func.min(TABLE.c.id).label("first"))
+        .where(TABLE.c.channel == channel, TABLE.c.status == PENDING)
+        .group_by(TABLE.c.chat_id)
+    )
+    stale = (
+        select(TABLE.c.chat_id, func.min(TABLE.c.id).label("first"))
+        .where(TABLE.c.channel == channel, TABLE.c.status == SENDING, TABLE.c.claimed_until < now)
+        .group_by(TABLE.c.chat_id)
+    )
     first: dict[str, int] = {}
     for statement in (pending, stale):
         for row in session.execute(statement):
@@ -73,28 +95,41 @@ class Leased:
 
 
 _CLAIM_SELECT = (
-    select(TABLE.c.id, TABLE.c.status, TABLE.c.claimed_until, TABLE.c.not_before, TABLE.c.attempts, TABLE.c.payload,
-           TABLE.c.parts_sent)
-    .where(TABLE.c.channel == bindparam("channel"), TABLE.c.chat_id == bindparam("chat_id"),
-           TABLE.c.status.in_((PENDING, SENDING)))
+    select(
+        TABLE.c.id,
+        TABLE.c.status,
+        TABLE.c.claimed_until,
+        TABLE.c.not_before,
+        TABLE.c.attempts,
+        TABLE.c.payload,
+        TABLE.c.parts_sent,
+    )
+    .where(
+        TABLE.c.channel == bindparam("channel"),
+        TABLE.c.chat_id == bindparam("chat_id"),
+        TABLE.c.status.in_((PENDING, SENDING)),
+    )
     .order_by(TABLE.c.id)
     .limit(bindparam("limit"))
 )
 _CLAIM_SELECT_LOCKING = _CLAIM_SELECT.with_for_update(skip_locked=True)
 _LEASE_UPDATE = (
-    update(TABLE).where(TABLE.c.id.in_(bindparam("ids", expanding=True)))
+    update(TABLE)
+    .where(TABLE.c.id.in_(bindparam("ids", expanding=True)))
     .values(status=SENDING, claimed_until=bindparam("until"), attempts=TABLE.c.attempts + 1)
 )
 
 
-def lease_batch(session: Session, *, channel: str, chat_id: str, now: datetime, lease: timedelta,
-                limit: int = BATCH) -> list[Leased]:
+def lease_batch(
+    session: Session, *, channel: str, chat_id: str, now: datetime, lease: timedelta, limit: int = BATCH
+) -> list[Leased]:
     """Claim the chat's oldest unsent messages, in order, up to the first one not due yet.
     Nothing is leased while another sender holds a live lease on the chat's oldest message:
     order comes first. (Statements are prebuilt: this runs for every reply.)"""
     locking = session.get_bind().dialect.name == "postgresql"
-    rows = session.execute(_CLAIM_SELECT_LOCKING if locking else _CLAIM_SELECT,
-                           {"channel": channel, "chat_id": chat_id, "limit": limit})
+    rows = session.execute(
+        _CLAIM_SELECT_LOCKING if locking else _CLAIM_SELECT, {"channel": channel, "chat_id": chat_id, "limit": limit}
+    )
     leased: list[Leased] = []
     for row in rows:
         if row.status == SENDING and row.claimed_until is not None and row.claimed_until >= now:
@@ -111,14 +146,22 @@ def release(session: Session, *, message_ids: Sequence[int]) -> None:
     """Give back leased messages that were not tried (an earlier one must wait first)."""
     if message_ids:
         session.execute(
-            update(TABLE).where(TABLE.c.id.in_(message_ids), TABLE.c.status == SENDING)
+            update(TABLE)
+            .where(TABLE.c.id.in_(message_ids), TABLE.c.status == SENDING)
             .values(status=PENDING, claimed_until=None, attempts=TABLE.c.attempts - 1)
         )
 
 
 _MARK_SENT = (
-    update(TABLE).where(TABLE.c.id == bindparam("message_id"))
-    .values(status=SENT, sent_at=bindparam("sent_at"), external_id=bindparam("external_id"), claimed_until=None, last_error=None)
+    update(TABLE)
+    .where(TABLE.c.id == bindparam("message_id"))
+    .values(
+        status=SENT,
+        sent_at=bindparam("sent_at"),
+        external_id=bindparam("external_id"),
+        claimed_until=None,
+        last_error=None,
+    )
 )
 _MARK_SENT_AS = _MARK_SENT.values(sent_as=bindparam("sent_as"))
 
@@ -135,7 +178,9 @@ def mark_sent_as(session: Session, *, sent: Sequence[tuple[int, str | None, str]
     "template:satupintu_kabar"). Apart from `mark_all_sent`, whose statement stays the
     narrowest for the many messages that go out as themselves."""
     if sent:
-        session.execute(_MARK_SENT_AS, [{"message_id": m, "external_id": e, "sent_as": a, "sent_at": now} for m, e, a in sent])
+        session.execute(
+            _MARK_SENT_AS, [{"message_id": m, "external_id": e, "sent_as": a, "sent_at": now} for m, e, a in sent]
+        )
 
 
 def requeue(session: Session, *, message_ids: Sequence[int], now: datetime) -> list[int]:
@@ -145,15 +190,28 @@ def requeue(session: Session, *, message_ids: Sequence[int], now: datetime) -> l
         return []
     rows = session.execute(
         select(TABLE.c.channel, TABLE.c.chat_id, TABLE.c.contact_id, TABLE.c.payload)
-        .where(TABLE.c.id.in_(message_ids)).order_by(TABLE.c.id)
+        .where(TABLE.c.id.in_(message_ids))
+        .order_by(TABLE.c.id)
     ).all()
-    copies = [{"channel": r.channel, "chat_id": r.chat_id, "contact_id": r.contact_id, "payload": r.payload,
-               "status": PENDING, "attempts": 0, "created_at": now, "dedupe_key": None} for r in rows]
+    copies = [
+        {
+            "channel": r.channel,
+            "chat_id": r.chat_id,
+            "contact_id": r.contact_id,
+            "payload": r.payload,
+            "status": PENDING,
+            "attempts": 0,
+            "created_at": now,
+            "dedupe_key": None,
+        }
+        for r in rows
+    ]
     return [int(i) for i in session.execute(_INSERT, copies).scalars()] if copies else []
 
 
 _RELEASE_HELD = (
-    update(TABLE).where(TABLE.c.channel == bindparam("b_channel"), TABLE.c.status == HELD, TABLE.c.chat_id == bindparam("b_chat_id"))
+    update(TABLE)
+    .where(TABLE.c.channel == bindparam("b_channel"), TABLE.c.status == HELD, TABLE.c.chat_id == bindparam("b_chat_id"))
     .values(status=PENDING)
 )
 
@@ -198,35 +256,51 @@ def record_delivery(session: Session, *, channel: str, report: DeliveryReport) -
     two identical reports handled at once only one counts as news."""
     # The channel as a literal: the planner uses the partial index only when it can see that
     # the query asks for that channel.
-    row = session.execute(select(TABLE.c.id, TABLE.c.chat_id, TABLE.c.status, TABLE.c.sent_at).where(
-        TABLE.c.channel == bindparam("channel", channel, literal_execute=True),
-        TABLE.c.external_id == report.external_id)).first()
+    row = session.execute(
+        select(TABLE.c.id, TABLE.c.chat_id, TABLE.c.status, TABLE.c.sent_at).where(
+            TABLE.c.channel == bindparam("channel", channel, literal_execute=True),
+            TABLE.c.external_id == report.external_id,
+        )
+    ).first()
     if row is None:
         return None
     rank = _DELIVERY_RANK.get(report.status, 0)
     older = [status for status, r in _DELIVERY_RANK.items() if r < rank]
     error = f"{report.error_code} {report.error or ''}".strip()[:500] if report.error_code is not None else None
-    result = cast("CursorResult[Any]", session.execute(update(TABLE).where(
-        TABLE.c.id == row.id, or_(TABLE.c.delivery.is_(None), TABLE.c.delivery.in_(older))
-    ).values(delivery=report.status, delivery_at=report.at, delivery_error=error)))
+    result = cast(
+        "CursorResult[Any]",
+        session.execute(
+            update(TABLE)
+            .where(TABLE.c.id == row.id, or_(TABLE.c.delivery.is_(None), TABLE.c.delivery.in_(older)))
+            .values(delivery=report.status, delivery_at=report.at, delivery_error=error)
+        ),
+    )
     return Reported(int(row.id), row.chat_id, row.status, row.sent_at, news=result.rowcount == 1)
 
 
 def mark_retry(session: Session, *, message_id: int, not_before: datetime, error: str, parts_sent: int = 0) -> None:
     """Try again after `not_before`; `parts_sent` of a message in several requests already went out."""
     session.execute(
-        update(TABLE).where(col(OutboxMessage.id) == message_id)
-        .values(status=PENDING, not_before=not_before, claimed_until=None, last_error=error[:500],
-                parts_sent=TABLE.c.parts_sent + parts_sent)
+        update(TABLE)
+        .where(col(OutboxMessage.id) == message_id)
+        .values(
+            status=PENDING,
+            not_before=not_before,
+            claimed_until=None,
+            last_error=error[:500],
+            parts_sent=TABLE.c.parts_sent + parts_sent,
+        )
     )
 
 
-def mark_held(session: Session, *, message_id: int, reason: str, external_id: str | None = None,
-              sent_as: str | None = None) -> None:
+def mark_held(
+    session: Session, *, message_id: int, reason: str, external_id: str | None = None, sent_as: str | None = None
+) -> None:
     """Not now, but after the person's next message (`release_held`), in its place among the
     chat's messages; the reason is kept, and the template that announced it if one did."""
     session.execute(
-        update(TABLE).where(col(OutboxMessage.id) == message_id)
+        update(TABLE)
+        .where(col(OutboxMessage.id) == message_id)
         .values(status=HELD, claimed_until=None, last_error=reason[:500], external_id=external_id, sent_as=sent_as)
     )
 
@@ -234,16 +308,23 @@ def mark_held(session: Session, *, message_id: int, reason: str, external_id: st
 def mark_failed(session: Session, *, message_id: int, error: str) -> None:
     """A permanent failure (the person blocked the bot): kept, visible, never silently dropped."""
     session.execute(
-        update(TABLE).where(col(OutboxMessage.id) == message_id)
+        update(TABLE)
+        .where(col(OutboxMessage.id) == message_id)
         .values(status=FAILED, claimed_until=None, last_error=error[:500])
     )
 
 
-def messages_after(session: Session, *, channel: str, chat_id: str, after_id: int, limit: int = 100) -> Sequence[OutboxMessage]:
+def messages_after(
+    session: Session, *, channel: str, chat_id: str, after_id: int, limit: int = 100
+) -> Sequence[OutboxMessage]:
     """A chat's messages after `after_id`: the web chat reads its replies this way."""
     statement = (
         select(OutboxMessage)
-        .where(col(OutboxMessage.channel) == channel, col(OutboxMessage.chat_id) == chat_id, col(OutboxMessage.id) > after_id)
+        .where(
+            col(OutboxMessage.channel) == channel,
+            col(OutboxMessage.chat_id) == chat_id,
+            col(OutboxMessage.id) > after_id,
+        )
         .order_by(col(OutboxMessage.id))
         .limit(limit)
     )
@@ -253,6 +334,7 @@ def messages_after(session: Session, *, channel: str, chat_id: str, after_id: in
 def mark_delivered(session: Session, *, message_ids: Sequence[int], now: datetime) -> None:
     if message_ids:
         session.execute(
-            update(TABLE).where(col(OutboxMessage.id).in_(message_ids), col(OutboxMessage.status) == PENDING)
+            update(TABLE)
+            .where(col(OutboxMessage.id).in_(message_ids), col(OutboxMessage.status) == PENDING)
             .values(status=SENT, sent_at=now)
         )

@@ -36,6 +36,8 @@ def _insert(session: Session, model: type[SQLModel]) -> Any:
 
 # ------------------------------------------------------------------ inbound de-duplication
 _CLAIM_INBOUND: dict[str, Any] = {}  # per dialect, built on first use
+
+
 def first_delivery(session: Session, *, channel: str, message_id: str, now: datetime) -> bool:
     """Record that this inbound message is being processed. False when it already was: a
     redelivery. Part of the caller's transaction, so a failed attempt can be retried."""
@@ -53,37 +55,58 @@ def first_delivery(session: Session, *, channel: str, message_id: str, now: date
 
 def inbound_seen(session: Session, *, channel: str, message_id: str) -> bool:
     found = session.execute(
-        select(col(InboundMessage.id)).where(col(InboundMessage.channel) == channel, col(InboundMessage.message_id) == message_id)
+        select(col(InboundMessage.id)).where(
+            col(InboundMessage.channel) == channel, col(InboundMessage.message_id) == message_id
+        )
     ).first()
     return found is not None
 
 
 # ------------------------------------------------------------------ contacts and conversations
 def find_contact(session: Session, *, channel: str, external_id: str) -> Contact | None:
-    return session.execute(
-        select(Contact).where(col(Contact.channel) == channel, col(Contact.external_id) == external_id)
-    ).scalars().first()
+    return (
+        session.execute(select(Contact).where(col(Contact.channel) == channel, col(Contact.external_id) == external_id))
+        .scalars()
+        .first()
+    )
 
 
 def forget_last_inbound(session: Session, *, channel: str, chat_id: str, sent_at: datetime) -> None:
     """The platform says the person's reply window had closed (WhatsApp's 131047) for a
     message sent at `sent_at`, although our record said otherwise: believe it until they
     write again. A message of theirs newer than that one stands."""
-    session.execute(update(Contact).where(col(Contact.channel) == channel, col(Contact.chat_id) == chat_id,
-                                          col(Contact.last_inbound_at) <= sent_at).values(last_inbound_at=None))
+    session.execute(
+        update(Contact)
+        .where(
+            col(Contact.channel) == channel, col(Contact.chat_id) == chat_id, col(Contact.last_inbound_at) <= sent_at
+        )
+        .values(last_inbound_at=None)
+    )
 
 
 def get_or_create_contact(
-    session: Session, *, channel: str, external_id: str, chat_id: str, language: str,
-    display_name: str | None, now: datetime,
+    session: Session,
+    *,
+    channel: str,
+    external_id: str,
+    chat_id: str,
+    language: str,
+    display_name: str | None,
+    now: datetime,
 ) -> Contact:
     found = find_contact(session, channel=channel, external_id=external_id)
     if found is not None:
         return found
     statement = (
         _insert(session, Contact)
-        .values(channel=channel, external_id=external_id, chat_id=chat_id, language=language,
-                display_name=display_name, created_at=now)
+        .values(
+            channel=channel,
+            external_id=external_id,
+            chat_id=chat_id,
+            language=language,
+            display_name=display_name,
+            created_at=now,
+        )
         .on_conflict_do_nothing(index_elements=["channel", "external_id"])
     )
     session.execute(statement)
@@ -129,11 +152,30 @@ _CONVERSATION = table_of(Conversation)
 _SAVE_CONVERSATION = update(_CONVERSATION).where(_CONVERSATION.c.id == bindparam("conversation_id"))
 
 
-def save_conversation(session: Session, *, conversation_id: int, flow: str | None, step: str | None,
-                      answers: dict[str, Any], extra: dict[str, Any], expires_at: datetime | None, now: datetime) -> None:
+def save_conversation(
+    session: Session,
+    *,
+    conversation_id: int,
+    flow: str | None,
+    step: str | None,
+    answers: dict[str, Any],
+    extra: dict[str, Any],
+    expires_at: datetime | None,
+    now: datetime,
+) -> None:
     """Store the conversation's new state (one Core UPDATE: this runs on every message)."""
-    session.execute(_SAVE_CONVERSATION, {"conversation_id": conversation_id, "flow": flow, "step": step, "answers": answers,
-                                         "extra": extra, "expires_at": expires_at, "updated_at": now})
+    session.execute(
+        _SAVE_CONVERSATION,
+        {
+            "conversation_id": conversation_id,
+            "flow": flow,
+            "step": step,
+            "answers": answers,
+            "extra": extra,
+            "expires_at": expires_at,
+            "updated_at": now,
+        },
+    )
 
 
 # ------------------------------------------------------------------ tickets
@@ -141,17 +183,21 @@ def next_sequence(session: Session, *, scope: str) -> int:
     """The next number in `scope` (e.g. "SP-2026"), unique across processes."""
     counters = table_of(TicketCounter)
     insert = _insert(session, TicketCounter).values(scope=scope, value=1)
-    statement = insert.on_conflict_do_update(
-        index_elements=["scope"], set_={"value": counters.c.value + 1}
-    ).returning(counters.c.value)
+    statement = insert.on_conflict_do_update(index_elements=["scope"], set_={"value": counters.c.value + 1}).returning(
+        counters.c.value
+    )
     return int(session.execute(statement).scalar_one())
 
 
-def add_event(session: Session, *, ticket_id: int, actor: str, kind: str, at: datetime, data: dict[str, Any] | None = None) -> None:
+def add_event(
+    session: Session, *, ticket_id: int, actor: str, kind: str, at: datetime, data: dict[str, Any] | None = None
+) -> None:
     session.add(TicketEvent(ticket_id=ticket_id, actor=actor, kind=kind, at=at, data=data or {}))
 
 
-def tickets_of_contact(session: Session, *, contact_id: int, number: str | None = None, limit: int = 5) -> Sequence[Ticket]:
+def tickets_of_contact(
+    session: Session, *, contact_id: int, number: str | None = None, limit: int = 5
+) -> Sequence[Ticket]:
     """A citizen's own tickets, newest first; never anyone else's."""
     statement = select(Ticket).where(col(Ticket.reporter_contact_id) == contact_id)
     if number is not None:
@@ -161,10 +207,28 @@ def tickets_of_contact(session: Session, *, contact_id: int, number: str | None 
 
 
 # ------------------------------------------------------------------ attachments
-def add_attachment(session: Session, *, contact_id: int, sha256: str, path: str, content_type: str,
-                   size: int, width: int, height: int, now: datetime) -> Attachment:
-    attachment = Attachment(contact_id=contact_id, sha256=sha256, path=path, content_type=content_type,
-                            size=size, width=width, height=height, created_at=now)
+def add_attachment(
+    session: Session,
+    *,
+    contact_id: int,
+    sha256: str,
+    path: str,
+    content_type: str,
+    size: int,
+    width: int,
+    height: int,
+    now: datetime,
+) -> Attachment:
+    attachment = Attachment(
+        contact_id=contact_id,
+        sha256=sha256,
+        path=path,
+        content_type=content_type,
+        size=size,
+        width=width,
+        height=height,
+        created_at=now,
+    )
     session.add(attachment)
     session.flush()
     return attachment
@@ -176,7 +240,11 @@ def link_attachments(session: Session, *, ticket_id: int, contact_id: int, attac
         return 0
     statement = (
         update(table_of(Attachment))
-        .where(col(Attachment.id).in_(attachment_ids), col(Attachment.contact_id) == contact_id, col(Attachment.ticket_id).is_(None))
+        .where(
+            col(Attachment.id).in_(attachment_ids),
+            col(Attachment.contact_id) == contact_id,
+            col(Attachment.ticket_id).is_(None),
+        )
         .values(ticket_id=ticket_id)
     )
     return cast("CursorResult[Any]", session.execute(statement)).rowcount
@@ -189,7 +257,9 @@ def drop_attachments(session: Session, *, contact_id: int, attachment_ids: Seque
         return []
     rows = session.execute(
         select(col(Attachment.id), col(Attachment.path)).where(
-            col(Attachment.id).in_(attachment_ids), col(Attachment.contact_id) == contact_id, col(Attachment.ticket_id).is_(None)
+            col(Attachment.id).in_(attachment_ids),
+            col(Attachment.contact_id) == contact_id,
+            col(Attachment.ticket_id).is_(None),
         )
     ).all()
     if not rows:

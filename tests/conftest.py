@@ -60,5 +60,6 @@ def settings(tmp_path: Path, database_url: str) -> Settings:
     """The app's settings under test. The scheduler and the configuration check are off: their
     tests run ticks and checks themselves, and a background one would make other tests depend
     on timing."""
-    return Settings(data_dir=tmp_path / "data", database_url=database_url, scheduler_tick_seconds=0,
-                    config_check_seconds=0)
+    return Settings(
+        data_dir=tmp_path / "data", database_url=database_url, scheduler_tick_seconds=0, config_check_seconds=0
+    )

@@ -22,14 +22,35 @@ Actor = int | str
 has no staff row and is kept in the entry's data as `actor`."""
 
 
-def record(session: Session, *, staff_id: int | None, action: str, now: datetime, subject: str | None = None,
-           data: Mapping[str, Any] | None = None) -> None:
-    session.add(AuditEntry(at=now, staff_id=staff_id, action=action[:48], subject=(subject or None) and subject[:128],
-                           data=dict(data or {})))
+def record(
+    session: Session,
+    *,
+    staff_id: int | None,
+    action: str,
+    now: datetime,
+    subject: str | None = None,
+    data: Mapping[str, Any] | None = None,
+) -> None:
+    session.add(
+        AuditEntry(
+            at=now,
+            staff_id=staff_id,
+            action=action[:48],
+            subject=(subject or None) and subject[:128],
+            data=dict(data or {}),
+        )
+    )
 
 
-def record_by(session: Session, *, actor: Actor, action: str, now: datetime, subject: str | None = None,
-              data: Mapping[str, Any] | None = None) -> None:
+def record_by(
+    session: Session,
+    *,
+    actor: Actor,
+    action: str,
+    now: datetime,
+    subject: str | None = None,
+    data: Mapping[str, Any] | None = None,
+) -> None:
     """`record` for an action a staff member or a tool may take (the staff admin's, from the
     console or the CLI)."""
     if isinstance(actor, str):

@@ -85,14 +85,17 @@ def current(session: Session, *, book: FlowBook) -> FlowBook:
     return fresh
 
 
-def change(session: Session, *, book: FlowBook, name: str, edit: Edit, version: int, staff_id: int,
-           now: datetime) -> FlowBook:
+def change(
+    session: Session, *, book: FlowBook, name: str, edit: Edit, version: int, staff_id: int, now: datetime
+) -> FlowBook:
     """Apply `edit` to the document `name` as stored now, validate the whole book, store and
     audit it; returns the new book for the caller to put to use once this commits. `version`
     is the one the admin's form was drawn from."""
-    row = session.execute(
-        select(ConfigDocument).where(col(ConfigDocument.name) == name).with_for_update()
-    ).scalars().first()
+    row = (
+        session.execute(select(ConfigDocument).where(col(ConfigDocument.name) == name).with_for_update())
+        .scalars()
+        .first()
+    )
     if version != (row.version if row else 0):
         raise Refused("stale")
     base = current(session, book=book)
@@ -109,8 +112,9 @@ def change(session: Session, *, book: FlowBook, name: str, edit: Edit, version: 
         session.add(ConfigDocument(name=name, document=stored, version=1, updated_at=now, updated_by_staff_id=staff_id))
     else:
         row.document, row.version, row.updated_at, row.updated_by_staff_id = stored, row.version + 1, now, staff_id
-    audit.record(session, staff_id=staff_id, action=f"config.{name}", subject=summary.get("change"), now=now,
-                 data=summary)
+    audit.record(
+        session, staff_id=staff_id, action=f"config.{name}", subject=summary.get("change"), now=now, data=summary
+    )
     return changed
 
 
@@ -155,7 +159,7 @@ def _key(value: str) -> str:
 
 # ---------------------------------------------------------------------- areas
 def area_level(code: str, *, regency: str) -> str:
-    """"district" or "village" for a Kemendagri code of this regency."""
+    """ "district" or "village" for a Kemendagri code of this regency."""
     level = "district" if DISTRICT_CODE.match(code) else "village" if VILLAGE_CODE.match(code) else None
     if level is None:
         raise Refused("code")
@@ -262,8 +266,9 @@ def set_standards(document: Document, *, category: str, days: Mapping[str, int |
     return {"change": "set_standards", "category": category, "from": before, "to": own or None}
 
 
-def save_rule(document: Document, *, index: int | None, team: str, categories: Sequence[str],
-              districts: Sequence[str]) -> dict[str, Any]:
+def save_rule(
+    document: Document, *, index: int | None, team: str, categories: Sequence[str], districts: Sequence[str]
+) -> dict[str, Any]:
     """Change rule `index`, or add one (`index` None) just before the last, catch-all rule."""
     rule = {"team": team, "categories": sorted(set(categories)), "districts": sorted(set(districts))}
     routing = document["routing"]
@@ -292,8 +297,9 @@ def remove_rule(document: Document, *, index: int) -> dict[str, Any]:
     return {"change": "remove_rule", "position": index + 1, "rule": routing.pop(index)}
 
 
-def save_agency(document: Document, *, key: str, label_id: str, label_en: str, due_working_days: int | None,
-                new: bool) -> dict[str, Any]:
+def save_agency(
+    document: Document, *, key: str, label_id: str, label_en: str, due_working_days: int | None, new: bool
+) -> dict[str, Any]:
     """Add an agency (`new`) or change the words and answer time of one; keys stay, since
     referrals keep them."""
     key = _key(key)
@@ -305,8 +311,11 @@ def save_agency(document: Document, *, key: str, label_id: str, label_en: str, d
         raise Refused("unknown")
     if due_working_days is None:
         raise Refused("number")
-    agency = {"key": key, "label": {"id": clean_name(label_id), "en": clean_name(label_en)},
-              "due_working_days": due_working_days}
+    agency = {
+        "key": key,
+        "label": {"id": clean_name(label_id), "en": clean_name(label_en)},
+        "due_working_days": due_working_days,
+    }
     if found is None:
         agencies.append(agency)
     else:
@@ -327,5 +336,7 @@ def trail(session: Session, *, before_id: int | None, limit: int = 50) -> TrailP
     rows = list(audit.recent(session, limit=limit + 1, before_id=before_id))
     entries, more = rows[:limit], len(rows) > limit
     ids = {entry.staff_id for entry in entries if entry.staff_id is not None}
-    names = dict(session.execute(select(col(Staff.id), col(Staff.name)).where(col(Staff.id).in_(ids))).all()) if ids else {}
+    names = (
+        dict(session.execute(select(col(Staff.id), col(Staff.name)).where(col(Staff.id).in_(ids))).all()) if ids else {}
+    )
     return TrailPage(entries, names, entries[-1].id if more else None)

@@ -31,8 +31,21 @@ Language = Literal["id", "en"]
 Word = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=40)]
 # What a typed word may stand for: a button (or, for the commands, a slash command).
 Meaning = Literal[
-    "skip", "done", "agree", "disagree", "dont_know", "confirm", "edit", "cancel", "lang_id", "lang_en",
-    "start", "help", "back", "status", "language",
+    "skip",
+    "done",
+    "agree",
+    "disagree",
+    "dont_know",
+    "confirm",
+    "edit",
+    "cancel",
+    "lang_id",
+    "lang_en",
+    "start",
+    "help",
+    "back",
+    "status",
+    "language",
 ]
 MENU_FLOWS_MAX = 9  # with "status", a menu of 10 rows: WhatsApp's longest list
 
@@ -172,9 +185,7 @@ class StepSpec(Strict):
                 for option in self.options:
                     for text in option.label.as_dict().values():
                         if len(text) > BUTTON_TITLE_MAX:
-                            raise ValueError(
-                                f"step {self.id}: button {text!r} is over {BUTTON_TITLE_MAX} characters"
-                            )
+                            raise ValueError(f"step {self.id}: button {text!r} is over {BUTTON_TITLE_MAX} characters")
         elif self.options:
             raise ValueError(f"step {self.id}: only a choice step has options")
         if STEP_TYPES[self.type].titled and self.title is None:
@@ -426,13 +437,20 @@ def _with_packaged_defaults(flows_file: Any) -> Any:
         return flows_file  # validation says what is wrong
     packaged = _read(DATA_DIR / "flows.yaml")
     own_words = flows_file.get("words") or {}
-    words = own_words if not isinstance(own_words, dict) else {
-        language: {**packaged["words"].get(language, {}), **(own_words.get(language) or {})}
-        for language in {*packaged["words"], *own_words}
+    words = (
+        own_words
+        if not isinstance(own_words, dict)
+        else {
+            language: {**packaged["words"].get(language, {}), **(own_words.get(language) or {})}
+            for language in {*packaged["words"], *own_words}
+        }
+    )
+    flows = {
+        name: {"menu": packaged["flows"][name]["menu"], **flow}
+        if isinstance(flow, dict) and "menu" not in flow and "menu" in packaged["flows"].get(name, {})
+        else flow
+        for name, flow in flows_file["flows"].items()
     }
-    flows = {name: {"menu": packaged["flows"][name]["menu"], **flow}
-             if isinstance(flow, dict) and "menu" not in flow and "menu" in packaged["flows"].get(name, {}) else flow
-             for name, flow in flows_file["flows"].items()}
     return {**flows_file, "words": words, "flows": flows}
 
 
@@ -454,15 +472,22 @@ def load_flowbook(directory: Path | None = None, *, stored: Mapping[str, Any] | 
     files = {name: _read(pick(f"{name}.yaml")) for name in STORED_DOCUMENTS if name not in (stored or {})}
     try:
         return FlowBook.model_validate(
-            {"settings": flows_file["settings"], "flows": flows_file["flows"], "words": flows_file["words"],
-             **files, **(stored or {})}
+            {
+                "settings": flows_file["settings"],
+                "flows": flows_file["flows"],
+                "words": flows_file["words"],
+                **files,
+                **(stored or {}),
+            }
         )
     except ValidationError as error:
         if not stored:
             raise
         # Say where to look: the fault may be in what the console saved, not in any file.
-        raise ValueError(f"the configuration does not validate with the documents saved in the console "
-                         f"({', '.join(sorted(stored))}; table config_document): {error}") from error
+        raise ValueError(
+            f"the configuration does not validate with the documents saved in the console "
+            f"({', '.join(sorted(stored))}; table config_document): {error}"
+        ) from error
 
 
 def with_document(book: FlowBook, name: str, document: Mapping[str, Any]) -> FlowBook:

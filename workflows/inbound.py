@@ -18,7 +18,7 @@ from sqlmodel import Session
 
 from storage import outbox, repo
 from storage.files import StoredPhoto
-from storage.models import Contact, Conversation, Staff
+from storage.models import Contact, Conversation, Staff, stored_id
 from workflows import link_codes
 from workflows import staff as staff_records
 from workflows.casework.desk import Desk
@@ -103,7 +103,9 @@ class InboundHandler:
         return Inbound(kind="photo", attachment_id=self.services.record_photo(session, contact, photo, now).id)
 
     # ------------------------------------------------------------------ the unit of work
-    def handle(self, session: Session, envelope: Envelope, now: datetime, photo: StoredPhoto | str | None = None) -> Handled:
+    def handle(
+        self, session: Session, envelope: Envelope, now: datetime, photo: StoredPhoto | str | None = None
+    ) -> Handled:
         """Process one inbound event. `photo` is what `keep_photo` made of the image when the
         event is a photo that `wants_photo` asked for; it is recorded in this transaction."""
         if envelope.message_id and not repo.first_delivery(
@@ -113,8 +115,13 @@ class InboundHandler:
         party = repo.load_party(session, channel=envelope.channel, external_id=envelope.external_id)
         if party is None:
             contact = repo.get_or_create_contact(
-                session, channel=envelope.channel, external_id=envelope.external_id, chat_id=envelope.chat_id,
-                language=language_from_hint(envelope.language_hint), display_name=envelope.display_name, now=now,
+                session,
+                channel=envelope.channel,
+                external_id=envelope.external_id,
+                chat_id=envelope.chat_id,
+                language=language_from_hint(envelope.language_hint),
+                display_name=envelope.display_name,
+                now=now,
             )
             conversation = repo.load_conversation(session, contact_id=contact.id, now=now)  # type: ignore[arg-type]
         else:
@@ -136,9 +143,16 @@ class InboundHandler:
             staff.language = contact.language
             says = self.desk.handle(session, staff, conversation, event, now)
             replies += [self.services.texts.message(say, contact.language) for say in says]
-            repo.save_conversation(session, conversation_id=conversation.id, now=now, flow=conversation.flow,  # type: ignore[arg-type]
-                                   step=conversation.step, answers=conversation.answers, extra=conversation.extra or {},
-                                   expires_at=conversation.expires_at)
+            repo.save_conversation(
+                session,
+                conversation_id=stored_id(conversation),
+                now=now,
+                flow=conversation.flow,
+                step=conversation.step,
+                answers=conversation.answers,
+                extra=conversation.extra or {},
+                expires_at=conversation.expires_at,
+            )
         elif not replies:
             if photo is not None:
                 event = self._photo_event(session, contact, photo, now)
@@ -150,13 +164,18 @@ class InboundHandler:
                 self._apply(session, effect, contact, now, handled, replies)
             repo.save_conversation(session, conversation_id=conversation.id, now=now, **_stored(outcome.state))  # type: ignore[arg-type]
         handled.outbox_ids = outbox.enqueue_many(
-            session, channel=contact.channel, chat_id=contact.chat_id, contact_id=contact.id,
-            payloads=[reply.to_json() for reply in replies], now=now,
+            session,
+            channel=contact.channel,
+            chat_id=contact.chat_id,
+            contact_id=contact.id,
+            payloads=[reply.to_json() for reply in replies],
+            now=now,
         )
         return handled
 
-    def _staff(self, session: Session, contact: Contact, event: Inbound, now: datetime,
-               replies: list[OutMessage]) -> Staff | None:
+    def _staff(
+        self, session: Session, contact: Contact, event: Inbound, now: datetime, replies: list[OutMessage]
+    ) -> Staff | None:
         """The staff member writing, if it is one. `/start join_…` redeems an invite first, and
         `/start k_…` (a walk-in citizen's receipt) links this chat to their ticket; the answer
         to either goes into `replies`."""
@@ -164,23 +183,39 @@ class InboundHandler:
         code = command.argument if isinstance(command, Command) and command.name == "start" else None
         if code is not None and code.startswith(link_codes.PREFIX):
             linked = link_codes.redeem(session, code=code, contact=contact, now=now)
-            say = (Say("citizen/link_refused", {"reason": linked}) if isinstance(linked, str)
-                   else Say("citizen/linked", {"number": linked.number}))
+            say = (
+                Say("citizen/link_refused", {"reason": linked})
+                if isinstance(linked, str)
+                else Say("citizen/linked", {"number": linked.number})
+            )
             replies.append(self.services.texts.message(say, contact.language))
             return None
         if code is not None and code.startswith(staff_records.INVITE_PREFIX):
             joined = staff_records.redeem_invite(session, code=code, contact=contact, now=now)
             if isinstance(joined, str):
                 log.warning("invite refused for contact %s: %s", contact.id, joined)
-                replies.append(self.services.texts.message(Say("desk/invite_refused", {"reason": joined}), contact.language))
+                replies.append(
+                    self.services.texts.message(Say("desk/invite_refused", {"reason": joined}), contact.language)
+                )
                 return None
             log.info("contact %s joined as staff %s (%s)", contact.id, joined.id, joined.role)
-            replies.append(self.services.texts.message(Say("desk/welcome", {"name": joined.name, "role": joined.role}), contact.language))
+            replies.append(
+                self.services.texts.message(
+                    Say("desk/welcome", {"name": joined.name, "role": joined.role}), contact.language
+                )
+            )
             return None
         return staff_records.staff_for_contact(session, contact)
 
-    def _apply(self, session: Session, effect: Effect, contact: Contact, now: datetime,
-               handled: Handled, replies: list[OutMessage]) -> None:
+    def _apply(
+        self,
+        session: Session,
+        effect: Effect,
+        contact: Contact,
+        now: datetime,
+        handled: Handled,
+        replies: list[OutMessage],
+    ) -> None:
         if isinstance(effect, Say):
             replies.append(self.services.texts.message(effect, contact.language))
         elif isinstance(effect, SetLanguage):
@@ -189,22 +224,31 @@ class InboundHandler:
             contact.consent_at = now
             contact.consent_version = effect.version
         elif isinstance(effect, OpenTicket):
-            ticket = self.services.casework.open(session, contact=contact, flow=effect.flow, answers=effect.answers, now=now)
+            ticket = self.services.casework.open(
+                session, contact=contact, flow=effect.flow, answers=effect.answers, now=now
+            )
             log.info("ticket %s opened (contact %s, %s)", ticket.number, contact.id, contact.channel)
-            replies.append(self.services.texts.message(self.services.ticket_created(ticket, contact.language), contact.language))
+            replies.append(
+                self.services.texts.message(self.services.ticket_created(ticket, contact.language), contact.language)
+            )
         elif isinstance(effect, ShowStatus):
             replies.append(self._status(session, contact, effect.number))
             for then in effect.then:
                 self._apply(session, then, contact, now, handled, replies)
         elif isinstance(effect, (RelayReply, ReopenTicket, SubmitSurvey)):
-            replies.append(self.services.texts.message(self._after_intake(session, effect, contact, now), contact.language))
+            replies.append(
+                self.services.texts.message(self._after_intake(session, effect, contact, now), contact.language)
+            )
         elif isinstance(effect, DropAttachments):
             handled.files_to_delete += repo.drop_attachments(
-                session, contact_id=contact.id, attachment_ids=effect.attachment_ids  # type: ignore[arg-type]
+                session,
+                contact_id=stored_id(contact),
+                attachment_ids=effect.attachment_ids,
             )
 
-    def _after_intake(self, session: Session, effect: RelayReply | ReopenTicket | SubmitSurvey, contact: Contact,
-                      now: datetime) -> Say:
+    def _after_intake(
+        self, session: Session, effect: RelayReply | ReopenTicket | SubmitSurvey, contact: Contact, now: datetime
+    ) -> Say:
         """The citizen's part in working a ticket; a request that does not apply is explained."""
         try:
             if isinstance(effect, RelayReply):
@@ -213,7 +257,9 @@ class InboundHandler:
                 return self.services.casework.reopen(session, contact, effect.ticket_id, now)
             return self.services.casework.survey(session, contact, effect.ticket_id, effect.scores, effect.comment, now)
         except Refused as refused:
-            return Say("citizen/refused", {"reason": refused.reason, "reopen_days": self.services.book.office.reopen_days})
+            return Say(
+                "citizen/refused", {"reason": refused.reason, "reopen_days": self.services.book.office.reopen_days}
+            )
 
     def _status(self, session: Session, contact: Contact, asked: str | None) -> OutMessage:
         number = parse_ticket_number(asked) if asked else None
@@ -251,7 +297,17 @@ def _state(conversation: Conversation, contact: Contact) -> ConversationState:
 
 def _stored(state: ConversationState) -> dict[str, Any]:
     """The conversation columns for `state`."""
-    extra = {"history": list(state.history), "page": state.page, "editing": state.editing,
-             "sub": state.sub, "source": state.source}
-    return {"flow": state.flow, "step": state.step, "answers": dict(state.answers), "extra": extra,
-            "expires_at": state.expires_at}
+    extra = {
+        "history": list(state.history),
+        "page": state.page,
+        "editing": state.editing,
+        "sub": state.sub,
+        "source": state.source,
+    }
+    return {
+        "flow": state.flow,
+        "step": state.step,
+        "answers": dict(state.answers),
+        "extra": extra,
+        "expires_at": state.expires_at,
+    }

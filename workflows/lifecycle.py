@@ -10,7 +10,17 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-STATUSES = ("new", "assigned", "in_progress", "waiting_citizen", "referred", "resolved", "closed", "rejected", "reopened")
+STATUSES = (
+    "new",
+    "assigned",
+    "in_progress",
+    "waiting_citizen",
+    "referred",
+    "resolved",
+    "closed",
+    "rejected",
+    "reopened",
+)
 OPEN = frozenset({"new", "assigned", "in_progress", "waiting_citizen", "referred", "reopened"})
 
 

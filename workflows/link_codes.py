@@ -31,14 +31,18 @@ def issue(session: Session, *, ticket: Ticket, now: datetime) -> str:
 def unused_code(session: Session, *, ticket_id: int) -> str | None:
     """The ticket's unused code, for printing its receipt again."""
     return session.execute(
-        select(col(LinkCode.code)).where(col(LinkCode.ticket_id) == ticket_id, col(LinkCode.used_at).is_(None))
-        .order_by(col(LinkCode.id).desc()).limit(1)
+        select(col(LinkCode.code))
+        .where(col(LinkCode.ticket_id) == ticket_id, col(LinkCode.used_at).is_(None))
+        .order_by(col(LinkCode.id).desc())
+        .limit(1)
     ).scalar()
 
 
 def redeem(session: Session, *, code: str, contact: Contact, now: datetime) -> Ticket | str:
     """Make `contact` the ticket's reporter; or why not: "unknown", "used" or "expired"."""
-    code_row = session.execute(select(LinkCode).where(col(LinkCode.code) == code[:32]).with_for_update()).scalars().first()
+    code_row = (
+        session.execute(select(LinkCode).where(col(LinkCode.code) == code[:32]).with_for_update()).scalars().first()
+    )
     if code_row is None:
         return "unknown"
     ticket = session.get(Ticket, code_row.ticket_id, with_for_update=True)
@@ -53,6 +57,12 @@ def redeem(session: Session, *, code: str, contact: Contact, now: datetime) -> T
     ticket.reporter_contact_id = stored_id(contact)
     ticket.version += 1
     ticket.updated_at = now
-    repo.add_event(session, ticket_id=stored_id(ticket), actor=f"citizen:{contact.id}", kind="linked", at=now,
-                   data={"channel": contact.channel, "from_contact": before})
+    repo.add_event(
+        session,
+        ticket_id=stored_id(ticket),
+        actor=f"citizen:{contact.id}",
+        kind="linked",
+        at=now,
+        data={"channel": contact.channel, "from_contact": before},
+    )
     return ticket

@@ -23,7 +23,7 @@ from sqlmodel import Session
 
 from storage import repo
 from storage.files import PhotoRejected, StoredPhoto, store_photo
-from storage.models import Attachment, Contact, Staff, Ticket
+from storage.models import Attachment, Contact, Staff, Ticket, stored_id
 from workflows import config_store, signin
 from workflows.calendar import WorkingCalendar
 from workflows.casework.service import Casework
@@ -44,8 +44,16 @@ class HoldsBook(Protocol):
 class Services:
     """What the parts of one process share, and the one place the configuration is swapped."""
 
-    def __init__(self, *, book: FlowBook, texts: Texts, calendar: WorkingCalendar, attachments_dir: Path,
-                 max_photo_bytes: int, console_url: str) -> None:
+    def __init__(
+        self,
+        *,
+        book: FlowBook,
+        texts: Texts,
+        calendar: WorkingCalendar,
+        attachments_dir: Path,
+        max_photo_bytes: int,
+        console_url: str,
+    ) -> None:
         self.book = book
         self.texts = texts
         self.calendar = calendar
@@ -90,8 +98,12 @@ class Services:
         """The citizen's confirmation of a new ticket: its number and the first-response deadline."""
         days = self.book.office.service_standards.days(ticket.kind, ticket.category)["first_response"]
         first_due = datetime.fromisoformat(ticket.sla["first_response"]["due"])
-        context = {"number": ticket.number, "kind": ticket.kind, "working_days": days,
-                   "due_date": self.texts.long_date(self.calendar.local_date(first_due), language)}
+        context = {
+            "number": ticket.number,
+            "kind": ticket.kind,
+            "working_days": days,
+            "due_date": self.texts.long_date(self.calendar.local_date(first_due), language),
+        }
         return Say("intake/ticket_created", context)
 
     def keep_photo(self, data: bytes) -> StoredPhoto | str:
@@ -106,8 +118,15 @@ class Services:
         """The stored photo as the contact's attachment, not yet filed (the chat and the console's
         assisted intake keep photos the same way)."""
         return repo.add_attachment(
-            session, contact_id=contact.id, sha256=photo.sha256, path=photo.path,  # type: ignore[arg-type]
-            content_type=photo.content_type, size=photo.size, width=photo.width, height=photo.height, now=now,
+            session,
+            contact_id=stored_id(contact),
+            sha256=photo.sha256,
+            path=photo.path,
+            content_type=photo.content_type,
+            size=photo.size,
+            width=photo.width,
+            height=photo.height,
+            now=now,
         )
 
     def send_signin_link(self, session: Session, staff: Staff, now: datetime) -> bool:

@@ -23,7 +23,7 @@ from argon2.exceptions import InvalidHashError, VerificationError
 from sqlalchemy import delete, func, select, update
 from sqlmodel import Session, col
 
-from storage.models import ConsoleSession, SigninFailure, SigninLink, Staff
+from storage.models import ConsoleSession, SigninFailure, SigninLink, Staff, stored_id
 from workflows.audit import Actor, record, record_by
 from workflows.engine import Say
 
@@ -63,7 +63,9 @@ def set_password(session: Session, *, staff: Staff, username: str, password: str
         raise SigninError("a username is 3-64 of a-z 0-9 . _ -")
     if len(password) < PASSWORD_MIN:
         raise SigninError(f"a password needs at least {PASSWORD_MIN} characters")
-    taken = session.execute(select(col(Staff.id)).where(col(Staff.username) == username, col(Staff.id) != staff.id)).first()
+    taken = session.execute(
+        select(col(Staff.id)).where(col(Staff.username) == username, col(Staff.id) != staff.id)
+    ).first()
     if taken is not None:
         raise SigninError(f"username {username!r} is taken")
     staff.username, staff.password_hash = username, _hasher.hash(password)
@@ -74,8 +76,11 @@ def set_password(session: Session, *, staff: Staff, username: str, password: str
 def throttled(session: Session, *, keys: list[str], now: datetime) -> bool:
     since = now - FAILURE_WINDOW
     busiest = session.execute(
-        select(func.count()).where(col(SigninFailure.key).in_(keys), col(SigninFailure.at) > since)
-        .group_by(col(SigninFailure.key)).order_by(func.count().desc()).limit(1)
+        select(func.count())
+        .where(col(SigninFailure.key).in_(keys), col(SigninFailure.at) > since)
+        .group_by(col(SigninFailure.key))
+        .order_by(func.count().desc())
+        .limit(1)
     ).scalar()
     return (busiest or 0) >= FAILURES_ALLOWED
 
@@ -104,18 +109,29 @@ def check_password(session: Session, *, username: str, password: str, address: s
 # ---------------------------------------------------------------------- one-time links
 def create_link(session: Session, *, staff: Staff, now: datetime) -> str:
     """A fresh sign-in token for `staff`; earlier unused links stop working."""
-    session.execute(update(SigninLink).where(col(SigninLink.staff_id) == staff.id, col(SigninLink.used_at).is_(None))
-                    .values(used_at=now))
+    session.execute(
+        update(SigninLink)
+        .where(col(SigninLink.staff_id) == staff.id, col(SigninLink.used_at).is_(None))
+        .values(used_at=now)
+    )
     token = secrets.token_urlsafe(32)
-    session.add(SigninLink(token_hash=digest(token), staff_id=staff.id, created_at=now,  # type: ignore[arg-type]
-                           expires_at=now + LINK_VALID))
+    session.add(
+        SigninLink(
+            token_hash=digest(token),
+            staff_id=stored_id(staff),
+            created_at=now,
+            expires_at=now + LINK_VALID,
+        )
+    )
     return token
 
 
 def redeem_link(session: Session, *, token: str, now: datetime) -> Staff | None:
-    link = session.execute(
-        select(SigninLink).where(col(SigninLink.token_hash) == digest(token[:100])).with_for_update()
-    ).scalars().first()
+    link = (
+        session.execute(select(SigninLink).where(col(SigninLink.token_hash) == digest(token[:100])).with_for_update())
+        .scalars()
+        .first()
+    )
     if link is None or link.used_at is not None or link.expires_at <= now:
         return None
     link.used_at = now
@@ -127,17 +143,27 @@ def redeem_link(session: Session, *, token: str, now: datetime) -> Staff | None:
 def open_session(session: Session, *, staff: Staff, how: str, now: datetime) -> str:
     """Start a console session; returns the cookie's token."""
     token = secrets.token_urlsafe(32)
-    session.add(ConsoleSession(token_hash=digest(token), staff_id=staff.id, csrf=secrets.token_urlsafe(32),  # type: ignore[arg-type]
-                               created_at=now, last_seen_at=now, expires_at=now + SESSION_LONGEST))
+    session.add(
+        ConsoleSession(
+            token_hash=digest(token),
+            staff_id=stored_id(staff),
+            csrf=secrets.token_urlsafe(32),
+            created_at=now,
+            last_seen_at=now,
+            expires_at=now + SESSION_LONGEST,
+        )
+    )
     record(session, staff_id=staff.id, action="signin", subject=how, now=now)
     return token
 
 
 def load_session(session: Session, *, token: str, now: datetime) -> SignedIn | None:
     """The session behind a cookie, if still good; sliding idle time, fixed longest life."""
-    row = session.execute(
-        select(ConsoleSession).where(col(ConsoleSession.token_hash) == digest(token[:100]))
-    ).scalars().first()
+    row = (
+        session.execute(select(ConsoleSession).where(col(ConsoleSession.token_hash) == digest(token[:100])))
+        .scalars()
+        .first()
+    )
     if row is None or row.expires_at <= now or row.last_seen_at + SESSION_IDLE <= now:
         return None
     staff = session.get(Staff, row.staff_id)
@@ -149,7 +175,11 @@ def load_session(session: Session, *, token: str, now: datetime) -> SignedIn | N
 
 
 def close_session(session: Session, *, token: str, now: datetime) -> None:
-    row = session.execute(select(ConsoleSession).where(col(ConsoleSession.token_hash) == digest(token[:100]))).scalars().first()
+    row = (
+        session.execute(select(ConsoleSession).where(col(ConsoleSession.token_hash) == digest(token[:100])))
+        .scalars()
+        .first()
+    )
     if row is not None:
         record(session, staff_id=row.staff_id, action="signout", now=now)
         session.delete(row)

@@ -28,7 +28,9 @@ State = Literal["on_track", "at_risk", "breached", "met"]
 def plan(ticket: Ticket, *, book: FlowBook, calendar: WorkingCalendar, now: datetime) -> None:
     """Set every stage's due time from `now` (a new or reopened ticket)."""
     days = book.office.service_standards.days(ticket.kind, ticket.category)
-    ticket.sla = {stage: {"due": calendar.due_after(now, count).isoformat(), "met": None} for stage, count in days.items()}
+    ticket.sla = {
+        stage: {"due": calendar.due_after(now, count).isoformat(), "met": None} for stage, count in days.items()
+    }
     _point_at_next(ticket)
 
 
@@ -43,7 +45,9 @@ def meet(ticket: Ticket, action: str, now: datetime) -> None:
 
 
 def _point_at_next(ticket: Ticket) -> None:
-    open_stages = [(datetime.fromisoformat(e["due"]), stage) for stage, e in (ticket.sla or {}).items() if e["met"] is None]
+    open_stages = [
+        (datetime.fromisoformat(e["due"]), stage) for stage, e in (ticket.sla or {}).items() if e["met"] is None
+    ]
     due, stage = min(open_stages) if open_stages else (None, None)
     ticket.due_at, ticket.sla_stage = due, stage
 

@@ -41,8 +41,9 @@ class Scope:
     categories: list[str]
 
 
-def check_scope(book: FlowBook, *, role: str, team: str | None, districts: Sequence[str],
-                categories: Sequence[str]) -> Scope:
+def check_scope(
+    book: FlowBook, *, role: str, team: str | None, districts: Sequence[str], categories: Sequence[str]
+) -> Scope:
     """Validate against the office's configuration; an unknown code is an error, not a silent miss."""
     if role not in ROLES:
         raise StaffError(f"role must be one of {', '.join(ROLES)}")
@@ -60,8 +61,18 @@ def check_scope(book: FlowBook, *, role: str, team: str | None, districts: Seque
     return Scope(role, team, sorted(set(districts)), sorted(set(categories)))
 
 
-def add_staff(session: Session, *, book: FlowBook, name: str, scope: Scope, telegram_user_id: str | None,
-              whatsapp_number: str | None, language: str, by: audit.Actor, now: datetime) -> Staff:
+def add_staff(
+    session: Session,
+    *,
+    book: FlowBook,
+    name: str,
+    scope: Scope,
+    telegram_user_id: str | None,
+    whatsapp_number: str | None,
+    language: str,
+    by: audit.Actor,
+    now: datetime,
+) -> Staff:
     name = " ".join(name.split())
     if not name:
         raise StaffError("a name is needed")
@@ -73,13 +84,27 @@ def add_staff(session: Session, *, book: FlowBook, name: str, scope: Scope, tele
         whatsapp_number = whatsapp_id(whatsapp_number)
     if whatsapp_number and staff_by_platform(session, channel="whatsapp", external_id=whatsapp_number):
         raise StaffError(f"WhatsApp number {whatsapp_number} is already staff")
-    staff = Staff(name=name[:128], role=scope.role, team=scope.team, districts=scope.districts,
-                  categories=scope.categories, telegram_user_id=telegram_user_id, whatsapp_number=whatsapp_number,
-                  language=language, created_at=now)
+    staff = Staff(
+        name=name[:128],
+        role=scope.role,
+        team=scope.team,
+        districts=scope.districts,
+        categories=scope.categories,
+        telegram_user_id=telegram_user_id,
+        whatsapp_number=whatsapp_number,
+        language=language,
+        created_at=now,
+    )
     session.add(staff)
     session.flush()
-    audit.record_by(session, actor=by, action="staff.add", subject=f"staff:{staff.id}", now=now,
-                    data={"name": staff.name, "role": scope.role, "team": scope.team, "districts": scope.districts})
+    audit.record_by(
+        session,
+        actor=by,
+        action="staff.add",
+        subject=f"staff:{staff.id}",
+        now=now,
+        data={"name": staff.name, "role": scope.role, "team": scope.team, "districts": scope.districts},
+    )
     return staff
 
 
@@ -93,19 +118,33 @@ def whatsapp_id(number: str) -> str:
 
 
 def create_invite(session: Session, *, book: FlowBook, scope: Scope, by: audit.Actor, now: datetime) -> StaffInvite:
-    invite = StaffInvite(code=INVITE_PREFIX + secrets.token_urlsafe(16), role=scope.role, team=scope.team,
-                         districts=scope.districts, categories=scope.categories, created_at=now,
-                         expires_at=now + timedelta(hours=book.office.invite_valid_hours))
+    invite = StaffInvite(
+        code=INVITE_PREFIX + secrets.token_urlsafe(16),
+        role=scope.role,
+        team=scope.team,
+        districts=scope.districts,
+        categories=scope.categories,
+        created_at=now,
+        expires_at=now + timedelta(hours=book.office.invite_valid_hours),
+    )
     session.add(invite)
     session.flush()
-    audit.record_by(session, actor=by, action="staff.invite", subject=f"invite:{invite.id}", now=now,
-                    data={"role": scope.role, "team": scope.team, "districts": scope.districts})
+    audit.record_by(
+        session,
+        actor=by,
+        action="staff.invite",
+        subject=f"invite:{invite.id}",
+        now=now,
+        data={"role": scope.role, "team": scope.team, "districts": scope.districts},
+    )
     return invite
 
 
 def redeem_invite(session: Session, *, code: str, contact: Contact, now: datetime) -> Staff | str:
     """Make the contact a staff member; or a reason code (unknown, used, expired, already_staff)."""
-    invite = session.execute(select(StaffInvite).where(col(StaffInvite.code) == code).with_for_update()).scalars().first()
+    invite = (
+        session.execute(select(StaffInvite).where(col(StaffInvite.code) == code).with_for_update()).scalars().first()
+    )
     if invite is None:
         return "unknown"
     if invite.used_at is not None:
@@ -114,9 +153,15 @@ def redeem_invite(session: Session, *, code: str, contact: Contact, now: datetim
         return "expired"
     if staff_for_contact(session, contact) is not None:
         return "already_staff"
-    staff = Staff(name=(contact.display_name or f"Staff {contact.external_id}")[:128], role=invite.role,
-                  team=invite.team, districts=list(invite.districts), categories=list(invite.categories),
-                  language=contact.language, created_at=now)
+    staff = Staff(
+        name=(contact.display_name or f"Staff {contact.external_id}")[:128],
+        role=invite.role,
+        team=invite.team,
+        districts=list(invite.districts),
+        categories=list(invite.categories),
+        language=contact.language,
+        created_at=now,
+    )
     setattr(staff, _PLATFORM_FIELD[contact.channel], contact.external_id)
     session.add(staff)
     session.flush()
@@ -142,8 +187,15 @@ def contact_for_staff(session: Session, staff: Staff, now: datetime) -> Contact 
     """Where to reach a staff member: their Telegram private chat (chat id = user id), else WhatsApp."""
     for channel, external_id in (("telegram", staff.telegram_user_id), ("whatsapp", staff.whatsapp_number)):
         if external_id:
-            return repo.get_or_create_contact(session, channel=channel, external_id=external_id, chat_id=external_id,
-                                              language=staff.language, display_name=staff.name, now=now)
+            return repo.get_or_create_contact(
+                session,
+                channel=channel,
+                external_id=external_id,
+                chat_id=external_id,
+                language=staff.language,
+                display_name=staff.name,
+                now=now,
+            )
     return None
 
 
@@ -167,6 +219,7 @@ def set_status(session: Session, *, staff_id: int, status: str, by: audit.Actor,
     staff.status = status
     if status == "disabled":
         signin.close_all_sessions(session, staff_id=staff_id)
-    audit.record_by(session, actor=by, action="staff.status", subject=f"staff:{staff_id}", now=now,
-                    data={"status": status})
+    audit.record_by(
+        session, actor=by, action="staff.status", subject=f"staff:{staff_id}", now=now, data={"status": status}
+    )
     return staff

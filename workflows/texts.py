@@ -29,8 +29,11 @@ PARAM_CHARS = 100  # longer values (a question, a resolution) reach a template t
 def template_params(context: Mapping[str, Any]) -> dict[str, str]:
     """The short plain values of a message's context (a ticket number, a date), kept with the
     message so that a channel's pre-approved template can name them."""
-    return {name: str(value) for name, value in context.items()
-            if isinstance(value, (str, int)) and not isinstance(value, bool) and len(str(value)) <= PARAM_CHARS}
+    return {
+        name: str(value)
+        for name, value in context.items()
+        if isinstance(value, (str, int)) and not isinstance(value, bool) and len(str(value)) <= PARAM_CHARS
+    }
 
 
 class Texts:
@@ -57,7 +60,8 @@ class Texts:
         found = {
             str(p.relative_to(self.directory)).rsplit(".", 2)[0]
             for p in self.directory.rglob("*.j2")
-            if "/" in str(p.relative_to(self.directory)) and not p.name.startswith("_")
+            if "/" in str(p.relative_to(self.directory))
+            and not p.name.startswith("_")
             and not str(p.relative_to(self.directory)).startswith(("web/", "console/"))
         }
         return sorted(found)

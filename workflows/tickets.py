@@ -15,8 +15,18 @@ from workflows.validation.ticket_number import format_ticket_number
 
 # Answers that are ticket columns; any other answer an office adds goes into `details`.
 COLUMNS = (
-    "category_group", "category", "subject", "person_name", "person_nik", "person_age",
-    "person_sex", "address", "district_code", "village_code", "description", "reporter_phone",
+    "category_group",
+    "category",
+    "subject",
+    "person_name",
+    "person_nik",
+    "person_age",
+    "person_sex",
+    "address",
+    "district_code",
+    "village_code",
+    "description",
+    "reporter_phone",
     "source",
 )
 
@@ -27,15 +37,22 @@ def allocate_number(session: Session, *, prefix: str, year: int) -> str:
 
 
 def open_ticket(
-    session: Session, *, book: FlowBook, contact: Contact, flow: str, answers: Mapping[str, Any],
-    year: int, now: datetime,
+    session: Session,
+    *,
+    book: FlowBook,
+    contact: Contact,
+    flow: str,
+    answers: Mapping[str, Any],
+    year: int,
+    now: datetime,
 ) -> Ticket:
     """Create the ticket, link its photos and log its creation, in the caller's transaction."""
     columns = {key: answers[key] for key in COLUMNS if answers.get(key) is not None}
     location = answers.get("location") or {}
     photos = list(answers.get("photos") or [])
     details = {
-        key: value for key, value in answers.items()
+        key: value
+        for key, value in answers.items()
         if key not in COLUMNS and key not in ("location", "photos") and value is not None
     }
     ticket = Ticket(
@@ -54,10 +71,15 @@ def open_ticket(
     )
     session.add(ticket)
     session.flush()
-    linked = repo.link_attachments(session, ticket_id=stored_id(ticket), contact_id=stored_id(contact),
-                                   attachment_ids=photos)
+    linked = repo.link_attachments(
+        session, ticket_id=stored_id(ticket), contact_id=stored_id(contact), attachment_ids=photos
+    )
     repo.add_event(
-        session, ticket_id=stored_id(ticket), actor=f"citizen:{contact.id}", kind="created", at=now,
+        session,
+        ticket_id=stored_id(ticket),
+        actor=f"citizen:{contact.id}",
+        kind="created",
+        at=now,
         data={"channel": contact.channel, "source": answers.get("source"), "photos": linked, "flow": flow},
     )
     return ticket

@@ -32,8 +32,9 @@ CHANNELS: tuple[ChannelSpec, ...] = (
 INSTALLED = web.AppKey("channels", dict[str, Channel])  # name → the built channel, in the order they start
 
 
-def load_settings(env: Mapping[str, str] | None = None, *, channels: Sequence[ChannelSpec] = CHANNELS,
-                  **overrides: Any) -> Settings:
+def load_settings(
+    env: Mapping[str, str] | None = None, *, channels: Sequence[ChannelSpec] = CHANNELS, **overrides: Any
+) -> Settings:
     """The settings from the environment (see `bot.settings.read_settings`), with every
     channel's own variables; then each channel checks its own, so a half-set channel stops
     start-up with the variable's name."""

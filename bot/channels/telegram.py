@@ -67,8 +67,13 @@ def parse(update: Update) -> tuple[Envelope, Any] | None:
     else:
         return None
     envelope = Envelope(
-        channel=CHANNEL, external_id=str(user.id), chat_id=str(chat.id), event=event,
-        message_id=f"u{update.update_id}", language_hint=user.language_code, display_name=user.full_name[:128],
+        channel=CHANNEL,
+        external_id=str(user.id),
+        chat_id=str(chat.id),
+        event=event,
+        message_id=f"u{update.update_id}",
+        language_hint=user.language_code,
+        display_name=user.full_name[:128],
     )
     return envelope, photo_ref
 
@@ -97,8 +102,10 @@ def keyboard(message: OutMessage) -> Any:
         return ReplyKeyboardMarkup(rows, resize_keyboard=True, one_time_keyboard=True)
     if message.options:
         return InlineKeyboardMarkup(
-            [[InlineKeyboardButton(option.title, callback_data=f"{message.step or ''}|{option.value}")]
-             for option in message.options]
+            [
+                [InlineKeyboardButton(option.title, callback_data=f"{message.step or ''}|{option.value}")]
+                for option in message.options
+            ]
         )
     return ReplyKeyboardRemove()
 
@@ -114,8 +121,13 @@ class TelegramChannel:
         self.runner = runner
         request = AiohttpRequest(connections=64)
         poll_request = AiohttpRequest(connections=2)
-        self.bot = Bot(settings.telegram_bot_token, base_url=settings.telegram_api_base_url,
-                       base_file_url=settings.telegram_file_base_url, request=request, get_updates_request=poll_request)
+        self.bot = Bot(
+            settings.telegram_bot_token,
+            base_url=settings.telegram_api_base_url,
+            base_file_url=settings.telegram_file_base_url,
+            request=request,
+            get_updates_request=poll_request,
+        )
         # We call sendMessage through do_api_request on purpose (see `send`); PTB suggests the
         # typed method instead, which parses every answer into a Message we do not need.
         warnings.filterwarnings("ignore", message="Please use 'Bot.sendMessage'", category=PTBUserWarning)
@@ -127,15 +139,22 @@ class TelegramChannel:
     async def start(self) -> None:
         await self.bot.initialize()
         if self.settings.telegram_webhook_url:
-            await self.bot.set_webhook(self.settings.telegram_webhook_url, secret_token=self.settings.telegram_webhook_secret,
-                                       allowed_updates=ALLOWED_UPDATES)
+            await self.bot.set_webhook(
+                self.settings.telegram_webhook_url,
+                secret_token=self.settings.telegram_webhook_secret,
+                allowed_updates=ALLOWED_UPDATES,
+            )
             log.info("telegram: webhook set")
             return
         queue: asyncio.Queue[object] = asyncio.Queue()
         self.updater = Updater(self.bot, queue)
         await self.updater.initialize()
-        await self.updater.start_polling(allowed_updates=ALLOWED_UPDATES, timeout=timedelta(seconds=10),
-                                         bootstrap_retries=-1, error_callback=self._polling_error)
+        await self.updater.start_polling(
+            allowed_updates=ALLOWED_UPDATES,
+            timeout=timedelta(seconds=10),
+            bootstrap_retries=-1,
+            error_callback=self._polling_error,
+        )
         self._consumer = asyncio.create_task(self._consume(queue))
         log.info("telegram: polling")
 
@@ -202,7 +221,9 @@ class TelegramChannel:
         try:
             await self.bot.answer_callback_query(query.id)
             if isinstance(query.message, Message) and query.message.reply_markup is not None:
-                await self.bot.edit_message_reply_markup(query.message.chat.id, query.message.message_id, reply_markup=None)
+                await self.bot.edit_message_reply_markup(
+                    query.message.chat.id, query.message.message_id, reply_markup=None
+                )
         except TelegramError as error:
             log.debug("telegram: acknowledging a press failed: %s", error)
 
@@ -256,7 +277,9 @@ class TelegramChannel:
         path = (self.settings.attachments_dir / (message.photo or "")).resolve()
         if not path.is_file() or self.settings.attachments_dir.resolve() not in path.parents:
             log.warning("telegram: photo %s is missing; sending the caption alone", message.photo)
-            sent = await self.bot.do_api_request("sendMessage", api_kwargs={"chat_id": int(chat_id), "text": message.text})
+            sent = await self.bot.do_api_request(
+                "sendMessage", api_kwargs={"chat_id": int(chat_id), "text": message.text}
+            )
         else:
             caption = message.text[:CAPTION_LIMIT]
             data = await asyncio.to_thread(path.read_bytes)

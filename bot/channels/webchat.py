@@ -36,7 +36,9 @@ STATIC_DIR = TEMPLATES_DIR / "web" / "static"
 
 
 def pages_environment(directory: Path = TEMPLATES_DIR) -> Environment:
-    return Environment(loader=FileSystemLoader(str(directory)), autoescape=select_autoescape(["html", "j2"]), auto_reload=False)
+    return Environment(
+        loader=FileSystemLoader(str(directory)), autoescape=select_autoescape(["html", "j2"]), auto_reload=False
+    )
 
 
 def _external_id(token: str) -> str:
@@ -62,8 +64,14 @@ def _guard(request: web.Request) -> None:
 
 def _envelope(request: web.Request, token: str, client_id: str, event: Inbound) -> Envelope:
     external = _external_id(token)
-    return Envelope(channel=CHANNEL, external_id=external, chat_id=external, event=event,
-                    message_id=f"{external}:{client_id}", language_hint=_language(request))
+    return Envelope(
+        channel=CHANNEL,
+        external_id=external,
+        chat_id=external,
+        event=event,
+        message_id=f"{external}:{client_id}",
+        language_hint=_language(request),
+    )
 
 
 def _event(body: dict[str, Any]) -> Inbound:
@@ -76,7 +84,6 @@ def _event(body: dict[str, Any]) -> Inbound:
     return Inbound(kind="unsupported", media="other")
 
 
-
 class WebChat:
     """The page and its API; replies stay in the outbox for the page to read (it does not push)."""
 
@@ -87,8 +94,13 @@ class WebChat:
         self.pages = pages or pages_environment()
 
     def routes(self) -> Sequence[web.AbstractRouteDef]:
-        return [web.get("/", self.page), web.post("/api/chat/send", self.send), web.post("/api/chat/photo", self.photo),
-                web.get("/api/chat/messages", self.messages), web.static("/static/", STATIC_DIR, append_version=True)]
+        return [
+            web.get("/", self.page),
+            web.post("/api/chat/send", self.send),
+            web.post("/api/chat/photo", self.photo),
+            web.get("/api/chat/messages", self.messages),
+            web.static("/static/", STATIC_DIR, append_version=True),
+        ]
 
     async def start(self) -> None:
         """Nothing to open: the page comes to us."""
@@ -102,8 +114,15 @@ class WebChat:
         body = template.render(lang=language, strings=self.pages.get_template(f"web/strings.{language}.j2").module)
         response = web.Response(text=body, content_type="text/html")
         if not request.cookies.get(COOKIE):
-            response.set_cookie(COOKIE, secrets.token_urlsafe(32), httponly=True, samesite="Lax",
-                                secure=request.secure, max_age=60 * 60 * 24 * 90, path="/")
+            response.set_cookie(
+                COOKIE,
+                secrets.token_urlsafe(32),
+                httponly=True,
+                samesite="Lax",
+                secure=request.secure,
+                max_age=60 * 60 * 24 * 90,
+                path="/",
+            )
         response.headers["Content-Security-Policy"] = "default-src 'self'; img-src 'self' data: blob:"
         response.headers["X-Content-Type-Options"] = "nosniff"
         return response

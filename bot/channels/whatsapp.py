@@ -89,8 +89,15 @@ class WhatsAppChannel:
 
     name = CHANNEL
 
-    def __init__(self, settings: Settings, runner: Runner, db: Database, texts: Texts, templates: TemplateBook,
-                 clock: Clock = utc_now) -> None:
+    def __init__(
+        self,
+        settings: Settings,
+        runner: Runner,
+        db: Database,
+        texts: Texts,
+        templates: TemplateBook,
+        clock: Clock = utc_now,
+    ) -> None:
         assert _enabled(settings)
         self.settings = settings
         self.runner = runner
@@ -108,8 +115,9 @@ class WhatsAppChannel:
 
     # ------------------------------------------------------------------ lifecycle
     async def start(self) -> None:
-        self._http = aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=30),
-                                           connector=aiohttp.TCPConnector(limit=64))
+        self._http = aiohttp.ClientSession(
+            timeout=aiohttp.ClientTimeout(total=30), connector=aiohttp.TCPConnector(limit=64)
+        )
 
     async def stop(self) -> None:
         if self._http is not None:
@@ -166,8 +174,11 @@ class WhatsAppChannel:
                 return
             await asyncio.sleep(REPORT_PAUSE * (attempt + 1))
             waiting = [r for r in waiting if not await self.db.run(self._apply_report, r)]
-        log.warning("whatsapp: %d failure report(s) match no message of ours: %s", len(waiting),
-                    ", ".join(f"{r.error_code}" for r in waiting))
+        log.warning(
+            "whatsapp: %d failure report(s) match no message of ours: %s",
+            len(waiting),
+            ", ".join(f"{r.error_code}" for r in waiting),
+        )
 
     def _apply_report(self, session: Any, report: outbox.DeliveryReport) -> bool:
         """A message WhatsApp refused for later goes out again: after the window closed, as a
@@ -257,7 +268,11 @@ class WhatsAppChannel:
         if seen is not None and self.clock() - seen < limit:
             return True
         contact = await self.db.run(repo.find_contact, channel=CHANNEL, external_id=chat_id)
-        return contact is not None and contact.last_inbound_at is not None and self.clock() - contact.last_inbound_at < limit
+        return (
+            contact is not None
+            and contact.last_inbound_at is not None
+            and self.clock() - contact.last_inbound_at < limit
+        )
 
     async def _window_closed(self, chat_id: str, sent_at: datetime) -> None:
         """WhatsApp says so (131047) whatever our record says: believe it until they write."""
@@ -270,7 +285,7 @@ class WhatsAppChannel:
         if message.photo is not None:
             return await self._send_photo(chat_id, message)
         sent = None
-        for request in requests_for(message, self._labels(message.language))[progress.skip:]:
+        for request in requests_for(message, self._labels(message.language))[progress.skip :]:
             sent = await self._post_message(chat_id, request)
             progress.done += 1
         return sent
@@ -288,8 +303,12 @@ class WhatsAppChannel:
         except GraphError as error:
             if error.code not in TEMPLATE_CODES:
                 raise
-            log.error("whatsapp: template %s was refused (%s %s); fix it in WhatsApp Manager or whatsapp_templates.yaml",
-                      request.name, error.code, error.message)
+            log.error(
+                "whatsapp: template %s was refused (%s %s); fix it in WhatsApp Manager or whatsapp_templates.yaml",
+                request.name,
+                error.code,
+                error.message,
+            )
             raise HoldForReply(f"template {request.name}: {error.code} {error.message}") from error
         if request.held and await self._window_open(chat_id):
             await self._send_free_form(chat_id, message, Progress(0))
@@ -307,11 +326,16 @@ class WhatsAppChannel:
         form = aiohttp.FormData()
         form.add_field("messaging_product", "whatsapp")
         form.add_field("type", content_type)
-        form.add_field("file", data, filename=path.stem + (mimetypes.guess_extension(content_type, strict=False) or ".jpg"),
-                       content_type=content_type)
+        form.add_field(
+            "file",
+            data,
+            filename=path.stem + (mimetypes.guess_extension(content_type, strict=False) or ".jpg"),
+            content_type=content_type,
+        )
         uploaded = await self._call(f"{self.api}/{self.settings.whatsapp_phone_number_id}/media", data=form)
-        return await self._post_message(chat_id, {"type": "image", "image": {"id": uploaded["id"],
-                                                                            "caption": message.text[:CAPTION_LIMIT]}})
+        return await self._post_message(
+            chat_id, {"type": "image", "image": {"id": uploaded["id"], "caption": message.text[:CAPTION_LIMIT]}}
+        )
 
     async def _post_message(self, chat_id: str, request: dict[str, Any]) -> str | None:
         body = {"messaging_product": "whatsapp", "recipient_type": "individual", "to": chat_id, **request}
@@ -373,8 +397,12 @@ def _failure(error: GraphError, parts_done: int = 0) -> Exception:
 
 
 def _secrets(settings: Settings) -> dict[str, str | None]:
-    return {"WHATSAPP_ACCESS_TOKEN": settings.whatsapp_access_token, "WHATSAPP_PHONE_NUMBER_ID": settings.whatsapp_phone_number_id,
-            "WHATSAPP_APP_SECRET": settings.whatsapp_app_secret, "WHATSAPP_VERIFY_TOKEN": settings.whatsapp_verify_token}
+    return {
+        "WHATSAPP_ACCESS_TOKEN": settings.whatsapp_access_token,
+        "WHATSAPP_PHONE_NUMBER_ID": settings.whatsapp_phone_number_id,
+        "WHATSAPP_APP_SECRET": settings.whatsapp_app_secret,
+        "WHATSAPP_VERIFY_TOKEN": settings.whatsapp_verify_token,
+    }
 
 
 def _enabled(settings: Settings) -> bool:

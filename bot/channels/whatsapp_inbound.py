@@ -50,7 +50,11 @@ def read_delivery(payload: Any) -> tuple[list[Incoming], list[DeliveryReport]]:
     incoming: list[Incoming] = []
     reports: list[DeliveryReport] = []
     for value in _values(payload):
-        names = {c.get("wa_id"): (c.get("profile") or {}).get("name") for c in value.get("contacts") or () if isinstance(c, dict)}
+        names = {
+            c.get("wa_id"): (c.get("profile") or {}).get("name")
+            for c in value.get("contacts") or ()
+            if isinstance(c, dict)
+        }
         for message in value.get("messages") or ():
             item = _message(message, names)
             if item is not None:
@@ -80,8 +84,15 @@ def _message(message: Any, names: dict[Any, Any]) -> Incoming | None:
     event, media = _event(kind, message)
     wa_id = str(message["from"])
     name = names.get(wa_id)
-    envelope = Envelope(channel=CHANNEL, external_id=wa_id, chat_id=wa_id, event=event, message_id=str(message["id"]),
-                        display_name=str(name)[:128] if name else None, phone=normalize_phone("+" + wa_id))
+    envelope = Envelope(
+        channel=CHANNEL,
+        external_id=wa_id,
+        chat_id=wa_id,
+        event=event,
+        message_id=str(message["id"]),
+        display_name=str(name)[:128] if name else None,
+        phone=normalize_phone("+" + wa_id),
+    )
     media_id, media_type = media or (None, None)
     return Incoming(envelope, media_id, media_type, written_at=_time(message.get("timestamp")))
 
@@ -118,10 +129,13 @@ def _status(status: Any) -> DeliveryReport | None:
     error = errors[0] if errors and isinstance(errors[0], dict) else {}
     code = error.get("code")
     detail = (error.get("error_data") or {}).get("details") or error.get("message") or error.get("title")
-    return DeliveryReport(external_id=str(status["id"]), status=str(status["status"]),
-                          at=_time(status.get("timestamp")) or datetime.now(UTC),
-                          error_code=int(code) if isinstance(code, (int, str)) and str(code).isdigit() else None,
-                          error=str(detail)[:400] if detail else None)
+    return DeliveryReport(
+        external_id=str(status["id"]),
+        status=str(status["status"]),
+        at=_time(status.get("timestamp")) or datetime.now(UTC),
+        error_code=int(code) if isinstance(code, (int, str)) and str(code).isdigit() else None,
+        error=str(detail)[:400] if detail else None,
+    )
 
 
 def _time(value: Any) -> datetime | None:

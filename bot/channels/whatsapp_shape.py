@@ -24,7 +24,6 @@ ROWS_MAX, ROW_TITLE_MAX, ROW_DESCRIPTION_MAX = 10, 24, 72
 LIST_BUTTON_MAX = 20
 
 
-
 @dataclass(frozen=True)
 class Labels:
     """Words of our own that WhatsApp's shapes need, in the reader's language (from templates)."""
@@ -43,8 +42,11 @@ def requests_for(message: OutMessage, labels: Labels) -> list[dict[str, Any]]:
     if message.request == "location":
         *before, last = split_text(message.text, INTERACTIVE_BODY_LIMIT)
         requests = [_text(part) for part in before]
-        requests.append(_interactive({"type": "location_request_message", "body": {"text": last},
-                                      "action": {"name": "send_location"}}))
+        requests.append(
+            _interactive(
+                {"type": "location_request_message", "body": {"text": last}, "action": {"name": "send_location"}}
+            )
+        )
         if message.options:
             requests += _choices(message, labels.or_choose, labels)
         return requests
@@ -58,16 +60,25 @@ def _choices(message: OutMessage, text: str, labels: Labels) -> list[dict[str, A
     if len(options) <= BUTTONS_MAX and all(len(o.title) <= BUTTON_TITLE_MAX and not o.description for o in options):
         *before, last = split_text(text, INTERACTIVE_BODY_LIMIT)
         buttons = [{"type": "reply", "reply": {"id": reply_id(message, o), "title": o.title}} for o in options]
-        return [*(_text(part) for part in before),
-                _interactive({"type": "button", "body": {"text": last}, "action": {"buttons": buttons}})]
+        return [
+            *(_text(part) for part in before),
+            _interactive({"type": "button", "body": {"text": last}, "action": {"buttons": buttons}}),
+        ]
     *before, last = split_text(text, LIST_BODY_LIMIT)
     requests = [_text(part) for part in before]
-    pages = [options[start:start + ROWS_MAX] for start in range(0, len(options), ROWS_MAX)]
+    pages = [options[start : start + ROWS_MAX] for start in range(0, len(options), ROWS_MAX)]
     label = labels.choose[:LIST_BUTTON_MAX]
     for number, page in enumerate(pages, start=1):
         body = last if number == 1 else f"{_first_line(last)} ({number}/{len(pages)})"
-        requests.append(_interactive({"type": "list", "body": {"text": body},
-                                      "action": {"button": label, "sections": [{"rows": _rows(message, page)}]}}))
+        requests.append(
+            _interactive(
+                {
+                    "type": "list",
+                    "body": {"text": body},
+                    "action": {"button": label, "sections": [{"rows": _rows(message, page)}]},
+                }
+            )
+        )
     return requests
 
 

@@ -105,8 +105,14 @@ def template_for(book: TemplateBook, message: OutMessage) -> TemplateRequest:
     components: list[dict[str, Any]] = [{"type": "body", "parameters": parameters}] if parameters else []
     carried = message.options[: spec.quick_replies]
     for index, option in enumerate(carried):
-        components.append({"type": "button", "sub_type": "quick_reply", "index": str(index),
-                           "parameters": [{"type": "payload", "payload": f"{message.step or ''}|{option.value}"}]})
+        components.append(
+            {
+                "type": "button",
+                "sub_type": "quick_reply",
+                "index": str(index),
+                "parameters": [{"type": "payload", "payload": f"{message.step or ''}|{option.value}"}],
+            }
+        )
     held = cut or len(carried) < len(message.options) or message.photo is not None or message.request is not None
     language = book.language_codes.get(message.language, next(iter(book.language_codes.values())))
     template = {"name": spec.name, "language": {"code": language}, "components": components}

@@ -40,13 +40,28 @@ async def home(request: web.Request) -> web.Response:
     raise web.HTTPSeeOther(PREFIX + "/queue")
 
 
-def setup(app: web.Application, *, settings: Settings, db: Database, services: Services, clock: Clock,
-          channels: tuple[str, ...]) -> None:
+def setup(
+    app: web.Application,
+    *,
+    settings: Settings,
+    db: Database,
+    services: Services,
+    clock: Clock,
+    channels: tuple[str, ...],
+) -> None:
     """Mount the console. `channels`: the names of the channels this server knows (switched on
     or not: their tickets stay), which the queue filters by, besides the desk."""
     pages = pages_environment()
-    app[CONSOLE] = Console(settings=settings, db=db, services=services, clock=clock, pages=pages, words=Words(),
-                           secret=load_secret(settings.data_dir), channels=(*channels, assisted.DESK))
+    app[CONSOLE] = Console(
+        settings=settings,
+        db=db,
+        services=services,
+        clock=clock,
+        pages=pages,
+        words=Words(),
+        secret=load_secret(settings.data_dir),
+        channels=(*channels, assisted.DESK),
+    )
     app.middlewares.append(console_middleware)
     app.router.add_static(PREFIX + "/static/", STATIC_DIR, append_version=True, name="console_static")
     static = app.router["console_static"]

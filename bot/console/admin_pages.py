@@ -21,7 +21,7 @@ from sqlmodel import Session
 
 from bot.console.core import PREFIX, console_of, form_of, not_found, redirect, render, require_role
 from bot.settings import Settings
-from storage.models import Staff
+from storage.models import Staff, stored_id
 from workflows import config_store, signin
 from workflows import staff as records
 from workflows.console import district_import
@@ -59,16 +59,24 @@ async def _versions(request: web.Request) -> dict[str, int]:
     return await console.run(read)
 
 
-async def _save(request: web.Request, name: str, edit: config_store.Edit, *, done: str, again: Page,
-                **again_args: Any) -> web.Response:
+async def _save(
+    request: web.Request, name: str, edit: config_store.Edit, *, done: str, again: Page, **again_args: Any
+) -> web.Response:
     """Store one change and use it at once; a refused one shows the page again with why."""
     console = console_of(request)
     staff = _admin(request)
     form = await form_of(request)
     try:
         version = config_store.number(form.get("version")) or 0
-        book = await console.run(config_store.change, book=console.services.book, name=name, edit=edit, version=version,
-                                 staff_id=staff.id, now=console.now())
+        book = await console.run(
+            config_store.change,
+            book=console.services.book,
+            name=name,
+            edit=edit,
+            version=version,
+            staff_id=staff.id,
+            now=console.now(),
+        )
     except config_store.Refused as refused:
         return await again(request, refused=refused, status=400, **again_args)
     console.services.use_book(book)
@@ -84,32 +92,56 @@ async def index_page(request: web.Request) -> web.Response:
     _admin(request)
     console = console_of(request)
     before = request.query.get("before", "")
-    page = await console.run(config_store.trail, before_id=int(before) if before.isdigit() and len(before) < 12 else None)
+    page = await console.run(
+        config_store.trail, before_id=int(before) if before.isdigit() and len(before) < 12 else None
+    )
     return render(request, "console/admin/index.html", trail=page)
 
 
 # ---------------------------------------------------------------------- areas
-async def areas_page(request: web.Request, *, refused: config_store.Refused | None = None, status: int = 200) -> web.Response:
+async def areas_page(
+    request: web.Request, *, refused: config_store.Refused | None = None, status: int = 200
+) -> web.Response:
     _admin(request)
     versions = await _versions(request)
-    return render(request, "console/admin/areas.html", status=status, version=versions["areas"], refused=refused,
-                  saved="saved" in request.query)
+    return render(
+        request,
+        "console/admin/areas.html",
+        status=status,
+        version=versions["areas"],
+        refused=refused,
+        saved="saved" in request.query,
+    )
 
 
-async def district_page(request: web.Request, *, refused: config_store.Refused | None = None, status: int = 200) -> web.Response:
+async def district_page(
+    request: web.Request, *, refused: config_store.Refused | None = None, status: int = 200
+) -> web.Response:
     _admin(request)
     versions = await _versions(request)
     district = console_of(request).services.book.areas.district(request.match_info["code"])
     if district is None:
         raise not_found(request)
-    return render(request, "console/admin/district.html", status=status, district=district, version=versions["areas"],
-                  refused=refused, saved="saved" in request.query)
+    return render(
+        request,
+        "console/admin/district.html",
+        status=status,
+        district=district,
+        version=versions["areas"],
+        refused=refused,
+        saved="saved" in request.query,
+    )
 
 
 async def district_add(request: web.Request) -> web.Response:
     form = await form_of(request)
-    edit = partial(config_store.add_district, code=_text(form, "code", 16), name=_text(form, "name"),
-                   village_code=_text(form, "village_code", 16), village_name=_text(form, "village_name"))
+    edit = partial(
+        config_store.add_district,
+        code=_text(form, "code", 16),
+        name=_text(form, "name"),
+        village_code=_text(form, "village_code", 16),
+        village_name=_text(form, "village_name"),
+    )
     return await _save(request, "areas", edit, done=ADMIN + "/areas", again=areas_page)
 
 
@@ -123,7 +155,9 @@ async def district_rename(request: web.Request) -> web.Response:
 async def village_add(request: web.Request) -> web.Response:
     code = request.match_info["code"]
     form = await form_of(request)
-    edit = partial(config_store.add_village, code=f"{code}.{_text(form, 'number', 8).strip()}", name=_text(form, "name"))
+    edit = partial(
+        config_store.add_village, code=f"{code}.{_text(form, 'number', 8).strip()}", name=_text(form, "name")
+    )
     return await _save(request, "areas", edit, done=f"{ADMIN}/areas/{code}", again=district_page)
 
 
@@ -147,42 +181,80 @@ async def areas_import(request: web.Request) -> web.Response:
     if text is None:
         return await areas_page(request, refused=config_store.Refused("encoding"), status=400)
     if form.get("step") == "apply":
-        return await _save(request, "areas", partial(district_import.apply, text=text), done=ADMIN + "/areas",
-                           again=_import_page, text=text)
+        return await _save(
+            request,
+            "areas",
+            partial(district_import.apply, text=text),
+            done=ADMIN + "/areas",
+            again=_import_page,
+            text=text,
+        )
     return await _import_page(request, text=text)
 
 
-async def _import_page(request: web.Request, *, text: str, refused: config_store.Refused | None = None,
-                       status: int = 200) -> web.Response:
+async def _import_page(
+    request: web.Request, *, text: str, refused: config_store.Refused | None = None, status: int = 200
+) -> web.Response:
     versions = await _versions(request)
     plan = district_import.plan(console_of(request).services.book.areas, text)
-    return render(request, "console/admin/import.html", status=400 if plan.problems else status, plan=plan, text=text,
-                  version=versions["areas"], refused=refused)
+    return render(
+        request,
+        "console/admin/import.html",
+        status=400 if plan.problems else status,
+        plan=plan,
+        text=text,
+        version=versions["areas"],
+        refused=refused,
+    )
 
 
 # ---------------------------------------------------------------------- categories and service standards
-async def categories_page(request: web.Request, *, refused: config_store.Refused | None = None,
-                          status: int = 200) -> web.Response:
+async def categories_page(
+    request: web.Request, *, refused: config_store.Refused | None = None, status: int = 200
+) -> web.Response:
     _admin(request)
     await _versions(request)
-    return render(request, "console/admin/categories.html", status=status, refused=refused,
-                  saved="saved" in request.query)
+    return render(
+        request, "console/admin/categories.html", status=status, refused=refused, saved="saved" in request.query
+    )
 
 
-async def category_page(request: web.Request, *, refused: config_store.Refused | None = None, status: int = 200) -> web.Response:
+async def category_page(
+    request: web.Request, *, refused: config_store.Refused | None = None, status: int = 200
+) -> web.Response:
     _admin(request)
     versions = await _versions(request)
     book = console_of(request).services.book
     key = request.match_info["key"]
-    found = next(((kind, group, item) for kind in ("complaint", "service") for group in book.categories.groups(kind)
-                  for item in _group_and_types(group) if item.key == key), None)
+    found = next(
+        (
+            (kind, group, item)
+            for kind in ("complaint", "service")
+            for group in book.categories.groups(kind)
+            for item in _group_and_types(group)
+            if item.key == key
+        ),
+        None,
+    )
     if found is None:
         raise not_found(request)
     kind, group, item = found
     standards = book.office.service_standards
-    return render(request, "console/admin/category.html", status=status, kind=kind, group=group, item=item,
-                  is_group=item is group, own=standards.categories.get(key), defaults=getattr(standards, kind),
-                  stages=SLA_STAGES, versions=versions, refused=refused, saved="saved" in request.query)
+    return render(
+        request,
+        "console/admin/category.html",
+        status=status,
+        kind=kind,
+        group=group,
+        item=item,
+        is_group=item is group,
+        own=standards.categories.get(key),
+        defaults=getattr(standards, kind),
+        stages=SLA_STAGES,
+        versions=versions,
+        refused=refused,
+        saved="saved" in request.query,
+    )
 
 
 async def category_labels(request: web.Request) -> web.Response:
@@ -206,20 +278,35 @@ async def category_standards(request: web.Request) -> web.Response:
 async def category_add_type(request: web.Request) -> web.Response:
     group = request.match_info["key"]
     form = await form_of(request)
-    edit = partial(config_store.add_type, group=group, key=_text(form, "key", 32), label_id=_text(form, "label_id"),
-                   label_en=_text(form, "label_en"))
+    edit = partial(
+        config_store.add_type,
+        group=group,
+        key=_text(form, "key", 32),
+        label_id=_text(form, "label_id"),
+        label_en=_text(form, "label_en"),
+    )
     return await _save(request, "categories", edit, done=f"{ADMIN}/categories/{group}", again=category_page)
 
 
 # ---------------------------------------------------------------------- routing
-async def routing_page(request: web.Request, *, refused: config_store.Refused | None = None, status: int = 200) -> web.Response:
+async def routing_page(
+    request: web.Request, *, refused: config_store.Refused | None = None, status: int = 200
+) -> web.Response:
     _admin(request)
     versions = await _versions(request)
-    return render(request, "console/admin/routing.html", status=status, version=versions["office"], refused=refused,
-                  saved="saved" in request.query)
+    return render(
+        request,
+        "console/admin/routing.html",
+        status=status,
+        version=versions["office"],
+        refused=refused,
+        saved="saved" in request.query,
+    )
 
 
-async def rule_page(request: web.Request, *, refused: config_store.Refused | None = None, status: int = 200) -> web.Response:
+async def rule_page(
+    request: web.Request, *, refused: config_store.Refused | None = None, status: int = 200
+) -> web.Response:
     _admin(request)
     versions = await _versions(request)
     routing = console_of(request).services.book.office.routing
@@ -227,15 +314,27 @@ async def rule_page(request: web.Request, *, refused: config_store.Refused | Non
     if index is not None and not 0 <= index < len(routing):
         raise not_found(request)
     rule = routing[index] if index is not None else None
-    return render(request, "console/admin/rule.html", status=status, index=index, rule=rule, version=versions["office"],
-                  refused=refused)
+    return render(
+        request,
+        "console/admin/rule.html",
+        status=status,
+        index=index,
+        rule=rule,
+        version=versions["office"],
+        refused=refused,
+    )
 
 
 async def rule_save(request: web.Request) -> web.Response:
     index = _index(request) if "index" in request.match_info else None
     form = await form_of(request)
-    edit = partial(config_store.save_rule, index=index, team=_text(form, "team", 32), categories=form.getall("categories", []),
-                   districts=form.getall("districts", []))
+    edit = partial(
+        config_store.save_rule,
+        index=index,
+        team=_text(form, "team", 32),
+        categories=form.getall("categories", []),
+        districts=form.getall("districts", []),
+    )
     return await _save(request, "office", edit, done=ADMIN + "/routing", again=rule_page)
 
 
@@ -251,12 +350,19 @@ async def rule_remove(request: web.Request) -> web.Response:
 
 
 # ---------------------------------------------------------------------- referral agencies
-async def agencies_page(request: web.Request, *, refused: config_store.Refused | None = None,
-                        status: int = 200) -> web.Response:
+async def agencies_page(
+    request: web.Request, *, refused: config_store.Refused | None = None, status: int = 200
+) -> web.Response:
     _admin(request)
     versions = await _versions(request)
-    return render(request, "console/admin/agencies.html", status=status, version=versions["office"], refused=refused,
-                  saved="saved" in request.query)
+    return render(
+        request,
+        "console/admin/agencies.html",
+        status=status,
+        version=versions["office"],
+        refused=refused,
+        saved="saved" in request.query,
+    )
 
 
 async def agency_save(request: web.Request) -> web.Response:
@@ -264,23 +370,38 @@ async def agency_save(request: web.Request) -> web.Response:
     key = request.match_info.get("key")
 
     def edit(document: config_store.Document) -> dict[str, Any]:
-        return config_store.save_agency(document, key=key or _text(form, "key", 32), label_id=_text(form, "label_id"),
-                                  label_en=_text(form, "label_en"), new=key is None,
-                                  due_working_days=config_store.number(form.get("due_working_days")))
+        return config_store.save_agency(
+            document,
+            key=key or _text(form, "key", 32),
+            label_id=_text(form, "label_id"),
+            label_en=_text(form, "label_en"),
+            new=key is None,
+            due_working_days=config_store.number(form.get("due_working_days")),
+        )
 
     return await _save(request, "office", edit, done=ADMIN + "/agencies", again=agencies_page)
 
 
 # ---------------------------------------------------------------------- staff
-async def staff_page(request: web.Request, *, refused: str | None = None, detail: str = "", status: int = 200,
-                     invite: Any = None) -> web.Response:
+async def staff_page(
+    request: web.Request, *, refused: str | None = None, detail: str = "", status: int = 200, invite: Any = None
+) -> web.Response:
     _admin(request)
     console = console_of(request)
     await _versions(request)
     members = await console.run(lambda session: list(records.list_staff(session)))
-    return render(request, "console/admin/staff.html", status=status, members=members, refused=refused, detail=detail,
-                  invite=invite, links=_invite_links(console.settings, invite.code) if invite else {},
-                  roles=records.ROLES, saved="saved" in request.query)
+    return render(
+        request,
+        "console/admin/staff.html",
+        status=status,
+        members=members,
+        refused=refused,
+        detail=detail,
+        invite=invite,
+        links=_invite_links(console.settings, invite.code) if invite else {},
+        roles=records.ROLES,
+        saved="saved" in request.query,
+    )
 
 
 def _invite_links(settings: Settings, code: str) -> dict[str, str]:
@@ -295,8 +416,13 @@ def _invite_links(settings: Settings, code: str) -> dict[str, str]:
 
 
 def _scope(request: web.Request, form: Any) -> records.Scope:
-    return records.check_scope(console_of(request).services.book, role=_text(form, "role", 16),
-                               team=_text(form, "team", 32) or None, districts=form.getall("districts", []), categories=())
+    return records.check_scope(
+        console_of(request).services.book,
+        role=_text(form, "role", 16),
+        team=_text(form, "team", 32) or None,
+        districts=form.getall("districts", []),
+        categories=(),
+    )
 
 
 async def staff_add(request: web.Request) -> web.Response:
@@ -306,11 +432,17 @@ async def staff_add(request: web.Request) -> web.Response:
 
     def add(session: Session) -> Staff:
         scope = _scope(request, form)
-        member = records.add_staff(session, book=console.services.book, name=_text(form, "name", 128), scope=scope,
-                                   telegram_user_id=_text(form, "telegram_user_id", 32).strip() or None,
-                                   whatsapp_number=_text(form, "whatsapp_number", 32).strip() or None,
-                                   language=_text(form, "language", 8) if form.get("language") in LANGUAGES else "id",
-                                   by=admin.id, now=console.now())  # type: ignore[arg-type]
+        member = records.add_staff(
+            session,
+            book=console.services.book,
+            name=_text(form, "name", 128),
+            scope=scope,
+            telegram_user_id=_text(form, "telegram_user_id", 32).strip() or None,
+            whatsapp_number=_text(form, "whatsapp_number", 32).strip() or None,
+            language=_text(form, "language", 8) if form.get("language") in LANGUAGES else "id",
+            by=stored_id(admin),
+            now=console.now(),
+        )
         return member
 
     try:
@@ -328,8 +460,13 @@ async def staff_invite(request: web.Request) -> web.Response:
 
     def invite(session: Session) -> Any:
         scope = _scope(request, form)
-        return records.create_invite(session, book=console.services.book, scope=scope, by=admin.id,  # type: ignore[arg-type]
-                                     now=console.now())
+        return records.create_invite(
+            session,
+            book=console.services.book,
+            scope=scope,
+            by=admin.id,  # type: ignore[arg-type]
+            now=console.now(),
+        )
 
     try:
         made = await console.run(invite)
@@ -338,16 +475,25 @@ async def staff_invite(request: web.Request) -> web.Response:
     return await staff_page(request, invite=made)
 
 
-async def member_page(request: web.Request, *, refused: str | None = None, detail: str = "",
-                      status: int = 200) -> web.Response:
+async def member_page(
+    request: web.Request, *, refused: str | None = None, detail: str = "", status: int = 200
+) -> web.Response:
     _admin(request)
     console = console_of(request)
     member_id = int(request.match_info["id"])
     member = await console.run(lambda session: session.get(Staff, member_id))
     if member is None:
         raise not_found(request)
-    return render(request, "console/admin/member.html", status=status, member=member, refused=refused, detail=detail,
-                  statuses=records.STATUSES, saved="saved" in request.query)
+    return render(
+        request,
+        "console/admin/member.html",
+        status=status,
+        member=member,
+        refused=refused,
+        detail=detail,
+        statuses=records.STATUSES,
+        saved="saved" in request.query,
+    )
 
 
 async def member_status(request: web.Request) -> web.Response:
@@ -377,8 +523,14 @@ async def member_password(request: web.Request) -> web.Response:
 
     def change(session: Session) -> None:
         member = records.get_staff(session, member_id)
-        signin.set_password(session, staff=member, username=_text(form, "username", 64),
-                            password=_text(form, "password", 1024), by=admin.id, now=console.now())  # type: ignore[arg-type]
+        signin.set_password(
+            session,
+            staff=member,
+            username=_text(form, "username", 64),
+            password=_text(form, "password", 1024),
+            by=stored_id(admin),
+            now=console.now(),
+        )
 
     try:
         await console.run(change)

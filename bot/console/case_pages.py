@@ -34,7 +34,12 @@ TEXT_MAX = 2000  # what an officer types: a note, a question, a resolution
 CHOICE_MAX = 64
 NUMBER_MAX = 24  # Ticket.number
 DENIED: Final = "denied"
-_SLA_LABEL_CODES = {"breached": "overdue", "at_risk": "due_soon", "on_track": "on_time", "met": "met"}  # sla.state → label code
+_SLA_LABEL_CODES = {
+    "breached": "overdue",
+    "at_risk": "due_soon",
+    "on_track": "on_time",
+    "met": "met",
+}  # sla.state → label code
 
 Form = Mapping[str, str]
 
@@ -69,24 +74,36 @@ class CaseView:
     filed_by: Staff | None  # who filed it at the desk (assisted intake)
 
 
-def _choices(session: Session, casework: Casework, staff: Staff, ticket: Ticket,
-             forms: Sequence[Action]) -> dict[str, dict[str, tuple[Choice, ...]]]:
+def _choices(
+    session: Session, casework: Casework, staff: Staff, ticket: Ticket, forms: Sequence[Action]
+) -> dict[str, dict[str, tuple[Choice, ...]]]:
     """The options of each offered form's choice fields, as the chat would offer them."""
-    return {action.name: {item.name: choices(casework, session, staff, ticket, item.source, {})
-                          for item in action.inputs if item.source is not None} for action in forms}
+    return {
+        action.name: {
+            item.name: choices(casework, session, staff, ticket, item.source, {})
+            for item in action.inputs
+            if item.source is not None
+        }
+        for action in forms
+    }
 
 
 def _stages(casework: Casework, ticket: Ticket, now: datetime) -> list[Stage]:
     current = _SLA_LABEL_CODES[sla.state(ticket, calendar=casework.calendar, now=now)]
     return [
-        Stage(name, datetime.fromisoformat(entry["due"]), datetime.fromisoformat(entry["met"]) if entry["met"] else None,
-              current if name == ticket.sla_stage else None)
+        Stage(
+            name,
+            datetime.fromisoformat(entry["due"]),
+            datetime.fromisoformat(entry["met"]) if entry["met"] else None,
+            current if name == ticket.sla_stage else None,
+        )
         for name, entry in (ticket.sla or {}).items()
     ]
 
 
-def _find(session: Session, *, casework: Casework, staff: Staff, number: str, now: datetime,
-          action: str = "view") -> Ticket | Literal["denied"] | None:
+def _find(
+    session: Session, *, casework: Casework, staff: Staff, number: str, now: datetime, action: str = "view"
+) -> Ticket | Literal["denied"] | None:
     """The ticket, if the viewer may `action` it; a refusal is kept on its timeline (caught here,
     so the unit of work commits it rather than rolling it back)."""
     try:
@@ -95,8 +112,9 @@ def _find(session: Session, *, casework: Casework, staff: Staff, number: str, no
         return DENIED
 
 
-def load_case(session: Session, *, casework: Casework, staff: Staff, number: str, now: datetime,
-              secret: bytes) -> CaseView | Literal["denied"] | None:
+def load_case(
+    session: Session, *, casework: Casework, staff: Staff, number: str, now: datetime, secret: bytes
+) -> CaseView | Literal["denied"] | None:
     ticket = _find(session, casework=casework, staff=staff, number=number, now=now)
     if not isinstance(ticket, Ticket):
         return ticket
@@ -108,20 +126,40 @@ def load_case(session: Session, *, casework: Casework, staff: Staff, number: str
     # Who looked at whose personal data (UU 27/2022 asks an office to be able to show it).
     audit.record(session, staff_id=staff.id, action="case.view", subject=ticket.number, now=now)
     return CaseView(
-        ticket=ticket, assignee=casework.assignee(session, ticket), reporter=reporter, referrals=referrals,
+        ticket=ticket,
+        assignee=casework.assignee(session, ticket),
+        reporter=reporter,
+        referrals=referrals,
         photos=photos.of_ticket(session, ticket_id=ticket.id, secret=secret),  # type: ignore[arg-type]
         timeline=timeline.build(session, ticket=ticket, reporter=reporter, referrals=referrals),
         survey=timeline.survey(session, ticket_id=ticket.id),  # type: ignore[arg-type]
-        stages=_stages(casework, ticket, now), actions=names, forms=forms, choices=form_choices,
-        referral_answers={id_of(c.value): choices(casework, session, staff, ticket, "referral_statuses", {"referral": c.value})
-                          for c in form_choices.get("referral", {}).get("referral", ())},
-        full_nik=access.sees_full_nik(staff, ticket), map_link=cards.map_link(ticket),
-        filed_by=session.get(Staff, ticket.details["filed_by_staff_id"]) if ticket.details.get("filed_by_staff_id") else None,
+        stages=_stages(casework, ticket, now),
+        actions=names,
+        forms=forms,
+        choices=form_choices,
+        referral_answers={
+            id_of(c.value): choices(casework, session, staff, ticket, "referral_statuses", {"referral": c.value})
+            for c in form_choices.get("referral", {}).get("referral", ())
+        },
+        full_nik=access.sees_full_nik(staff, ticket),
+        map_link=cards.map_link(ticket),
+        filed_by=session.get(Staff, ticket.details["filed_by_staff_id"])
+        if ticket.details.get("filed_by_staff_id")
+        else None,
     )
 
 
-def act(session: Session, *, casework: Casework, staff: Staff, number: str, action: str, version: int | None,
-        values: Form, now: datetime) -> Literal["denied", "missing", "stale", "done"]:
+def act(
+    session: Session,
+    *,
+    casework: Casework,
+    staff: Staff,
+    number: str,
+    action: str,
+    version: int | None,
+    values: Form,
+    now: datetime,
+) -> Literal["denied", "missing", "stale", "done"]:
     """One action on the ticket as the form saw it. Refused and IllegalTransition pass up (the
     transaction is rolled back; nothing has changed before Casework raises them)."""
     ticket = _find(session, casework=casework, staff=staff, number=number, now=now, action=action)
@@ -156,20 +194,44 @@ def _number(request: web.Request) -> str:
     return request.match_info["number"][:NUMBER_MAX]
 
 
-async def show(request: web.Request, staff: Staff, *, status: int = 200, error: str | None = None,
-               action: str | None = None, typed: Mapping[str, str] | None = None) -> web.Response:
+async def show(
+    request: web.Request,
+    staff: Staff,
+    *,
+    status: int = 200,
+    error: str | None = None,
+    action: str | None = None,
+    typed: Mapping[str, str] | None = None,
+) -> web.Response:
     """The case page; after a refused action, with what went wrong and what was typed."""
     console = console_of(request)
     now = console.now()
-    view = await console.run(load_case, casework=console.services.casework, staff=staff, number=_number(request),
-                             now=now, secret=console.secret)
+    view = await console.run(
+        load_case,
+        casework=console.services.casework,
+        staff=staff,
+        number=_number(request),
+        now=now,
+        secret=console.secret,
+    )
     if view == DENIED:
         raise forbidden(request)
     if view is None:
         raise not_found(request)
     done = request.query.get("done") if status == 200 else None
-    return render(request, "console/case.html", status=status, view=view, now=now, error=error, done=done,
-                  typed_action=action, typed=typed or {}, text_max=TEXT_MAX, ASSISTED_KEYS=assisted.DETAILS_KEYS)
+    return render(
+        request,
+        "console/case.html",
+        status=status,
+        view=view,
+        now=now,
+        error=error,
+        done=done,
+        typed_action=action,
+        typed=typed or {},
+        text_max=TEXT_MAX,
+        ASSISTED_KEYS=assisted.DETAILS_KEYS,
+    )
 
 
 async def case_page(request: web.Request) -> web.Response:
@@ -188,9 +250,16 @@ async def case_action(request: web.Request) -> web.Response:
         return await show(request, staff, status=400, error=problem, action=action, typed=values)
     version = str(form.get("version", ""))
     try:
-        outcome = await console.run(act, casework=console.services.casework, staff=staff, number=_number(request),
-                                    action=action, version=id_of(version) if version else None, values=values,
-                                    now=console.now())
+        outcome = await console.run(
+            act,
+            casework=console.services.casework,
+            staff=staff,
+            number=_number(request),
+            action=action,
+            version=id_of(version) if version else None,
+            values=values,
+            now=console.now(),
+        )
     except Refused as refused:
         return await show(request, staff, status=409, error=refused.reason, action=action, typed=values)
     except IllegalTransition:
@@ -204,8 +273,9 @@ async def case_action(request: web.Request) -> web.Response:
     raise redirect(f"{PREFIX}/cases/{quote(_number(request))}?done={action}")
 
 
-def fetch_photo(session: Session, *, casework: Casework, staff: Staff, number: str, token: str, now: datetime,
-                secret: bytes) -> Attachment | Literal["denied"] | None:
+def fetch_photo(
+    session: Session, *, casework: Casework, staff: Staff, number: str, token: str, now: datetime, secret: bytes
+) -> Attachment | Literal["denied"] | None:
     """The photo behind a signed address, once the viewer may see the case."""
     ticket = _find(session, casework=casework, staff=staff, number=number, now=now)
     if not isinstance(ticket, Ticket):
@@ -219,16 +289,28 @@ def fetch_photo(session: Session, *, casework: Casework, staff: Staff, number: s
 async def photo(request: web.Request) -> web.StreamResponse:
     staff = signed_in(request)
     console = console_of(request)
-    found = await console.run(fetch_photo, casework=console.services.casework, staff=staff, number=_number(request),
-                              token=request.match_info["token"][:64], now=console.now(), secret=console.secret)
+    found = await console.run(
+        fetch_photo,
+        casework=console.services.casework,
+        staff=staff,
+        number=_number(request),
+        token=request.match_info["token"][:64],
+        now=console.now(),
+        secret=console.secret,
+    )
     if found == DENIED:
         raise forbidden(request)
     path = photos.file_of(console.settings.attachments_dir, found) if found is not None else None
     if found is None or path is None:
         raise not_found(request)
-    return web.FileResponse(path, headers={
-        "Content-Type": photos.content_type_of(found), "Cache-Control": "private, no-store",
-        "X-Content-Type-Options": "nosniff"})
+    return web.FileResponse(
+        path,
+        headers={
+            "Content-Type": photos.content_type_of(found),
+            "Cache-Control": "private, no-store",
+            "X-Content-Type-Options": "nosniff",
+        },
+    )
 
 
 def routes() -> list[web.RouteDef]:

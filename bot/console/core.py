@@ -58,7 +58,9 @@ class Console:
     pages: Environment
     words: Words
     secret: bytes  # signs photo addresses; kept in the data dir
-    channels: tuple[str, ...]  # where tickets come from, for the queue's filter: every channel the server knows, and the desk
+    channels: tuple[
+        str, ...
+    ]  # where tickets come from, for the queue's filter: every channel the server knows, and the desk
 
     async def run(self, fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
         """A unit of work that may write (an action, an audit entry), as the chat's are run."""
@@ -77,10 +79,18 @@ CONSOLE = web.AppKey("console", Console)
 
 
 def pages_environment() -> Environment:
-    env = Environment(loader=FileSystemLoader(str(TEMPLATES_DIR)), autoescape=select_autoescape(["html"]),
-                      undefined=StrictUndefined, auto_reload=False, trim_blocks=True, lstrip_blocks=True)
+    env = Environment(
+        loader=FileSystemLoader(str(TEMPLATES_DIR)),
+        autoescape=select_autoescape(["html"]),
+        undefined=StrictUndefined,
+        auto_reload=False,
+        trim_blocks=True,
+        lstrip_blocks=True,
+    )
     env.filters["mask_nik"] = lambda nik: mask_nik(nik) if nik else ""
-    env.filters["query"] = lambda params: urlencode([(k, v) for k, v in params.items() if v not in (None, "")], doseq=True)
+    env.filters["query"] = lambda params: urlencode(
+        [(k, v) for k, v in params.items() if v not in (None, "")], doseq=True
+    )
     return env
 
 
@@ -135,7 +145,9 @@ def render_text(request: web.Request, template: str, **context: Any) -> str:
         "path_qs": request.path_qs,
         "book": console.services.book,
         "label": lambda labels: labels.get(language) or labels.get("id") if isinstance(labels, Mapping) else labels,
-        "local": lambda moment, fmt="%d-%m-%Y %H:%M": moment.astimezone(console.settings.zone).strftime(fmt) if moment else "",
+        "local": lambda moment, fmt="%d-%m-%Y %H:%M": (
+            moment.astimezone(console.settings.zone).strftime(fmt) if moment else ""
+        ),
         "tiles": console.settings.map_tile_url,
     }
     return console.pages.get_template(template).render({**base, **context})
@@ -162,9 +174,13 @@ def _csrf_ok(expected: str, given: str | None) -> bool:
 
 def _security_headers(response: web.StreamResponse, tile_origin: str) -> None:
     images = "'self' data: blob:" + (f" {tile_origin}" if tile_origin else "")
-    response.headers.setdefault("Content-Security-Policy", (
-        f"default-src 'self'; img-src {images}; style-src 'self'; script-src 'self'; "
-        "frame-ancestors 'none'; form-action 'self'; base-uri 'none'; object-src 'none'"))
+    response.headers.setdefault(
+        "Content-Security-Policy",
+        (
+            f"default-src 'self'; img-src {images}; style-src 'self'; script-src 'self'; "
+            "frame-ancestors 'none'; form-action 'self'; base-uri 'none'; object-src 'none'"
+        ),
+    )
     response.headers.setdefault("X-Content-Type-Options", "nosniff")
     response.headers.setdefault("X-Frame-Options", "DENY")
     response.headers.setdefault("Referrer-Policy", "no-referrer")  # sign-in tokens live in URLs
@@ -187,7 +203,9 @@ def _refusal(request: web.Request, status: int, reason: str) -> web.Response:
 
 
 @web.middleware
-async def console_middleware(request: web.Request, handler: Callable[[web.Request], Awaitable[web.StreamResponse]]) -> web.StreamResponse:
+async def console_middleware(
+    request: web.Request, handler: Callable[[web.Request], Awaitable[web.StreamResponse]]
+) -> web.StreamResponse:
     if not request.path.startswith(PREFIX) or request.path.startswith(PREFIX + "/static/"):
         return await handler(request)
     console = console_of(request)
@@ -219,17 +237,31 @@ async def console_middleware(request: web.Request, handler: Callable[[web.Reques
         raise
     _security_headers(response, tile_origin(console.settings.map_tile_url))
     if found is None and not request.cookies.get(FORM_COOKIE):
-        response.set_cookie(FORM_COOKIE, request[CSRF], httponly=True, samesite="Strict", secure=over_https(request),
-                            path=PREFIX)
+        response.set_cookie(
+            FORM_COOKIE, request[CSRF], httponly=True, samesite="Strict", secure=over_https(request), path=PREFIX
+        )
     if request.query.get("lang") in ("id", "en"):
-        response.set_cookie(LANGUAGE_COOKIE, request[LANGUAGE], samesite="Lax", secure=over_https(request), path=PREFIX,
-                            max_age=60 * 60 * 24 * 365)
+        response.set_cookie(
+            LANGUAGE_COOKIE,
+            request[LANGUAGE],
+            samesite="Lax",
+            secure=over_https(request),
+            path=PREFIX,
+            max_age=60 * 60 * 24 * 365,
+        )
     return response
 
 
 def start_session(request: web.Request, response: web.StreamResponse, token: str) -> None:
-    response.set_cookie(SESSION_COOKIE, token, httponly=True, samesite="Lax", secure=over_https(request), path=PREFIX,
-                        max_age=int(signin.SESSION_LONGEST.total_seconds()))
+    response.set_cookie(
+        SESSION_COOKIE,
+        token,
+        httponly=True,
+        samesite="Lax",
+        secure=over_https(request),
+        path=PREFIX,
+        max_age=int(signin.SESSION_LONGEST.total_seconds()),
+    )
 
 
 def end_session(response: web.StreamResponse) -> None:

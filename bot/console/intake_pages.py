@@ -25,8 +25,15 @@ from workflows.validation.answers import Invalid
 
 async def intake_form(request: web.Request) -> web.Response:
     staff = signed_in(request)
-    return _form(request, staff, kind=request.query.get("kind", ""), values={}, errors={},
-                 form_key=assisted.new_form_key(), photos_dropped=False)
+    return _form(
+        request,
+        staff,
+        kind=request.query.get("kind", ""),
+        values={},
+        errors={},
+        form_key=assisted.new_form_key(),
+        photos_dropped=False,
+    )
 
 
 async def intake_submit(request: web.Request) -> web.Response:
@@ -43,18 +50,37 @@ async def intake_submit(request: web.Request) -> web.Response:
 
     def read_and_check() -> assisted.Checked:
         uploads = [assisted.Upload(f.filename or "", data) for f in files if (data := f.file.read())]
-        return assisted.check(console.services.book, staff=staff, kind=values.get("kind", ""), form=values,
-                              uploads=uploads, today=console.services.calendar.local_date(now),
-                              max_photo_bytes=console.settings.max_photo_bytes)
+        return assisted.check(
+            console.services.book,
+            staff=staff,
+            kind=values.get("kind", ""),
+            form=values,
+            uploads=uploads,
+            today=console.services.calendar.local_date(now),
+            max_photo_bytes=console.settings.max_photo_bytes,
+        )
 
     checked = await asyncio.to_thread(read_and_check)
     if checked.filing is None:
-        return _form(request, staff, kind=values.get("kind", ""), values=values, errors=checked.errors,
-                     form_key=key if assisted.FORM_KEY.fullmatch(key) else assisted.new_form_key(),
-                     photos_dropped=bool(files), status=400)
+        return _form(
+            request,
+            staff,
+            kind=values.get("kind", ""),
+            values=values,
+            errors=checked.errors,
+            form_key=key if assisted.FORM_KEY.fullmatch(key) else assisted.new_form_key(),
+            photos_dropped=bool(files),
+            status=400,
+        )
     photos = await asyncio.to_thread(_keep_photos, console.services, checked.filing.photos)
-    ticket = await console.run(assisted.file, services=console.services, staff_id=staff.id, filing=checked.filing,
-                               photos=photos, now=console.now())
+    ticket = await console.run(
+        assisted.file,
+        services=console.services,
+        staff_id=staff.id,
+        filing=checked.filing,
+        photos=photos,
+        now=console.now(),
+    )
     raise redirect(_receipt_path(ticket.number))
 
 
@@ -69,40 +95,79 @@ def _receipt_path(number: str) -> str:
     return f"{PREFIX}/intake/receipt/{number}"
 
 
-def _form(request: web.Request, staff: Staff, *, kind: str, values: dict[str, str], errors: dict[str, Invalid],
-          form_key: str, photos_dropped: bool, status: int = 200) -> web.Response:
+def _form(
+    request: web.Request,
+    staff: Staff,
+    *,
+    kind: str,
+    values: dict[str, str],
+    errors: dict[str, Invalid],
+    form_key: str,
+    photos_dropped: bool,
+    status: int = 200,
+) -> web.Response:
     console = console_of(request)
     book = console.services.book
     kinds = assisted.kinds(book)
     kind = kind if kind in kinds else kinds[0]
     flow = book.flow(assisted.flow_for(book, kind))  # type: ignore[arg-type]
     context: dict[str, Any] = {
-        "kind": kind, "kinds": kinds, "steps": assisted.fields(flow), "groups": book.categories.groups(flow.kind),
-        "districts": access.districts_of(book, staff), "asks_phone": assisted.asks_phone(flow),
+        "kind": kind,
+        "kinds": kinds,
+        "steps": assisted.fields(flow),
+        "groups": book.categories.groups(flow.kind),
+        "districts": access.districts_of(book, staff),
+        "asks_phone": assisted.asks_phone(flow),
         "consent_text": console.services.texts.render("steps/consent", language_of(request)),
-        "consent_version": book.settings.consent_version, "sources": assisted.SOURCES, "updates": assisted.UPDATES,
+        "consent_version": book.settings.consent_version,
+        "sources": assisted.SOURCES,
+        "updates": assisted.UPDATES,
         "max_photo_bytes": console.settings.max_photo_bytes,
     }
-    return render(request, "console/intake.html", status=status, values=values, errors=errors, form_key=form_key,
-                  photos_dropped=photos_dropped, **context)
+    return render(
+        request,
+        "console/intake.html",
+        status=status,
+        values=values,
+        errors=errors,
+        form_key=form_key,
+        photos_dropped=photos_dropped,
+        **context,
+    )
 
 
 async def receipt_page(request: web.Request) -> web.Response:
     console = console_of(request)
     staff = signed_in(request)
-    found = await console.run(assisted.receipt, services=console.services, staff=staff,
-                              number=request.match_info["number"][:24], now=console.now())
+    found = await console.run(
+        assisted.receipt,
+        services=console.services,
+        staff=staff,
+        number=request.match_info["number"][:24],
+        now=console.now(),
+    )
     if found == "denied":
         raise forbidden(request)
     if isinstance(found, str):
         raise not_found(request)
     ticket, calendar = found.ticket, console.services.calendar
-    due_date = (console.services.texts.long_date(calendar.local_date(ticket.due_at), language_of(request))
-                if ticket.due_at else None)
+    due_date = (
+        console.services.texts.long_date(calendar.local_date(ticket.due_at), language_of(request))
+        if ticket.due_at
+        else None
+    )
     username = console.settings.telegram_bot_username
-    return render(request, "console/receipt.html", ticket=ticket, filed_by=found.filed_by, due_date=due_date,
-                  updates_via=(ticket.details or {}).get("updates_via"), link_code=found.link_code, link_open=found.link_open,
-                  bot_url=f"https://t.me/{username.lstrip('@')}" if username else None)
+    return render(
+        request,
+        "console/receipt.html",
+        ticket=ticket,
+        filed_by=found.filed_by,
+        due_date=due_date,
+        updates_via=(ticket.details or {}).get("updates_via"),
+        link_code=found.link_code,
+        link_open=found.link_open,
+        bot_url=f"https://t.me/{username.lstrip('@')}" if username else None,
+    )
 
 
 def routes() -> list[web.RouteDef]:

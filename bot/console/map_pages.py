@@ -32,7 +32,7 @@ def filters_of(query: Mapping[str, str], book: FlowBook) -> mapview.Filters:
 
 
 def bbox_of(text: str | None) -> mapview.BBox | None:
-    """"south,west,north,east" in degrees, clamped to the world; None when absent or unreadable."""
+    """ "south,west,north,east" in degrees, clamped to the world; None when absent or unreadable."""
     try:
         south, west, north, east = (float(part) for part in (text or "").split(","))
     except ValueError:
@@ -57,13 +57,22 @@ async def map_page(request: web.Request) -> web.Response:
     filters = filters_of(request.query, console.services.book)
 
     def read(session: Session) -> tuple[mapview.Extent, list[mapview.Listed]]:
-        return (mapview.extent(session, viewer=staff, filters=filters),
-                mapview.listing(session, viewer=staff, filters=filters))
+        return (
+            mapview.extent(session, viewer=staff, filters=filters),
+            mapview.listing(session, viewer=staff, filters=filters),
+        )
 
     extent, listed = await console.read(read)
     bounds = ",".join(f"{v:.6f}" for v in extent.bounds) if extent.bounds else ""
-    return render(request, "console/map.html", filters=filters, extent=extent, bounds=bounds, listed=listed,
-                  statuses=mapview.STATUS_CHOICES)
+    return render(
+        request,
+        "console/map.html",
+        filters=filters,
+        extent=extent,
+        bounds=bounds,
+        listed=listed,
+        statuses=mapview.STATUS_CHOICES,
+    )
 
 
 async def map_json(request: web.Request) -> web.Response:
@@ -71,10 +80,17 @@ async def map_json(request: web.Request) -> web.Response:
     console = console_of(request)
     filters = filters_of(request.query, console.services.book)
     zoom = zoom_of(request.query.get("zoom"))
-    view = await console.read(mapview.clusters, viewer=staff, filters=filters, bbox=bbox_of(request.query.get("bbox")),
-                             zoom=zoom)
-    return web.json_response({"zoom": zoom, "points": view.points, "truncated": view.truncated,
-                              "spots": [spot.as_json() for spot in view.spots]})
+    view = await console.read(
+        mapview.clusters, viewer=staff, filters=filters, bbox=bbox_of(request.query.get("bbox")), zoom=zoom
+    )
+    return web.json_response(
+        {
+            "zoom": zoom,
+            "points": view.points,
+            "truncated": view.truncated,
+            "spots": [spot.as_json() for spot in view.spots],
+        }
+    )
 
 
 async def register_page(request: web.Request) -> web.Response:
@@ -93,8 +109,15 @@ async def register_page(request: web.Request) -> web.Response:
     )
     page = await console.read(register.people, viewer=staff, query=query, cursor=given.get("cursor"))
     params = {"category": query.category, "district": query.district, "village": query.village, "q": query.name}
-    return render(request, "console/register.html", query=query, page=page, params=params,
-                  first_page=not given.get("cursor"), now=console.now())
+    return render(
+        request,
+        "console/register.html",
+        query=query,
+        page=page,
+        params=params,
+        first_page=not given.get("cursor"),
+        now=console.now(),
+    )
 
 
 def routes() -> list[web.RouteDef]:

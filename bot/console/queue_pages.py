@@ -40,18 +40,38 @@ async def queue_page(request: web.Request) -> web.Response:
     after = request.query.get("after")
 
     def view(session: Session) -> tuple[queue.QueuePage, list[Staff]]:
-        found = queue.page(session, viewer=staff, filt=filt, after=after, now=console.now(),
-                           zone=console.settings.zone, calendar=console.services.calendar)
+        found = queue.page(
+            session,
+            viewer=staff,
+            filt=filt,
+            after=after,
+            now=console.now(),
+            zone=console.settings.zone,
+            calendar=console.services.calendar,
+        )
         return found, queue.staff_in_area(session, viewer=staff)
 
     found, holders = await console.read(view)
     book = console.services.book
     districts = access.districts_of(book, staff)
-    return render(request, TEMPLATE, filt=filt, query=filt.to_query(), page=found, holders=holders,
-                  districts=districts, statuses=STATUSES, open_statuses=OPEN, kinds=queue.KINDS,
-                  channels=console.channels, sla_states=queue.SLA_STATES, sorts=queue.SORTS,
-                  open_count=sum(n for s, n in found.counts.items() if s in OPEN),
-                  all_count=sum(found.counts.values()), later_page=bool(after))
+    return render(
+        request,
+        TEMPLATE,
+        filt=filt,
+        query=filt.to_query(),
+        page=found,
+        holders=holders,
+        districts=districts,
+        statuses=STATUSES,
+        open_statuses=OPEN,
+        kinds=queue.KINDS,
+        channels=console.channels,
+        sla_states=queue.SLA_STATES,
+        sorts=queue.SORTS,
+        open_count=sum(n for s, n in found.counts.items() if s in OPEN),
+        all_count=sum(found.counts.values()),
+        later_page=bool(after),
+    )
 
 
 def export_words(request: web.Request) -> exports.Words:
@@ -61,39 +81,58 @@ def export_words(request: web.Request) -> exports.Words:
     console = console_of(request)
     language = language_of(request)
     book = console.services.book
-    context = {"_": console.words.gettext(language), "book": book,
-               "label": lambda labels: labels.get(language) or labels.get("id")}
+    context = {
+        "_": console.words.gettext(language),
+        "book": book,
+        "label": lambda labels: labels.get(language) or labels.get("id"),
+    }
     page = console.pages.get_template(TEMPLATE)
     heading = json.loads("".join(page.blocks["export_heading"](page.new_context(context))))
     labels: Any = console.pages.get_template("console/_labels.html").make_module(context)  # its macros
     codes: dict[str, Any] = {
         "kind": {k: labels.kind(k) for k in queue.KINDS},
-        "category": {f"{kind}:{t.key}": labels.category(kind, t.key)
-                     for kind in queue.KINDS for g in book.categories.groups(kind) for t in g.types},
+        "category": {
+            f"{kind}:{t.key}": labels.category(kind, t.key)
+            for kind in queue.KINDS
+            for g in book.categories.groups(kind)
+            for t in g.types
+        },
         "district": {d.code: d.name for d in book.areas.districts},
         "village": {v.code: v.name for d in book.areas.districts for v in d.villages},
         "status": {s: labels.status(s) for s in STATUSES},
         "sla": {s: labels.sla(s) for s in queue.SLA_STATES},
         "channel": {c: labels.channel(c) for c in console.channels},
     }
-    return exports.Words(heading, {column: {code: str(words) for code, words in table.items()}
-                                   for column, table in codes.items()})
+    return exports.Words(
+        heading, {column: {code: str(words) for code, words in table.items()} for column, table in codes.items()}
+    )
 
 
 def _attachment(kind: str, console: Console) -> dict[str, str]:
     day = console.services.calendar.local_date(console.now()).isoformat()
-    return {"Content-Disposition": f'attachment; filename="satupintu-queue-{day}.{kind}"',
-            "Cache-Control": "no-store", "X-Content-Type-Options": "nosniff"}
+    return {
+        "Content-Disposition": f'attachment; filename="satupintu-queue-{day}.{kind}"',
+        "Cache-Control": "no-store",
+        "X-Content-Type-Options": "nosniff",
+    }
 
 
 async def _audit(console: Console, staff: Staff, kind: str, filt: QueueFilter, tally: exports.Tally) -> None:
-    await console.run(audit.record, staff_id=staff.id, action=f"export.{kind}", now=console.now(),
-                      data={"filter": filt.to_query(), "rows": tally.rows})
+    await console.run(
+        audit.record,
+        staff_id=staff.id,
+        action=f"export.{kind}",
+        now=console.now(),
+        data={"filter": filt.to_query(), "rows": tally.rows},
+    )
 
 
-def _rows(console: Console, session: Session, staff: Staff, filt: QueueFilter, now: datetime) -> Iterator[queue.QueueRow]:
-    return queue.all_rows(session, viewer=staff, filt=filt, now=now, zone=console.settings.zone,
-                          calendar=console.services.calendar)
+def _rows(
+    console: Console, session: Session, staff: Staff, filt: QueueFilter, now: datetime
+) -> Iterator[queue.QueueRow]:
+    return queue.all_rows(
+        session, viewer=staff, filt=filt, now=now, zone=console.settings.zone, calendar=console.services.calendar
+    )
 
 
 async def export_csv(request: web.Request) -> web.StreamResponse:
@@ -105,8 +144,13 @@ async def export_csv(request: web.Request) -> web.StreamResponse:
     await response.prepare(request)
     try:
         with console.db.reading() as session:
-            chunks = exports.csv_chunks(_rows(console, session, staff, filt, console.now()), viewer=staff,
-                                        words=words, zone=console.settings.zone, tally=tally)
+            chunks = exports.csv_chunks(
+                _rows(console, session, staff, filt, console.now()),
+                viewer=staff,
+                words=words,
+                zone=console.settings.zone,
+                tally=tally,
+            )
             while (chunk := await asyncio.to_thread(next, chunks, None)) is not None:
                 await response.write(chunk)
     finally:
@@ -123,8 +167,14 @@ async def export_xlsx(request: web.Request) -> web.StreamResponse:
 
     def write(path: Path) -> None:
         with console.db.reading() as session:
-            exports.write_xlsx(path, _rows(console, session, staff, filt, console.now()), viewer=staff, words=words,
-                               zone=console.settings.zone, tally=tally)
+            exports.write_xlsx(
+                path,
+                _rows(console, session, staff, filt, console.now()),
+                viewer=staff,
+                words=words,
+                zone=console.settings.zone,
+                tally=tally,
+            )
 
     with tempfile.TemporaryDirectory(dir=console.settings.data_dir, prefix="export-") as folder:
         path = Path(folder) / "queue.xlsx"

@@ -30,8 +30,14 @@ from workflows import signin
 async def signin_page(request: web.Request) -> web.Response:
     if request.get(STAFF) is not None:
         raise redirect(safe_next(request.query.get("next")))
-    return render(request, "console/signin.html", next=safe_next(request.query.get("next")), error=None,
-                  username="", link_sent=False)
+    return render(
+        request,
+        "console/signin.html",
+        next=safe_next(request.query.get("next")),
+        error=None,
+        username="",
+        link_sent=False,
+    )
 
 
 async def signin_password(request: web.Request) -> web.Response:
@@ -39,11 +45,19 @@ async def signin_password(request: web.Request) -> web.Response:
     form = await form_of(request)
     username, password = str(form.get("username", ""))[:64], str(form.get("password", ""))[:1024]
     target = safe_next(str(form.get("next", "")))
-    outcome = await console.run(signin.check_password, username=username, password=password,
-                                address=client_address(request), now=console.now())
+    outcome = await console.run(
+        signin.check_password, username=username, password=password, address=client_address(request), now=console.now()
+    )
     if isinstance(outcome, str):
-        return render(request, "console/signin.html", status=429 if outcome == "throttled" else 401,
-                      next=target, error=outcome, username=username, link_sent=False)
+        return render(
+            request,
+            "console/signin.html",
+            status=429 if outcome == "throttled" else 401,
+            next=target,
+            error=outcome,
+            username=username,
+            link_sent=False,
+        )
     token = await console.run(signin.open_session, staff=outcome, how="password", now=console.now())
     response = redirect(target)
     start_session(request, response, token)
@@ -65,9 +79,15 @@ async def signin_ask_link(request: web.Request) -> web.Response:
         return "throttled" if wanted == "throttled" else "sent"
 
     outcome = await console.run(ask)
-    return render(request, "console/signin.html", status=429 if outcome == "throttled" else 200,
-                  next=PREFIX + "/", error=outcome if outcome == "throttled" else None, username=username,
-                  link_sent=outcome == "sent")
+    return render(
+        request,
+        "console/signin.html",
+        status=429 if outcome == "throttled" else 200,
+        next=PREFIX + "/",
+        error=outcome if outcome == "throttled" else None,
+        username=username,
+        link_sent=outcome == "sent",
+    )
 
 
 async def link_page(request: web.Request) -> web.Response:
@@ -119,13 +139,19 @@ async def account_password(request: web.Request) -> web.Response:
         member = session.get(Staff, staff.id)
         assert member is not None  # signed in: staff rows are disabled, never deleted
         if member.password_hash:
-            checked = signin.check_password(session, username=member.username or "", password=current,
-                                            address=client_address(request), now=console.now())
+            checked = signin.check_password(
+                session,
+                username=member.username or "",
+                password=current,
+                address=client_address(request),
+                now=console.now(),
+            )
             if not isinstance(checked, Staff) or checked.id != member.id:
                 return ("throttled" if checked == "throttled" else "current"), None
         try:
-            signin.set_password(session, staff=member, username=username, password=password, by=stored_id(staff),
-                                now=console.now())
+            signin.set_password(
+                session, staff=member, username=username, password=password, by=stored_id(staff), now=console.now()
+            )
         except signin.SigninError:
             return "rules", None
         return None, signin.open_session(session, staff=member, how="password_changed", now=console.now())

@@ -102,16 +102,33 @@ async def test_the_whole_loop_from_report_to_rating(office: Office) -> None:
     ticket = await office.ticket(number)
     assert ticket.status == "closed" and ticket.resolution.startswith("KTP sudah jadi")
     [survey] = await office.db.run(lambda s: list(s.execute(select(SurveyResponse)).scalars()))
-    assert survey.scores == {"speed": 4, "conduct": 3, "handling": 4} and survey.comment == "Petugasnya ramah, terima kasih."
+    assert (
+        survey.scores == {"speed": 4, "conduct": 3, "handling": 4}
+        and survey.comment == "Petugasnya ramah, terima kasih."
+    )
     [referral] = await office.db.run(lambda s: list(s.execute(select(Referral)).scalars()))
-    assert (referral.agency, referral.status, referral.outcome) == ("disdukcapil", "done", "KTP-el sudah direkam dan dicetak 25/11.")
+    assert (referral.agency, referral.status, referral.outcome) == (
+        "disdukcapil",
+        "done",
+        "KTP-el sudah direkam dan dicetak 25/11.",
+    )
     kinds = [(e.kind, e.actor.split(":")[0]) for e in await office.events(number)]
     assert kinds == [
-        ("created", "citizen"), ("assign", "system"), ("access_denied", "staff"), ("accept", "staff"),
-        ("ask_citizen", "staff"), ("citizen_replied", "citizen"), ("refer", "staff"), ("referral_done", "staff"),
-        ("referrals_done", "staff"), ("resolve", "staff"), ("close", "citizen"),
+        ("created", "citizen"),
+        ("assign", "system"),
+        ("access_denied", "staff"),
+        ("accept", "staff"),
+        ("ask_citizen", "staff"),
+        ("citizen_replied", "citizen"),
+        ("refer", "staff"),
+        ("referral_done", "staff"),
+        ("referrals_done", "staff"),
+        ("resolve", "staff"),
+        ("close", "citizen"),
     ]
-    transcript = "\n\n".join(f"[{who}] {m.text}" for who, person in (("warga", siti), ("petugas", budi)) for m in person.messages)
+    transcript = "\n\n".join(
+        f"[{who}] {m.text}" for who, person in (("warga", siti), ("petugas", budi)) for m in person.messages
+    )
     assert "Apakah Mbah Sarinah punya KTP" in transcript
 
 
@@ -217,7 +234,9 @@ async def test_routing_balances_load_skips_officers_on_leave_and_falls_back_to_t
     [away] = await budi.type("/away")
     assert "cuti" in away.text
     third = await file(office, reporters[2])
-    assert (await office.ticket(third)).assignee_staff_id != (await office.ticket(NUMBER.search(budi_card.text).group(0))).assignee_staff_id
+    assert (await office.ticket(third)).assignee_staff_id != (
+        await office.ticket(NUMBER.search(budi_card.text).group(0))
+    ).assignee_staff_id
 
     await office.set_status(DEWI, "away")
     fourth = await file(office, reporters[3])
@@ -238,13 +257,19 @@ async def test_routing_balances_load_skips_officers_on_leave_and_falls_back_to_t
     ticket = await office.ticket(fourth)
     assert ticket.status == "assigned" and not ticket.unassigned
     # Going away and coming back from the chat is audited as the console and the CLI are.
-    changes = await office.db.run(lambda s: [
-        (e.staff_id, e.action, e.subject, e.data) for e in s.execute(
-            select(AuditEntry).where(AuditEntry.action == "staff.status").order_by(AuditEntry.id)).scalars()])
+    changes = await office.db.run(
+        lambda s: [
+            (e.staff_id, e.action, e.subject, e.data)
+            for e in s.execute(
+                select(AuditEntry).where(AuditEntry.action == "staff.status").order_by(AuditEntry.id)
+            ).scalars()
+        ]
+    )
     budi_id = changes[0][0]
     assert budi_id is not None and [c for c in changes if c[2] == f"staff:{budi_id}"] == [
         (budi_id, "staff.status", f"staff:{budi_id}", {"status": "away"}),
-        (budi_id, "staff.status", f"staff:{budi_id}", {"status": "active"})]
+        (budi_id, "staff.status", f"staff:{budi_id}", {"status": "active"}),
+    ]
 
 
 async def test_the_nik_is_shown_in_full_to_the_assigned_officer_only(office: Office) -> None:

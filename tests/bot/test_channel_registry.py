@@ -23,7 +23,9 @@ def test_a_half_set_channel_stops_start_up_naming_what_is_missing() -> None:
     with pytest.raises(ValueError, match="WHATSAPP_APP_SECRET, WHATSAPP_VERIFY_TOKEN"):
         registry.load_settings({"WHATSAPP_ACCESS_TOKEN": "t", "WHATSAPP_PHONE_NUMBER_ID": "1"})
     with pytest.raises(ValueError, match="TELEGRAM_WEBHOOK_SECRET"):
-        registry.load_settings({"TELEGRAM_BOT_TOKEN": "1:a", "TELEGRAM_WEBHOOK_URL": "https://example.org/telegram/webhook"})
+        registry.load_settings(
+            {"TELEGRAM_BOT_TOKEN": "1:a", "TELEGRAM_WEBHOOK_URL": "https://example.org/telegram/webhook"}
+        )
 
 
 def test_two_channels_with_one_name_are_refused() -> None:

@@ -36,9 +36,19 @@ def hire_admin(settings: Settings) -> None:
 
     def work(session: Any) -> None:
         scope = records.check_scope(book, role="admin", team=None, districts=[], categories=[])
-        ani = records.add_staff(session, book=book, name="Ani", scope=scope, telegram_user_id=None,
-                                whatsapp_number=None, language="id", by=audit.CLI, now=utc_now())
+        ani = records.add_staff(
+            session,
+            book=book,
+            name="Ani",
+            scope=scope,
+            telegram_user_id=None,
+            whatsapp_number=None,
+            language="id",
+            by=audit.CLI,
+            now=utc_now(),
+        )
         signin.set_password(session, staff=ani, username="ani", password=PASSWORD, by=audit.CLI, now=utc_now())
+
     try:
         db.run_sync(work)
     finally:
@@ -75,8 +85,9 @@ async def test_a_change_saved_in_one_server_is_used_by_the_other_within_seconds(
         form = await _text(browser, at_a + "/console/admin/categories/lansia_telantar")
         csrf, version = CSRF.search(form).group(1), VERSION.search(form).group(1)  # type: ignore[union-attr]
         data = {"csrf": csrf, "version": version, "label_id": NEW_LABEL, "label_en": "Older person alone"}
-        async with browser.post(at_a + "/console/admin/categories/lansia_telantar/labels", data=data,
-                                allow_redirects=False) as answer:
+        async with browser.post(
+            at_a + "/console/admin/categories/lansia_telantar/labels", data=data, allow_redirects=False
+        ) as answer:
             assert answer.status == 303, await answer.text()
 
         # B's queue page reads the configuration in force; it never looks for a newer one itself.

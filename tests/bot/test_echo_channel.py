@@ -47,7 +47,9 @@ class EchoPerson:
 
     async def _post(self, body: dict[str, Any]) -> list[Drawn]:
         before = len(self.received)
-        response = await self.client.post(echo_channel.INBOUND_PATH, json={"from": self.sender_id, "id": uuid.uuid4().hex, **body})
+        response = await self.client.post(
+            echo_channel.INBOUND_PATH, json={"from": self.sender_id, "id": uuid.uuid4().hex, **body}
+        )
         assert response.status == 200
         await self.sender.idle()  # every reply pushed through the sender's channel map
         return self.received[before:]
@@ -73,8 +75,12 @@ class EchoPerson:
 async def test_a_complaint_filed_on_a_channel_added_by_its_own_module_gets_a_ticket_number(settings: Settings) -> None:
     from_env = registry.load_settings({"ECHO_ENABLED": "yes"}, channels=(*registry.CHANNELS, echo_channel.SPEC))
     assert from_env.extra == {"echo_enabled": True}  # a new channel's setting needs no field in Settings
-    app = create_app(replace(settings, extra=from_env.extra), clock=running_clock(), extra_channels=(echo_channel.SPEC,))
-    assert app[SENDER].limiters[echo_channel.CHANNEL].limits.per_chat is not None  # its declared limits reach the sender
+    app = create_app(
+        replace(settings, extra=from_env.extra), clock=running_clock(), extra_channels=(echo_channel.SPEC,)
+    )
+    assert (
+        app[SENDER].limiters[echo_channel.CHANNEL].limits.per_chat is not None
+    )  # its declared limits reach the sender
     async with TestServer(app) as server:
         client: TestClient[Any, Any] = TestClient(server)
         async with client:

@@ -38,11 +38,24 @@ class Server:
         self._reader: asyncio.Task[None] | None = None
 
     async def start(self) -> None:
-        env = {**os.environ, "SATUPINTU_DATA_DIR": str(self.settings.data_dir),
-               "DATABASE_URL": self.settings.effective_database_url, "SATUPINTU_SCHEDULER_TICK_SECONDS": "1"}
+        env = {
+            **os.environ,
+            "SATUPINTU_DATA_DIR": str(self.settings.data_dir),
+            "DATABASE_URL": self.settings.effective_database_url,
+            "SATUPINTU_SCHEDULER_TICK_SECONDS": "1",
+        }
         self.process = await asyncio.create_subprocess_exec(
-            sys.executable, "-m", "bot.cli", "serve", "--port", str(self.port), cwd=ROOT, env=env,
-            stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT)
+            sys.executable,
+            "-m",
+            "bot.cli",
+            "serve",
+            "--port",
+            str(self.port),
+            cwd=ROOT,
+            env=env,
+            stdout=asyncio.subprocess.PIPE,
+            stderr=asyncio.subprocess.STDOUT,
+        )
         self._reader = asyncio.create_task(self._read())
 
     async def _read(self) -> None:
@@ -79,16 +92,39 @@ def seed_unanswered_question(settings: Settings) -> str:
 
     def work(session: Any) -> str:
         scope = records.check_scope(services.book, role="officer", team=None, districts=["34.71.04"], categories=[])
-        officer = records.add_staff(session, book=services.book, name="Budi", scope=scope, telegram_user_id="7001",
-                                    whatsapp_number=None, language="id", by=audit.CLI, now=long_ago)
-        contact = repo.get_or_create_contact(session, channel="web", external_id="web-siti", chat_id="web-siti",
-                                             language="id", display_name=None, now=long_ago)
-        answers = {"category_group": "lansia", "category": "lansia_telantar", "subject": "other",
-                   "district_code": "34.71.04", "village_code": "34.71.04.1001", "description": "Nenek tinggal sendiri."}
+        officer = records.add_staff(
+            session,
+            book=services.book,
+            name="Budi",
+            scope=scope,
+            telegram_user_id="7001",
+            whatsapp_number=None,
+            language="id",
+            by=audit.CLI,
+            now=long_ago,
+        )
+        contact = repo.get_or_create_contact(
+            session,
+            channel="web",
+            external_id="web-siti",
+            chat_id="web-siti",
+            language="id",
+            display_name=None,
+            now=long_ago,
+        )
+        answers = {
+            "category_group": "lansia",
+            "category": "lansia_telantar",
+            "subject": "other",
+            "district_code": "34.71.04",
+            "village_code": "34.71.04.1001",
+            "description": "Nenek tinggal sendiri.",
+        }
         ticket = services.casework.open(session, contact=contact, flow="complaint", answers=answers, now=long_ago)
         services.casework.accept(session, officer, ticket, long_ago)
         services.casework.ask_citizen(session, officer, ticket, "Di RT berapa?", long_ago)
         return ticket.number
+
     try:
         return db.run_sync(work)
     finally:
@@ -105,13 +141,21 @@ async def test_two_servers_one_leader_and_a_takeover_when_it_dies(settings: Sett
         await until(lambda: any(s.leads for s in servers), 30, "a leader")
 
         def closed_notices() -> int:
-            rows = db.run_sync(lambda s: s.execute(select(OutboxMessage.payload).where(OutboxMessage.chat_id == "web-siti")).scalars().all())
+            rows = db.run_sync(
+                lambda s: (
+                    s.execute(select(OutboxMessage.payload).where(OutboxMessage.chat_id == "web-siti")).scalars().all()
+                )
+            )
             return sum("kami tutup karena pertanyaan petugas belum dijawab" in p["text"] for p in rows)
+
         await until(lambda: closed_notices() >= 1, 20, "the unanswered ticket to be closed")
         await asyncio.sleep(3)  # several more ticks of both servers
         assert closed_notices() == 1
         assert sum(s.leads for s in servers) == 1, [s.lines for s in servers]
-        assert db.run_sync(lambda s: s.execute(select(Ticket.status).where(Ticket.number == number)).scalar_one()) == "closed"
+        assert (
+            db.run_sync(lambda s: s.execute(select(Ticket.status).where(Ticket.number == number)).scalar_one())
+            == "closed"
+        )
         [leader] = [s for s in servers if s.leads]
         [other] = [s for s in servers if s is not leader]
 

@@ -37,8 +37,9 @@ def texts(chat: int, count: int) -> list[str]:
 
 
 @asynccontextmanager
-async def sending(settings: Settings, fake: FakeTelegramAPI, limits: Mapping[str, ChannelLimits],
-                  queued: dict[int, int]) -> AsyncIterator[Database]:
+async def sending(
+    settings: Settings, fake: FakeTelegramAPI, limits: Mapping[str, ChannelLimits], queued: dict[int, int]
+) -> AsyncIterator[Database]:
     """`queued[chat]` messages waiting in the outbox for each chat, then a running sender."""
     url = settings.effective_database_url
     upgrade(url)
@@ -46,11 +47,22 @@ async def sending(settings: Settings, fake: FakeTelegramAPI, limits: Mapping[str
     clock = running_clock()
     for chat, count in queued.items():
         fake.add_chat(chat)
-        await db.run(lambda s, c=chat, n=count: outbox.enqueue_many(
-            s, channel="telegram", chat_id=str(c), contact_id=None,
-            payloads=[OutMessage(text=t).to_json() for t in texts(c, n)], now=clock()))
-    telegram = replace(settings, telegram_bot_token=TOKEN, telegram_api_base_url=fake.base_url,
-                       telegram_file_base_url=fake.base_file_url)
+        await db.run(
+            lambda s, c=chat, n=count: outbox.enqueue_many(
+                s,
+                channel="telegram",
+                chat_id=str(c),
+                contact_id=None,
+                payloads=[OutMessage(text=t).to_json() for t in texts(c, n)],
+                now=clock(),
+            )
+        )
+    telegram = replace(
+        settings,
+        telegram_bot_token=TOKEN,
+        telegram_api_base_url=fake.base_url,
+        telegram_file_base_url=fake.base_file_url,
+    )
     channel = TelegramChannel(telegram, runner=None)  # type: ignore[arg-type]  # sends only: nobody writes
     await channel.start()
     sender = Sender(db=db, channels={"telegram": channel}, clock=clock, limits=limits)
@@ -153,7 +165,6 @@ async def test_a_429_pauses_the_channel_only_when_the_chat_was_quiet() -> None:
     assert await limiter.acquire("8", deadline=now[0]) == 0.0
 
 
-
 async def test_sigkill_mid_batch_loses_nothing_and_resends_nothing_confirmed(settings: Settings) -> None:
     """A real server sending a long rate-limited batch to one chat is killed between two
     messages; after a restart the rest arrive, in order, and none of the first ones again."""
@@ -165,14 +176,23 @@ async def test_sigkill_mid_batch_loses_nothing_and_resends_nothing_confirmed(set
     chat = FIRST_CHAT
     async with FakeTelegramAPI(TOKEN, per_chat_rate=2.0) as fake:
         fake.add_chat(chat)
-        await db.run(lambda s: outbox.enqueue_many(s, channel="telegram", chat_id=str(chat), contact_id=None,
-                                                   payloads=[OutMessage(text=t).to_json() for t in texts(chat, 8)],
-                                                   now=running_clock()()))
+        await db.run(
+            lambda s: outbox.enqueue_many(
+                s,
+                channel="telegram",
+                chat_id=str(chat),
+                contact_id=None,
+                payloads=[OutMessage(text=t).to_json() for t in texts(chat, 8)],
+                now=running_clock()(),
+            )
+        )
         # A short lease: the killed server's leased messages go out again soon after the restart.
         limits = {"TELEGRAM_RATE_PER_CHAT": "1", "TELEGRAM_RATE_BURST": "1", "SATUPINTU_OUTBOX_LEASE_SECONDS": "4"}
 
         def confirmed() -> int:
-            return len(db.run_sync(lambda s: s.execute(select(OutboxMessage.id).where(OutboxMessage.status == "sent")).all()))
+            return len(
+                db.run_sync(lambda s: s.execute(select(OutboxMessage.id).where(OutboxMessage.status == "sent")).all())
+            )
 
         process = _serve_process(settings, fake, free_port(), **limits)
         try:

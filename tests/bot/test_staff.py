@@ -51,6 +51,7 @@ def cli(monkeypatch: pytest.MonkeyPatch, tmp_path: Path, database_url: str, caps
         code = main(list(argv))
         out, err = capsys.readouterr()
         return code, out, err
+
     return run
 
 
@@ -62,8 +63,22 @@ def rows(listing: str) -> list[list[str]]:
 
 
 def test_cli_adds_staff_with_their_districts_and_categories_and_lists_them(cli: Any) -> None:
-    code, out, _ = cli("staff", "add", "--name", "Budi  Santoso", "--role", "officer", "--district", UMBULHARJO,
-                       "--district", MANTRIJERON, "--category", "lansia_telantar", "--telegram-user-id", "7001")
+    code, out, _ = cli(
+        "staff",
+        "add",
+        "--name",
+        "Budi  Santoso",
+        "--role",
+        "officer",
+        "--district",
+        UMBULHARJO,
+        "--district",
+        MANTRIJERON,
+        "--category",
+        "lansia_telantar",
+        "--telegram-user-id",
+        "7001",
+    )
     assert code == 0
     assert out.startswith("added staff 1: 1\tBudi Santoso\tofficer\tumum\tactive")
     code, out, _ = cli("staff", "add", "--name", "Sri Wahyuni", "--role", "supervisor", "--team", "rehsos")
@@ -85,7 +100,9 @@ def test_cli_adds_staff_with_their_districts_and_categories_and_lists_them(cli: 
         (("--team", "keuangan"), "unknown team 'keuangan'; known: umum, perlindungan, rehsos"),
     ],
 )
-def test_cli_refuses_an_unknown_code_with_exit_code_2_and_adds_nobody(cli: Any, extra: tuple[str, ...], message: str) -> None:
+def test_cli_refuses_an_unknown_code_with_exit_code_2_and_adds_nobody(
+    cli: Any, extra: tuple[str, ...], message: str
+) -> None:
     code, out, err = cli("staff", "add", "--name", "Budi", "--role", "officer", "--district", UMBULHARJO, *extra)
     assert code == 2
     assert err.strip() == f"error: {message}"
@@ -103,13 +120,17 @@ def test_cli_refuses_the_same_telegram_user_twice(cli: Any) -> None:
 def test_cli_links_a_whatsapp_number_as_whatsapp_names_it_and_refuses_a_bad_or_taken_one(cli: Any) -> None:
     code, out, _ = cli("staff", "add", "--name", "Rina", "--role", "officer", "--whatsapp-number", "0857-0000-0002")
     assert code == 0 and out.rstrip().endswith("whatsapp:6285700000002")
-    code, _, err = cli("staff", "add", "--name", "Rina lagi", "--role", "officer", "--whatsapp-number", "+62 857 0000 0002")
+    code, _, err = cli(
+        "staff", "add", "--name", "Rina lagi", "--role", "officer", "--whatsapp-number", "+62 857 0000 0002"
+    )
     assert (code, err.strip()) == (2, "error: WhatsApp number 6285700000002 is already staff")
     code, _, err = cli("staff", "add", "--name", "Salah", "--role", "officer", "--whatsapp-number", "12345")
     assert (code, err.strip()) == (2, "error: '12345' is not a valid phone number")
 
 
-def test_cli_invite_prints_a_wa_me_link_when_the_whatsapp_number_is_set(cli: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_cli_invite_prints_a_wa_me_link_when_the_whatsapp_number_is_set(
+    cli: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
     monkeypatch.setenv("WHATSAPP_DISPLAY_NUMBER", "+62 811-0000-0000")
     code, out, _ = cli("staff", "invite", "--role", "officer")
     [link] = [line for line in out.splitlines() if line.startswith("WhatsApp: ")]
@@ -138,8 +159,11 @@ def test_cli_invite_prints_the_start_command_and_the_link_when_the_bot_is_named(
     # The printed codes are the stored invites, each with the scope it was made for.
     db = Database(database_url)
     try:
-        invites = db.run_sync(lambda s: {i.code: (i.role, i.districts, i.categories, i.used_at)
-                                         for i in s.execute(select(StaffInvite)).scalars()})
+        invites = db.run_sync(
+            lambda s: {
+                i.code: (i.role, i.districts, i.categories, i.used_at) for i in s.execute(select(StaffInvite)).scalars()
+            }
+        )
     finally:
         db.close()
     assert invites == {first_code: ("officer", [UMBULHARJO], ["odgj"], None), second_code: ("supervisor", [], [], None)}
@@ -166,9 +190,11 @@ def test_cli_staff_actions_are_audited_as_the_console_s_are_and_disabling_ends_c
     assert cli("staff", "invite", "--role", "supervisor")[0] == 0
     db = Database(database_url)
     try:
+
         def sign_in(session: Any) -> None:  # Budi opens the console in two browsers
             for _ in range(2):
                 signin.open_session(session, staff=session.get(Staff, 1), how="password", now=utc_now())
+
         db.run_sync(sign_in)
         for command in ("away", "back", "disable"):
             assert cli("staff", command, "1")[0] == 0
@@ -176,9 +202,14 @@ def test_cli_staff_actions_are_audited_as_the_console_s_are_and_disabling_ends_c
         def trail(session: Any) -> list[tuple[str, int | None, str | None, dict[str, Any]]]:
             entries = session.execute(select(AuditEntry).where(AuditEntry.action != "signin").order_by(AuditEntry.id))
             return [(e.action, e.staff_id, e.subject, e.data) for e in entries.scalars()]
+
         assert db.run_sync(trail) == [
-            ("staff.add", None, "staff:1", {"name": "Budi", "role": "officer", "team": "umum",
-                                            "districts": [UMBULHARJO], "actor": "cli"}),
+            (
+                "staff.add",
+                None,
+                "staff:1",
+                {"name": "Budi", "role": "officer", "team": "umum", "districts": [UMBULHARJO], "actor": "cli"},
+            ),
             ("staff.password", None, "staff:1", {"actor": "cli"}),
             ("staff.invite", None, "invite:1", {"role": "supervisor", "team": None, "districts": [], "actor": "cli"}),
             ("staff.status", None, "staff:1", {"status": "away", "actor": "cli"}),
@@ -195,10 +226,24 @@ def test_cli_knows_a_district_an_admin_added_in_the_console(cli: Any, database_u
     cli("staff", "add", "--name", "Ani", "--role", "admin")
     db = Database(database_url)
     try:
+
         def add(session: Any) -> None:
-            config_store.change(session, book=load_flowbook(), name="areas", version=0, staff_id=1, now=utc_now(),
-                          edit=lambda document: config_store.add_district(document, code="34.71.15", name="Kotabaru Baru",
-                                                                    village_code="34.71.15.1001", village_name="Terban Baru"))
+            config_store.change(
+                session,
+                book=load_flowbook(),
+                name="areas",
+                version=0,
+                staff_id=1,
+                now=utc_now(),
+                edit=lambda document: config_store.add_district(
+                    document,
+                    code="34.71.15",
+                    name="Kotabaru Baru",
+                    village_code="34.71.15.1001",
+                    village_name="Terban Baru",
+                ),
+            )
+
         db.run_sync(add)
     finally:
         db.close()
@@ -207,7 +252,9 @@ def test_cli_knows_a_district_an_admin_added_in_the_console(cli: Any, database_u
     assert rows(cli("staff", "list")[1])[1][5] == "34.71.15"
 
 
-def test_cli_sets_a_console_password_and_prints_a_one_time_sign_in_link(cli: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_cli_sets_a_console_password_and_prints_a_one_time_sign_in_link(
+    cli: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
     cli("staff", "add", "--name", "Ani", "--role", "admin")
     monkeypatch.setattr("sys.stdin", io.StringIO("pendek\n"))
     code, _, err = cli("staff", "password", "1", "--username", "ani", "--password-stdin")
@@ -224,13 +271,17 @@ def test_cli_sets_a_console_password_and_prints_a_one_time_sign_in_link(cli: Any
 # ----------------------------------------------------------------- joining by invite, in Telegram
 
 
-async def invite(office: Office, *, role: str = "officer", districts: tuple[str, ...] = (UMBULHARJO,),
-                 made: timedelta = timedelta()) -> str:
+async def invite(
+    office: Office, *, role: str = "officer", districts: tuple[str, ...] = (UMBULHARJO,), made: timedelta = timedelta()
+) -> str:
     """A one-time join code, made `made` ago."""
+
     def create(session: Any) -> str:
         scope = records.check_scope(office.book, role=role, team=None, districts=districts, categories=())
-        return records.create_invite(session, book=office.book, scope=scope, by=audit.CLI,
-                                     now=office.clock() - made).code
+        return records.create_invite(
+            session, book=office.book, scope=scope, by=audit.CLI, now=office.clock() - made
+        ).code
+
     return await office.db.run(create)
 
 
@@ -334,6 +385,7 @@ async def test_konsol_in_chat_answers_with_a_one_time_console_link_that_signs_in
 
     def redeem(session: Any) -> Any:
         return signin.redeem_link(session, token=path.rsplit("/", 1)[1], now=office.clock())
+
     staff = await office.db.run(redeem)
     assert staff is not None and staff.name == "Sri"
     assert await office.db.run(redeem) is None  # once only
@@ -373,7 +425,9 @@ async def test_cancelling_a_note_stores_nothing(office: Office, how: str) -> Non
     assert [e.kind for e in events] == ["created", "assign"]
 
 
-@pytest.mark.parametrize("forged", ["card|note:²:0", "card|note:99999999999999:0", "card|accept:1:99999999999999999999"])
+@pytest.mark.parametrize(
+    "forged", ["card|note:²:0", "card|note:99999999999999:0", "card|accept:1:99999999999999999999"]
+)
 async def test_a_forged_card_button_is_refused_as_out_of_date(office: Office, forged: str) -> None:
     budi = await office.hire("Budi", BUDI)
     number = await file(office, office.person(SITI, "Siti"))
@@ -384,4 +438,3 @@ async def test_a_forged_card_button_is_refused_as_out_of_date(office: Office, fo
     [fresh] = await budi.type(f"/ticket {number}")  # the officer's chat still works
     [accepted] = await budi.press("Terima", fresh)
     assert accepted.text.startswith("✅ Anda menangani tiket ini")
-

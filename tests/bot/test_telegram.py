@@ -53,8 +53,13 @@ def telegram_settings(settings: Settings, fake: FakeTelegramAPI, **more: object)
     """The app against the fake. Flood limits off: the fake's users answer instantly, and the
     limits have their own tests (test_sender_limits.py)."""
     more = {"telegram_rate_per_chat": 0.0, "telegram_rate_global": 0.0, **more}
-    return replace(settings, telegram_bot_token=TOKEN, telegram_api_base_url=fake.base_url,
-                   telegram_file_base_url=fake.base_file_url, **more)
+    return replace(
+        settings,
+        telegram_bot_token=TOKEN,
+        telegram_api_base_url=fake.base_url,
+        telegram_file_base_url=fake.base_file_url,
+        **more,
+    )
 
 
 async def serve(settings: Settings, port: int | None = None) -> tuple[web.AppRunner, Database]:
@@ -76,7 +81,9 @@ async def polling(settings: Settings, fake: FakeTelegramAPI) -> AsyncIterator[Da
 async def webhook(settings: Settings, fake: FakeTelegramAPI) -> AsyncIterator[Database]:
     port = free_port()
     url = f"http://127.0.0.1:{port}/telegram/webhook"
-    runner, db = await serve(telegram_settings(settings, fake, telegram_webhook_url=url, telegram_webhook_secret=SECRET), port)
+    runner, db = await serve(
+        telegram_settings(settings, fake, telegram_webhook_url=url, telegram_webhook_secret=SECRET), port
+    )
     yield db
     await runner.cleanup()
 
@@ -85,7 +92,9 @@ async def tickets(db: Database) -> list[Ticket]:
     return await db.run(lambda s: list(s.execute(select(Ticket)).scalars()))
 
 
-async def test_polling_a_complaint_with_photo_and_location(polling: Database, fake: FakeTelegramAPI, settings: Settings) -> None:
+async def test_polling_a_complaint_with_photo_and_location(
+    polling: Database, fake: FakeTelegramAPI, settings: Settings
+) -> None:
     citizen = TelegramCitizen(fake, polling, user_id=5001)
     confirmation = await file_complaint(citizen, photo=jpeg())
     assert NUMBER.search(confirmation).group(0) == "SP-2026-00001"
@@ -99,7 +108,9 @@ async def test_polling_a_complaint_with_photo_and_location(polling: Database, fa
     assert "SP-2026-00001" in citizen.messages[-2].text
 
 
-async def test_webhook_mode_processes_updates_once_and_checks_the_secret(webhook: Database, fake: FakeTelegramAPI) -> None:
+async def test_webhook_mode_processes_updates_once_and_checks_the_secret(
+    webhook: Database, fake: FakeTelegramAPI
+) -> None:
     citizen = TelegramCitizen(fake, webhook, user_id=5002)
     await citizen.type("/start")
     assert "Apa yang ingin Anda lakukan?" in citizen.last.text
@@ -174,27 +185,34 @@ async def test_english_speakers_are_answered_in_english(polling: Database, fake:
     assert "Bahasa Indonesia" in citizen.messages[-2].text
 
 
-async def test_a_429_is_waited_out_and_every_reply_arrives_once_in_order(polling: Database, fake: FakeTelegramAPI) -> None:
+async def test_a_429_is_waited_out_and_every_reply_arrives_once_in_order(
+    polling: Database, fake: FakeTelegramAPI
+) -> None:
     citizen = TelegramCitizen(fake, polling, user_id=5005)
     fake.fail_next("sendMessage", status=429, retry_after=1, count=1)
     started = time.monotonic()
     replies = await citizen.type("/start")
     assert time.monotonic() - started >= 0.9
     assert [m.text.split("\n")[0] for m in replies] == [
-        "Halo! Ini layanan pengaduan dan permohonan Dinas Sosial.", "Apa yang ingin Anda lakukan?"]
+        "Halo! Ini layanan pengaduan dan permohonan Dinas Sosial.",
+        "Apa yang ingin Anda lakukan?",
+    ]
     fake.fail_next("sendMessage", status=500, count=1)
     replies = await citizen.press("Pengaduan")
     assert len(replies) == 1 and "Sebelum mulai" in replies[0].text
 
 
-async def test_a_blocked_bot_marks_the_message_failed_instead_of_retrying(polling: Database, fake: FakeTelegramAPI) -> None:
+async def test_a_blocked_bot_marks_the_message_failed_instead_of_retrying(
+    polling: Database, fake: FakeTelegramAPI
+) -> None:
     fake.add_user(5006, first_name="Budi")
     fake.block(5006)
     update = await fake.send_text(5006, "/start")
     deadline = time.monotonic() + 10
     while True:
-        statuses = await polling.run(lambda s: list(s.execute(
-            select(OutboxMessage.status).where(OutboxMessage.chat_id == "5006")).scalars()))
+        statuses = await polling.run(
+            lambda s: list(s.execute(select(OutboxMessage.status).where(OutboxMessage.chat_id == "5006")).scalars())
+        )
         if statuses and all(status == "failed" for status in statuses):
             break
         assert time.monotonic() < deadline, statuses
@@ -214,8 +232,13 @@ def _serve_process(settings: Settings, fake: FakeTelegramAPI, port: int, **more_
         "TELEGRAM_RATE_GLOBAL": "0",
         **more_env,
     }
-    return subprocess.Popen([sys.executable, "-m", "bot.cli", "serve", "--port", str(port)], env=env,
-                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, cwd=Path(__file__).resolve().parents[2])
+    return subprocess.Popen(
+        [sys.executable, "-m", "bot.cli", "serve", "--port", str(port)],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        cwd=Path(__file__).resolve().parents[2],
+    )
 
 
 async def _exited(process: subprocess.Popen[bytes], seconds: float) -> bool:
@@ -239,7 +262,9 @@ async def _wait_polling(fake: FakeTelegramAPI, process: subprocess.Popen[bytes],
         await asyncio.sleep(0.1)
 
 
-async def test_sigkill_mid_conversation_then_restart_continues_at_the_same_step(settings: Settings, fake: FakeTelegramAPI) -> None:
+async def test_sigkill_mid_conversation_then_restart_continues_at_the_same_step(
+    settings: Settings, fake: FakeTelegramAPI
+) -> None:
     upgrade(settings.effective_database_url)
     db = Database(settings.effective_database_url)
     port = free_port()
@@ -276,7 +301,11 @@ async def test_sigkill_mid_conversation_then_restart_continues_at_the_same_step(
         replies = await citizen.press("Kirim")
         assert NUMBER.search(replies[0].text)
         [ticket] = await db.run(lambda s: list(s.execute(select(Ticket)).scalars()))
-        assert (ticket.person_name, ticket.person_nik, ticket.category) == ("Siti Aminah", "3471014507850001", "lansia_telantar")
+        assert (ticket.person_name, ticket.person_nik, ticket.category) == (
+            "Siti Aminah",
+            "3471014507850001",
+            "lansia_telantar",
+        )
         count = await db.run(lambda s: s.execute(select(func.count()).select_from(Ticket)).scalar_one())
         assert count == 1
     finally:

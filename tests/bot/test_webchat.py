@@ -48,7 +48,12 @@ async def test_a_complaint_with_photo_and_location_gets_a_ticket_number(server: 
     assert number == "SP-2026-00001"
     assert "Selasa, 24 November 2026" in confirmation  # one working day after Monday
     [(ticket,)] = await query(server, select(Ticket))
-    assert (ticket.number, ticket.kind, ticket.category, ticket.subject) == (number, "complaint", "lansia_telantar", "other")
+    assert (ticket.number, ticket.kind, ticket.category, ticket.subject) == (
+        number,
+        "complaint",
+        "lansia_telantar",
+        "other",
+    )
     assert ticket.person_nik is None and ticket.person_age == 80 and ticket.person_sex == "P"
     assert (ticket.district_code, ticket.village_code) == ("34.71.04", "34.71.04.1001")
     assert (ticket.latitude, ticket.longitude) == (-7.8305, 110.392)
@@ -151,7 +156,9 @@ async def test_a_giant_text_is_refused_kindly(server: TestServer) -> None:
     await person.client.close()
 
 
-async def test_a_file_that_is_not_a_photo_is_refused_and_nothing_is_kept(server: TestServer, settings: Settings) -> None:
+async def test_a_file_that_is_not_a_photo_is_refused_and_nothing_is_kept(
+    server: TestServer, settings: Settings
+) -> None:
     person = await citizen(server)
     await person.begin_complaint("kejiwaan", "odgj")
     await person.press("skip")
@@ -186,7 +193,11 @@ async def test_the_nik_never_reaches_the_logs(server: TestServer, caplog: pytest
 
 async def test_malformed_requests_get_a_400_not_a_crash(server: TestServer) -> None:
     person = await citizen(server)
-    for body in ([1, 2], {"client_id": "abcdefgh12", "text": "halo", "after": "x"}, {"client_id": "bad id!", "text": "halo"}):
+    for body in (
+        [1, 2],
+        {"client_id": "abcdefgh12", "text": "halo", "after": "x"},
+        {"client_id": "bad id!", "text": "halo"},
+    ):
         response = await person.client.post("/api/chat/send", json=body, headers=HEADERS)
         assert response.status == 400, body
     assert (await person.client.get("/healthz")).status == 200

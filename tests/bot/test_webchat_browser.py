@@ -136,8 +136,14 @@ async def test_a_citizen_files_a_complaint_by_tapping_and_typing(
     await chat.type("Nenek tinggal sendiri dan tidak ada yang merawat sejak bulan lalu.", expect="Nomor HP")
     await chat.type("0812 3456 7890", expect="Periksa lagi pengaduan Anda")
     summary = await chat.last_bot.inner_text()
-    for shown in ("Mbah Sarinah", "Patangpuluhan, Wirobrajan", "Jl. HOS Cokroaminoto gang 3", "Lokasi: terkirim",
-                  "Foto: 1 foto", "+6281234567890"):
+    for shown in (
+        "Mbah Sarinah",
+        "Patangpuluhan, Wirobrajan",
+        "Jl. HOS Cokroaminoto gang 3",
+        "Lokasi: terkirim",
+        "Foto: 1 foto",
+        "+6281234567890",
+    ):
         assert shown in summary
     assert await chat.option_titles() == ["Kirim", "Ubah", "Batal"]
     await chat.screenshot("summary")
@@ -153,7 +159,11 @@ async def test_a_citizen_files_a_complaint_by_tapping_and_typing(
     [(ticket,)] = await rows(server, select(Ticket))
     assert ticket.number == number == "SP-2026-00001"
     assert (ticket.category, ticket.person_name, ticket.person_nik, ticket.person_age) == (
-        "lansia_telantar", "Mbah Sarinah", None, 80)
+        "lansia_telantar",
+        "Mbah Sarinah",
+        None,
+        80,
+    )
     assert (ticket.district_code, ticket.village_code) == ("34.71.11", "34.71.11.1001")
     assert ticket.latitude == pytest.approx(-7.8305, abs=1e-7)
     assert ticket.longitude == pytest.approx(110.392, abs=1e-7)
@@ -286,12 +296,15 @@ async def test_after_the_en_link_start_answers_in_english(chat: Chat) -> None:
     await chat.screenshot("english-bot")
 
 
-async def test_an_english_phone_is_greeted_in_english(server: LiveServer, browser: Any,
-                                                      request: pytest.FixtureRequest) -> None:
+async def test_an_english_phone_is_greeted_in_english(
+    server: LiveServer, browser: Any, request: pytest.FixtureRequest
+) -> None:
     english = await phone_context(browser, locale="en-US")
     try:
         chat = await open_chat(english, server.url, shot_name(request), expect="Hello! This is")
-        await chat.expect(chat.page.locator("#send")).to_have_attribute("aria-label", "Send")  # page words follow the phone too
+        await chat.expect(chat.page.locator("#send")).to_have_attribute(
+            "aria-label", "Send"
+        )  # page words follow the phone too
         assert await chat.option_titles() == ["Complaint", "Service", "Status"]
         assert chat.errors == []
     finally:
@@ -314,7 +327,8 @@ async def test_offline_keeps_the_answer_in_the_box_and_sends_it_once_when_back(c
     await chat.box.press("Enter")
     await chat.expect(chat.notice).to_be_visible()
     await chat.expect(chat.notice).to_have_text(
-        "Koneksi terputus. Pesan Anda belum terkirim — coba lagi sebentar lagi.")
+        "Koneksi terputus. Pesan Anda belum terkirim — coba lagi sebentar lagi."
+    )
     await chat.expect(chat.box).to_have_value("Mbah Sarinah")
     await chat.expect(chat.mine.filter(has_text="Mbah Sarinah")).to_have_count(0)
     assert await chat.bot_count() == bubbles

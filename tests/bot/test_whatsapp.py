@@ -53,8 +53,18 @@ class WhatsAppOffice:
 
         def add(session: Any) -> None:
             scope = records.check_scope(book, role="officer", team=None, districts=(UMBULHARJO,), categories=())
-            records.add_staff(session, book=book, name=name, scope=scope, telegram_user_id=None,
-                              whatsapp_number="0" + number[2:], language="id", by=audit.CLI, now=self.clock())
+            records.add_staff(
+                session,
+                book=book,
+                name=name,
+                scope=scope,
+                telegram_user_id=None,
+                whatsapp_number="0" + number[2:],
+                language="id",
+                by=audit.CLI,
+                now=self.clock(),
+            )
+
         await self.db.run(add)
         member = self.person(number, name)
         [help_text] = await member.type("halo")
@@ -65,8 +75,15 @@ class WhatsAppOffice:
         return await self.db.run(lambda s: s.execute(select(Ticket).where(Ticket.number == number)).scalars().one())
 
     async def outbox(self, wa_id: str) -> list[OutboxMessage]:
-        return await self.db.run(lambda s: list(s.execute(select(OutboxMessage).where(
-            OutboxMessage.channel == "whatsapp", OutboxMessage.chat_id == wa_id).order_by(OutboxMessage.id)).scalars()))
+        return await self.db.run(
+            lambda s: list(
+                s.execute(
+                    select(OutboxMessage)
+                    .where(OutboxMessage.channel == "whatsapp", OutboxMessage.chat_id == wa_id)
+                    .order_by(OutboxMessage.id)
+                ).scalars()
+            )
+        )
 
 
 def register_templates(fake: FakeGraphAPI) -> None:
@@ -86,9 +103,18 @@ async def office(settings: Settings) -> AsyncIterator[WhatsAppOffice]:
     register_templates(fake)
     await fake.start()
     port = free_port()
-    app = create_app(replace(settings, whatsapp_access_token=fake.access_token, whatsapp_phone_number_id=fake.phone_number_id,
-                             whatsapp_app_secret=fake.app_secret, whatsapp_verify_token=VERIFY,
-                             whatsapp_api_base_url=fake.api_base_url, whatsapp_rate_per_chat=0.0), clock=clock)
+    app = create_app(
+        replace(
+            settings,
+            whatsapp_access_token=fake.access_token,
+            whatsapp_phone_number_id=fake.phone_number_id,
+            whatsapp_app_secret=fake.app_secret,
+            whatsapp_verify_token=VERIFY,
+            whatsapp_api_base_url=fake.api_base_url,
+            whatsapp_rate_per_chat=0.0,
+        ),
+        clock=clock,
+    )
     runner = web.AppRunner(app)
     await runner.setup()
     await web.TCPSite(runner, "127.0.0.1", port).start()
@@ -116,8 +142,12 @@ async def test_a_missing_or_wrong_signature_is_refused_and_nothing_is_processed(
     envelope = office.fake.text(SITI, "halo")
     assert await office.fake.deliver(envelope, signature="missing") == 401
     assert await office.fake.deliver(envelope, signature="wrong") == 403
-    seen = await office.db.run(lambda s: (s.scalar(select(func.count()).select_from(InboundMessage)),
-                                          s.scalar(select(func.count()).select_from(Contact))))
+    seen = await office.db.run(
+        lambda s: (
+            s.scalar(select(func.count()).select_from(InboundMessage)),
+            s.scalar(select(func.count()).select_from(Contact)),
+        )
+    )
     assert seen == (0, 0) and office.fake.sent(SITI) == []
 
 
@@ -141,7 +171,9 @@ async def test_a_whole_complaint_with_a_photo_and_a_location(office: WhatsAppOff
     assert (ticket.latitude, ticket.longitude) == (-7.8305, 110.392)
     [attachment] = await office.db.run(lambda s: list(s.execute(select(Attachment)).scalars()))
     assert attachment.ticket_id == ticket.id and attachment.width == 320
-    contact = await office.db.run(lambda s: s.execute(select(Contact).where(Contact.external_id == SITI)).scalars().one())
+    contact = await office.db.run(
+        lambda s: s.execute(select(Contact).where(Contact.external_id == SITI)).scalars().one()
+    )
     assert (contact.channel, contact.display_name) == ("whatsapp", "Siti")
     await siti.type("status")
     assert number in siti.messages[-2].text
@@ -164,8 +196,19 @@ async def test_what_whatsapp_cannot_answer_gets_a_kind_reprompt(office: WhatsApp
 async def walk_to_address(siti: WhatsAppPerson) -> None:
     """A quick complaint about a neighbour (no name, NIK or age), up to the address question."""
     await siti.type("halo")
-    for title in ("Pengaduan", "Setuju", "Lansia", "Lansia telantar", "Orang lain", "Lewati", "Tidak tahu",
-                  "Lewati", "Lewati", "Umbulharjo", "Giwangan"):
+    for title in (
+        "Pengaduan",
+        "Setuju",
+        "Lansia",
+        "Lansia telantar",
+        "Orang lain",
+        "Lewati",
+        "Tidak tahu",
+        "Lewati",
+        "Lewati",
+        "Umbulharjo",
+        "Giwangan",
+    ):
         await siti.press(title)
 
 
@@ -341,20 +384,27 @@ async def test_a_refused_template_leaves_the_message_waiting_for_the_citizen(off
     assert (row.status, row.sent_as) == ("sent", None)  # as itself, once she had written
 
 
-async def test_reports_on_unknown_messages_are_ignored_but_a_failure_is_looked_for_again(office: WhatsAppOffice) -> None:
+async def test_reports_on_unknown_messages_are_ignored_but_a_failure_is_looked_for_again(
+    office: WhatsAppOffice,
+) -> None:
     started = time.monotonic()
     assert await office.fake.deliver(office.fake.statuses("wamid.elsewhere", "delivered", recipient_id=SITI)) == 200
     assert time.monotonic() - started < 1.0
-    failed = [office.fake.statuses(f"wamid.elsewhere{n}", "failed", recipient_id=SITI, errors=[131047]) for n in range(3)]
+    failed = [
+        office.fake.statuses(f"wamid.elsewhere{n}", "failed", recipient_id=SITI, errors=[131047]) for n in range(3)
+    ]
     envelope = failed[0]
-    envelope["entry"][0]["changes"][0]["value"]["statuses"] += [f["entry"][0]["changes"][0]["value"]["statuses"][0] for f in failed[1:]]
+    envelope["entry"][0]["changes"][0]["value"]["statuses"] += [
+        f["entry"][0]["changes"][0]["value"]["statuses"][0] for f in failed[1:]
+    ]
     started = time.monotonic()
     assert await office.fake.deliver(envelope) == 200  # looked for together for a moment, then let go
     assert 2.0 < time.monotonic() - started < 4.0
 
 
 async def test_an_officer_who_has_not_written_today_gets_a_notice_then_the_card_and_photo_when_he_writes(
-        office: WhatsAppOffice) -> None:
+    office: WhatsAppOffice,
+) -> None:
     budi = await office.hire("Budi Santoso", BUDI)
     office.clock.advance(hours=25)  # Budi's window has closed
     siti = office.person(SITI)
@@ -367,7 +417,9 @@ async def test_an_officer_who_has_not_written_today_gets_a_notice_then_the_card_
 
 
 # ---------------------------------------------------------------------- edges found in review
-async def test_a_message_in_several_requests_resumes_after_a_rate_limit_without_repeating(office: WhatsAppOffice) -> None:
+async def test_a_message_in_several_requests_resumes_after_a_rate_limit_without_repeating(
+    office: WhatsAppOffice,
+) -> None:
     siti = office.person(SITI)
     await walk_to_address(siti)
     send, armed = office.fake._send, [True]
@@ -378,6 +430,7 @@ async def test_a_message_in_several_requests_resumes_after_a_rate_limit_without_
             armed[0] = False
             office.fake.fail_next(131056, to=SITI)  # the pair rate limit hits the second request
         return answer
+
     office.fake._send = limited_after_the_first_part  # type: ignore[method-assign]
     replies = await siti.settle(await office.fake.send_text(SITI, "Jl. Imogiri Timur RT 03"), timeout=20)
     kinds = [m.payload["interactive"]["type"] for m in replies]
@@ -398,7 +451,9 @@ async def test_a_failed_notice_for_a_held_message_does_not_send_it_twice(office:
     budi, siti, _ = await officer_asks_a_day_later(office)
     await budi.type(LONG_QUESTION)
     [notice] = await siti.catch_up()
-    assert await office.fake.deliver(office.fake.statuses(notice.id, "failed", recipient_id=SITI, errors=[131056])) == 200
+    assert (
+        await office.fake.deliver(office.fake.statuses(notice.id, "failed", recipient_id=SITI, errors=[131056])) == 200
+    )
     await siti.catch_up()
     replies = await siti.type("halo")
     assert sum(LONG_QUESTION.strip()[:60] in (m.text or "").replace("\n", " ") for m in replies) == 1
@@ -411,7 +466,9 @@ async def test_a_late_131047_does_not_undo_a_newer_message_from_the_citizen(offi
     [card] = await budi.catch_up()
     earlier = siti.last
     await siti.type("status")  # she writes: her window is open
-    assert await office.fake.deliver(office.fake.statuses(earlier.id, "failed", recipient_id=SITI, errors=[131047])) == 200
+    assert (
+        await office.fake.deliver(office.fake.statuses(earlier.id, "failed", recipient_id=SITI, errors=[131047])) == 200
+    )
     await siti.catch_up()
     await budi.press("Terima", card)
     [accepted] = await siti.catch_up()
@@ -428,6 +485,7 @@ async def test_a_citizen_writing_while_a_notice_goes_out_gets_the_whole_message_
             armed[0] = False
             assert await office.fake.deliver(office.fake.text(SITI, "halo, ada kabar?")) == 200
         return answer
+
     office.fake._send = she_writes_meanwhile  # type: ignore[method-assign]
     await budi.type(LONG_QUESTION)
     await siti.catch_up()

@@ -25,7 +25,9 @@ def test_up_to_three_short_choices_are_reply_buttons() -> None:
     [request] = requests_for(OutMessage("Setuju?", options("Setuju", "Tidak setuju"), step="consent"), LABELS)
     assert request["interactive"]["type"] == "button"
     assert [b["reply"] for b in request["interactive"]["action"]["buttons"]] == [
-        {"id": "consent|v0", "title": "Setuju"}, {"id": "consent|v1", "title": "Tidak setuju"}]
+        {"id": "consent|v0", "title": "Setuju"},
+        {"id": "consent|v1", "title": "Tidak setuju"},
+    ]
 
 
 def test_long_titles_or_more_choices_become_a_list_and_long_titles_are_given_in_full() -> None:
@@ -57,8 +59,11 @@ def test_a_long_text_is_split_at_line_ends_and_buttons_ride_on_the_last_part() -
 def test_a_location_question_is_a_location_request_then_its_other_choices() -> None:
     message = OutMessage("Bagikan lokasi", options("Lewati"), step="location", request="location")
     first, second = requests_for(message, LABELS)
-    assert first["interactive"] == {"type": "location_request_message", "body": {"text": "Bagikan lokasi"},
-                                    "action": {"name": "send_location"}}
+    assert first["interactive"] == {
+        "type": "location_request_message",
+        "body": {"text": "Bagikan lokasi"},
+        "action": {"name": "send_location"},
+    }
     assert second["interactive"]["body"]["text"] == "Atau pilih salah satu:"
     assert second["interactive"]["action"]["buttons"][0]["reply"]["id"] == "location|v0"
 
@@ -76,15 +81,21 @@ def book() -> TemplateBook:
 
 
 def test_the_resolved_message_goes_out_as_its_template_with_its_buttons_as_quick_replies(book: TemplateBook) -> None:
-    message = OutMessage("Laporan SP-2026-00001 sudah selesai ditangani.\nHasil: KTP sudah jadi.",
-                         options("Beri nilai", "Belum selesai"), key="citizen/resolved",
-                         params={"number": "SP-2026-00001"}, language="en")
+    message = OutMessage(
+        "Laporan SP-2026-00001 sudah selesai ditangani.\nHasil: KTP sudah jadi.",
+        options("Beri nilai", "Belum selesai"),
+        key="citizen/resolved",
+        params={"number": "SP-2026-00001"},
+        language="en",
+    )
     request = template_for(book, message)
     template = request.template
     assert template["name"] == "satupintu_selesai" and template["language"] == {"code": "en"}
     body, *buttons = template["components"]
     assert [p["text"] for p in body["parameters"]] == [
-        "SP-2026-00001", "Laporan SP-2026-00001 sudah selesai ditangani. · Hasil: KTP sudah jadi."]
+        "SP-2026-00001",
+        "Laporan SP-2026-00001 sudah selesai ditangani. · Hasil: KTP sudah jadi.",
+    ]
     assert [b["parameters"][0]["payload"] for b in buttons] == ["|v0", "|v1"]
     assert not request.held  # everything fitted: nothing waits for the person to write
 
@@ -120,32 +131,65 @@ def test_the_signature_is_checked_against_the_raw_body() -> None:
 
 
 def delivery(messages: list[dict], statuses: list[dict] | None = None) -> dict:
-    value = {"messaging_product": "whatsapp", "metadata": {"display_phone_number": "6281100000000", "phone_number_id": "1"},
-             "contacts": [{"profile": {"name": "Siti"}, "wa_id": "6281234567890"}], "messages": messages}
+    value = {
+        "messaging_product": "whatsapp",
+        "metadata": {"display_phone_number": "6281100000000", "phone_number_id": "1"},
+        "contacts": [{"profile": {"name": "Siti"}, "wa_id": "6281234567890"}],
+        "messages": messages,
+    }
     if statuses:
         value["statuses"] = statuses
-    return {"object": "whatsapp_business_account", "entry": [{"id": "9", "changes": [{"value": value, "field": "messages"}]}]}
+    return {
+        "object": "whatsapp_business_account",
+        "entry": [{"id": "9", "changes": [{"value": value, "field": "messages"}]}],
+    }
 
 
 def message(kind: str, body: dict, **extra: object) -> dict:
-    return {"from": "6281234567890", "id": f"wamid.{kind}", "timestamp": "1763900000", "type": kind, kind: body, **extra}
+    return {
+        "from": "6281234567890",
+        "id": f"wamid.{kind}",
+        "timestamp": "1763900000",
+        "type": kind,
+        kind: body,
+        **extra,
+    }
 
 
-@pytest.mark.parametrize(("sent", "expected"), [
-    (message("text", {"body": "halo"}), ("text", "halo", None, None)),
-    (message("interactive", {"type": "button_reply", "button_reply": {"id": "consent|yes", "title": "Setuju"}}),
-     ("choice", None, "consent", "yes")),
-    (message("interactive", {"type": "list_reply", "list_reply": {"id": "category|lansia", "title": "Lansia"}}),
-     ("choice", None, "category", "lansia")),
-    (message("button", {"payload": "|rate:7", "text": "Beri nilai"}), ("choice", None, None, "rate:7")),
-    (message("location", {"latitude": -7.83, "longitude": 110.39}), ("location", None, None, None)),
-    (message("sticker", {"id": "m1", "mime_type": "image/webp", "animated": False}), ("unsupported", None, None, None)),
-    (message("audio", {"id": "m2", "mime_type": "audio/ogg", "voice": True}), ("unsupported", None, None, None)),
-    (message("reaction", {"message_id": "wamid.x", "emoji": "👍"}), ("unsupported", None, None, None)),
-    (message("document", {"id": "m3", "mime_type": "application/pdf", "filename": "kk.pdf"}), ("unsupported", None, None, None)),
-    (message("document", {"id": "m4", "mime_type": "image/jpeg", "filename": "foto.jpg"}), ("photo", None, None, None)),
-    (message("unsupported", {}, errors=[{"code": 131051, "title": "Message type unknown"}]), ("unsupported", None, None, None)),
-])
+@pytest.mark.parametrize(
+    ("sent", "expected"),
+    [
+        (message("text", {"body": "halo"}), ("text", "halo", None, None)),
+        (
+            message("interactive", {"type": "button_reply", "button_reply": {"id": "consent|yes", "title": "Setuju"}}),
+            ("choice", None, "consent", "yes"),
+        ),
+        (
+            message("interactive", {"type": "list_reply", "list_reply": {"id": "category|lansia", "title": "Lansia"}}),
+            ("choice", None, "category", "lansia"),
+        ),
+        (message("button", {"payload": "|rate:7", "text": "Beri nilai"}), ("choice", None, None, "rate:7")),
+        (message("location", {"latitude": -7.83, "longitude": 110.39}), ("location", None, None, None)),
+        (
+            message("sticker", {"id": "m1", "mime_type": "image/webp", "animated": False}),
+            ("unsupported", None, None, None),
+        ),
+        (message("audio", {"id": "m2", "mime_type": "audio/ogg", "voice": True}), ("unsupported", None, None, None)),
+        (message("reaction", {"message_id": "wamid.x", "emoji": "👍"}), ("unsupported", None, None, None)),
+        (
+            message("document", {"id": "m3", "mime_type": "application/pdf", "filename": "kk.pdf"}),
+            ("unsupported", None, None, None),
+        ),
+        (
+            message("document", {"id": "m4", "mime_type": "image/jpeg", "filename": "foto.jpg"}),
+            ("photo", None, None, None),
+        ),
+        (
+            message("unsupported", {}, errors=[{"code": 131051, "title": "Message type unknown"}]),
+            ("unsupported", None, None, None),
+        ),
+    ],
+)
 def test_each_kind_of_message_becomes_our_event(sent: dict, expected: tuple) -> None:
     [item], reports = read_delivery(json.loads(json.dumps(delivery([sent]))))
     event = item.envelope.event
@@ -156,17 +200,35 @@ def test_each_kind_of_message_becomes_our_event(sent: dict, expected: tuple) -> 
 
 def test_an_image_and_a_contact_card() -> None:
     image = message("image", {"id": "media-1", "mime_type": "image/jpeg", "sha256": "abc"})
-    card = {"from": "6281234567890", "id": "wamid.c", "timestamp": "1", "type": "contacts",
-            "contacts": [{"name": {"formatted_name": "Siti"}, "phones": [{"phone": "+62 812-3456-7890", "wa_id": "6281234567890"}]}]}
+    card = {
+        "from": "6281234567890",
+        "id": "wamid.c",
+        "timestamp": "1",
+        "type": "contacts",
+        "contacts": [
+            {"name": {"formatted_name": "Siti"}, "phones": [{"phone": "+62 812-3456-7890", "wa_id": "6281234567890"}]}
+        ],
+    }
     photo, contact = read_delivery(delivery([image, card]))[0]
     assert photo.envelope.event.kind == "photo" and (photo.media_id, photo.media_type) == ("media-1", "image/jpeg")
     assert contact.envelope.event.kind == "contact" and contact.envelope.event.phone == "+62 812-3456-7890"
 
 
 def test_status_reports_are_read_with_their_error() -> None:
-    failed = {"id": "wamid.out", "status": "failed", "timestamp": "1763900000", "recipient_id": "6281234567890",
-              "errors": [{"code": 131047, "title": "Re-engagement message", "message": "Re-engagement message",
-                          "error_data": {"details": "Message failed to send because more than 24 hours have passed"}}]}
+    failed = {
+        "id": "wamid.out",
+        "status": "failed",
+        "timestamp": "1763900000",
+        "recipient_id": "6281234567890",
+        "errors": [
+            {
+                "code": 131047,
+                "title": "Re-engagement message",
+                "message": "Re-engagement message",
+                "error_data": {"details": "Message failed to send because more than 24 hours have passed"},
+            }
+        ],
+    }
     incoming, [report] = read_delivery(delivery([], [failed]))
     assert incoming == [] and (report.external_id, report.status, report.error_code) == ("wamid.out", "failed", 131047)
     assert report.error.startswith("Message failed to send")

@@ -53,13 +53,17 @@ async def _upload(client: SignedInClient, text: str) -> aiohttp.ClientResponse:
 
 
 async def _actions(office: ConsoleOffice) -> list[str]:
-    return list(await office.db.run(lambda s: s.execute(select(AuditEntry.action).order_by(AuditEntry.id)).scalars().all()))
+    return list(
+        await office.db.run(lambda s: s.execute(select(AuditEntry.action).order_by(AuditEntry.id)).scalars().all())
+    )
 
 
 async def test_a_csv_import_adds_a_district_now_and_after_a_restart(office: ConsoleOffice, settings: Settings) -> None:
     admin = await _admin(office)
-    csv = (f"code,name\n{NEW_DISTRICT},Wirobrajan Baru\n{NEW_DISTRICT}.1001,Pakuncen\n{NEW_DISTRICT}.1002,Patangpuluhan\n"
-           "34.71.04.1001,Giwangan\n")
+    csv = (
+        f"code,name\n{NEW_DISTRICT},Wirobrajan Baru\n{NEW_DISTRICT}.1001,Pakuncen\n{NEW_DISTRICT}.1002,Patangpuluhan\n"
+        "34.71.04.1001,Giwangan\n"
+    )
     preview = await _upload(admin, csv)
     page = await preview.text()
     assert preview.status == 200, page
@@ -91,12 +95,14 @@ async def test_a_csv_import_adds_a_district_now_and_after_a_restart(office: Cons
 
 async def test_a_bad_csv_is_refused_line_by_line_and_changes_nothing(office: ConsoleOffice) -> None:
     admin = await _admin(office)
-    csv = ("code,name\n"
-           f"{NEW_DISTRICT},Wirobrajan Baru\n"
-           f"{NEW_DISTRICT}.1001,Pakuncen\n"
-           "34.72.01,Kota Lain\n"  # line 4: another regency
-           "34.71.1X,Salah\n"  # line 5: not a code
-           f"{NEW_DISTRICT}.1002,Kelurahan Dengan Nama Yang Terlalu Panjang\n")  # line 6: over 24 characters
+    csv = (
+        "code,name\n"
+        f"{NEW_DISTRICT},Wirobrajan Baru\n"
+        f"{NEW_DISTRICT}.1001,Pakuncen\n"
+        "34.72.01,Kota Lain\n"  # line 4: another regency
+        "34.71.1X,Salah\n"  # line 5: not a code
+        f"{NEW_DISTRICT}.1002,Kelurahan Dengan Nama Yang Terlalu Panjang\n"
+    )  # line 6: over 24 characters
     answer = await _upload(admin, csv)
     page = html.unescape(await answer.text())
     assert answer.status == 400
@@ -115,13 +121,19 @@ async def test_a_bad_csv_is_refused_line_by_line_and_changes_nothing(office: Con
 async def test_adding_and_renaming_villages(office: ConsoleOffice) -> None:
     admin = await _admin(office)
     path = f"/console/admin/areas/{UMBULHARJO}"
-    added = await admin.post(path + "/villages", {"number": "1099", "name": "Kampung Baru", "version": await _version(admin, path)})
+    added = await admin.post(
+        path + "/villages", {"number": "1099", "name": "Kampung Baru", "version": await _version(admin, path)}
+    )
     assert added.status == 303
-    renamed = await admin.post(path + "/villages/rename", {"village": f"{UMBULHARJO}.1099", "name": "Kampung Lama",
-                                                           "version": await _version(admin, path)})
+    renamed = await admin.post(
+        path + "/villages/rename",
+        {"village": f"{UMBULHARJO}.1099", "name": "Kampung Lama", "version": await _version(admin, path)},
+    )
     assert renamed.status == 303
     assert office.services.book.areas.village(f"{UMBULHARJO}.1099")[1].name == "Kampung Lama"  # type: ignore[index]
-    too_long = await admin.post(path, {"name": "Kecamatan Yang Namanya Kepanjangan", "version": await _version(admin, path)})
+    too_long = await admin.post(
+        path, {"name": "Kecamatan Yang Namanya Kepanjangan", "version": await _version(admin, path)}
+    )
     assert too_long.status == 400 and "paling banyak 24 karakter" in await too_long.text()
     stale = await admin.post(path, {"name": "Umbul", "version": "0"})  # drawn before the two changes above
     assert stale.status == 400 and "baru saja diubah" in await stale.text()
@@ -132,13 +144,16 @@ async def test_adding_and_renaming_villages(office: ConsoleOffice) -> None:
 async def test_a_category_service_standard_sets_new_tickets_due_dates(office: ConsoleOffice) -> None:
     admin = await _admin(office)
     path = "/console/admin/categories/lansia_telantar"
-    labels = await admin.post(path + "/labels", {"label_id": "Lansia terlantar", "label_en": "Neglected elder",
-                                                 "version": await _version(admin, path)})
+    labels = await admin.post(
+        path + "/labels",
+        {"label_id": "Lansia terlantar", "label_en": "Neglected elder", "version": await _version(admin, path)},
+    )
     assert labels.status == 303
     page = await (await admin.get(path)).text()
     office_version = re.findall(r'name="version" value="(\d+)"', page)[-1]  # the standards form's
-    saved = await admin.post(path + "/standards", {"first_response": "3", "follow_up": "", "resolution": "20",
-                                                   "version": office_version})
+    saved = await admin.post(
+        path + "/standards", {"first_response": "3", "follow_up": "", "resolution": "20", "version": office_version}
+    )
     assert saved.status == 303, await saved.text()
 
     ticket = await office.file(category="lansia_telantar")
@@ -156,15 +171,19 @@ async def test_a_new_routing_rule_sends_new_tickets_to_its_team(office: ConsoleO
     admin = await _admin(office)
     assert (await office.file(category="lansia_telantar")).team == "umum"
     version = await _version(admin, "/console/admin/routing/new")
-    added = await admin.post("/console/admin/routing/new", {"team": "rehsos", "categories": "lansia_telantar",
-                                                            "districts": UMBULHARJO, "version": version})
+    added = await admin.post(
+        "/console/admin/routing/new",
+        {"team": "rehsos", "categories": "lansia_telantar", "districts": UMBULHARJO, "version": version},
+    )
     assert added.status == 303, await added.text()
     assert (await office.file(category="lansia_telantar")).team == "rehsos"
     assert (await office.file(category="lansia_telantar", district=MANTRIJERON)).team == "umum"
 
     rules = len(office.services.book.office.routing)
-    moved = await admin.post(f"/console/admin/routing/{rules}/move", {"direction": "up",
-                                                                      "version": await _version(admin, "/console/admin/routing")})
+    moved = await admin.post(
+        f"/console/admin/routing/{rules}/move",
+        {"direction": "up", "version": await _version(admin, "/console/admin/routing")},
+    )
     page = html.unescape(await moved.text())
     assert moved.status == 400 and "the last rule must match every ticket" in page  # the validator's words
     assert len(office.services.book.office.routing) == rules and not office.services.book.office.routing[-1].categories
@@ -186,15 +205,28 @@ async def test_a_new_agency_is_offered_for_referral(office: ConsoleOffice) -> No
 
     with pytest.raises(Refused):
         await office.db.run(refer, "dinas_pupr")
-    added = await admin.post("/console/admin/agencies", {"key": "dinas_pupr", "label_id": "Dinas PUPR", "label_en": "Public works",
-                                                         "due_working_days": "7",
-                                                         "version": await _version(admin, "/console/admin/agencies")})
+    added = await admin.post(
+        "/console/admin/agencies",
+        {
+            "key": "dinas_pupr",
+            "label_id": "Dinas PUPR",
+            "label_en": "Public works",
+            "due_working_days": "7",
+            "version": await _version(admin, "/console/admin/agencies"),
+        },
+    )
     assert added.status == 303, await added.text()
     await office.db.run(refer, "dinas_pupr")
     assert office.services.book.office.agency("dinas_pupr").due_working_days == 7  # type: ignore[union-attr]
-    edited = await admin.post("/console/admin/agencies/dinas_pupr", {"label_id": "Dinas PUPR", "label_en": "Public works",
-                                                                     "due_working_days": "4",
-                                                                     "version": await _version(admin, "/console/admin/agencies")})
+    edited = await admin.post(
+        "/console/admin/agencies/dinas_pupr",
+        {
+            "label_id": "Dinas PUPR",
+            "label_en": "Public works",
+            "due_working_days": "4",
+            "version": await _version(admin, "/console/admin/agencies"),
+        },
+    )
     assert edited.status == 303
     assert office.services.book.office.agency("dinas_pupr").due_working_days == 4  # type: ignore[union-attr]
     await admin.close()
@@ -202,8 +234,10 @@ async def test_a_new_agency_is_offered_for_referral(office: ConsoleOffice) -> No
 
 async def test_staff_are_added_invited_disabled_and_given_passwords(office: ConsoleOffice) -> None:
     admin = await _admin(office)
-    added = await admin.post("/console/admin/staff", {"name": "Citra Lestari", "role": "officer", "team": "rehsos",
-                                                      "districts": MANTRIJERON, "language": "id"})
+    added = await admin.post(
+        "/console/admin/staff",
+        {"name": "Citra Lestari", "role": "officer", "team": "rehsos", "districts": MANTRIJERON, "language": "id"},
+    )
     assert added.status == 303, await added.text()
     listing = await (await admin.get("/console/admin/staff")).text()
     assert "Citra Lestari" in listing and "Mantrijeron" in listing
@@ -225,11 +259,14 @@ async def test_staff_are_added_invited_disabled_and_given_passwords(office: Cons
     assert myself.status == 400
 
     dewi = await office.hire("Dewi")
-    password = await admin.post(f"/console/admin/staff/{dewi.id}/password", {"username": "dewi.baru", "password": PASSWORD})
+    password = await admin.post(
+        f"/console/admin/staff/{dewi.id}/password", {"username": "dewi.baru", "password": PASSWORD}
+    )
     assert password.status == 303
     renamed = await office.signed_in(dewi, username="dewi.baru")
-    by_admin = await office.db.run(lambda s: set(s.execute(
-        select(AuditEntry.action).where(AuditEntry.staff_id == admin.staff.id)).scalars()))
+    by_admin = await office.db.run(
+        lambda s: set(s.execute(select(AuditEntry.action).where(AuditEntry.staff_id == admin.staff.id)).scalars())
+    )
     assert {"staff.add", "staff.invite", "staff.status", "staff.password"} <= by_admin
     await renamed.close()  # closing a client stops the app: last
     await own.close()
@@ -248,17 +285,29 @@ async def test_the_audit_trail_names_who_changed_what(office: ConsoleOffice) -> 
 
 async def test_only_admins_reach_the_admin_pages(office: ConsoleOffice) -> None:
     supervisor = await office.signed_in(await office.hire("Sri", role="supervisor"))
-    for path in ("/console/admin", "/console/admin/areas", "/console/admin/categories/odgj", "/console/admin/routing",
-                 "/console/admin/agencies", "/console/admin/staff", "/console/admin/templates"):
+    for path in (
+        "/console/admin",
+        "/console/admin/areas",
+        "/console/admin/categories/odgj",
+        "/console/admin/routing",
+        "/console/admin/agencies",
+        "/console/admin/staff",
+        "/console/admin/templates",
+    ):
         assert (await supervisor.get(path)).status == 403, path
-    posted = await supervisor.post("/console/admin/agencies", {"key": "x", "label_id": "X", "label_en": "X",
-                                                               "due_working_days": "3", "version": "0"})
+    posted = await supervisor.post(
+        "/console/admin/agencies",
+        {"key": "x", "label_id": "X", "label_en": "X", "due_working_days": "3", "version": "0"},
+    )
     assert posted.status == 403
     staff = await supervisor.post("/console/admin/staff", {"name": "Diam-diam", "role": "admin"})
     assert staff.status == 403
     assert office.services.book.office.agency("x") is None
-    hired = await office.db.run(lambda s: s.execute(select(AuditEntry.staff_id, AuditEntry.data["name"].as_string())
-                                                    .where(AuditEntry.action == "staff.add")).all())
+    hired = await office.db.run(
+        lambda s: s.execute(
+            select(AuditEntry.staff_id, AuditEntry.data["name"].as_string()).where(AuditEntry.action == "staff.add")
+        ).all()
+    )
     assert [tuple(row) for row in hired] == [(None, "Sri")]  # her own hiring, by the test; none by her
     assert not [action for action in await _actions(office) if action.startswith("config.")]
     await supervisor.close()
@@ -281,8 +330,15 @@ async def test_a_change_saved_by_another_process_is_taken_up_by_the_admin_pages(
     before = office.services.book
 
     def elsewhere(session) -> None:  # type: ignore[no-untyped-def]
-        config_store.change(session, book=before, name="areas", version=0, staff_id=admin.staff.id, now=office.clock(),
-                            edit=partial(config_store.rename_district, code=MANTRIJERON, name="Mantrijeron Baru"))
+        config_store.change(
+            session,
+            book=before,
+            name="areas",
+            version=0,
+            staff_id=admin.staff.id,
+            now=office.clock(),
+            edit=partial(config_store.rename_district, code=MANTRIJERON, name="Mantrijeron Baru"),
+        )
 
     await office.db.run(elsewhere)  # stored, but this process was not told
     assert office.services.book.areas.district(MANTRIJERON).name == "Mantrijeron"  # type: ignore[union-attr]
@@ -297,13 +353,20 @@ def test_the_import_reads_spreadsheet_csv_and_names_every_bad_row() -> None:
     plan = district_import.plan(areas, district_import.decode(saved_by_excel.encode()) or "")
     assert not plan.problems
     assert [(c.kind, c.code, c.before) for c in plan.changes] == [
-        ("add_district", "34.71.15", None), ("rename_village", "34.71.04.1001", "Giwangan"),
-        ("add_village", "34.71.15.2001", None)]
+        ("add_district", "34.71.15", None),
+        ("rename_village", "34.71.04.1001", "Giwangan"),
+        ("add_village", "34.71.15.2001", None),
+    ]
 
     rows = "code,name\n34.71.04.1001,Giwangan\n34.71.04.1001,Giwangan Lagi\n34.71.04.1002\n"
-    assert [(p.line, p.reason) for p in district_import.plan(areas, rows).problems] == [(3, "duplicate"), (4, "columns")]
+    assert [(p.line, p.reason) for p in district_import.plan(areas, rows).problems] == [
+        (3, "duplicate"),
+        (4, "columns"),
+    ]
     orphans = "code,name\n34.71.16,Tanpa Desa\n34.71.17.1001,Tanpa Kecamatan\n"
     assert [(p.line, p.reason) for p in district_import.plan(areas, orphans).problems] == [
-        (2, "no_villages"), (3, "no_district")]
+        (2, "no_villages"),
+        (3, "no_district"),
+    ]
     assert [p.reason for p in district_import.plan(areas, "code,name\n").problems] == ["empty"]
     assert district_import.decode(b"\xff\xfe,") is None

@@ -34,11 +34,20 @@ async def _attach_photo(office: ConsoleOffice, ticket: Ticket, colour: str = "re
     stored = store_photo(settings.attachments_dir, data, max_bytes=5_000_000)
 
     def add(session: Any) -> int:
-        attachment = repo.add_attachment(session, contact_id=ticket.reporter_contact_id, sha256=stored.sha256,
-                                         path=stored.path, content_type=stored.content_type, size=stored.size,
-                                         width=stored.width, height=stored.height, now=office.clock())
-        repo.link_attachments(session, ticket_id=ticket.id, contact_id=ticket.reporter_contact_id,
-                              attachment_ids=[attachment.id])
+        attachment = repo.add_attachment(
+            session,
+            contact_id=ticket.reporter_contact_id,
+            sha256=stored.sha256,
+            path=stored.path,
+            content_type=stored.content_type,
+            size=stored.size,
+            width=stored.width,
+            height=stored.height,
+            now=office.clock(),
+        )
+        repo.link_attachments(
+            session, ticket_id=ticket.id, contact_id=ticket.reporter_contact_id, attachment_ids=[attachment.id]
+        )
         return attachment.id
 
     return await office.db.run(add), data
@@ -59,13 +68,27 @@ async def _act(member: SignedInClient, number: str, action: str, **fields: str) 
 
 
 async def _events(office: ConsoleOffice, ticket: Ticket, kind: str) -> list[TicketEvent]:
-    return await office.db.run(lambda s: s.execute(select(TicketEvent).where(
-        TicketEvent.ticket_id == ticket.id, TicketEvent.kind == kind)).scalars().all())
+    return await office.db.run(
+        lambda s: (
+            s.execute(select(TicketEvent).where(TicketEvent.ticket_id == ticket.id, TicketEvent.kind == kind))
+            .scalars()
+            .all()
+        )
+    )
 
 
 async def _to_citizen(office: ConsoleOffice, ticket: Ticket) -> list[OutboxMessage]:
-    return await office.db.run(lambda s: s.execute(select(OutboxMessage).where(
-        OutboxMessage.contact_id == ticket.reporter_contact_id).order_by(OutboxMessage.id)).scalars().all())
+    return await office.db.run(
+        lambda s: (
+            s.execute(
+                select(OutboxMessage)
+                .where(OutboxMessage.contact_id == ticket.reporter_contact_id)
+                .order_by(OutboxMessage.id)
+            )
+            .scalars()
+            .all()
+        )
+    )
 
 
 async def test_a_supervisor_sees_the_whole_case_its_story_and_photo(office: ConsoleOffice) -> None:
@@ -86,13 +109,29 @@ async def test_a_supervisor_sees_the_whole_case_its_story_and_photo(office: Cons
     await office.db.run(accept_ask_and_reply)
     member = await office.signed_in(sri)
     page = await _page(member, ticket.number)
-    for shown in (ticket.number, "Mbah Sarinah", MASKED_NIK, "80 tahun", "perempuan", "Jl. Kenanga 3", "Umbulharjo",
-                  "Nenek tinggal sendiri, belum makan dua hari.", "+6281234567890", "Budi",
-                  "Tanggapan pertama", "-7.830500, 110.392000", "Buka di OpenStreetMap"):
+    for shown in (
+        ticket.number,
+        "Mbah Sarinah",
+        MASKED_NIK,
+        "80 tahun",
+        "perempuan",
+        "Jl. Kenanga 3",
+        "Umbulharjo",
+        "Nenek tinggal sendiri, belum makan dua hari.",
+        "+6281234567890",
+        "Budi",
+        "Tanggapan pertama",
+        "-7.830500, 110.392000",
+        "Buka di OpenStreetMap",
+    ):
         assert shown in page, shown
     assert FULL_NIK not in page
-    story = page[page.index('id="h-timeline"'):]
-    assert story.index("Laporan masuk lewat web chat") < story.index("Ditugaskan kepada Budi") < story.index("Warga menjawab:")
+    story = page[page.index('id="h-timeline"') :]
+    assert (
+        story.index("Laporan masuk lewat web chat")
+        < story.index("Ditugaskan kepada Budi")
+        < story.index("Warga menjawab:")
+    )
     assert "RT 03 RW 05, dekat masjid" in story and "Di RT berapa rumahnya?" in story
     assert "Pesan ke warga" in story and "petugas sudah menerima" in story and "menunggu dikirim" in story
     assert 'class="map small"' in page and 'data-lat="-7.8305"' in page
@@ -125,7 +164,9 @@ async def test_a_case_outside_the_area_is_refused_and_the_attempt_logged(office:
     note = await outsider.post(f"/console/cases/{ticket.number}/note", {"version": "1", "text": "mengintip"})
     assert note.status == 403
     denied = await _events(office, ticket, "access_denied")
-    assert [(e.actor, e.data["action"]) for e in denied] == [(f"staff:{eko.id}", "view")] * 2 + [(f"staff:{eko.id}", "note")]
+    assert [(e.actor, e.data["action"]) for e in denied] == [(f"staff:{eko.id}", "view")] * 2 + [
+        (f"staff:{eko.id}", "note")
+    ]
     assert not await _events(office, ticket, "note")
     missing = await outsider.get("/console/cases/SP-2099-99999")
     assert missing.status == 404
@@ -155,12 +196,21 @@ async def test_the_full_nik_is_for_the_assignee_only(office: ConsoleOffice) -> N
     ticket = await office.file()
     assert ticket.assignee_staff_id == budi.id
     colleague = await office.hire("Wati")
-    members = [(await office.signed_in(staff), full) for staff, full in ((budi, True), (sri, False), (colleague, False))]
+    members = [
+        (await office.signed_in(staff), full) for staff, full in ((budi, True), (sri, False), (colleague, False))
+    ]
     for member, full in members:
         page = await _page(member, ticket.number)
         assert (FULL_NIK in page) is full and (MASKED_NIK in page) is not full, member.staff.name
-    seen = await office.db.run(lambda s: s.execute(
-        select(AuditEntry.staff_id).where(AuditEntry.action == "case.view", AuditEntry.subject == ticket.number)).scalars().all())
+    seen = await office.db.run(
+        lambda s: (
+            s.execute(
+                select(AuditEntry.staff_id).where(AuditEntry.action == "case.view", AuditEntry.subject == ticket.number)
+            )
+            .scalars()
+            .all()
+        )
+    )
     assert sorted(seen) == sorted([budi.id, sri.id, colleague.id]), "who saw whose data is on record"
     for member, _ in members:
         await member.close()
@@ -168,7 +218,9 @@ async def test_the_full_nik_is_for_the_assignee_only(office: ConsoleOffice) -> N
 
 async def test_what_the_citizen_typed_is_shown_as_text(office: ConsoleOffice) -> None:
     sri = await office.hire("Sri", role="supervisor")
-    ticket = await office.file(description="<script>alert(1)</script> tolong", person_name='"><img src=x onerror=alert(2)>')
+    ticket = await office.file(
+        description="<script>alert(1)</script> tolong", person_name='"><img src=x onerror=alert(2)>'
+    )
     member = await office.signed_in(sri)
     page = await _page(member, ticket.number)
     assert "&lt;script&gt;alert(1)&lt;/script&gt; tolong" in page
@@ -202,12 +254,25 @@ async def test_an_officer_works_a_case_through_the_forms(office: ConsoleOffice) 
     assert final.status == "resolved" and final.resolution == "KTP diantar, bantuan sembako diberikan."
     sent = await _to_citizen(office, ticket)
     keys = [m.payload["key"] for m in sent]
-    assert keys == ["citizen/accepted", "citizen/question", "citizen/referred", "citizen/referral_closed", "citizen/resolved"]
+    assert keys == [
+        "citizen/accepted",
+        "citizen/question",
+        "citizen/referred",
+        "citizen/referral_closed",
+        "citizen/resolved",
+    ]
     assert all(m.status == "pending" for m in sent)
     page = await _page(member, number)
-    story = page[page.index('id="h-timeline"'):]
-    for shown in ("Catatan internal:", "Sudah telepon ketua RT.", "Dirujuk ke Disdukcapil:", "sudah ditindaklanjuti",
-                  "KTP sudah dicetak", "Ditandai selesai:", "Apakah nenek punya KTP?"):
+    story = page[page.index('id="h-timeline"') :]
+    for shown in (
+        "Catatan internal:",
+        "Sudah telepon ketua RT.",
+        "Dirujuk ke Disdukcapil:",
+        "sudah ditindaklanjuti",
+        "KTP sudah dicetak",
+        "Ditandai selesai:",
+        "Apakah nenek punya KTP?",
+    ):
         assert shown in story, shown
     assert story.count("Pesan ke warga") == 5
     assert 'action="/console/cases/' + number + '/reopen"' in page  # resolved: it may be reopened
@@ -235,12 +300,15 @@ async def test_a_supervisor_reassigns_and_reopens_a_rated_case(office: ConsoleOf
         office.services.casework.accept(session, officer, current, office.clock())
         office.services.casework.resolve(session, officer, current, "Sudah dikunjungi.", office.clock())
         citizen = session.get(Contact, ticket.reporter_contact_id)
-        office.services.casework.survey(session, citizen, ticket.id, {"speed": 2, "conduct": 4, "handling": 3},
-                                      "Petugasnya ramah", office.clock())
+        office.services.casework.survey(
+            session, citizen, ticket.id, {"speed": 2, "conduct": 4, "handling": 3}, "Petugasnya ramah", office.clock()
+        )
 
     await office.db.run(resolve)
     rated = await _page(member, ticket.number)
-    assert "Penilaian warga" in rated and "Petugasnya ramah" in rated and "Ditutup setelah warga menilai layanan:" in rated
+    assert (
+        "Penilaian warga" in rated and "Petugasnya ramah" in rated and "Ditutup setelah warga menilai layanan:" in rated
+    )
     assert re.search(r"Kecepatan: <strong>2</strong>/4", rated)
     empty = await _act(member, ticket.number, "reopen", reason="   ")
     assert empty.status == 400 and "tidak boleh kosong" in await empty.text()
@@ -286,8 +354,10 @@ async def test_a_stale_form_is_refused_and_nothing_doubles(office: ConsoleOffice
     assert note.status == 409 and "dobel?" in await note.text()  # what was typed is kept to send again
     assert len(await _events(office, ticket, "accept")) == 1 and not await _events(office, ticket, "note")
     assert [m.payload["key"] for m in await _to_citizen(office, ticket)] == ["citizen/accepted"]
-    illegal = await member.post(f"/console/cases/{ticket.number}/accept",
-                                {"version": VERSION.search(await _page(member, ticket.number)).group(1)})  # type: ignore[union-attr]
+    illegal = await member.post(
+        f"/console/cases/{ticket.number}/accept",
+        {"version": VERSION.search(await _page(member, ticket.number)).group(1)},
+    )  # type: ignore[union-attr]
     assert illegal.status == 409 and "tidak bisa dilakukan pada tiket berstatus ditangani" in await illegal.text()
     await member.close()
 
@@ -296,17 +366,25 @@ async def test_a_form_without_its_csrf_token_is_refused(office: ConsoleOffice) -
     budi = await office.hire("Budi")
     ticket = await office.file()
     member = await office.signed_in(budi)
-    answer = await member.client.post(f"/console/cases/{ticket.number}/accept", data={"version": "2"},
-                                      allow_redirects=False)
+    answer = await member.client.post(
+        f"/console/cases/{ticket.number}/accept", data={"version": "2"}, allow_redirects=False
+    )
     assert answer.status == 403
     assert not await _events(office, ticket, "accept")
-    count = await office.db.run(lambda s: s.execute(select(func.count()).select_from(OutboxMessage)
-                                                    .where(OutboxMessage.contact_id == ticket.reporter_contact_id)).scalar_one())
+    count = await office.db.run(
+        lambda s: s.execute(
+            select(func.count())
+            .select_from(OutboxMessage)
+            .where(OutboxMessage.contact_id == ticket.reporter_contact_id)
+        ).scalar_one()
+    )
     assert count == 0
     await member.close()
 
 
-async def test_the_timeline_shows_only_this_tickets_messages_not_the_citizens_other_reports(office: ConsoleOffice) -> None:
+async def test_the_timeline_shows_only_this_tickets_messages_not_the_citizens_other_reports(
+    office: ConsoleOffice,
+) -> None:
     sri = await office.hire("Sri", role="supervisor")
     wati = await office.hire("Wati", role="supervisor", districts=(MANTRIJERON,))
     here = await office.file()
@@ -316,11 +394,17 @@ async def test_the_timeline_shows_only_this_tickets_messages_not_the_citizens_ot
         """The same citizen reports a case in Mantrijeron, which Wati answers with something private."""
         first = session.get(Ticket, here.id)
         contact = session.get(Contact, first.reporter_contact_id)
-        answers = {**{k: getattr(first, k) for k in ("category_group", "category", "subject", "person_name")},
-                   "district_code": MANTRIJERON, "village_code": f"{MANTRIJERON}.1001", "description": "Tetangga lain."}
+        answers = {
+            **{k: getattr(first, k) for k in ("category_group", "category", "subject", "person_name")},
+            "district_code": MANTRIJERON,
+            "village_code": f"{MANTRIJERON}.1001",
+            "description": "Tetangga lain.",
+        }
         there = casework.open(session, contact=contact, flow="complaint", answers=answers, now=office.clock())
         reason = office.services.book.office.reject_reasons[0].key
-        casework.reject(session, session.get(Staff, wati.id), there, reason, "RAHASIA-B: sudah ditangani RSJ.", office.clock())
+        casework.reject(
+            session, session.get(Staff, wati.id), there, reason, "RAHASIA-B: sudah ditangani RSJ.", office.clock()
+        )
         return there.number
 
     other = await office.db.run(second_report)

@@ -90,8 +90,14 @@ class Screen:
 
 async def screen(browser: Any, server: LiveServer, name: str, *, phone: bool = False) -> Screen:
     context = await browser.new_context(
-        viewport=PHONE if phone else DESKTOP, locale="id-ID", timezone_id="Asia/Jakarta", accept_downloads=True,
-        permissions=["geolocation"], geolocation=HOME, is_mobile=phone, has_touch=phone,
+        viewport=PHONE if phone else DESKTOP,
+        locale="id-ID",
+        timezone_id="Asia/Jakarta",
+        accept_downloads=True,
+        permissions=["geolocation"],
+        geolocation=HOME,
+        is_mobile=phone,
+        has_touch=phone,
     )
     context.set_default_timeout(TIMEOUT_MS)
     return Screen(await context.new_page(), name, server.url)
@@ -99,12 +105,16 @@ async def screen(browser: Any, server: LiveServer, name: str, *, phone: bool = F
 
 # --------------------------------------------------------------------------- a supervisor's day
 async def test_a_supervisor_signs_in_from_a_chat_link_filters_opens_a_case_and_acts(
-        browser: Any, server: LiveServer, desk: Staffing) -> None:
+    browser: Any, server: LiveServer, desk: Staffing
+) -> None:
     budi = await desk.hire("Budi")
     await desk.hire("Sri", role="supervisor", telegram_user_id="7003")
     await desk.file(category="lansia_telantar", person_name="Mbah Sarinah")
-    odgj = await desk.file(category="odgj", person_name="Pak Darto",
-                           description="Sering mengamuk malam hari. <script>window.pwned = 1</script>")
+    odgj = await desk.file(
+        category="odgj",
+        person_name="Pak Darto",
+        description="Sering mengamuk malam hari. <script>window.pwned = 1</script>",
+    )
     await desk.file(district=MANTRIJERON, category="odgj", person_name="Bu Warsi")
     sri = await screen(browser, server, "supervisor")
     page = sri.page
@@ -115,8 +125,15 @@ async def test_a_supervisor_signs_in_from_a_chat_link_filters_opens_a_case_and_a
     await page.locator("#link-username").fill("sri")
     await page.get_by_role("button", name="Kirim tautan").click()
     await page.get_by_text("tautan masuk sudah dikirim").wait_for()
-    sent = await desk.db.run(lambda s: s.execute(
-        select(OutboxMessage.payload).where(OutboxMessage.chat_id == "7003").order_by(OutboxMessage.id.desc())).scalars().first())
+    sent = await desk.db.run(
+        lambda s: (
+            s.execute(
+                select(OutboxMessage.payload).where(OutboxMessage.chat_id == "7003").order_by(OutboxMessage.id.desc())
+            )
+            .scalars()
+            .first()
+        )
+    )
     link = LINK.search(sent["text"]).group(0)  # type: ignore[union-attr]
     await sri.goto("/console/" + link.split("/console/", 1)[1])  # the server's port here, not PUBLIC_URL's
     await page.get_by_role("button", name="Masuk sekarang").click()
@@ -143,13 +160,18 @@ async def test_a_supervisor_signs_in_from_a_chat_link_filters_opens_a_case_and_a
     await page.get_by_role("button", name="Simpan catatan").click()
     await page.wait_for_url(re.compile(rf"/console/cases/{odgj.number}\?done=note$"))
     await page.locator("ol.timeline").get_by_text("Sudah koordinasi dengan Puskesmas Umbulharjo.").wait_for()
-    events = await desk.db.run(lambda s: s.execute(
-        select(TicketEvent.kind, TicketEvent.actor).where(TicketEvent.ticket_id == odgj.id).order_by(TicketEvent.id)).all())
+    events = await desk.db.run(
+        lambda s: s.execute(
+            select(TicketEvent.kind, TicketEvent.actor).where(TicketEvent.ticket_id == odgj.id).order_by(TicketEvent.id)
+        ).all()
+    )
     assert events[-1][0] == "note" and events[-1][1] != f"staff:{budi.id}"
     assert not sri.errors, sri.errors
 
 
-async def test_an_officer_opening_another_districts_case_gets_403(browser: Any, server: LiveServer, desk: Staffing) -> None:
+async def test_an_officer_opening_another_districts_case_gets_403(
+    browser: Any, server: LiveServer, desk: Staffing
+) -> None:
     await desk.hire("Budi")
     await desk.hire("Wati", districts=(MANTRIJERON,))
     there = await desk.file(category="lansia_telantar")
@@ -159,8 +181,11 @@ async def test_an_officer_opening_another_districts_case_gets_403(browser: Any, 
     assert answer.status == 403
     await wati.page.get_by_text("Anda tidak berhak membuka halaman ini").wait_for()
     await wati.shot("403")
-    denied = await desk.db.run(lambda s: s.execute(
-        select(TicketEvent.kind).where(TicketEvent.ticket_id == there.id, TicketEvent.kind == "access_denied")).all())
+    denied = await desk.db.run(
+        lambda s: s.execute(
+            select(TicketEvent.kind).where(TicketEvent.ticket_id == there.id, TicketEvent.kind == "access_denied")
+        ).all()
+    )
     assert len(denied) == 1
 
 
@@ -179,7 +204,9 @@ async def test_the_filtered_queue_downloads_as_csv(browser: Any, server: LiveSer
     rows = list(csv.reader(io.StringIO(text)))
     assert len(rows) == 2, rows  # the header and Mbah Sarinah's case
     assert any("Mbah Sarinah" in cell for cell in rows[1])
-    assert not any("3471045507450001" in cell for cell in rows[1]), "a supervisor who is not the assignee gets the NIK masked"
+    assert not any("3471045507450001" in cell for cell in rows[1]), (
+        "a supervisor who is not the assignee gets the NIK masked"
+    )
 
 
 # --------------------------------------------------------------------------- an admin's configuration
@@ -187,7 +214,8 @@ KEMENDAGRI_CSV = "kode,nama\n34.71.15,Kotabaru Baru\n34.71.15.1001,Terban Baru\n
 
 
 async def test_an_admin_adds_a_district_sets_a_service_standard_and_adds_an_officer(
-        browser: Any, server: LiveServer, desk: Staffing) -> None:
+    browser: Any, server: LiveServer, desk: Staffing
+) -> None:
     await desk.hire("Ani", role="admin", districts=())
     ani = await screen(browser, server, "admin")
     page = ani.page
@@ -195,7 +223,8 @@ async def test_an_admin_adds_a_district_sets_a_service_standard_and_adds_an_offi
 
     await ani.goto("/console/admin/areas")
     await page.locator("#file").set_input_files(
-        {"name": "wilayah.csv", "mimeType": "text/csv", "buffer": KEMENDAGRI_CSV.encode()})
+        {"name": "wilayah.csv", "mimeType": "text/csv", "buffer": KEMENDAGRI_CSV.encode()}
+    )
     await page.get_by_role("button", name="Periksa berkas").click()
     await page.get_by_role("button", name=re.compile(r"^Terapkan 3 perubahan")).click()
     await page.get_by_text("Kotabaru Baru").first.wait_for()
@@ -230,7 +259,8 @@ async def test_an_admin_adds_a_district_sets_a_service_standard_and_adds_an_offi
 
 # --------------------------------------------------------------------------- a facilitator's walk-in
 async def test_a_facilitator_files_a_walk_in_case_with_a_photo_on_a_phone_and_prints_its_receipt(
-        browser: Any, server: LiveServer, desk: Staffing, tmp_path: Path) -> None:
+    browser: Any, server: LiveServer, desk: Staffing, tmp_path: Path
+) -> None:
     await desk.hire("Budi")
     await desk.hire("Rina")  # a village facilitator: an officer of the same district
     photo = tmp_path / "rumah.jpg"
@@ -269,14 +299,20 @@ async def test_a_facilitator_files_a_walk_in_case_with_a_photo_on_a_phone_and_pr
     ticket = await desk.db.run(lambda s: s.execute(select(Ticket).where(Ticket.number == number)).scalars().one())
     assert (ticket.source, ticket.channel, ticket.details["updates_via"]) == ("walkin", "desk", "paper")
     assert ticket.latitude == pytest.approx(HOME["latitude"]) and ticket.description.endswith("<b>tolong</b>")
-    photos = await desk.db.run(lambda s: s.execute(select(func.count()).select_from(Attachment).where(Attachment.ticket_id == ticket.id)).scalar_one())
+    photos = await desk.db.run(
+        lambda s: s.execute(
+            select(func.count()).select_from(Attachment).where(Attachment.ticket_id == ticket.id)
+        ).scalar_one()
+    )
     assert photos == 1
     assert ticket.assignee_staff_id is not None, "routed to an officer as a chat report is"
     assert not rina.errors, rina.errors
 
 
 # --------------------------------------------------------------------------- the map, without tiles
-async def test_the_map_shows_the_areas_cases_without_any_tile_server(browser: Any, server: LiveServer, desk: Staffing) -> None:
+async def test_the_map_shows_the_areas_cases_without_any_tile_server(
+    browser: Any, server: LiveServer, desk: Staffing
+) -> None:
     await desk.hire("Budi")
     await desk.hire("Sri", role="supervisor")
     for name in ("Mbah Sarinah", "Pak Darto", "Bu Warsi"):
@@ -294,5 +330,7 @@ async def test_the_map_shows_the_areas_cases_without_any_tile_server(browser: An
     list_links = page.locator("table a[href^='/console/cases/']")
     assert await list_links.count() == 3  # the text list beside the map, for keyboards and screen readers
     await sri.shot("map")
-    assert all(url.startswith(server.url.rstrip("/")) for url in loaded), [u for u in loaded if not u.startswith(server.url)]
+    assert all(url.startswith(server.url.rstrip("/")) for url in loaded), [
+        u for u in loaded if not u.startswith(server.url)
+    ]
     assert not sri.errors, sri.errors

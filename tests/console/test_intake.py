@@ -41,19 +41,34 @@ async def blank_form(member: SignedInClient, kind: str = "complaint") -> tuple[s
 def complaint(office: ConsoleOffice, **changes: Any) -> dict[str, Any]:
     """A walk-in complaint about a neighbour, every question answered."""
     answers = {
-        "kind": "complaint", "source": "walkin", "consent": office.services.book.settings.consent_version,
-        "category": "lansia_telantar", "subject": "other", "person_name": "Mbah Sarinah",
-        "person_nik": "3471 0455 0745 0001", "person_age": "80", "person_sex": "P", "village_code": VILLAGE,
-        "address": "Jl. Kenanga 3, RT 02", "latitude": "-7.830512", "longitude": "110.392034",
-        "description": "Nenek tinggal sendiri, belum makan dua hari.", "reporter_phone": "0812 3456 7890",
+        "kind": "complaint",
+        "source": "walkin",
+        "consent": office.services.book.settings.consent_version,
+        "category": "lansia_telantar",
+        "subject": "other",
+        "person_name": "Mbah Sarinah",
+        "person_nik": "3471 0455 0745 0001",
+        "person_age": "80",
+        "person_sex": "P",
+        "village_code": VILLAGE,
+        "address": "Jl. Kenanga 3, RT 02",
+        "latitude": "-7.830512",
+        "longitude": "110.392034",
+        "description": "Nenek tinggal sendiri, belum makan dua hari.",
+        "reporter_phone": "0812 3456 7890",
         "updates_via": "paper",
     }
     answers.update(changes)
     return {key: value for key, value in answers.items() if value is not None}
 
 
-async def send(member: SignedInClient, answers: dict[str, Any], *, photos: list[tuple[str, bytes, str]] = (),  # type: ignore[assignment]
-               form: tuple[str, str] | None = None) -> Any:
+async def send(
+    member: SignedInClient,
+    answers: dict[str, Any],
+    *,
+    photos: list[tuple[str, bytes, str]] = (),  # type: ignore[assignment]
+    form: tuple[str, str] | None = None,
+) -> Any:
     """Post the form as a browser does: multipart, with its CSRF token and form key."""
     csrf, key = form or await blank_form(member, answers.get("kind", "complaint"))
     data = FormData()
@@ -87,7 +102,11 @@ async def test_a_walk_in_complaint_is_filed_like_the_chat_and_gets_a_receipt(off
     [ticket] = await tickets(office)
     assert ticket.number == number and ticket.kind == "complaint" and ticket.category == "lansia_telantar"
     assert (ticket.person_name, ticket.person_nik, ticket.person_age, ticket.person_sex) == (
-        "Mbah Sarinah", "3471045507450001", 80, "P")
+        "Mbah Sarinah",
+        "3471045507450001",
+        80,
+        "P",
+    )
     assert (ticket.district_code, ticket.village_code, ticket.address) == (UMBULHARJO, VILLAGE, "Jl. Kenanga 3, RT 02")
     assert (ticket.latitude, ticket.longitude) == (-7.830512, 110.392034)
     assert ticket.reporter_phone == "+6281234567890"
@@ -96,14 +115,23 @@ async def test_a_walk_in_complaint_is_filed_like_the_chat_and_gets_a_receipt(off
     # Routed as the chat routes: the team's officer for the district has it, and was told.
     assert ticket.team == "umum" and ticket.assignee_staff_id == budi.id and ticket.status == "assigned"
     assert ticket.due_at is not None
-    told = await office.db.run(lambda s: s.execute(select(OutboxMessage.payload).where(OutboxMessage.chat_id == "7001")).scalars().all())
+    told = await office.db.run(
+        lambda s: s.execute(select(OutboxMessage.payload).where(OutboxMessage.chat_id == "7001")).scalars().all()
+    )
     assert any(number in payload["text"] for payload in told)
 
-    photos = await office.db.run(lambda s: s.execute(select(Attachment).where(Attachment.ticket_id == ticket.id)).scalars().all())
+    photos = await office.db.run(
+        lambda s: s.execute(select(Attachment).where(Attachment.ticket_id == ticket.id)).scalars().all()
+    )
     assert len(photos) == 1 and photos[0].content_type == "image/jpeg"
     assert (office.services.attachments_dir / photos[0].path).read_bytes() == jpeg()
-    created = await office.db.run(lambda s: s.execute(select(TicketEvent).where(
-        TicketEvent.ticket_id == ticket.id, TicketEvent.kind == "created")).scalars().one())
+    created = await office.db.run(
+        lambda s: (
+            s.execute(select(TicketEvent).where(TicketEvent.ticket_id == ticket.id, TicketEvent.kind == "created"))
+            .scalars()
+            .one()
+        )
+    )
     assert created.data["source"] == "walkin" and created.data["photos"] == 1
     reporter = await office.db.run(lambda s: s.get(Contact, ticket.reporter_contact_id))
     assert reporter.channel == "desk" and reporter.consent_version == office.services.book.settings.consent_version
@@ -122,8 +150,9 @@ async def test_a_walk_in_complaint_is_filed_like_the_chat_and_gets_a_receipt(off
 
 async def test_an_invalid_nik_keeps_the_form_and_files_nothing(office: ConsoleOffice) -> None:
     member = await office.signed_in(await office.hire("Fasilitator Desa"))
-    answer = await send(member, complaint(office, person_nik="3471 0455 0745"),
-                        photos=[("rumah.jpg", jpeg(), "image/jpeg")])
+    answer = await send(
+        member, complaint(office, person_nik="3471 0455 0745"), photos=[("rumah.jpg", jpeg(), "image/jpeg")]
+    )
     assert answer.status == 400
     page = await answer.text()
     assert 'value="Mbah Sarinah"' in page and "Jl. Kenanga 3, RT 02" in page
@@ -158,18 +187,26 @@ async def test_updates_by_whatsapp_go_to_the_whatsapp_contact_of_that_number(off
     member = await office.signed_in(await office.hire("Fasilitator Desa"))
 
     def wrote_before(session: Any) -> Contact:  # the citizen once wrote to the office on WhatsApp
-        return repo.get_or_create_contact(session, channel="whatsapp", external_id="6281234567890",
-                                          chat_id="6281234567890", language="id", display_name="Bu Ani",
-                                          now=office.clock())
+        return repo.get_or_create_contact(
+            session,
+            channel="whatsapp",
+            external_id="6281234567890",
+            chat_id="6281234567890",
+            language="id",
+            display_name="Bu Ani",
+            now=office.clock(),
+        )
 
     known = await office.db.run(wrote_before)
-    answer = await send(member, complaint(office, updates_via="whatsapp", reporter_phone="0812-3456-7890",
-                                          source="outreach"))
+    answer = await send(
+        member, complaint(office, updates_via="whatsapp", reporter_phone="0812-3456-7890", source="outreach")
+    )
     assert answer.status == 303
     [ticket] = await tickets(office)
     assert ticket.reporter_contact_id == known.id and ticket.channel == "whatsapp" and ticket.source == "outreach"
-    queued = await office.db.run(lambda s: s.execute(select(OutboxMessage).where(
-        OutboxMessage.contact_id == known.id)).scalars().all())
+    queued = await office.db.run(
+        lambda s: s.execute(select(OutboxMessage).where(OutboxMessage.contact_id == known.id)).scalars().all()
+    )
     assert [(m.channel, m.chat_id) for m in queued] == [("whatsapp", "6281234567890")]
     assert ticket.number in queued[0].payload["text"]
     receipt = await member.get(answer.headers["Location"])
@@ -201,8 +238,15 @@ async def test_an_officer_cannot_open_a_receipt_outside_their_area(office: Conso
     refused = await stranger.get(answer.headers["Location"])
     assert refused.status == 403
     [ticket] = await tickets(office)
-    denied = await office.db.run(lambda s: s.execute(select(TicketEvent.actor).where(
-        TicketEvent.ticket_id == ticket.id, TicketEvent.kind == "access_denied")).scalars().all())
+    denied = await office.db.run(
+        lambda s: (
+            s.execute(
+                select(TicketEvent.actor).where(TicketEvent.ticket_id == ticket.id, TicketEvent.kind == "access_denied")
+            )
+            .scalars()
+            .all()
+        )
+    )
     assert denied == [f"staff:{stranger.staff.id}"]
     missing = await stranger.get("/console/intake/receipt/SP-2020-99999")
     assert missing.status == 404
@@ -244,14 +288,31 @@ async def test_a_file_that_is_not_a_photo_is_refused_kindly(office: ConsoleOffic
 
 async def test_every_mistake_gets_its_own_note(office: ConsoleOffice) -> None:
     member = await office.signed_in(await office.hire("Fasilitator Desa"))
-    answer = await send(member, complaint(office, category="bukan_kategori", person_age="200", person_sex="X",
-                                          address="Jl", latitude="95", longitude="110", reporter_phone="12345",
-                                          updates_via="pigeon"),
-                        photos=[(f"foto{i}.jpg", jpeg(), "image/jpeg") for i in range(6)])
+    answer = await send(
+        member,
+        complaint(
+            office,
+            category="bukan_kategori",
+            person_age="200",
+            person_sex="X",
+            address="Jl",
+            latitude="95",
+            longitude="110",
+            reporter_phone="12345",
+            updates_via="pigeon",
+        ),
+        photos=[(f"foto{i}.jpg", jpeg(), "image/jpeg") for i in range(6)],
+    )
     assert answer.status == 400
     page = await answer.text()
-    for note in ("Isi angka dari 0 sampai 120", "Terlalu pendek: paling sedikit 5 karakter", "Lokasi tidak terbaca",
-                 "Nomor HP tidak dikenali", "Paling banyak 5 foto", "Pilih salah satu pilihan yang ada"):
+    for note in (
+        "Isi angka dari 0 sampai 120",
+        "Terlalu pendek: paling sedikit 5 karakter",
+        "Lokasi tidak terbaca",
+        "Nomor HP tidak dikenali",
+        "Paling banyak 5 foto",
+        "Pilih salah satu pilihan yang ada",
+    ):
         assert note in page, note
     assert page.count('aria-invalid="true"') >= 7
     assert 'value="95"' in page, "the typed location is kept too"

@@ -181,8 +181,12 @@ async def test_register_pages_never_carry_a_nik_in_their_address(office: Console
     assert page.next_cursor is not None
     decoded = base64.urlsafe_b64decode(page.next_cursor + "=" * (-len(page.next_cursor) % 4)).decode()
     assert "3471" not in decoded and "warga" not in decoded, decoded
-    second = await office.db.run(register.people, viewer=officer, query=register.Query(), cursor=page.next_cursor, size=2)
+    second = await office.db.run(
+        register.people, viewer=officer, query=register.Query(), cursor=page.next_cursor, size=2
+    )
     assert [p.name for p in second.people] == ["Warga 2", "Warga 3"]
     other = await office.hire("Wati", districts=(MANTRIJERON,))
-    elsewhere = await office.db.run(register.people, viewer=other, query=register.Query(), cursor=page.next_cursor, size=2)
+    elsewhere = await office.db.run(
+        register.people, viewer=other, query=register.Query(), cursor=page.next_cursor, size=2
+    )
     assert elsewhere.people == [], "a cursor naming a ticket the viewer may not see places nothing"

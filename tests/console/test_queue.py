@@ -31,16 +31,26 @@ async def reject(office: ConsoleOffice, staff: Staff, ticket: Ticket) -> None:
     reason = office.services.book.office.reject_reasons[0].key
 
     def act(session: Any) -> None:
-        office.services.casework.reject(session, staff, session.get(Ticket, ticket.id), reason, "Bukan wewenang Dinas.",
-                                      office.clock())
+        office.services.casework.reject(
+            session, staff, session.get(Ticket, ticket.id), reason, "Bukan wewenang Dinas.", office.clock()
+        )
 
     await office.db.run(act)
 
 
-async def queue_page(office: ConsoleOffice, viewer: Staff, filt: QueueFilter, after: str | None = None,
-                     limit: int = 50) -> queue.QueuePage:
-    return await office.db.run(queue.page, viewer=viewer, filt=filt, after=after, limit=limit, now=office.clock(),
-                               zone=office.services.calendar.zone, calendar=office.services.calendar)
+async def queue_page(
+    office: ConsoleOffice, viewer: Staff, filt: QueueFilter, after: str | None = None, limit: int = 50
+) -> queue.QueuePage:
+    return await office.db.run(
+        queue.page,
+        viewer=viewer,
+        filt=filt,
+        after=after,
+        limit=limit,
+        now=office.clock(),
+        zone=office.services.calendar.zone,
+        calendar=office.services.calendar,
+    )
 
 
 async def export_rows(member: Any, query: str = "") -> list[dict[str, str]]:
@@ -71,8 +81,15 @@ async def test_filters_by_status_category_district_and_date(office: ConsoleOffic
     assert await numbers_on(member, "/console/queue?status=rejected") == [odgj.number]
     assert await numbers_on(member, "/console/queue?status=all&category=odgj") == [odgj.number]
     assert await numbers_on(member, f"/console/queue?district={MANTRIJERON}") == [elsewhere.number]
-    assert await numbers_on(member, f"/console/queue?village={UMBULHARJO}.1001&sort=created_asc") == [old.number, late.number]
-    assert await numbers_on(member, "/console/queue?status=all&created_to=2026-11-23") == [elsewhere.number, odgj.number, old.number]
+    assert await numbers_on(member, f"/console/queue?village={UMBULHARJO}.1001&sort=created_asc") == [
+        old.number,
+        late.number,
+    ]
+    assert await numbers_on(member, "/console/queue?status=all&created_to=2026-11-23") == [
+        elsewhere.number,
+        odgj.number,
+        old.number,
+    ]
     assert await numbers_on(member, "/console/queue?created_from=2026-11-24") == [late.number]
     assert await numbers_on(member, "/console/queue?assignee=none&status=all") == []
     await member.close()
@@ -87,8 +104,9 @@ async def test_sla_filter_finds_the_overdue(office: ConsoleOffice) -> None:
     member = await office.signed_in(sri)
 
     assert await numbers_on(member, "/console/queue?sla=overdue") == [late.number]
-    assert fresh.number in await numbers_on(member, "/console/queue?sla=due_soon") + \
-        await numbers_on(member, "/console/queue?sla=on_time")
+    assert fresh.number in await numbers_on(member, "/console/queue?sla=due_soon") + await numbers_on(
+        member, "/console/queue?sla=on_time"
+    )
     assert await numbers_on(member, "/console/queue?sla=met") == []
     page = await (await member.get("/console/queue?sort=due_asc")).text()
     assert page.index(late.number) < page.index(fresh.number)
@@ -122,7 +140,9 @@ async def test_keyset_pages_walk_every_ticket_once(office: ConsoleOffice) -> Non
     member = await office.signed_in(sri)
     first = await (await member.get("/console/queue?status=all")).text()
     assert "Berikutnya" not in first and "Halaman pertama" not in first
-    odd = await member.get("/console/queue?status=bogus&sort=sideways&after=not-a-cursor&assignee=x&created_from=kemarin")
+    odd = await member.get(
+        "/console/queue?status=bogus&sort=sideways&after=not-a-cursor&assignee=x&created_from=kemarin"
+    )
     assert odd.status == 200 and "Halaman pertama" in await odd.text()
     await member.close()
 
@@ -194,10 +214,15 @@ async def test_csv_masks_personal_data_by_role(office: ConsoleOffice) -> None:
     assert as_officer[other.number]["NIK"] == "3471********0001"
     assert as_officer[other.number]["Nama"] == "M*** S******" and as_officer[other.number]["Alamat"] == "J** K****** *"
     assert as_officer[other.number]["Telepon"] == "***********890"
-    assert as_officer[his.number]["Kategori"] == "Lansia telantar" and as_officer[his.number]["Kecamatan"] == "Umbulharjo"
+    assert (
+        as_officer[his.number]["Kategori"] == "Lansia telantar" and as_officer[his.number]["Kecamatan"] == "Umbulharjo"
+    )
 
     as_supervisor = {row["Nomor"]: row for row in await export_rows(members[1])}
-    assert as_supervisor[other.number]["Nama"] == "Mbah Sarinah" and as_supervisor[other.number]["NIK"] == "3471********0001"
+    assert (
+        as_supervisor[other.number]["Nama"] == "Mbah Sarinah"
+        and as_supervisor[other.number]["NIK"] == "3471********0001"
+    )
     as_admin = await export_rows(members[2])
     assert {row["NIK"] for row in as_admin} == {"3471045507450001"} and len(as_admin) == 3
     for member in members:
@@ -206,12 +231,12 @@ async def test_csv_masks_personal_data_by_role(office: ConsoleOffice) -> None:
 
 async def test_exports_defuse_formulas_and_speak_the_viewer_language(office: ConsoleOffice) -> None:
     ani = await office.hire("Ani", role="admin", districts=())
-    sneaky = await office.file(person_name="=HYPERLINK(\"http://x\",\"klik\")", address="@SUM(1+1)")
+    sneaky = await office.file(person_name='=HYPERLINK("http://x","klik")', address="@SUM(1+1)")
     member = await office.signed_in(ani)
 
     row = (await export_rows(member))[0]
     assert row["Nomor"] == sneaky.number
-    assert row["Nama"] == "'=HYPERLINK(\"http://x\",\"klik\")" and row["Alamat"] == "'@SUM(1+1)"
+    assert row["Nama"] == '\'=HYPERLINK("http://x","klik")' and row["Alamat"] == "'@SUM(1+1)"
     assert row["Telepon"] == "'+6281234567890"
 
     answer = await member.get("/console/queue/export.xlsx?lang=en")
@@ -220,7 +245,7 @@ async def test_exports_defuse_formulas_and_speak_the_viewer_language(office: Con
     heading, first = list(sheet.iter_rows(max_row=2))
     assert [c.value for c in heading][:2] == ["Number", "Created"]
     name = first[6]
-    assert name.value == "=HYPERLINK(\"http://x\",\"klik\")" and name.data_type == "s"
+    assert name.value == '=HYPERLINK("http://x","klik")' and name.data_type == "s"
     assert first[0].value == sneaky.number and first[12].value == "new"
     await member.close()
 
@@ -232,8 +257,13 @@ async def test_an_export_leaves_an_audit_row(office: ConsoleOffice) -> None:
     await export_rows(member, "?category=lansia_telantar")
     await member.get("/console/queue/export.xlsx?status=all")
 
-    entries = await office.db.run(lambda s: s.execute(
-        select(AuditEntry).where(AuditEntry.action.like("export.%")).order_by(AuditEntry.id)).scalars().all())
+    entries = await office.db.run(
+        lambda s: (
+            s.execute(select(AuditEntry).where(AuditEntry.action.like("export.%")).order_by(AuditEntry.id))
+            .scalars()
+            .all()
+        )
+    )
     assert [(e.action, e.staff_id, e.data) for e in entries] == [
         ("export.csv", sri.id, {"filter": {"category": "lansia_telantar"}, "rows": 1}),
         ("export.xlsx", sri.id, {"filter": {"status": "all"}, "rows": 1}),
@@ -251,8 +281,17 @@ async def test_the_page_escapes_what_citizens_typed(office: ConsoleOffice) -> No
 
 
 def test_filters_round_trip_through_the_address() -> None:
-    filt = QueueFilter.from_query({"status": "new,assigned", "category": "odgj", "district": UMBULHARJO,
-                                   "assignee": "7", "created_from": "2026-11-01", "sort": "due_asc", "sla": "overdue"})
+    filt = QueueFilter.from_query(
+        {
+            "status": "new,assigned",
+            "category": "odgj",
+            "district": UMBULHARJO,
+            "assignee": "7",
+            "created_from": "2026-11-01",
+            "sort": "due_asc",
+            "sla": "overdue",
+        }
+    )
     assert QueueFilter.from_query(filt.to_query()) == filt
     assert filt.status == ("new", "assigned") and filt.assignee == 7
     assert QueueFilter.from_query({}).to_query() == {} and QueueFilter.from_query({"status": "all"}).status == ()
@@ -264,8 +303,12 @@ async def test_addresses_no_form_makes_are_answered_not_crashed_on(office: Conso
     await office.file()
     member = await office.signed_in(admin)
     forged = [queue.encode_cursor("created_desc", None, 10**20), queue.encode_cursor("created_desc", None, -1)]
-    for query in ("created_to=9999-12-31", "created_from=0001-01-01", *(f"after={cursor}" for cursor in forged),
-                  "after=" + base64.urlsafe_b64encode(b'{"s":"created_desc","v":"2026-01-01T00:00:00","i":5}').decode()):
+    for query in (
+        "created_to=9999-12-31",
+        "created_from=0001-01-01",
+        *(f"after={cursor}" for cursor in forged),
+        "after=" + base64.urlsafe_b64encode(b'{"s":"created_desc","v":"2026-01-01T00:00:00","i":5}').decode(),
+    ):
         for path in ("/console/queue", "/console/queue/export.csv", "/console/queue/export.xlsx"):
             answer = await member.get(f"{path}?{query}")
             assert answer.status == 200, (path, query, await answer.text())

@@ -37,7 +37,9 @@ async def test_password_sign_in_and_out(office: ConsoleOffice) -> None:
     assert out.status == 303
     again = await member.get("/console/", allow_redirects=False)
     assert again.status == 303 and "/console/signin" in again.headers["Location"]
-    actions = await office.db.run(lambda s: s.execute(select(AuditEntry.action).order_by(AuditEntry.id)).scalars().all())
+    actions = await office.db.run(
+        lambda s: s.execute(select(AuditEntry.action).order_by(AuditEntry.id)).scalars().all()
+    )
     assert actions[-2:] == ["signin", "signout"]
     await member.close()
 
@@ -54,15 +56,19 @@ async def test_wrong_passwords_are_throttled(office: ConsoleOffice) -> None:
     token = await _form_token(office)
     statuses = []
     for _ in range(6):
-        answer = await office.client.post("/console/signin", data={"csrf": token, "username": "sri", "password": "salah-salah-salah"})
+        answer = await office.client.post(
+            "/console/signin", data={"csrf": token, "username": "sri", "password": "salah-salah-salah"}
+        )
         statuses.append(answer.status)
     assert statuses == [401] * 5 + [429]
-    right = await office.client.post("/console/signin", data={"csrf": token, "username": "sri", "password": PASSWORD},
-                                     allow_redirects=False)
+    right = await office.client.post(
+        "/console/signin", data={"csrf": token, "username": "sri", "password": PASSWORD}, allow_redirects=False
+    )
     assert right.status == 429, "the right password waits too, or guessing would go on"
     office.clock.advance(minutes=16)
-    right = await office.client.post("/console/signin", data={"csrf": token, "username": "sri", "password": PASSWORD},
-                                     allow_redirects=False)
+    right = await office.client.post(
+        "/console/signin", data={"csrf": token, "username": "sri", "password": PASSWORD}, allow_redirects=False
+    )
     assert right.status == 303
 
 
@@ -72,7 +78,9 @@ async def test_a_link_sent_to_the_chat_signs_in_once(office: ConsoleOffice) -> N
     for username in ("sri", "nobody"):  # the same answer for a name that does not exist
         answer = await office.client.post("/console/signin/link", data={"csrf": token, "username": username})
         assert answer.status == 200 and "tautan masuk sudah dikirim" in await answer.text()
-    rows = await office.db.run(lambda s: s.execute(select(OutboxMessage).where(OutboxMessage.chat_id == "7003")).scalars().all())
+    rows = await office.db.run(
+        lambda s: s.execute(select(OutboxMessage).where(OutboxMessage.chat_id == "7003")).scalars().all()
+    )
     assert len(rows) == 1
     link = LINK.search(rows[0].payload["text"]).group(0)  # type: ignore[union-attr]
     preview = await office.client.get(link)  # a chat app's link preview: it must not sign in or use the link
@@ -93,8 +101,9 @@ async def test_a_new_password_needs_the_current_one(office: ConsoleOffice) -> No
     member = await office.signed_in(sri)
     taken = await member.post("/console/account", {"username": "sri", "password": "kata-sandi-baru-1"})
     assert taken.status == 400 and "Kata sandi sekarang salah" in await taken.text()
-    changed = await member.post("/console/account", {"username": "sri", "password": "kata-sandi-baru-1",
-                                                      "current": PASSWORD})
+    changed = await member.post(
+        "/console/account", {"username": "sri", "password": "kata-sandi-baru-1", "current": PASSWORD}
+    )
     assert changed.status == 200 and "Kata sandi disimpan" in await changed.text()
     await member.close()
 
@@ -104,8 +113,11 @@ async def test_throttling_counts_the_address_the_proxy_saw_not_what_the_client_w
         token = await _form_token(office)
         statuses = []
         for attempt in range(6):  # a sprayer writing a new first address each time, through our proxy
-            answer = await office.client.post("/console/signin", headers={"X-Forwarded-For": f"10.0.0.{attempt}, 203.0.113.9"},
-                                              data={"csrf": token, "username": f"user{attempt}", "password": "salah-salah"})
+            answer = await office.client.post(
+                "/console/signin",
+                headers={"X-Forwarded-For": f"10.0.0.{attempt}, 203.0.113.9"},
+                data={"csrf": token, "username": f"user{attempt}", "password": "salah-salah"},
+            )
             statuses.append(answer.status)
         assert statuses == [401] * 5 + [429]
 
@@ -117,8 +129,11 @@ async def test_cookies_are_secure_when_staff_reach_the_console_over_https(settin
 
 
 async def test_a_form_no_browser_sends_is_refused_kindly(office: ConsoleOffice) -> None:
-    broken = await office.client.post("/console/signin", data=b"\xff\xfe=\xff",
-                                      headers={"Content-Type": "application/x-www-form-urlencoded"})
+    broken = await office.client.post(
+        "/console/signin", data=b"\xff\xfe=\xff", headers={"Content-Type": "application/x-www-form-urlencoded"}
+    )
     assert broken.status == 400 and "tidak bisa dibaca" in await broken.text()
-    no_boundary = await office.client.post("/console/signin", data=b"--x\r\n", headers={"Content-Type": "multipart/form-data"})
+    no_boundary = await office.client.post(
+        "/console/signin", data=b"--x\r\n", headers={"Content-Type": "multipart/form-data"}
+    )
     assert no_boundary.status == 400

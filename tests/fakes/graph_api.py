@@ -93,26 +93,52 @@ _CODES: dict[int, tuple[int, str, str]] = {
     131016: (500, "Service unavailable", "A service is temporarily unavailable."),
     131021: (400, "Recipient cannot be sender", "Sender and recipient phone number is the same."),
     131026: (400, "Message Undeliverable", "Unable to deliver message."),
-    131047: (400, "Re-engagement message", "Message failed to send because more than 24 hours have passed "
-                                           "since the customer last replied to this number."),
-    131048: (400, "Spam rate limit hit", "Message failed to send because there are restrictions on how many "
-                                         "messages can be sent from this phone number."),
+    131047: (
+        400,
+        "Re-engagement message",
+        "Message failed to send because more than 24 hours have passed since the customer last replied to this number.",
+    ),
+    131048: (
+        400,
+        "Spam rate limit hit",
+        "Message failed to send because there are restrictions on how many "
+        "messages can be sent from this phone number.",
+    ),
     131051: (400, "Unsupported message type", "Unsupported message type."),
     131053: (400, "Media upload error", "Unable to upload the media used in the message."),
-    131056: (400, "(Business Account, Consumer Account) pair rate limit hit",
-             "Message failed to send because there were too many messages sent from this phone number "
-             "to the same phone number in a short period of time."),
-    132000: (400, "Number of parameters does not match the expected number of params",
-             "The number of variable parameter values included in the request did not match the number "
-             "of variable parameters defined in the template."),
-    132001: (404, "Template name does not exist in the translation",
-             "The template does not exist in the specified language or the template has not been approved."),
+    131056: (
+        400,
+        "(Business Account, Consumer Account) pair rate limit hit",
+        "Message failed to send because there were too many messages sent from this phone number "
+        "to the same phone number in a short period of time.",
+    ),
+    132000: (
+        400,
+        "Number of parameters does not match the expected number of params",
+        "The number of variable parameter values included in the request did not match the number "
+        "of variable parameters defined in the template.",
+    ),
+    132001: (
+        404,
+        "Template name does not exist in the translation",
+        "The template does not exist in the specified language or the template has not been approved.",
+    ),
 }
 # Uploadable media types and their size limits ("Supported media types").
-_MEDIA_LIMITS = {"image/jpeg": 5 << 20, "image/png": 5 << 20, "image/webp": 500 << 10,
-                 "audio/aac": 16 << 20, "audio/amr": 16 << 20, "audio/mpeg": 16 << 20, "audio/mp4": 16 << 20,
-                 "audio/ogg": 16 << 20, "video/mp4": 16 << 20, "video/3gpp": 16 << 20,
-                 "text/plain": 100 << 20, "application/pdf": 100 << 20}
+_MEDIA_LIMITS = {
+    "image/jpeg": 5 << 20,
+    "image/png": 5 << 20,
+    "image/webp": 500 << 10,
+    "audio/aac": 16 << 20,
+    "audio/amr": 16 << 20,
+    "audio/mpeg": 16 << 20,
+    "audio/mp4": 16 << 20,
+    "audio/ogg": 16 << 20,
+    "video/mp4": 16 << 20,
+    "video/3gpp": 16 << 20,
+    "text/plain": 100 << 20,
+    "application/pdf": 100 << 20,
+}
 _PARAM_WHITESPACE = re.compile(r"[\n\t]| {5,}")
 _URL = re.compile(r"^https?://\S+$")
 
@@ -122,8 +148,16 @@ class GraphError(Exception):
 
     ``details`` becomes ``error_data.details`` (omitted when None, as for Graph-level errors)."""
 
-    def __init__(self, code: int, details: str | None = None, *, http_status: int | None = None,
-                 message: str | None = None, kind: str = "OAuthException", subcode: int | None = None) -> None:
+    def __init__(
+        self,
+        code: int,
+        details: str | None = None,
+        *,
+        http_status: int | None = None,
+        message: str | None = None,
+        kind: str = "OAuthException",
+        subcode: int | None = None,
+    ) -> None:
         status, self.title, _ = _CODES.get(code, (400, "Unknown error", ""))
         self.code, self.details, self.kind, self.subcode = code, details, kind, subcode
         self.message = message or f"(#{code}) {self.title}"
@@ -146,14 +180,20 @@ class GraphError(Exception):
     def webhook_error(self) -> JSON:
         """The error as a ``failed`` status (or an inbound message) carries it."""
         details = self.details or _CODES.get(self.code, (0, "", ""))[2]
-        return {"code": self.code, "title": self.title, "message": self.title,
-                "error_data": {"details": details}, "href": ERROR_CODES_URL}
+        return {
+            "code": self.code,
+            "title": self.title,
+            "message": self.title,
+            "error_data": {"details": details},
+            "href": ERROR_CODES_URL,
+        }
 
 
 @dataclass
 class SentMessage:
     """A message the app sent. ``payload`` is the request JSON; ``buttons`` are the choices it
     offers as (id, title): reply buttons, list rows, or template quick replies (payload, text)."""
+
     id: str
     to: str
     type: str
@@ -173,8 +213,12 @@ class SentMessage:
         if kind == "image":
             return content.get("caption")
         if kind == "template":
-            params = [p.get("text", "") for c in content.get("components") or [] if c.get("type") == "body"
-                      for p in c.get("parameters") or []]
+            params = [
+                p.get("text", "")
+                for c in content.get("components") or []
+                if c.get("type") == "body"
+                for p in c.get("parameters") or []
+            ]
             return f"template:{content.get('name')}" + (f" {' | '.join(params)}" if params else "")
         return None
 
@@ -182,6 +226,7 @@ class SentMessage:
 @dataclass
 class Call:
     """One request to the fake, answered or refused. ``payload`` is the JSON body, if any."""
+
     method: str
     path: str
     status: int
@@ -225,11 +270,19 @@ class FakeGraphAPI:
     from the event loop it was started on. ``clock`` drives the 24-hour window, timestamps and
     media URL expiry, so a test can move time without sleeping."""
 
-    def __init__(self, *, access_token: str = "TEST-ACCESS-TOKEN", phone_number_id: str = "1000000001",
-                 app_secret: str = "test-app-secret", version: str = "v21.0",
-                 display_phone_number: str = "6281100000000", clock: Callable[[], float] = time.time,
-                 enforce_window: bool = True, window_error: Literal["response", "status"] = "status",
-                 auto_statuses: bool = False) -> None:
+    def __init__(
+        self,
+        *,
+        access_token: str = "TEST-ACCESS-TOKEN",
+        phone_number_id: str = "1000000001",
+        app_secret: str = "test-app-secret",
+        version: str = "v21.0",
+        display_phone_number: str = "6281100000000",
+        clock: Callable[[], float] = time.time,
+        enforce_window: bool = True,
+        window_error: Literal["response", "status"] = "status",
+        auto_statuses: bool = False,
+    ) -> None:
         self.access_token, self.phone_number_id, self.app_secret = access_token, phone_number_id, app_secret
         self.version, self.display_phone_number, self.clock = version, display_phone_number, clock
         self.enforce_window, self.window_error, self.auto_statuses = enforce_window, window_error, auto_statuses
@@ -251,8 +304,13 @@ class FakeGraphAPI:
         self._session: aiohttp.ClientSession | None = None
         self._port = 0
         self._checks: dict[str, Callable[[JSON], list[tuple[str, str]]]] = {
-            "text": self._check_text, "interactive": self._check_interactive, "template": self._check_template,
-            "image": self._check_image, "location": self._check_location, "reaction": self._check_reaction}
+            "text": self._check_text,
+            "interactive": self._check_interactive,
+            "template": self._check_template,
+            "image": self._check_image,
+            "location": self._check_location,
+            "reaction": self._check_reaction,
+        }
 
     # ------------------------------------------------------------------ lifecycle
     async def start(self) -> None:
@@ -292,12 +350,12 @@ class FakeGraphAPI:
         return f"{self.base_url}/{self.version}"
 
     # ------------------------------------------------------------------ test side: setup and failures
-    def add_template(self, name: str, language: str, body_params: int,
-                     quick_replies: int | Sequence[str] = 0) -> None:
+    def add_template(self, name: str, language: str, body_params: int, quick_replies: int | Sequence[str] = 0) -> None:
         """An approved template: ``body_params`` text variables, and quick-reply buttons given as
         their texts, or as a count (texts "Reply 1", "Reply 2" ...)."""
-        texts = [f"Reply {n + 1}" for n in range(quick_replies)] if isinstance(quick_replies, int) \
-            else list(quick_replies)
+        texts = (
+            [f"Reply {n + 1}" for n in range(quick_replies)] if isinstance(quick_replies, int) else list(quick_replies)
+        )
         self._templates[(name, language)] = _Template(name, language, body_params, texts)
 
     def add_media(self, data: bytes, mime_type: str) -> str:
@@ -306,8 +364,15 @@ class FakeGraphAPI:
         self._media[media.id] = media
         return media.id
 
-    def fail_next(self, code: int, *, count: int = 1, to: str | None = None, http_status: int | None = None,
-                  via: Literal["response", "status"] = "response") -> None:
+    def fail_next(
+        self,
+        code: int,
+        *,
+        count: int = 1,
+        to: str | None = None,
+        http_status: int | None = None,
+        via: Literal["response", "status"] = "response",
+    ) -> None:
         """The next ``count`` sends (to ``to``, or to anyone) fail with Graph error ``code``: answered
         with the code's real HTTP status and message, or with ``via="status"`` accepted and then
         reported by a ``failed`` status webhook, as Meta does for e.g. 131026. The failure comes
@@ -328,11 +393,16 @@ class FakeGraphAPI:
                 async with self._changed:
                     await self._changed.wait_for(lambda: len(self._sent.get(wa_id, [])) >= count)
         except TimeoutError:
-            refused = [(c.status, c.error_code) for c in self.calls
-                       if c.payload and _digits(str(c.payload.get("to", ""))) == wa_id and c.status != 200]
-            raise AssertionError(f"expected at least {count} messages to {wa_id} within {timeout}s, got "
-                                 f"{len(self.sent(wa_id))}: {[m.text for m in self.sent(wa_id)]}; refused sends "
-                                 f"(status, code): {refused}; failed: {[m.failed_with for m in self.failed]}") from None
+            refused = [
+                (c.status, c.error_code)
+                for c in self.calls
+                if c.payload and _digits(str(c.payload.get("to", ""))) == wa_id and c.status != 200
+            ]
+            raise AssertionError(
+                f"expected at least {count} messages to {wa_id} within {timeout}s, got "
+                f"{len(self.sent(wa_id))}: {[m.text for m in self.sent(wa_id)]}; refused sends "
+                f"(status, code): {refused}; failed: {[m.failed_with for m in self.failed]}"
+            ) from None
         return self.sent(wa_id)
 
     # ------------------------------------------------------------------ test side: inbound builders
@@ -340,30 +410,55 @@ class FakeGraphAPI:
         """A text message from ``wa_id`` (profile name ``name``, else the last one used, else "Siti")."""
         return self._inbound(wa_id, "text", {"body": body}, name=name)
 
-    def button_reply(self, wa_id: str, id: str, title: str, *, context_id: str | None = None,
-                     name: str | None = None) -> JSON:
+    def button_reply(
+        self, wa_id: str, id: str, title: str, *, context_id: str | None = None, name: str | None = None
+    ) -> JSON:
         content = {"type": "button_reply", "button_reply": {"id": id, "title": title}}
         return self._inbound(wa_id, "interactive", content, name=name, context_id=context_id)
 
-    def list_reply(self, wa_id: str, id: str, title: str, description: str | None = None, *,
-                   context_id: str | None = None, name: str | None = None) -> JSON:
+    def list_reply(
+        self,
+        wa_id: str,
+        id: str,
+        title: str,
+        description: str | None = None,
+        *,
+        context_id: str | None = None,
+        name: str | None = None,
+    ) -> JSON:
         reply = {"id": id, "title": title, **({"description": description} if description is not None else {})}
         content = {"type": "list_reply", "list_reply": reply}
         return self._inbound(wa_id, "interactive", content, name=name, context_id=context_id)
 
-    def template_button(self, wa_id: str, payload: str, text: str, *, context_id: str | None = None,
-                        name: str | None = None) -> JSON:
+    def template_button(
+        self, wa_id: str, payload: str, text: str, *, context_id: str | None = None, name: str | None = None
+    ) -> JSON:
         """A tap on a template's quick-reply button (message type "button")."""
         return self._inbound(wa_id, "button", {"payload": payload, "text": text}, name=name, context_id=context_id)
 
-    def location(self, wa_id: str, latitude: float, longitude: float, name: str | None = None,
-                 address: str | None = None, *, profile_name: str | None = None) -> JSON:
+    def location(
+        self,
+        wa_id: str,
+        latitude: float,
+        longitude: float,
+        name: str | None = None,
+        address: str | None = None,
+        *,
+        profile_name: str | None = None,
+    ) -> JSON:
         content: JSON = {"latitude": latitude, "longitude": longitude}
         content.update({k: v for k, v in (("name", name), ("address", address)) if v is not None})
         return self._inbound(wa_id, "location", content, name=profile_name)
 
-    def image(self, wa_id: str, data: bytes, mime_type: str = "image/jpeg", caption: str | None = None, *,
-              name: str | None = None) -> JSON:
+    def image(
+        self,
+        wa_id: str,
+        data: bytes,
+        mime_type: str = "image/jpeg",
+        caption: str | None = None,
+        *,
+        name: str | None = None,
+    ) -> JSON:
         """An image message; the bytes are stored, so the app can fetch them by ``image.id``."""
         media = self._media[self.add_media(data, mime_type)]
         content: JSON = {"mime_type": mime_type, "sha256": media.sha256_b64, "id": media.id}
@@ -373,17 +468,24 @@ class FakeGraphAPI:
 
     def contacts(self, wa_id: str, phone: str, name: str, *, profile_name: str | None = None) -> JSON:
         """A shared contact card (``phone`` as typed; ``wa_id`` inside is its digits)."""
-        card = {"name": {"formatted_name": name, "first_name": name.split()[0]},
-                "phones": [{"phone": phone, "wa_id": _digits(phone), "type": "CELL"}]}
+        card = {
+            "name": {"formatted_name": name, "first_name": name.split()[0]},
+            "phones": [{"phone": phone, "wa_id": _digits(phone), "type": "CELL"}],
+        }
         return self._inbound(wa_id, "contacts", [card], name=profile_name)
 
-    def unsupported(self, wa_id: str, kind: Literal["sticker", "audio", "video", "document", "reaction",
-                                                    "unsupported"], *, name: str | None = None) -> JSON:
+    def unsupported(
+        self,
+        wa_id: str,
+        kind: Literal["sticker", "audio", "video", "document", "reaction", "unsupported"],
+        *,
+        name: str | None = None,
+    ) -> JSON:
         """A message the app does not handle, in its real shape."""
         if kind == "reaction":
             earlier = self._sent.get(wa_id)
             target = earlier[-1].id if earlier else self._new_wamid(self.display_phone_number)
-            return self._inbound(wa_id, "reaction", {"message_id": target, "emoji": "\U0001F44D"}, name=name)
+            return self._inbound(wa_id, "reaction", {"message_id": target, "emoji": "\U0001f44d"}, name=name)
         if kind == "unsupported":
             error = GraphError(131051, "Message type is currently not supported.").webhook_error()
             error.update(title="Message type unknown", message="Message type unknown")
@@ -398,26 +500,34 @@ class FakeGraphAPI:
         content = {**extra, "mime_type": mime_type, "sha256": media.sha256_b64, "id": media.id}
         return self._inbound(wa_id, kind, content, name=name)
 
-    def statuses(self, wamid: str, status: _Status, *, recipient_id: str,
-                 errors: Sequence[int | JSON] | None = None) -> JSON:
+    def statuses(
+        self, wamid: str, status: _Status, *, recipient_id: str, errors: Sequence[int | JSON] | None = None
+    ) -> JSON:
         """A status webhook for a message the app sent. ``errors`` (codes or error objects) go on a
         ``failed`` status; without them a failure reports 131026."""
         entry: JSON = {"id": wamid, "status": status, "timestamp": self._timestamp(), "recipient_id": recipient_id}
         if status == "failed":
-            entry["errors"] = [e if isinstance(e, dict) else GraphError(e).webhook_error()
-                               for e in (errors or [131026])]
+            entry["errors"] = [
+                e if isinstance(e, dict) else GraphError(e).webhook_error() for e in (errors or [131026])
+            ]
         else:
             sent = next((m for m in self._all_sent if m.id == wamid), None)
             category = "utility" if sent and sent.type == "template" else "service"
             if status != "read":
-                conversation: JSON = {"id": hashlib.md5(recipient_id.encode()).hexdigest(),
-                                      "origin": {"type": category}}
+                conversation: JSON = {
+                    "id": hashlib.md5(recipient_id.encode()).hexdigest(),
+                    "origin": {"type": category},
+                }
                 if status == "sent":
                     conversation["expiration_timestamp"] = str(int(self.clock()) + WINDOW_SECONDS)
                 entry["conversation"] = conversation
                 billable = category != "service"
-                entry["pricing"] = {"billable": billable, "pricing_model": "PMP", "category": category,
-                                    "type": "regular" if billable else "free_customer_service"}
+                entry["pricing"] = {
+                    "billable": billable,
+                    "pricing_model": "PMP",
+                    "category": category,
+                    "type": "regular" if billable else "free_customer_service",
+                }
         return self._envelope({"messaging_product": "whatsapp", "metadata": self._metadata(), "statuses": [entry]})
 
     # ------------------------------------------------------------------ test side: delivering
@@ -439,8 +549,9 @@ class FakeGraphAPI:
         """POST exactly ``body`` with ``headers`` to ``webhook_url``; returns the HTTP status."""
         if self.webhook_url is None or self._session is None:
             raise RuntimeError("set webhook_url (and start() the fake) before delivering")
-        async with self._session.post(self.webhook_url, data=body, headers=dict(headers),
-                                      timeout=aiohttp.ClientTimeout(total=10)) as response:
+        async with self._session.post(
+            self.webhook_url, data=body, headers=dict(headers), timeout=aiohttp.ClientTimeout(total=10)
+        ) as response:
             await response.read()
             return response.status
 
@@ -462,12 +573,14 @@ class FakeGraphAPI:
         description = next(r.get("description") for r in rows if r["id"] == id)
         return await self._deliver_ok(self.list_reply(wa_id, id, title, description, context_id=message.id))
 
-    async def send_image(self, wa_id: str, data: bytes, mime_type: str = "image/jpeg",
-                         caption: str | None = None) -> JSON:
+    async def send_image(
+        self, wa_id: str, data: bytes, mime_type: str = "image/jpeg", caption: str | None = None
+    ) -> JSON:
         return await self._deliver_ok(self.image(wa_id, data, mime_type, caption))
 
-    async def send_location(self, wa_id: str, latitude: float, longitude: float, name: str | None = None,
-                            address: str | None = None) -> JSON:
+    async def send_location(
+        self, wa_id: str, latitude: float, longitude: float, name: str | None = None, address: str | None = None
+    ) -> JSON:
         return await self._deliver_ok(self.location(wa_id, latitude, longitude, name, address))
 
     async def _deliver_ok(self, envelope: JSON) -> JSON:
@@ -485,12 +598,21 @@ class FakeGraphAPI:
                 title = dict(message.buttons).get(choice_id)
                 if title is not None:
                     return message, title
-        raise ValueError(f"no {'list row' if lists else 'button'} {choice_id!r} on any message to {wa_id}; "
-                         f"offered: {offered}")
+        raise ValueError(
+            f"no {'list row' if lists else 'button'} {choice_id!r} on any message to {wa_id}; offered: {offered}"
+        )
 
     # ------------------------------------------------------------------ builders' plumbing
-    def _inbound(self, wa_id: str, kind: str, content: Any, *, name: str | None,
-                 context_id: str | None = None, errors: list[JSON] | None = None) -> JSON:
+    def _inbound(
+        self,
+        wa_id: str,
+        kind: str,
+        content: Any,
+        *,
+        name: str | None,
+        context_id: str | None = None,
+        errors: list[JSON] | None = None,
+    ) -> JSON:
         if name is not None:
             self._names[wa_id] = name
         message: JSON = {"from": wa_id, "id": self._new_wamid(wa_id), "timestamp": self._timestamp(), "type": kind}
@@ -499,14 +621,19 @@ class FakeGraphAPI:
         message[kind] = content
         if errors is not None:
             message["errors"] = errors
-        value = {"messaging_product": "whatsapp", "metadata": self._metadata(),
-                 "contacts": [{"profile": {"name": self._names.get(wa_id, "Siti")}, "wa_id": wa_id}],
-                 "messages": [message]}
+        value = {
+            "messaging_product": "whatsapp",
+            "metadata": self._metadata(),
+            "contacts": [{"profile": {"name": self._names.get(wa_id, "Siti")}, "wa_id": wa_id}],
+            "messages": [message],
+        }
         return self._envelope(value)
 
     def _envelope(self, value: JSON) -> JSON:
-        return {"object": "whatsapp_business_account",
-                "entry": [{"id": WABA_ID, "changes": [{"value": value, "field": "messages"}]}]}
+        return {
+            "object": "whatsapp_business_account",
+            "entry": [{"id": WABA_ID, "changes": [{"value": value, "field": "messages"}]}],
+        }
 
     def _metadata(self) -> JSON:
         return {"display_phone_number": self.display_phone_number, "phone_number_id": self.phone_number_id}
@@ -518,10 +645,13 @@ class FakeGraphAPI:
         return "wamid." + base64.b64encode(f"FAKE{wa_id}{next(self._ids):012d}".encode()).decode()
 
     # ------------------------------------------------------------------ HTTP
-    def _route(self, handler: Callable[[web.Request, Call], Awaitable[JSON | web.StreamResponse]],
-               ) -> Callable[[web.Request], Awaitable[web.StreamResponse]]:
+    def _route(
+        self,
+        handler: Callable[[web.Request, Call], Awaitable[JSON | web.StreamResponse]],
+    ) -> Callable[[web.Request], Awaitable[web.StreamResponse]]:
         """Wrap ``handler`` (which may note the request's JSON on the call): a GraphError becomes
         Meta's error body, and every request is recorded in ``calls`` with the status answered."""
+
         async def answer(request: web.Request) -> web.StreamResponse:
             call = Call(request.method, request.path_qs, 0)
             try:
@@ -529,11 +659,17 @@ class FakeGraphAPI:
                 response = result if isinstance(result, web.StreamResponse) else web.json_response(result)
             except GraphError as error:
                 call.error_code = error.code
-                response = web.json_response(error.body(), status=error.http_status, headers={
-                    "WWW-Authenticate": 'OAuth "Facebook Platform" "invalid_token"'} if error.code == 190 else None)
+                response = web.json_response(
+                    error.body(),
+                    status=error.http_status,
+                    headers={"WWW-Authenticate": 'OAuth "Facebook Platform" "invalid_token"'}
+                    if error.code == 190
+                    else None,
+                )
             call.status = response.status
             self.calls.append(call)
             return response
+
         return answer
 
     def _check_auth(self, request: web.Request) -> None:
@@ -579,8 +715,9 @@ class FakeGraphAPI:
         kind = p.get("type", "text")  # "type" is optional and defaults to text
         check = self._checks.get(kind)
         if check is None:
-            raise GraphError(131051, f"Message type {kind!r} is not modelled by FakeGraphAPI "
-                                     f"(it accepts {', '.join(self._checks)}).")
+            raise GraphError(
+                131051, f"Message type {kind!r} is not modelled by FakeGraphAPI (it accepts {', '.join(self._checks)})."
+            )
         buttons = check(p)
         failed_with = failure.code if failure is not None else None
         if kind != "template" and self.enforce_window and failed_with is None:
@@ -616,8 +753,12 @@ class FakeGraphAPI:
         for status in statuses:
             if self.webhook_url is None:
                 return
-            envelope = self.statuses(message.id, status, recipient_id=message.to,
-                                     errors=[message.failed_with] if message.failed_with else None)
+            envelope = self.statuses(
+                message.id,
+                status,
+                recipient_id=message.to,
+                errors=[message.failed_with] if message.failed_with else None,
+            )
             try:
                 await self.deliver(envelope)
             except (aiohttp.ClientError, OSError, TimeoutError):
@@ -637,11 +778,15 @@ class FakeGraphAPI:
         data = upload.file.read()
         limit = _MEDIA_LIMITS.get(mime_type.split(";")[0].strip())
         if limit is None:
-            raise GraphError(131053, f"Param file must be a file with one of the following types: "
-                                     f"{', '.join(_MEDIA_LIMITS)}. Received file of type '{mime_type}'.")
+            raise GraphError(
+                131053,
+                f"Param file must be a file with one of the following types: "
+                f"{', '.join(_MEDIA_LIMITS)}. Received file of type '{mime_type}'.",
+            )
         if len(data) > limit:
-            raise GraphError(131053, f"Media file size {len(data)} bytes is over the {limit} bytes allowed "
-                                     f"for {mime_type}.")
+            raise GraphError(
+                131053, f"Media file size {len(data)} bytes is over the {limit} bytes allowed for {mime_type}."
+            )
         return {"id": self.add_media(data, mime_type)}
 
     async def _media_info(self, request: web.Request, _: Call) -> JSON:
@@ -653,8 +798,14 @@ class FakeGraphAPI:
         expiry = self.clock() + MEDIA_URL_TTL
         self._media_urls[token] = (media.id, expiry)
         url = f"{self.base_url}/whatsapp_business/attachments/?mid={media.id}&ext={int(expiry)}&hash={token}"
-        return {"messaging_product": "whatsapp", "url": url, "mime_type": media.mime_type,
-                "sha256": media.sha256_hex, "file_size": len(media.data), "id": media.id}
+        return {
+            "messaging_product": "whatsapp",
+            "url": url,
+            "mime_type": media.mime_type,
+            "sha256": media.sha256_hex,
+            "file_size": len(media.data),
+            "id": media.id,
+        }
 
     async def _download(self, request: web.Request, _: Call) -> web.StreamResponse:
         if request.headers.get("Authorization") != f"Bearer {self.access_token}":
@@ -665,8 +816,11 @@ class FakeGraphAPI:
         if self.clock() >= found[1]:
             return web.Response(status=404, text="URL signature expired")
         media = self._media[found[0]]
-        return web.Response(body=media.data, content_type=media.mime_type.split(";")[0],
-                            headers={"Content-Disposition": f"inline;filename={media.id}"})
+        return web.Response(
+            body=media.data,
+            content_type=media.mime_type.split(";")[0],
+            headers={"Content-Disposition": f"inline;filename={media.id}"},
+        )
 
     # ------------------------------------------------------------------ message checks
     def _check_text(self, p: JSON) -> list[tuple[str, str]]:
@@ -679,8 +833,7 @@ class FakeGraphAPI:
         if ("id" in image) == ("link" in image):
             raise GraphError(131009, "Param image must have exactly one of id or link.")
         if "id" in image and image["id"] not in self._media:
-            raise GraphError(131009, f"Invalid media id {image['id']!r}: this fake knows only uploaded or "
-                                     "added media.")
+            raise GraphError(131009, f"Invalid media id {image['id']!r}: this fake knows only uploaded or added media.")
         if "link" in image and not _URL.match(str(image["link"])):
             raise GraphError(131009, "Param image['link'] must be an http(s) URL.")
         if "caption" in image:
@@ -707,8 +860,9 @@ class FakeGraphAPI:
         kind = _required(interactive, "type", "interactive")
         limits = {"button": BUTTON_BODY_LIMIT, "list": LIST_BODY_LIMIT, "location_request_message": BUTTON_BODY_LIMIT}
         if kind not in limits:
-            raise GraphError(131009, f"Interactive type {kind!r} is not modelled by FakeGraphAPI "
-                                     f"(it accepts {', '.join(limits)}).")
+            raise GraphError(
+                131009, f"Interactive type {kind!r} is not modelled by FakeGraphAPI (it accepts {', '.join(limits)})."
+            )
         body = interactive.get("body")
         if not isinstance(body, dict) or not body.get("text"):
             raise GraphError(131008, "The parameter interactive['body']['text'] is required.")
@@ -770,8 +924,11 @@ class FakeGraphAPI:
                 raise GraphError(131009, f"Template component type {kind!r} is not modelled by FakeGraphAPI.")
         for kind, expected in (("header", 0), ("body", known.body_params)):
             if counts[kind] != expected:
-                raise GraphError(132000, f"{kind}: number of localizable_params ({counts[kind]}) does not match "
-                                         f"the expected number of params ({expected})")
+                raise GraphError(
+                    132000,
+                    f"{kind}: number of localizable_params ({counts[kind]}) does not match "
+                    f"the expected number of params ({expected})",
+                )
         # A quick reply sent without a payload parameter comes back with its text as payload.
         return [(payloads.get(n, text), text) for n, text in enumerate(known.quick_replies)]
 
@@ -782,11 +939,15 @@ def _digits(phone: str) -> str:
 
 
 def _no_object(method: str, object_id: str) -> GraphError:
-    return GraphError(100, message=f"Unsupported {method.lower()} request. Object with ID '{object_id}' does not "
-                                   "exist, cannot be loaded due to missing permissions, or does not support this "
-                                   "operation. Please read the Graph API documentation at "
-                                   "https://developers.facebook.com/docs/graph-api",
-                      kind="GraphMethodException", subcode=33)
+    return GraphError(
+        100,
+        message=f"Unsupported {method.lower()} request. Object with ID '{object_id}' does not "
+        "exist, cannot be loaded due to missing permissions, or does not support this "
+        "operation. Please read the Graph API documentation at "
+        "https://developers.facebook.com/docs/graph-api",
+        kind="GraphMethodException",
+        subcode=33,
+    )
 
 
 def _required(obj: JSON, key: str, parent: str | None = None) -> Any:
@@ -817,7 +978,7 @@ def _check_buttons(action: JSON) -> list[tuple[str, str]]:
     for button in buttons:
         reply = button.get("reply") if isinstance(button, dict) and button.get("type") == "reply" else None
         if not isinstance(reply, dict):
-            raise GraphError(131009, "Each button must be {\"type\": \"reply\", \"reply\": {\"id\", \"title\"}}.")
+            raise GraphError(131009, 'Each button must be {"type": "reply", "reply": {"id", "title"}}.')
         _length(reply.get("id"), 1, BUTTON_ID_LIMIT, "Button id")
         _length(reply.get("title"), 1, BUTTON_TITLE_LIMIT, "Button title")
         choices.append((reply["id"], reply["title"]))
@@ -832,8 +993,9 @@ def _check_list(action: JSON) -> list[tuple[str, str]]:
     _length(action.get("button"), 1, LIST_BUTTON_LIMIT, "Button label")
     sections = action.get("sections")
     if not isinstance(sections, list) or not 1 <= len(sections) <= MAX_SECTIONS:
-        raise GraphError(131009, f"Invalid sections count. Min allowed sections: 1, Max allowed sections: "
-                                 f"{MAX_SECTIONS}")
+        raise GraphError(
+            131009, f"Invalid sections count. Min allowed sections: 1, Max allowed sections: {MAX_SECTIONS}"
+        )
     rows = []
     for section in sections:
         if not isinstance(section, dict) or not isinstance(section.get("rows"), list) or not section["rows"]:
@@ -880,10 +1042,17 @@ def _quick_reply(component: JSON, available: int) -> tuple[int, str]:
     if isinstance(index, str) and index.isdigit():
         index = int(index)
     if not isinstance(index, int) or isinstance(index, bool) or not 0 <= index < available:
-        raise GraphError(131009, f"Button at index {component.get('index')!r} does not exist in the template "
-                                 f"({available} quick replies).")
+        raise GraphError(
+            131009,
+            f"Button at index {component.get('index')!r} does not exist in the template ({available} quick replies).",
+        )
     parameters = component.get("parameters")
-    if not isinstance(parameters, list) or len(parameters) != 1 or not isinstance(parameters[0], dict) \
-            or parameters[0].get("type") != "payload" or not parameters[0].get("payload"):
-        raise GraphError(131008, "A quick_reply button takes one parameter {\"type\": \"payload\", \"payload\": ...}.")
+    if (
+        not isinstance(parameters, list)
+        or len(parameters) != 1
+        or not isinstance(parameters[0], dict)
+        or parameters[0].get("type") != "payload"
+        or not parameters[0].get("payload")
+    ):
+        raise GraphError(131008, 'A quick_reply button takes one parameter {"type": "payload", "payload": ...}.')
     return index, str(parameters[0]["payload"])

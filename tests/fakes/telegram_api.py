@@ -48,27 +48,96 @@ _TOKEN_SHAPE = re.compile(r"^\d+:[A-Za-z0-9_-]+$")
 _SECRET_SHAPE = re.compile(r"^[A-Za-z0-9_-]{1,256}$")
 _COMMAND_SHAPE = re.compile(r"^[a-z0-9_]{1,32}$")
 # Form bodies carry every value as a string; these say how to read the fields we look at.
-_INT_FIELDS = {"chat_id", "message_id", "offset", "limit", "timeout", "reply_to_message_id", "max_connections",
-               "message_thread_id", "cache_time", "user_id", "live_period", "heading", "proximity_alert_radius"}
+_INT_FIELDS = {
+    "chat_id",
+    "message_id",
+    "offset",
+    "limit",
+    "timeout",
+    "reply_to_message_id",
+    "max_connections",
+    "message_thread_id",
+    "cache_time",
+    "user_id",
+    "live_period",
+    "heading",
+    "proximity_alert_radius",
+}
 _FLOAT_FIELDS = {"latitude", "longitude", "horizontal_accuracy"}
-_BOOL_FIELDS = {"drop_pending_updates", "disable_notification", "protect_content", "show_alert",
-                "allow_sending_without_reply", "has_spoiler", "show_caption_above_media", "disable_web_page_preview"}
-_JSON_FIELDS = {"reply_markup", "reply_parameters", "allowed_updates", "commands", "scope", "entities",
-                "caption_entities", "link_preview_options", "media"}
+_BOOL_FIELDS = {
+    "drop_pending_updates",
+    "disable_notification",
+    "protect_content",
+    "show_alert",
+    "allow_sending_without_reply",
+    "has_spoiler",
+    "show_caption_above_media",
+    "disable_web_page_preview",
+}
+_JSON_FIELDS = {
+    "reply_markup",
+    "reply_parameters",
+    "allowed_updates",
+    "commands",
+    "scope",
+    "entities",
+    "caption_entities",
+    "link_preview_options",
+    "media",
+}
 # Update kinds Telegram leaves out unless asked for explicitly.
 _OPT_IN_UPDATES = {"chat_member", "message_reaction", "message_reaction_count"}
-_CHAT_ACTIONS = {"typing", "upload_photo", "record_video", "upload_video", "record_voice", "upload_voice",
-                 "upload_document", "choose_sticker", "find_location", "record_video_note", "upload_video_note"}
-_INLINE_ACTIONS = {"url", "callback_data", "web_app", "login_url", "switch_inline_query", "pay", "callback_game",
-                   "switch_inline_query_current_chat", "switch_inline_query_chosen_chat", "copy_text"}
-_HTML_TAGS = {"b", "strong", "i", "em", "u", "ins", "s", "strike", "del", "span", "tg-spoiler", "a", "code",
-              "pre", "blockquote", "tg-emoji"}
+_CHAT_ACTIONS = {
+    "typing",
+    "upload_photo",
+    "record_video",
+    "upload_video",
+    "record_voice",
+    "upload_voice",
+    "upload_document",
+    "choose_sticker",
+    "find_location",
+    "record_video_note",
+    "upload_video_note",
+}
+_INLINE_ACTIONS = {
+    "url",
+    "callback_data",
+    "web_app",
+    "login_url",
+    "switch_inline_query",
+    "pay",
+    "callback_game",
+    "switch_inline_query_current_chat",
+    "switch_inline_query_chosen_chat",
+    "copy_text",
+}
+_HTML_TAGS = {
+    "b",
+    "strong",
+    "i",
+    "em",
+    "u",
+    "ins",
+    "s",
+    "strike",
+    "del",
+    "span",
+    "tg-spoiler",
+    "a",
+    "code",
+    "pre",
+    "blockquote",
+    "tg-emoji",
+}
 _HTML_TAG = re.compile(r"<(/?)([a-zA-Z][a-zA-Z0-9-]*)(\s[^<>]*)?>")
 _HTML_ENTITY = re.compile(r"&(#\d+|#x[0-9a-fA-F]+|lt|gt|amp|quot);")
 _MDV2_RESERVED = set("_*[]()~`>#+-=|{}.!")
 _MDV2_NAMES = {"*": "Bold", "_": "Italic", "__": "Underline", "~": "Strikethrough", "||": "Spoiler", "[": "TextUrl"}
-NOT_MODIFIED = ("Bad Request: message is not modified: specified new message content and reply markup are "
-                "exactly the same as a current content and reply markup of the message")
+NOT_MODIFIED = (
+    "Bad Request: message is not modified: specified new message content and reply markup are "
+    "exactly the same as a current content and reply markup of the message"
+)
 
 
 class ApiError(Exception):
@@ -86,6 +155,7 @@ def _bad(description: str) -> ApiError:
 @dataclass
 class UploadedFile:
     """A file the bot uploaded in a multipart request (e.g. ``sendPhoto`` with bytes)."""
+
     filename: str | None
     content_type: str | None
     data: bytes
@@ -98,6 +168,7 @@ class SentMessage:
     ``text`` is the text (or caption) after HTML/Markdown parsing, as the user sees it; ``raw_text``
     is what the bot sent. ``reply_markup`` is the markup the bot sent (inline or reply keyboard).
     """
+
     message_id: int
     chat_id: int
     text: str | None
@@ -117,6 +188,7 @@ class SentMessage:
 @dataclass
 class WebhookDelivery:
     """One POST to the webhook: ``kind`` is "queue" (normal delivery), "again" or "manual"."""
+
     update_id: int | None
     status: int | None  # None when the connection failed
     error: str | None
@@ -187,8 +259,15 @@ class _Pulse:
 class FakeUser:
     """A Telegram user played by the test; a thin shortcut to the fake's user-side methods."""
 
-    def __init__(self, fake: FakeTelegramAPI, user_id: int, first_name: str, language_code: str | None,
-                 last_name: str | None = None, username: str | None = None) -> None:
+    def __init__(
+        self,
+        fake: FakeTelegramAPI,
+        user_id: int,
+        first_name: str,
+        language_code: str | None,
+        last_name: str | None = None,
+        username: str | None = None,
+    ) -> None:
         self.fake, self.id, self.first_name = fake, user_id, first_name
         self.language_code, self.last_name, self.username = language_code, last_name, username
 
@@ -231,14 +310,26 @@ class FakeTelegramAPI:
     Must be used from the event loop it was started on (tests run the bot in the same loop or in a
     subprocess talking HTTP)."""
 
-    def __init__(self, token: str = DEFAULT_TOKEN, *, bot_username: str = "satupintu_test_bot",
-                 global_rate: float | None = None, per_chat_rate: float | None = None,
-                 first_update_id: int = 1, webhook_timeout: float = 10.0) -> None:
+    def __init__(
+        self,
+        token: str = DEFAULT_TOKEN,
+        *,
+        bot_username: str = "satupintu_test_bot",
+        global_rate: float | None = None,
+        per_chat_rate: float | None = None,
+        first_update_id: int = 1,
+        webhook_timeout: float = 10.0,
+    ) -> None:
         self.token = token
-        self.bot_user: JSON = {"id": int(token.split(":", 1)[0]) if token.split(":", 1)[0].isdigit() else 1,
-                               "is_bot": True, "first_name": "Satupintu Test", "username": bot_username,
-                               "can_join_groups": True, "can_read_all_group_messages": False,
-                               "supports_inline_queries": False}
+        self.bot_user: JSON = {
+            "id": int(token.split(":", 1)[0]) if token.split(":", 1)[0].isdigit() else 1,
+            "is_bot": True,
+            "first_name": "Satupintu Test",
+            "username": bot_username,
+            "can_join_groups": True,
+            "can_read_all_group_messages": False,
+            "supports_inline_queries": False,
+        }
         self.calls: list[tuple[str, JSON]] = []  # every request that reached a method, failed or not
         self.errors: list[tuple[str, JSON, int, str]] = []  # (method, params, status, description)
         self.callback_answers: dict[str, JSON] = {}
@@ -274,16 +365,27 @@ class FakeTelegramAPI:
         self._session: aiohttp.ClientSession | None = None
         self._port = 0
         self._methods: dict[str, tuple[str, Callable[[JSON], Awaitable[Any]]]] = {
-            name.lower(): (name, handler) for name, handler in {
-                "getMe": self._get_me, "getUpdates": self._get_updates, "setWebhook": self._set_webhook,
-                "deleteWebhook": self._delete_webhook, "getWebhookInfo": self._get_webhook_info,
-                "sendMessage": self._send_message, "sendPhoto": self._send_photo,
-                "sendLocation": self._send_location, "sendChatAction": self._send_chat_action,
-                "answerCallbackQuery": self._answer_callback_query, "editMessageText": self._edit_message_text,
-                "editMessageReplyMarkup": self._edit_message_reply_markup, "deleteMessage": self._delete_message,
-                "getFile": self._get_file, "setMyCommands": self._set_my_commands,
-                "getMyCommands": self._get_my_commands, "deleteMyCommands": self._delete_my_commands,
-            }.items()}
+            name.lower(): (name, handler)
+            for name, handler in {
+                "getMe": self._get_me,
+                "getUpdates": self._get_updates,
+                "setWebhook": self._set_webhook,
+                "deleteWebhook": self._delete_webhook,
+                "getWebhookInfo": self._get_webhook_info,
+                "sendMessage": self._send_message,
+                "sendPhoto": self._send_photo,
+                "sendLocation": self._send_location,
+                "sendChatAction": self._send_chat_action,
+                "answerCallbackQuery": self._answer_callback_query,
+                "editMessageText": self._edit_message_text,
+                "editMessageReplyMarkup": self._edit_message_reply_markup,
+                "deleteMessage": self._delete_message,
+                "getFile": self._get_file,
+                "setMyCommands": self._set_my_commands,
+                "getMyCommands": self._get_my_commands,
+                "deleteMyCommands": self._delete_my_commands,
+            }.items()
+        }
 
     # ------------------------------------------------------------------ lifecycle
     async def start(self) -> None:
@@ -327,8 +429,15 @@ class FakeTelegramAPI:
         return f"http://127.0.0.1:{self._port}/file/bot"
 
     # ------------------------------------------------------------------ test side: users and chats
-    def add_user(self, user_id: int, first_name: str = "Siti", language_code: str | None = "id", *,
-                 last_name: str | None = None, username: str | None = None) -> FakeUser:
+    def add_user(
+        self,
+        user_id: int,
+        first_name: str = "Siti",
+        language_code: str | None = "id",
+        *,
+        last_name: str | None = None,
+        username: str | None = None,
+    ) -> FakeUser:
         """Create (or replace) a user's profile. The bot can't write to them until they write first."""
         self._users[user_id] = FakeUser(self, user_id, first_name, language_code, last_name, username)
         return self._users[user_id]
@@ -373,15 +482,28 @@ class FakeTelegramAPI:
 
     async def send_sticker(self, user_id: int, emoji: str = "👍") -> JSON:
         file = self._store_file(b"RIFF-fake-webp", "stickers", "webp")
-        sticker = {"file_id": file.file_id, "file_unique_id": file.file_unique_id, "type": "regular",
-                   "width": 512, "height": 512, "is_animated": False, "is_video": False, "emoji": emoji,
-                   "file_size": file.file_size}
+        sticker = {
+            "file_id": file.file_id,
+            "file_unique_id": file.file_unique_id,
+            "type": "regular",
+            "width": 512,
+            "height": 512,
+            "is_animated": False,
+            "is_video": False,
+            "emoji": emoji,
+            "file_size": file.file_size,
+        }
         return self._user_message(user_id, {"sticker": sticker}, f"[sticker {emoji}]")
 
     async def send_voice(self, user_id: int, data: bytes = b"OggS-fake-voice", duration: int = 2) -> JSON:
         file = self._store_file(data, "voice", "oga")
-        voice = {"file_id": file.file_id, "file_unique_id": file.file_unique_id, "duration": duration,
-                 "mime_type": "audio/ogg", "file_size": file.file_size}
+        voice = {
+            "file_id": file.file_id,
+            "file_unique_id": file.file_unique_id,
+            "duration": duration,
+            "mime_type": "audio/ogg",
+            "file_size": file.file_size,
+        }
         return self._user_message(user_id, {"voice": voice}, f"[voice {duration}s]")
 
     async def send_contact(self, user_id: int, phone_number: str, *, own: bool = True) -> JSON:
@@ -397,16 +519,23 @@ class FakeTelegramAPI:
         user = self.user(user_id)
         chat = self._chat_of(user)
         message = chat.messages.get(message_id)
-        buttons = [b.get("callback_data") for row in ((message or {}).get("reply_markup") or {})
-                   .get("inline_keyboard", []) for b in row]
+        buttons = [
+            b.get("callback_data")
+            for row in ((message or {}).get("reply_markup") or {}).get("inline_keyboard", [])
+            for b in row
+        ]
         if check and data not in buttons:
-            raise ValueError(f"no button with data {data!r} on message {message_id} in chat {chat.id}; "
-                             f"buttons now: {buttons}\n{self.transcript(chat.id)}")
+            raise ValueError(
+                f"no button with data {data!r} on message {message_id} in chat {chat.id}; "
+                f"buttons now: {buttons}\n{self.transcript(chat.id)}"
+            )
         query_id = str(4_000_000_000_000_000 + next(self._ids))
         self._queries[query_id] = chat.id
         query: JSON = {"id": query_id, "from": user.as_dict(), "chat_instance": str(-7_000_000 - chat.id), "data": data}
         # A message the client no longer has comes as an InaccessibleMessage (date 0).
-        query["message"] = copy.deepcopy(message) if message else {"message_id": message_id, "chat": chat.info, "date": 0}
+        query["message"] = (
+            copy.deepcopy(message) if message else {"message_id": message_id, "chat": chat.info, "date": 0}
+        )
         self._note(chat.id, f"  user pressed {data!r} on #{message_id}")
         return self._push_update("callback_query", query)
 
@@ -426,19 +555,24 @@ class FakeTelegramAPI:
 
     async def wait_for_sent(self, chat_id: int, count: int, timeout: float = 5.0) -> list[SentMessage]:
         if not await self._pulse.until(lambda: len(self._sent.get(chat_id, [])) >= count, timeout):
-            raise AssertionError(f"expected at least {count} messages to chat {chat_id} within {timeout}s, "
-                                 f"got {len(self.sent(chat_id))}; transcript:\n{self.transcript(chat_id)}")
+            raise AssertionError(
+                f"expected at least {count} messages to chat {chat_id} within {timeout}s, "
+                f"got {len(self.sent(chat_id))}; transcript:\n{self.transcript(chat_id)}"
+            )
         return self.sent(chat_id)
 
     async def wait_for_calls(self, method: str, count: int = 1, timeout: float = 5.0) -> list[JSON]:
         if not await self._pulse.until(lambda: len(self.calls_to(method)) >= count, timeout):
-            raise AssertionError(f"expected {count} {method} calls within {timeout}s, got "
-                                 f"{len(self.calls_to(method))}; calls: {[m for m, _ in self.calls]}")
+            raise AssertionError(
+                f"expected {count} {method} calls within {timeout}s, got "
+                f"{len(self.calls_to(method))}; calls: {[m for m, _ in self.calls]}"
+            )
         return self.calls_to(method)
 
     # ------------------------------------------------------------------ test side: failures
-    def fail_next(self, method: str, status: int = 429, retry_after: int = 1, count: int = 1,
-                  description: str | None = None) -> None:
+    def fail_next(
+        self, method: str, status: int = 429, retry_after: int = 1, count: int = 1, description: str | None = None
+    ) -> None:
         """The next ``count`` calls of ``method`` fail with ``status`` before doing anything."""
         queue = self._failures.setdefault(method.lower(), deque())
         queue.extend([(status, retry_after, description)] * count)
@@ -448,13 +582,15 @@ class FakeTelegramAPI:
         """POST an update that was already delivered once more (Telegram's at-least-once)."""
         return await self._post_webhook(self.updates_by_id[update_id], ..., "again")
 
-    async def post_to_webhook(self, update: JSON, secret: str | EllipsisType | None = ..., *,
-                              url: str | None = None) -> int:
+    async def post_to_webhook(
+        self, update: JSON, secret: str | EllipsisType | None = ..., *, url: str | None = None
+    ) -> int:
         """One POST to the webhook with ``secret`` (default: the one set; None: no header)."""
         return await self._post_webhook(update, secret, "manual", url)
 
-    async def _post_webhook(self, update: JSON, secret: str | EllipsisType | None, kind: str,
-                            url: str | None = None) -> int:
+    async def _post_webhook(
+        self, update: JSON, secret: str | EllipsisType | None, kind: str, url: str | None = None
+    ) -> int:
         hook = self._webhook or {}
         target = url or hook.get("url")
         if not target:
@@ -471,8 +607,9 @@ class FakeTelegramAPI:
         if secret is not None:
             headers[SECRET_HEADER] = secret
         try:
-            async with self._session.post(url, data=json.dumps(update), headers=headers,
-                                          timeout=aiohttp.ClientTimeout(total=self.webhook_timeout)) as response:
+            async with self._session.post(
+                url, data=json.dumps(update), headers=headers, timeout=aiohttp.ClientTimeout(total=self.webhook_timeout)
+            ) as response:
                 await response.read()
                 return response.status, None if response.status < 300 else f"{response.status} {response.reason}"
         except (aiohttp.ClientError, TimeoutError) as error:
@@ -533,15 +670,22 @@ class FakeTelegramAPI:
             return None
         status, retry_after, description = queue.popleft()
         if status == 429:
-            raise ApiError(429, description or f"Too Many Requests: retry after {retry_after}",
-                           {"retry_after": retry_after})
+            raise ApiError(
+                429, description or f"Too Many Requests: retry after {retry_after}", {"retry_after": retry_after}
+            )
         if status in (502, 504):  # Telegram's nginx answers these with HTML, not JSON
             phrase = "Bad Gateway" if status == 502 else "Gateway Time-out"
             body = f"<html>\r\n<head><title>{status} {phrase}</title></head>\r\n<body>\r\n<center><h1>{status} {phrase}</h1></center>\r\n<hr><center>nginx</center>\r\n</body>\r\n</html>\r\n"
             self.errors.append((name, params, status, phrase))
             return web.Response(status=status, text=body, content_type="text/html")
-        defaults = {400: "Bad Request", 401: "Unauthorized", 403: "Forbidden", 404: "Not Found", 409: "Conflict",
-                    500: "Internal Server Error"}
+        defaults = {
+            400: "Bad Request",
+            401: "Unauthorized",
+            403: "Forbidden",
+            404: "Not Found",
+            409: "Conflict",
+            500: "Internal Server Error",
+        }
         raise ApiError(status, description or defaults.get(status, "Internal Server Error"))
 
     def _error_response(self, method: str, params: JSON, error: ApiError) -> web.Response:
@@ -568,8 +712,11 @@ class FakeTelegramAPI:
 
     async def _get_updates(self, p: JSON) -> list[JSON]:
         if self._webhook:
-            raise ApiError(409, "Conflict: can't use getUpdates method while webhook is active; "
-                                "use deleteWebhook to delete the webhook first")
+            raise ApiError(
+                409,
+                "Conflict: can't use getUpdates method while webhook is active; "
+                "use deleteWebhook to delete the webhook first",
+            )
         if "allowed_updates" in p:
             self._allowed = set(p["allowed_updates"] or []) or None
         offset = p.get("offset")
@@ -581,11 +728,16 @@ class FakeTelegramAPI:
         self._poll_generation += 1
         generation = self._poll_generation
         self._pulse.fire()  # an older long poll still waiting is now superseded
-        await self._pulse.until(lambda: bool(self._pending) or self._closing or self._webhook is not None
-                                or generation != self._poll_generation, max(float(p.get("timeout") or 0), 0.0))
+        await self._pulse.until(
+            lambda: (
+                bool(self._pending) or self._closing or self._webhook is not None or generation != self._poll_generation
+            ),
+            max(float(p.get("timeout") or 0), 0.0),
+        )
         if generation != self._poll_generation:
-            raise ApiError(409, "Conflict: terminated by other getUpdates request; "
-                                "make sure that only one bot instance is running")
+            raise ApiError(
+                409, "Conflict: terminated by other getUpdates request; make sure that only one bot instance is running"
+            )
         if self._webhook:
             raise ApiError(409, "Conflict: terminated by setWebhook request")
         return copy.deepcopy(self._pending[:limit])
@@ -621,8 +773,11 @@ class FakeTelegramAPI:
         return True
 
     async def _get_webhook_info(self, p: JSON) -> JSON:
-        info: JSON = {"url": (self._webhook or {}).get("url", ""), "has_custom_certificate": False,
-                      "pending_update_count": len(self._pending)}
+        info: JSON = {
+            "url": (self._webhook or {}).get("url", ""),
+            "has_custom_certificate": False,
+            "pending_update_count": len(self._pending),
+        }
         if self._webhook:
             info.update(max_connections=self._webhook["max_connections"], ip_address="127.0.0.1")
             if self._allowed is not None:
@@ -667,8 +822,15 @@ class FakeTelegramAPI:
             raise _bad("wrong latitude")
         if not isinstance(lon, (int, float)) or not -180 <= lon <= 180:
             raise _bad("wrong longitude")
-        return self._bot_message(chat, "sendLocation", p, {"location": {"latitude": lat, "longitude": lon}},
-                                 text=None, raw_text=None, location=(float(lat), float(lon)))
+        return self._bot_message(
+            chat,
+            "sendLocation",
+            p,
+            {"location": {"latitude": lat, "longitude": lon}},
+            text=None,
+            raw_text=None,
+            location=(float(lat), float(lon)),
+        )
 
     async def _send_chat_action(self, p: JSON) -> bool:
         self._known_chat(p)
@@ -699,7 +861,7 @@ class FakeTelegramAPI:
         markup = _check_markup(p.get("reply_markup"))
         inline = markup if markup and "inline_keyboard" in markup else None
         if text == message["text"] and inline == message.get("reply_markup"):
-            raise _bad(NOT_MODIFIED[len("Bad Request: "):])
+            raise _bad(NOT_MODIFIED[len("Bad Request: ") :])
         message["text"] = text
         if sent is not None:
             sent.text, sent.raw_text, sent.parse_mode = text, p.get("text"), p.get("parse_mode")
@@ -710,7 +872,7 @@ class FakeTelegramAPI:
         markup = _check_markup(p.get("reply_markup"))
         inline = markup if markup and "inline_keyboard" in markup else None
         if inline == message.get("reply_markup"):
-            raise _bad(NOT_MODIFIED[len("Bad Request: "):])
+            raise _bad(NOT_MODIFIED[len("Bad Request: ") :])
         return self._apply_edit(chat, message, sent, inline, "edited buttons")
 
     async def _delete_message(self, p: JSON) -> bool:
@@ -728,8 +890,12 @@ class FakeTelegramAPI:
         found = self._files.get(str(p.get("file_id") or ""))
         if found is None:
             raise _bad("invalid file_id")
-        return {"file_id": found.file_id, "file_unique_id": found.file_unique_id,
-                "file_size": found.file_size, "file_path": found.file_path}
+        return {
+            "file_id": found.file_id,
+            "file_unique_id": found.file_unique_id,
+            "file_size": found.file_size,
+            "file_path": found.file_path,
+        }
 
     async def _set_my_commands(self, p: JSON) -> bool:
         commands = p.get("commands")
@@ -740,8 +906,9 @@ class FakeTelegramAPI:
                 raise _bad("BOT_COMMAND_INVALID")
             if not 1 <= len(str(command.get("description", ""))) <= 256:
                 raise _bad("command description must be non-empty")
-        self._commands[_commands_key(p)] = [{"command": str(c["command"]).lstrip("/"),
-                                             "description": c["description"]} for c in commands]
+        self._commands[_commands_key(p)] = [
+            {"command": str(c["command"]).lstrip("/"), "description": c["description"]} for c in commands
+        ]
         return True
 
     async def _get_my_commands(self, p: JSON) -> list[JSON]:
@@ -784,8 +951,7 @@ class FakeTelegramAPI:
         sent = next((s for s in self._sent.get(chat.id, []) if s.message_id == message["message_id"]), None)
         return chat, message, sent
 
-    def _apply_edit(self, chat: _Chat, message: JSON, sent: SentMessage | None, inline: JSON | None,
-                    what: str) -> JSON:
+    def _apply_edit(self, chat: _Chat, message: JSON, sent: SentMessage | None, inline: JSON | None, what: str) -> JSON:
         """Like Telegram, an edit without reply_markup drops the inline keyboard."""
         if inline is None:
             message.pop("reply_markup", None)
@@ -815,39 +981,74 @@ class FakeTelegramAPI:
         for bucket in buckets:
             bucket.tokens -= 1
 
-    def _bot_message(self, chat: _Chat, method: str, p: JSON, content: JSON, *, text: str | None,
-                     raw_text: Any, photo: bytes | None = None, location: tuple[float, float] | None = None) -> JSON:
+    def _bot_message(
+        self,
+        chat: _Chat,
+        method: str,
+        p: JSON,
+        content: JSON,
+        *,
+        text: str | None,
+        raw_text: Any,
+        photo: bytes | None = None,
+        location: tuple[float, float] | None = None,
+    ) -> JSON:
         markup = _check_markup(p.get("reply_markup"))
         reply = p.get("reply_parameters") if isinstance(p.get("reply_parameters"), dict) else {}
         reply_to = p.get("reply_to_message_id") or reply.get("message_id")
         replied = chat.messages.get(reply_to) if reply_to else None  # type: ignore[arg-type]
-        if reply_to and replied is None and not (p.get("allow_sending_without_reply")
-                                                  or reply.get("allow_sending_without_reply")):
+        if (
+            reply_to
+            and replied is None
+            and not (p.get("allow_sending_without_reply") or reply.get("allow_sending_without_reply"))
+        ):
             raise _bad("message to be replied not found")
         self._take_send_slot(chat.id)
-        message: JSON = {"message_id": chat.take_message_id(), "from": self.bot_user, "chat": chat.info,
-                         "date": int(time.time()), **content}
+        message: JSON = {
+            "message_id": chat.take_message_id(),
+            "from": self.bot_user,
+            "chat": chat.info,
+            "date": int(time.time()),
+            **content,
+        }
         if replied is not None:
             message["reply_to_message"] = {k: v for k, v in replied.items() if k != "reply_to_message"}
         if markup and "inline_keyboard" in markup:  # reply keyboards are not echoed back
             message["reply_markup"] = markup
         chat.messages[message["message_id"]] = message
-        sent = SentMessage(message["message_id"], chat.id, text, markup, method, message["date"],
-                           raw_text=raw_text, parse_mode=p.get("parse_mode"), photo=photo, location=location,
-                           reply_to_message_id=reply_to if replied is not None else None,
-                           payload=copy.deepcopy(message))
+        sent = SentMessage(
+            message["message_id"],
+            chat.id,
+            text,
+            markup,
+            method,
+            message["date"],
+            raw_text=raw_text,
+            parse_mode=p.get("parse_mode"),
+            photo=photo,
+            location=location,
+            reply_to_message_id=reply_to if replied is not None else None,
+            payload=copy.deepcopy(message),
+        )
         self._sent.setdefault(chat.id, []).append(sent)
         self.count_sent += 1
-        self._note(chat.id, f"← bot #{sent.message_id} {method}: {text if text is not None else content}"
-                            f"{_describe_markup(markup)}")
+        self._note(
+            chat.id,
+            f"← bot #{sent.message_id} {method}: {text if text is not None else content}{_describe_markup(markup)}",
+        )
         self._pulse.fire()
         return copy.deepcopy(message)
 
     def _user_message(self, user_id: int, content: JSON, summary: str) -> JSON:
         user = self.user(user_id)
         chat = self._chat_of(user)
-        message: JSON = {"message_id": chat.take_message_id(), "from": user.as_dict(), "chat": chat.info,
-                         "date": int(time.time()), **content}
+        message: JSON = {
+            "message_id": chat.take_message_id(),
+            "from": user.as_dict(),
+            "chat": chat.info,
+            "date": int(time.time()),
+            **content,
+        }
         chat.messages[message["message_id"]] = message
         self._note(chat.id, f"→ user #{message['message_id']}: {summary}")
         return self._push_update("message", copy.deepcopy(message))
@@ -881,8 +1082,15 @@ class FakeTelegramAPI:
         sizes = []
         for (w, h), thumb, nominal in [*zip(smaller, thumbs, shared, strict=True), ((width, height), data, len(data))]:
             file = self._store_file(thumb or data, "photos", "jpg")
-            sizes.append({"file_id": file.file_id, "file_unique_id": file.file_unique_id,
-                          "width": w, "height": h, "file_size": len(thumb) if thumb else nominal})
+            sizes.append(
+                {
+                    "file_id": file.file_id,
+                    "file_unique_id": file.file_unique_id,
+                    "width": w,
+                    "height": h,
+                    "file_size": len(thumb) if thumb else nominal,
+                }
+            )
         return sizes
 
 
@@ -955,7 +1163,7 @@ def _check_markup(markup: Any) -> JSON | None:
     elif "keyboard" in markup:
         rows = markup["keyboard"]
         if not isinstance(rows, list) or not all(isinstance(row, list) for row in rows):
-            raise _bad("can't parse keyboard: Field \"keyboard\" must be an Array of Arrays")
+            raise _bad('can\'t parse keyboard: Field "keyboard" must be an Array of Arrays')
         for button in (b for row in rows for b in row):
             if not (isinstance(button, str) and button) and not (isinstance(button, dict) and button.get("text")):
                 raise _bad("can't parse keyboard button: Text must be non-empty")
@@ -968,10 +1176,19 @@ def _describe_markup(markup: JSON | None) -> str:
     if not markup:
         return ""
     if "inline_keyboard" in markup:
-        return " [" + " | ".join(f"{b['text']}={b.get('callback_data', b.get('url', ''))}"
-                                 for row in markup["inline_keyboard"] for b in row) + "]"
+        return (
+            " ["
+            + " | ".join(
+                f"{b['text']}={b.get('callback_data', b.get('url', ''))}"
+                for row in markup["inline_keyboard"]
+                for b in row
+            )
+            + "]"
+        )
     if "keyboard" in markup:
-        return " {" + " | ".join(b if isinstance(b, str) else b["text"] for row in markup["keyboard"] for b in row) + "}"
+        return (
+            " {" + " | ".join(b if isinstance(b, str) else b["text"] for row in markup["keyboard"] for b in row) + "}"
+        )
     return f" {markup}"
 
 
@@ -999,7 +1216,7 @@ def _strip_html(text: str) -> str:
         if char == "<":
             tag = _HTML_TAG.match(text, i)
             if tag is None or tag.group(2).lower() not in _HTML_TAGS:
-                name = tag.group(2) if tag else re.match(r"/?[\w-]*", text[i + 1:]).group(0)  # type: ignore[union-attr]
+                name = tag.group(2) if tag else re.match(r"/?[\w-]*", text[i + 1 :]).group(0)  # type: ignore[union-attr]
                 raise _entity_error(text, i, f'Unsupported start tag "{name}"')
             name = tag.group(2).lower()
             if tag.group(1):
@@ -1018,7 +1235,7 @@ def _strip_html(text: str) -> str:
         out.append(char)
         i += 1
     if stack:
-        raise _bad(f'can\'t parse entities: Can\'t find end tag corresponding to start tag "{stack[-1]}"')
+        raise _bad(f"can't parse entities: Can't find end tag corresponding to start tag \"{stack[-1]}\"")
     return "".join(out)
 
 
@@ -1037,7 +1254,7 @@ def _strip_markdown_v2(text: str) -> str:
             end = text.find(fence, i + len(fence))
             if end < 0:
                 raise _entity_error(text, i, f"Can't find end of {'Pre' if fence == '```' else 'Code'} entity")
-            body = text[i + len(fence):end]
+            body = text[i + len(fence) : end]
             if fence == "```" and "\n" in body and " " not in body.split("\n", 1)[0]:
                 body = body.split("\n", 1)[1]  # the first line names the language
             out.append(re.sub(r"\\([`\\])", r"\1", body))
@@ -1067,8 +1284,9 @@ def _strip_markdown_v2(text: str) -> str:
             i += 1  # a block quote
             continue
         if char in _MDV2_RESERVED:
-            raise _bad(f"can't parse entities: Character '{char}' is reserved and must be escaped "
-                       "with the preceding '\\'")
+            raise _bad(
+                f"can't parse entities: Character '{char}' is reserved and must be escaped with the preceding '\\'"
+            )
         out.append(char)
         i += 1
     if open_:
@@ -1091,14 +1309,14 @@ def _strip_markdown(text: str) -> str:
             end = text.find(fence, i + len(fence))
             if end < 0:
                 raise _entity_error(text, i, "Can't find end of the entity starting")
-            out.append(text[i + len(fence):end])
+            out.append(text[i + len(fence) : end])
             i = end + len(fence)
             continue
         if char == "[":
             close = text.find("](", i)
             end = text.find(")", close) if close >= 0 else -1
             if end >= 0:
-                out.append(text[i + 1:close])
+                out.append(text[i + 1 : close])
                 i = end + 1
                 continue
         out.append(char)
@@ -1110,6 +1328,7 @@ def _strip_markdown(text: str) -> str:
 def _image_size(data: bytes) -> tuple[int, int] | None:
     try:
         from PIL import Image
+
         with Image.open(io.BytesIO(data)) as image:
             return image.size
     except Exception:
@@ -1121,6 +1340,7 @@ def _downscale(data: bytes, width: int, height: int) -> bytes | None:
         return None
     try:
         from PIL import Image
+
         with Image.open(io.BytesIO(data)) as image:
             buffer = io.BytesIO()
             image.convert("RGB").resize((width, height)).save(buffer, "JPEG")

@@ -37,6 +37,7 @@ class Clock:
 @dataclass
 class Receiver:
     """The app's /whatsapp/webhook stand-in: keeps every POST's headers and exact body."""
+
     url: str
     posts: list[tuple[CIMultiDictProxy[str], bytes]] = field(default_factory=list)
 
@@ -84,8 +85,13 @@ async def http() -> AsyncIterator[aiohttp.ClientSession]:
         yield session
 
 
-async def send(http: aiohttp.ClientSession, fake: FakeGraphAPI, payload: JSON, token: str | None = TOKEN,
-               phone_number_id: str | None = None) -> tuple[int, JSON]:
+async def send(
+    http: aiohttp.ClientSession,
+    fake: FakeGraphAPI,
+    payload: JSON,
+    token: str | None = TOKEN,
+    phone_number_id: str | None = None,
+) -> tuple[int, JSON]:
     headers = {"Authorization": f"Bearer {token}"} if token else {}
     url = f"{fake.api_base_url}/{phone_number_id or fake.phone_number_id}/messages"
     async with http.post(url, json=payload, headers=headers) as response:
@@ -93,14 +99,27 @@ async def send(http: aiohttp.ClientSession, fake: FakeGraphAPI, payload: JSON, t
 
 
 def text(to: str, body: str) -> JSON:
-    return {"messaging_product": "whatsapp", "recipient_type": "individual", "to": to, "type": "text",
-            "text": {"body": body}}
+    return {
+        "messaging_product": "whatsapp",
+        "recipient_type": "individual",
+        "to": to,
+        "type": "text",
+        "text": {"body": body},
+    }
 
 
 def buttons(to: str, *pairs: tuple[str, str], body: str = "Pilih:") -> JSON:
-    return {"messaging_product": "whatsapp", "to": to, "type": "interactive", "interactive": {
-        "type": "button", "body": {"text": body}, "footer": {"text": "Satupintu"},
-        "action": {"buttons": [{"type": "reply", "reply": {"id": i, "title": t}} for i, t in pairs]}}}
+    return {
+        "messaging_product": "whatsapp",
+        "to": to,
+        "type": "interactive",
+        "interactive": {
+            "type": "button",
+            "body": {"text": body},
+            "footer": {"text": "Satupintu"},
+            "action": {"buttons": [{"type": "reply", "reply": {"id": i, "title": t}} for i, t in pairs]},
+        },
+    }
 
 
 def a_list(to: str, *sections: list[tuple[str, str, str | None]], titles: bool = True) -> JSON:
@@ -110,17 +129,36 @@ def a_list(to: str, *sections: list[tuple[str, str, str | None]], titles: bool =
         if titles:
             section["title"] = f"Bagian {n + 1}"
         built.append(section)
-    return {"messaging_product": "whatsapp", "to": to, "type": "interactive", "interactive": {
-        "type": "list", "header": {"type": "text", "text": "Layanan"}, "body": {"text": "Pilih layanan"},
-        "action": {"button": "Lihat", "sections": built}}}
+    return {
+        "messaging_product": "whatsapp",
+        "to": to,
+        "type": "interactive",
+        "interactive": {
+            "type": "list",
+            "header": {"type": "text", "text": "Layanan"},
+            "body": {"text": "Pilih layanan"},
+            "action": {"button": "Lihat", "sections": built},
+        },
+    }
 
 
 def template(to: str, name: str, *params: str, quick_replies: list[tuple[int, str]] = ()) -> JSON:
     components: list[JSON] = [{"type": "body", "parameters": [{"type": "text", "text": p} for p in params]}]
-    components += [{"type": "button", "sub_type": "quick_reply", "index": str(i),
-                    "parameters": [{"type": "payload", "payload": payload}]} for i, payload in quick_replies]
-    return {"messaging_product": "whatsapp", "to": to, "type": "template",
-            "template": {"name": name, "language": {"code": "id"}, "components": components}}
+    components += [
+        {
+            "type": "button",
+            "sub_type": "quick_reply",
+            "index": str(i),
+            "parameters": [{"type": "payload", "payload": payload}],
+        }
+        for i, payload in quick_replies
+    ]
+    return {
+        "messaging_product": "whatsapp",
+        "to": to,
+        "type": "template",
+        "template": {"name": name, "language": {"code": "id"}, "components": components},
+    }
 
 
 def error_of(body: JSON) -> JSON:
@@ -138,8 +176,9 @@ def value_of(envelope: JSON) -> JSON:
 
 
 # ---------------------------------------------------------------------- sending
-async def test_a_send_without_the_right_token_or_number_is_refused(fake: FakeGraphAPI,
-                                                                   http: aiohttp.ClientSession) -> None:
+async def test_a_send_without_the_right_token_or_number_is_refused(
+    fake: FakeGraphAPI, http: aiohttp.ClientSession
+) -> None:
     for token in (None, "WRONG"):
         status, body = await send(http, fake, text(SITI, "halo"), token=token)
         assert status == 401
@@ -150,8 +189,9 @@ async def test_a_send_without_the_right_token_or_number_is_refused(fake: FakeGra
     assert fake.all_sent() == []
 
 
-async def test_a_text_in_the_window_is_accepted_in_the_real_shape(fake: FakeGraphAPI,
-                                                                  http: aiohttp.ClientSession) -> None:
+async def test_a_text_in_the_window_is_accepted_in_the_real_shape(
+    fake: FakeGraphAPI, http: aiohttp.ClientSession
+) -> None:
     await fake.send_text(SITI, "halo")
     status, body = await send(http, fake, text("+" + SITI, "Halo Siti"))
     assert status == 200
@@ -170,8 +210,10 @@ async def test_text_must_be_1_to_4096_characters(fake: FakeGraphAPI, http: aioht
     status, body = await send(http, fake, text(SITI, "x" * 4097))
     error = error_of(body)
     assert (status, error["code"], error["message"]) == (400, 131009, "(#131009) Parameter value is not valid")
-    assert error["error_data"] == {"messaging_product": "whatsapp",
-                                   "details": "Text body length invalid. Min length: 1, Max length: 4096"}
+    assert error["error_data"] == {
+        "messaging_product": "whatsapp",
+        "details": "Text body length invalid. Min length: 1, Max length: 4096",
+    }
     status, body = await send(http, fake, text(SITI, ""))
     assert (status, body["error"]["code"]) == (400, 100)
     assert "text['body']" in body["error"]["message"]
@@ -187,10 +229,14 @@ async def test_reply_buttons_limits(fake: FakeGraphAPI, http: aiohttp.ClientSess
     assert (status, body["error"]["code"]) == (400, 131009)
     assert body["error"]["error_data"]["details"] == "Button title length invalid. Min length: 1, Max length: 20"
     status, body = await send(http, fake, buttons(SITI, ("a", "A"), ("b", "B"), ("c", "C"), ("d", "D")))
-    assert body["error"]["error_data"]["details"] == ("Invalid buttons count. Min allowed buttons: 1, "
-                                                      "Max allowed buttons: 3")
-    for bad in (buttons(SITI, ("a", "Sama"), ("b", "Sama")), buttons(SITI, ("i" * 257, "Ya")),
-                buttons(SITI, ("a", "A"), body="x" * 1025)):
+    assert body["error"]["error_data"]["details"] == (
+        "Invalid buttons count. Min allowed buttons: 1, Max allowed buttons: 3"
+    )
+    for bad in (
+        buttons(SITI, ("a", "Sama"), ("b", "Sama")),
+        buttons(SITI, ("i" * 257, "Ya")),
+        buttons(SITI, ("a", "A"), body="x" * 1025),
+    ):
         status, body = await send(http, fake, bad)
         assert (status, body["error"]["code"]) == (400, 131009), bad
     [sent] = fake.sent(SITI)
@@ -206,8 +252,12 @@ async def test_list_limits(fake: FakeGraphAPI, http: aiohttp.ClientSession) -> N
     assert body["error"]["error_data"]["details"] == "Total row count exceed max allowed count: 10"
     status, body = await send(http, fake, a_list(SITI, ten[:5], ten[5:], titles=False))
     assert (status, body["error"]["code"]) == (400, 131008)  # a section title is needed with 2+ sections
-    for rows in ([("r", "T" * 25, None)], [("r", "Baris", "D" * 73)], [("r" * 201, "Baris", None)],
-                 [("r", "A", None), ("r", "B", None)]):
+    for rows in (
+        [("r", "T" * 25, None)],
+        [("r", "Baris", "D" * 73)],
+        [("r" * 201, "Baris", None)],
+        [("r", "A", None), ("r", "B", None)],
+    ):
         status, body = await send(http, fake, a_list(SITI, rows))
         assert (status, body["error"]["code"]) == (400, 131009), rows
     assert (await send(http, fake, a_list(SITI, [("r", "T" * 24, "D" * 72)], titles=False)))[0] == 200
@@ -215,24 +265,29 @@ async def test_list_limits(fake: FakeGraphAPI, http: aiohttp.ClientSession) -> N
 
 
 async def test_location_request_takes_only_a_body_and_the_send_location_action(
-        fake: FakeGraphAPI, http: aiohttp.ClientSession) -> None:
+    fake: FakeGraphAPI, http: aiohttp.ClientSession
+) -> None:
     await fake.send_text(SITI, "halo")
 
     def request(**extra: Any) -> JSON:
-        interactive = {"type": "location_request_message", "body": {"text": "Kirim lokasi Anda"},
-                       "action": {"name": "send_location"}, **extra}
+        interactive = {
+            "type": "location_request_message",
+            "body": {"text": "Kirim lokasi Anda"},
+            "action": {"name": "send_location"},
+            **extra,
+        }
         return {"messaging_product": "whatsapp", "to": SITI, "type": "interactive", "interactive": interactive}
 
     assert (await send(http, fake, request()))[0] == 200
-    for bad in (request(footer={"text": "x"}), request(action={"name": "send_it"}),
-                request(body={"text": "x" * 1025})):
+    for bad in (request(footer={"text": "x"}), request(action={"name": "send_it"}), request(body={"text": "x" * 1025})):
         status, body = await send(http, fake, bad)
         assert (status, body["error"]["code"]) == (400, 131009), bad
     assert fake.sent(SITI)[0].text == "Kirim lokasi Anda"
 
 
 async def test_outside_the_window_a_send_fails_by_status_131047_but_a_template_passes(
-        fake: FakeGraphAPI, http: aiohttp.ClientSession, receiver: Receiver, clock: Clock) -> None:
+    fake: FakeGraphAPI, http: aiohttp.ClientSession, receiver: Receiver, clock: Clock
+) -> None:
     fake.add_template("pengingat", "id", body_params=1)
     await fake.send_text(SITI, "halo")
     clock.now += 25 * 3600
@@ -253,7 +308,8 @@ async def test_outside_the_window_a_send_fails_by_status_131047_but_a_template_p
 
 
 async def test_window_error_response_answers_400_and_a_users_message_reopens_it(
-        receiver: Receiver, clock: Clock, http: aiohttp.ClientSession) -> None:
+    receiver: Receiver, clock: Clock, http: aiohttp.ClientSession
+) -> None:
     async with FakeGraphAPI(clock=clock, window_error="response") as fake:
         fake.webhook_url = receiver.url
         status, body = await send(http, fake, text(SITI, "halo"))  # Siti never wrote
@@ -268,8 +324,9 @@ async def test_window_error_response_answers_400_and_a_users_message_reopens_it(
         assert (await send(http, relaxed, text(SITI, "halo")))[0] == 200
 
 
-async def test_injected_failures_use_the_real_status_and_message(fake: FakeGraphAPI, http: aiohttp.ClientSession,
-                                                                 receiver: Receiver) -> None:
+async def test_injected_failures_use_the_real_status_and_message(
+    fake: FakeGraphAPI, http: aiohttp.ClientSession, receiver: Receiver
+) -> None:
     await fake.send_text(SITI, "halo")
     await fake.send_text(BUDI, "halo")
     fake.fail_next(130429)
@@ -297,8 +354,9 @@ async def test_injected_failures_use_the_real_status_and_message(fake: FakeGraph
     assert [m.text for m in fake.sent(SITI)] == ["dua", "tiga"]
 
 
-async def test_templates_are_checked_against_the_registered_ones(fake: FakeGraphAPI,
-                                                                 http: aiohttp.ClientSession) -> None:
+async def test_templates_are_checked_against_the_registered_ones(
+    fake: FakeGraphAPI, http: aiohttp.ClientSession
+) -> None:
     fake.add_template("survei", "id", body_params=2, quick_replies=["Puas", "Tidak puas"])
     status, body = await send(http, fake, template(SITI, "tidak_ada", "a"))
     assert (status, body["error"]["code"]) == (404, 132001)
@@ -344,8 +402,14 @@ async def test_media_upload_url_and_download(fake: FakeGraphAPI, http: aiohttp.C
         assert response.status == 401
     async with http.get(f"{fake.api_base_url}/{media_id}", headers=auth) as response:
         info = await response.json()
-    assert info == {"messaging_product": "whatsapp", "url": info["url"], "mime_type": "image/jpeg",
-                    "sha256": hashlib.sha256(b"\xff\xd8jpeg").hexdigest(), "file_size": 6, "id": media_id}
+    assert info == {
+        "messaging_product": "whatsapp",
+        "url": info["url"],
+        "mime_type": "image/jpeg",
+        "sha256": hashlib.sha256(b"\xff\xd8jpeg").hexdigest(),
+        "file_size": 6,
+        "id": media_id,
+    }
     async with http.get(info["url"]) as response:
         assert response.status == 401
     async with http.get(info["url"], headers=auth) as response:
@@ -357,18 +421,26 @@ async def test_media_upload_url_and_download(fake: FakeGraphAPI, http: aiohttp.C
         assert response.status == 400 and (await response.json())["error"]["error_subcode"] == 33
 
     await fake.send_text(SITI, "halo")
-    image: JSON = {"messaging_product": "whatsapp", "to": SITI, "type": "image",
-                   "image": {"id": media_id, "caption": "Bukti"}}
+    image: JSON = {
+        "messaging_product": "whatsapp",
+        "to": SITI,
+        "type": "image",
+        "image": {"id": media_id, "caption": "Bukti"},
+    }
     assert (await send(http, fake, image))[0] == 200
     assert fake.sent(SITI)[0].text == "Bukti"
-    for bad in ({"id": "nope"}, {"id": media_id, "link": "https://example.org/a.jpg"},
-                {"link": "https://example.org/a.jpg", "caption": "x" * 1025}):
+    for bad in (
+        {"id": "nope"},
+        {"id": media_id, "link": "https://example.org/a.jpg"},
+        {"link": "https://example.org/a.jpg", "caption": "x" * 1025},
+    ):
         status, body = await send(http, fake, {**image, "image": bad})
         assert (status, body["error"]["code"]) == (400, 131009), bad
 
 
 async def test_deliveries_are_signed_and_only_a_genuine_one_opens_the_window(
-        fake: FakeGraphAPI, receiver: Receiver, http: aiohttp.ClientSession) -> None:
+    fake: FakeGraphAPI, receiver: Receiver, http: aiohttp.ClientSession
+) -> None:
     envelope = await fake.send_text(SITI, "halo")
     headers, body = receiver.posts[0]
     expected = hmac.new(b"test-app-secret", body, hashlib.sha256).hexdigest()
@@ -406,25 +478,37 @@ async def test_builders_have_the_documented_shapes(fake: FakeGraphAPI) -> None:
     assert reply["interactive"] == {"type": "button_reply", "button_reply": {"id": "yes", "title": "Ya"}}
     assert reply["type"] == "interactive" and reply["context"] == {"from": "6281100000000", "id": "wamid.X"}
     row = message_of(fake.list_reply(SITI, "r1", "Bansos", "Bantuan sosial"))
-    assert row["interactive"] == {"type": "list_reply", "list_reply": {"id": "r1", "title": "Bansos",
-                                                                       "description": "Bantuan sosial"}}
+    assert row["interactive"] == {
+        "type": "list_reply",
+        "list_reply": {"id": "r1", "title": "Bansos", "description": "Bantuan sosial"},
+    }
     assert "context" not in row
     pressed = message_of(fake.template_button(SITI, "puas", "Puas", context_id="wamid.T"))
     assert (pressed["type"], pressed["button"]) == ("button", {"payload": "puas", "text": "Puas"})
     place = message_of(fake.location(SITI, -6.2, 106.8, "Kantor Dinsos", "Jl. Merdeka 1"))
-    assert place["location"] == {"latitude": -6.2, "longitude": 106.8, "name": "Kantor Dinsos",
-                                 "address": "Jl. Merdeka 1"}
+    assert place["location"] == {
+        "latitude": -6.2,
+        "longitude": 106.8,
+        "name": "Kantor Dinsos",
+        "address": "Jl. Merdeka 1",
+    }
     photo = message_of(fake.image(SITI, b"jpeg-bytes", caption="KTP"))
     assert set(photo["image"]) == {"mime_type", "sha256", "id", "caption"}
     assert photo["image"]["sha256"] == base64.b64encode(hashlib.sha256(b"jpeg-bytes").digest()).decode()
     card = message_of(fake.contacts(SITI, "+62 812-0000-1111", "Budi Santoso"))
-    assert card["contacts"] == [{"name": {"formatted_name": "Budi Santoso", "first_name": "Budi"},
-                                 "phones": [{"phone": "+62 812-0000-1111", "wa_id": "6281200001111",
-                                             "type": "CELL"}]}]
-    for kind, keys in (("sticker", {"mime_type", "sha256", "id", "animated"}),
-                       ("audio", {"mime_type", "sha256", "id", "voice"}), ("video", {"mime_type", "sha256", "id"}),
-                       ("document", {"mime_type", "sha256", "id", "filename"}),
-                       ("reaction", {"message_id", "emoji"})):
+    assert card["contacts"] == [
+        {
+            "name": {"formatted_name": "Budi Santoso", "first_name": "Budi"},
+            "phones": [{"phone": "+62 812-0000-1111", "wa_id": "6281200001111", "type": "CELL"}],
+        }
+    ]
+    for kind, keys in (
+        ("sticker", {"mime_type", "sha256", "id", "animated"}),
+        ("audio", {"mime_type", "sha256", "id", "voice"}),
+        ("video", {"mime_type", "sha256", "id"}),
+        ("document", {"mime_type", "sha256", "id", "filename"}),
+        ("reaction", {"message_id", "emoji"}),
+    ):
         other = message_of(fake.unsupported(SITI, kind))  # type: ignore[arg-type]
         assert other["type"] == kind and set(other[kind]) == keys, kind
     unknown = message_of(fake.unsupported(SITI, "unsupported"))
@@ -436,15 +520,20 @@ async def test_builders_have_the_documented_shapes(fake: FakeGraphAPI) -> None:
         assert {"id", "status", "timestamp", "recipient_id"} <= set(entry)
         assert ("pricing" in entry) == ("conversation" in entry) == (status != "read")
     [sent] = value_of(fake.statuses("wamid.A", "sent", recipient_id=SITI))["statuses"]
-    assert sent["pricing"] == {"billable": False, "pricing_model": "PMP", "category": "service",
-                               "type": "free_customer_service"}
+    assert sent["pricing"] == {
+        "billable": False,
+        "pricing_model": "PMP",
+        "category": "service",
+        "type": "free_customer_service",
+    }
     assert sent["conversation"]["origin"] == {"type": "service"} and "expiration_timestamp" in sent["conversation"]
     [failed] = value_of(fake.statuses("wamid.A", "failed", recipient_id=SITI, errors=[131026]))["statuses"]
     assert set(failed["errors"][0]) == {"code", "title", "message", "error_data", "href"}
 
 
-async def test_press_button_and_select_row_answer_the_latest_offer(fake: FakeGraphAPI,
-                                                                   http: aiohttp.ClientSession) -> None:
+async def test_press_button_and_select_row_answer_the_latest_offer(
+    fake: FakeGraphAPI, http: aiohttp.ClientSession
+) -> None:
     await fake.send_text(SITI, "halo")
     await send(http, fake, buttons(SITI, ("yes", "Ya"), ("no", "Tidak")))
     await send(http, fake, a_list(SITI, [("bansos", "Bansos", "Bantuan sosial"), ("kip", "KIP", None)]))
@@ -455,8 +544,7 @@ async def test_press_button_and_select_row_answer_the_latest_offer(fake: FakeGra
     assert message["context"]["id"] == first.id
     envelope = await fake.select_row(SITI, "bansos")
     [message] = value_of(envelope)["messages"]
-    assert message["interactive"]["list_reply"] == {"id": "bansos", "title": "Bansos",
-                                                    "description": "Bantuan sosial"}
+    assert message["interactive"]["list_reply"] == {"id": "bansos", "title": "Bansos", "description": "Bantuan sosial"}
     assert message["context"]["id"] == second.id
     with pytest.raises(ValueError, match="offered"):
         await fake.press_button(SITI, "bansos")  # a row is not a button
@@ -466,8 +554,11 @@ async def test_auto_statuses_and_mark_as_read(receiver: Receiver, clock: Clock, 
     async with FakeGraphAPI(clock=clock, auto_statuses=True) as fake:
         fake.webhook_url = receiver.url
         inbound = await fake.send_text(SITI, "halo")
-        status, body = await send(http, fake, {"messaging_product": "whatsapp", "status": "read",
-                                               "message_id": value_of(inbound)["messages"][0]["id"]})
+        status, body = await send(
+            http,
+            fake,
+            {"messaging_product": "whatsapp", "status": "read", "message_id": value_of(inbound)["messages"][0]["id"]},
+        )
         assert (status, body) == (200, {"success": True})
         status, body = await send(http, fake, text(SITI, "halo juga"))
         wamid = body["messages"][0]["id"]

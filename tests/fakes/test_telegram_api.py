@@ -116,16 +116,31 @@ async def test_get_updates_offsets_long_polls_and_conflicts(fake: FakeTelegramAP
 @pytest.mark.asyncio
 async def test_the_bot_sends_keyboards_and_the_fake_records_them(fake: FakeTelegramAPI, bot: Bot) -> None:
     await fake.send_text(SITI, "/start")
-    keyboard = InlineKeyboardMarkup([[InlineKeyboardButton("Pengaduan", callback_data="menu:complaint"),
-                                      InlineKeyboardButton("Status", callback_data="menu:status")]])
+    keyboard = InlineKeyboardMarkup(
+        [
+            [
+                InlineKeyboardButton("Pengaduan", callback_data="menu:complaint"),
+                InlineKeyboardButton("Status", callback_data="menu:status"),
+            ]
+        ]
+    )
     message = await bot.send_message(SITI, "Apa yang ingin Anda lakukan?", reply_markup=keyboard)
-    await bot.send_message(SITI, "Kirim lokasi", reply_markup=ReplyKeyboardMarkup(
-        [[KeyboardButton("Kirim lokasi", request_location=True)], ["Lewati"]]))
+    await bot.send_message(
+        SITI,
+        "Kirim lokasi",
+        reply_markup=ReplyKeyboardMarkup([[KeyboardButton("Kirim lokasi", request_location=True)], ["Lewati"]]),
+    )
     assert message.message_id == 2 and message.reply_markup == keyboard  # id 1 is the user's /start
     first, second = await fake.wait_for_sent(SITI, 2)
     assert (first.method, first.text, first.chat_id) == ("sendMessage", "Apa yang ingin Anda lakukan?", SITI)
-    assert first.reply_markup == {"inline_keyboard": [[{"text": "Pengaduan", "callback_data": "menu:complaint"},
-                                                       {"text": "Status", "callback_data": "menu:status"}]]}
+    assert first.reply_markup == {
+        "inline_keyboard": [
+            [
+                {"text": "Pengaduan", "callback_data": "menu:complaint"},
+                {"text": "Status", "callback_data": "menu:status"},
+            ]
+        ]
+    }
     assert second.reply_markup["keyboard"][0][0] == {"text": "Kirim lokasi", "request_location": True}
     assert isinstance(first.date, int)
     method, params = fake.calls[-1]
@@ -143,8 +158,9 @@ async def test_limits_that_real_telegram_enforces(fake: FakeTelegramAPI, bot: Bo
     with pytest.raises(BadRequest, match="(?i)chat not found"):
         await bot.send_message(424242, "halo")
     with pytest.raises(BadRequest, match="(?i)button_data_invalid"):
-        await bot.send_message(SITI, "pilih", reply_markup=InlineKeyboardMarkup(
-            [[InlineKeyboardButton("A", callback_data="x" * 65)]]))
+        await bot.send_message(
+            SITI, "pilih", reply_markup=InlineKeyboardMarkup([[InlineKeyboardButton("A", callback_data="x" * 65)]])
+        )
     with pytest.raises(BadRequest, match="(?i)unsupported start tag"):
         await bot.send_message(SITI, "baris satu<br>baris dua", parse_mode="HTML")
     with pytest.raises(BadRequest, match="reserved"):
@@ -272,8 +288,13 @@ async def test_commands_and_json_bodies(fake: FakeTelegramAPI, bot: Bot) -> None
     assert await bot.delete_my_commands()
     assert await bot.get_my_commands() == ()
     await fake.send_text(SITI, "halo")
-    async with aiohttp.ClientSession() as session, session.post(f"{fake.base_url}{TOKEN}/sendmessage", json={
-            "chat_id": SITI, "text": "json", "reply_markup": {"remove_keyboard": True}}) as response:
+    async with (
+        aiohttp.ClientSession() as session,
+        session.post(
+            f"{fake.base_url}{TOKEN}/sendmessage",
+            json={"chat_id": SITI, "text": "json", "reply_markup": {"remove_keyboard": True}},
+        ) as response,
+    ):
         body = await response.json()
     assert body["ok"] and body["result"]["text"] == "json"
     assert fake.sent(SITI)[-1].reply_markup == {"remove_keyboard": True}

@@ -30,16 +30,33 @@ def db(database_url: str):
 
 
 def _contact(db: Database, external_id: str = "42") -> Contact:
-    return db.run_sync(lambda s: repo.get_or_create_contact(
-        s, channel="telegram", external_id=external_id, chat_id=external_id, language="id", display_name="Siti", now=NOW))
+    return db.run_sync(
+        lambda s: repo.get_or_create_contact(
+            s,
+            channel="telegram",
+            external_id=external_id,
+            chat_id=external_id,
+            language="id",
+            display_name="Siti",
+            now=NOW,
+        )
+    )
 
 
 def test_migrations_create_every_table_and_roll_back(database_url: str) -> None:
     upgrade(database_url)
     database = Database(database_url)
     tables = set(inspect(database.engine).get_table_names())
-    assert {"contact", "conversation", "ticket", "attachment", "ticket_event", "inbound_message",
-            "outbox_message", "ticket_counter"} <= tables
+    assert {
+        "contact",
+        "conversation",
+        "ticket",
+        "attachment",
+        "ticket_event",
+        "inbound_message",
+        "outbox_message",
+        "ticket_counter",
+    } <= tables
     database.close()
     downgrade(database_url, "base")
     database = Database(database_url)
@@ -62,8 +79,11 @@ def test_a_long_read_leaves_writers_free(db: Database) -> None:
     now = datetime.now(UTC)
     with db.reading() as reader:
         assert reader.execute(select(func.count()).select_from(Contact)).scalar_one() == 0  # a read is open
-        db.run_sync(lambda s: repo.get_or_create_contact(s, channel="web", external_id="w1", chat_id="w1",
-                                                       language="id", display_name=None, now=now))
+        db.run_sync(
+            lambda s: repo.get_or_create_contact(
+                s, channel="web", external_id="w1", chat_id="w1", language="id", display_name=None, now=now
+            )
+        )
         if db.is_sqlite:  # a snapshot: the read goes on seeing the database as it began
             assert reader.execute(select(func.count()).select_from(Contact)).scalar_one() == 0
     assert db.read_sync(lambda s: s.execute(select(func.count()).select_from(Contact)).scalar_one()) == 1
@@ -98,12 +118,17 @@ def test_ticket_sequence_is_unique_under_concurrency(db: Database) -> None:
 
 
 def _enqueue(db: Database, chat: str, text: str, contact_id: int) -> int:
-    return db.run_sync(lambda s: outbox.enqueue_many(s, channel="telegram", chat_id=chat, contact_id=contact_id,
-                                                     payloads=[{"text": text}], now=NOW))[0]
+    return db.run_sync(
+        lambda s: outbox.enqueue_many(
+            s, channel="telegram", chat_id=chat, contact_id=contact_id, payloads=[{"text": text}], now=NOW
+        )
+    )[0]
 
 
 def _lease(db: Database, now: datetime) -> list[outbox.Leased]:
-    return db.run_sync(lambda s: outbox.lease_batch(s, channel="telegram", chat_id="42", now=now, lease=timedelta(seconds=60)))
+    return db.run_sync(
+        lambda s: outbox.lease_batch(s, channel="telegram", chat_id="42", now=now, lease=timedelta(seconds=60))
+    )
 
 
 def test_outbox_leases_a_chats_messages_in_order_and_nothing_more_while_they_are_out(db: Database) -> None:

@@ -28,8 +28,14 @@ if TYPE_CHECKING:  # the package is optional outside CI: imported only once we k
 
 CHROMIUM = Path(os.environ.get("SATUPINTU_CHROMIUM", "/usr/bin/chromium"))
 LAUNCH_ARGS = [
-    "--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-    "--disable-component-update", "--disable-sync", "--disable-quic", "--no-first-run",
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--disable-quic",
+    "--no-first-run",
 ]
 PHONE = {"width": 360, "height": 740}
 HOME = {"latitude": -7.8305, "longitude": 110.392}  # where the citizen stands (Umbulharjo)
@@ -69,8 +75,14 @@ async def launched_browser() -> AsyncIterator[Browser]:
 async def phone_context(browser: Browser, *, locale: str = "id-ID") -> BrowserContext:
     """A cheap Android phone in Indonesia that allowed the page to read its location."""
     context = await browser.new_context(
-        viewport=PHONE, device_scale_factor=2, is_mobile=True, has_touch=True, locale=locale,
-        timezone_id="Asia/Jakarta", permissions=["geolocation"], geolocation=HOME,
+        viewport=PHONE,
+        device_scale_factor=2,
+        is_mobile=True,
+        has_touch=True,
+        locale=locale,
+        timezone_id="Asia/Jakarta",
+        permissions=["geolocation"],
+        geolocation=HOME,
     )
     context.set_default_timeout(TIMEOUT_MS)
     return context

@@ -42,41 +42,88 @@ class Staffing:
     services: Services
     clock: Callable[[], datetime]
 
-    async def hire(self, name: str, *, role: str = "officer", username: str | None = None,
-                   districts: tuple[str, ...] = (UMBULHARJO,), telegram_user_id: str | None = None,
-                   language: str = "id") -> Staff:
+    async def hire(
+        self,
+        name: str,
+        *,
+        role: str = "officer",
+        username: str | None = None,
+        districts: tuple[str, ...] = (UMBULHARJO,),
+        telegram_user_id: str | None = None,
+        language: str = "id",
+    ) -> Staff:
         """A staff member with a password (username: the name in lower case)."""
         book = self.services.book
 
         def add(session: Any) -> Staff:
             scope = records.check_scope(book, role=role, team=None, districts=districts, categories=())
-            staff = records.add_staff(session, book=book, name=name, scope=scope, telegram_user_id=telegram_user_id,
-                                      whatsapp_number=None, language=language, by=audit.CLI, now=self.clock())
-            signin.set_password(session, staff=staff, username=username or name.lower().replace(" ", "."),
-                                password=PASSWORD, by=audit.CLI, now=self.clock())
+            staff = records.add_staff(
+                session,
+                book=book,
+                name=name,
+                scope=scope,
+                telegram_user_id=telegram_user_id,
+                whatsapp_number=None,
+                language=language,
+                by=audit.CLI,
+                now=self.clock(),
+            )
+            signin.set_password(
+                session,
+                staff=staff,
+                username=username or name.lower().replace(" ", "."),
+                password=PASSWORD,
+                by=audit.CLI,
+                now=self.clock(),
+            )
             return staff
 
         return await self.db.run(add)
 
-    async def file(self, *, district: str = UMBULHARJO, village: str | None = None, category: str = "lansia_telantar",
-                   kind: str = "complaint", description: str = "Nenek tinggal sendiri, belum makan dua hari.",
-                   **answers: Any) -> Ticket:
+    async def file(
+        self,
+        *,
+        district: str = UMBULHARJO,
+        village: str | None = None,
+        category: str = "lansia_telantar",
+        kind: str = "complaint",
+        description: str = "Nenek tinggal sendiri, belum makan dua hari.",
+        **answers: Any,
+    ) -> Ticket:
         """A ticket filed as the chat files it (routing, service standards, first event)."""
         village = village or f"{district}.1001"
         services = self.services
 
         def open_(session: Any) -> Ticket:
             citizen = f"w-test-{next(_citizens)}"  # a citizen of their own per ticket
-            contact = repo.get_or_create_contact(session, channel="web", external_id=citizen, chat_id=citizen,
-                                                 language="id", display_name="Warga", now=self.clock())
+            contact = repo.get_or_create_contact(
+                session,
+                channel="web",
+                external_id=citizen,
+                chat_id=citizen,
+                language="id",
+                display_name="Warga",
+                now=self.clock(),
+            )
             flow = "complaint" if kind == "complaint" else "service"
             group = services.book.category(kind, category)
             assert group is not None, category
-            full = {"category_group": group[0].key, "category": category, "subject": "other",
-                    "person_name": "Mbah Sarinah", "person_nik": "3471045507450001", "person_age": 80,
-                    "person_sex": "P", "district_code": district, "village_code": village,
-                    "address": "Jl. Kenanga 3", "location": {"lat": -7.8305, "lon": 110.392},
-                    "description": description, "reporter_phone": "+6281234567890", **answers}
+            full = {
+                "category_group": group[0].key,
+                "category": category,
+                "subject": "other",
+                "person_name": "Mbah Sarinah",
+                "person_nik": "3471045507450001",
+                "person_age": 80,
+                "person_sex": "P",
+                "district_code": district,
+                "village_code": village,
+                "address": "Jl. Kenanga 3",
+                "location": {"lat": -7.8305, "lon": 110.392},
+                "description": description,
+                "reporter_phone": "+6281234567890",
+                **answers,
+            }
             return services.casework.open(session, contact=contact, flow=flow, answers=full, now=self.clock())
 
         return await self.db.run(open_)
@@ -95,9 +142,11 @@ class ConsoleOffice(Staffing):
         client = TestClient(self.client.server)
         page = await client.get("/console/signin")
         token = CSRF.search(await page.text()).group(1)  # type: ignore[union-attr]
-        answer = await client.post("/console/signin", data={"csrf": token, "username": username or staff.username,
-                                                             "password": PASSWORD, "next": "/console/"},
-                                   allow_redirects=False)
+        answer = await client.post(
+            "/console/signin",
+            data={"csrf": token, "username": username or staff.username, "password": PASSWORD, "next": "/console/"},
+            allow_redirects=False,
+        )
         assert answer.status == 303, await answer.text()
         return SignedInClient(client, staff)
 

@@ -34,12 +34,29 @@ class Office:
         self.fake.add_user(user_id, name)
         return TelegramCitizen(self.fake, self.db, user_id=user_id)
 
-    async def hire(self, name: str, user_id: int, role: str = "officer", districts: tuple[str, ...] = (UMBULHARJO,),
-                   categories: tuple[str, ...] = (), team: str | None = None) -> TelegramCitizen:
+    async def hire(
+        self,
+        name: str,
+        user_id: int,
+        role: str = "officer",
+        districts: tuple[str, ...] = (UMBULHARJO,),
+        categories: tuple[str, ...] = (),
+        team: str | None = None,
+    ) -> TelegramCitizen:
         def add(session: Any) -> None:
             scope = records.check_scope(self.book, role=role, team=team, districts=districts, categories=categories)
-            records.add_staff(session, book=self.book, name=name, scope=scope, telegram_user_id=str(user_id),
-                              whatsapp_number=None, language="id", by=audit.CLI, now=self.clock())
+            records.add_staff(
+                session,
+                book=self.book,
+                name=name,
+                scope=scope,
+                telegram_user_id=str(user_id),
+                whatsapp_number=None,
+                language="id",
+                by=audit.CLI,
+                now=self.clock(),
+            )
+
         await self.db.run(add)
         member = self.person(user_id, name)
         [help_text] = await member.type("/start")  # a bot may only write to people who opened it
@@ -51,13 +68,19 @@ class Office:
 
     async def events(self, number: str) -> list[TicketEvent]:
         ticket = await self.ticket(number)
-        return await self.db.run(lambda s: list(s.execute(
-            select(TicketEvent).where(TicketEvent.ticket_id == ticket.id).order_by(TicketEvent.id)).scalars()))
+        return await self.db.run(
+            lambda s: list(
+                s.execute(
+                    select(TicketEvent).where(TicketEvent.ticket_id == ticket.id).order_by(TicketEvent.id)
+                ).scalars()
+            )
+        )
 
     async def set_status(self, user_id: int, status: str) -> None:
         def change(session: Any) -> None:
             staff = session.execute(select(Staff).where(Staff.telegram_user_id == str(user_id))).scalars().one()
             records.set_status(session, staff_id=staff.id, status=status, by=audit.CLI, now=self.clock())
+
         await self.db.run(change)
 
 

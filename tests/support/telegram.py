@@ -34,7 +34,7 @@ class TelegramCitizen:
 
     def new(self) -> list[Any]:
         """Messages that arrived since the last call."""
-        fresh = self.messages[self.seen:]
+        fresh = self.messages[self.seen :]
         self.seen = len(self.messages)
         return fresh
 
@@ -64,7 +64,9 @@ class TelegramCitizen:
                 if seen is None:
                     return False
             waiting = session.execute(
-                select(OutboxMessage.id).where(OutboxMessage.chat_id == chat, OutboxMessage.status.in_(("pending", "sending")))
+                select(OutboxMessage.id).where(
+                    OutboxMessage.chat_id == chat, OutboxMessage.status.in_(("pending", "sending"))
+                )
             ).first()
             return waiting is None
 
@@ -73,8 +75,14 @@ class TelegramCitizen:
             if time.monotonic() > deadline:
                 raise AssertionError(f"update {message_id} not settled; chat so far: {[m.text for m in self.messages]}")
             await asyncio.sleep(0.02)
-        expected = await asyncio.to_thread(self.db.run_sync, lambda s: len(s.execute(
-            select(OutboxMessage.id).where(OutboxMessage.chat_id == chat, OutboxMessage.status == "sent")).all()))
+        expected = await asyncio.to_thread(
+            self.db.run_sync,
+            lambda s: len(
+                s.execute(
+                    select(OutboxMessage.id).where(OutboxMessage.chat_id == chat, OutboxMessage.status == "sent")
+                ).all()
+            ),
+        )
         await self.fake.wait_for_sent(self.user_id, expected, timeout=timeout)
         return self.new()
 

@@ -71,7 +71,9 @@ class WebCitizen:
         form.add_field("photo", data, filename=filename, content_type="image/jpeg")
         return await self._receive(await self.client.post("/api/chat/photo", data=form, headers=HEADERS))
 
-    async def begin_complaint(self, group: str = "lansia", kind: str = "lansia_telantar", subject: str = "other") -> None:
+    async def begin_complaint(
+        self, group: str = "lansia", kind: str = "lansia_telantar", subject: str = "other"
+    ) -> None:
         """Start a complaint, agree if asked, and answer its category and subject."""
         await self.type("/mulai")
         await self.press("complaint")
@@ -81,7 +83,9 @@ class WebCitizen:
         await self.press(kind)
         await self.press(subject)
 
-    async def file_complaint(self, name: str = "Mbah Sarinah", photo: bytes | None = None, nik: str | None = None) -> str:
+    async def file_complaint(
+        self, name: str = "Mbah Sarinah", photo: bytes | None = None, nik: str | None = None
+    ) -> str:
         """The whole complaint flow with good answers; returns the confirmation text. With a
         NIK the report is about the citizen themselves, else about a neighbour."""
         await self.begin_complaint(subject="self" if nik else "other")

@@ -30,7 +30,7 @@ class WhatsAppPerson:
         return self.messages[-1]
 
     def new(self) -> list[SentMessage]:
-        fresh = self.messages[self.seen:]
+        fresh = self.messages[self.seen :]
         self.seen = len(self.messages)
         return fresh
 
@@ -43,8 +43,9 @@ class WhatsAppPerson:
 
     def asked_for_location(self, replies: list[SentMessage]) -> bool:
         """WhatsApp's "send location" request, with the other choices after it."""
-        return any(m.type == "interactive" and m.payload["interactive"]["type"] == "location_request_message"
-                   for m in replies)
+        return any(
+            m.type == "interactive" and m.payload["interactive"]["type"] == "location_request_message" for m in replies
+        )
 
     async def settle(self, envelope: dict[str, Any] | None, timeout: float = 10.0) -> list[SentMessage]:
         """Wait until the app committed this delivery's message (if any) and sent everything
@@ -52,12 +53,22 @@ class WhatsAppPerson:
         message_id = envelope["entry"][0]["changes"][0]["value"]["messages"][0]["id"] if envelope else None
 
         def done(session: Any) -> bool:
-            if message_id is not None and session.execute(
-                    select(InboundMessage.id).where(InboundMessage.message_id == message_id)).first() is None:
+            if (
+                message_id is not None
+                and session.execute(select(InboundMessage.id).where(InboundMessage.message_id == message_id)).first()
+                is None
+            ):
                 return False
-            return session.execute(select(OutboxMessage.id).where(
-                OutboxMessage.channel == "whatsapp", OutboxMessage.chat_id == self.wa_id,
-                OutboxMessage.status.in_(("pending", "sending")))).first() is None
+            return (
+                session.execute(
+                    select(OutboxMessage.id).where(
+                        OutboxMessage.channel == "whatsapp",
+                        OutboxMessage.chat_id == self.wa_id,
+                        OutboxMessage.status.in_(("pending", "sending")),
+                    )
+                ).first()
+                is None
+            )
 
         deadline = time.monotonic() + timeout
         while not await asyncio.to_thread(self.db.run_sync, done):

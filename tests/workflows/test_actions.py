@@ -33,18 +33,40 @@ from workflows.texts import Texts
 
 NOW = datetime(2026, 11, 23, 10, tzinfo=timezone(timedelta(hours=7)))
 UMBULHARJO = "34.71.04"
-ANSWERS = {"category_group": "lansia", "category": "lansia_telantar", "subject": "other", "person_name": "Mbah Sarinah",
-           "district_code": UMBULHARJO, "village_code": "34.71.04.1001", "address": "Jl. Imogiri Timur",
-           "description": "Nenek tinggal sendiri tanpa yang merawat."}
+ANSWERS = {
+    "category_group": "lansia",
+    "category": "lansia_telantar",
+    "subject": "other",
+    "person_name": "Mbah Sarinah",
+    "district_code": UMBULHARJO,
+    "village_code": "34.71.04.1001",
+    "address": "Jl. Imogiri Timur",
+    "description": "Nenek tinggal sendiri tanpa yang merawat.",
+}
 # What each action leaves on the ticket's record.
-RECORDED = {"accept": "accept", "ask_citizen": "ask_citizen", "refer": "refer", "resolve": "resolve",
-            "reject": "reject", "return": "return", "referral": "referral_acknowledged", "note": "note",
-            "reassign": "assign", "reopen": "reopen"}
+RECORDED = {
+    "accept": "accept",
+    "ask_citizen": "ask_citizen",
+    "refer": "refer",
+    "resolve": "resolve",
+    "reject": "reject",
+    "return": "return",
+    "referral": "referral_acknowledged",
+    "note": "note",
+    "reassign": "assign",
+    "reopen": "reopen",
+}
 # Who takes each action, and what happens to the ticket first so that it may.
 READY: dict[str, tuple[str, tuple[str, ...]]] = {
-    "accept": ("budi", ()), "note": ("budi", ()), "reassign": ("sri", ()),
-    "ask_citizen": ("budi", ("accept",)), "refer": ("budi", ("accept",)), "resolve": ("budi", ("accept",)),
-    "reject": ("budi", ("accept",)), "return": ("budi", ("accept",)), "referral": ("budi", ("accept", "refer")),
+    "accept": ("budi", ()),
+    "note": ("budi", ()),
+    "reassign": ("sri", ()),
+    "ask_citizen": ("budi", ("accept",)),
+    "refer": ("budi", ("accept",)),
+    "resolve": ("budi", ("accept",)),
+    "reject": ("budi", ("accept",)),
+    "return": ("budi", ("accept",)),
+    "referral": ("budi", ("accept", "refer")),
     "reopen": ("sri", ("accept", "resolve")),
 }
 
@@ -54,11 +76,19 @@ class World:
         upgrade(settings.effective_database_url)
         self.db = Database(settings.effective_database_url)
         book = load_flowbook(settings.flows_dir)
-        self.casework = Casework(book=book, texts=Texts(), calendar=WorkingCalendar(settings.zone, book.settings.office_days_off))
+        self.casework = Casework(
+            book=book, texts=Texts(), calendar=WorkingCalendar(settings.zone, book.settings.office_days_off)
+        )
         self.desk = Desk(self.casework, ttl=timedelta(hours=1), console_url="https://satupintu.example/console")
         # Wati is on leave, so every new report is routed to Budi; she still sees her district's cases.
-        self.staff = {name: self._hire(name, role, status) for name, role, status in
-                      (("budi", "officer", "active"), ("sri", "supervisor", "active"), ("wati", "officer", "away"))}
+        self.staff = {
+            name: self._hire(name, role, status)
+            for name, role, status in (
+                ("budi", "officer", "active"),
+                ("sri", "supervisor", "active"),
+                ("wati", "officer", "away"),
+            )
+        }
         self.citizens = 0
 
     def _hire(self, name: str, role: str, status: str) -> int:
@@ -66,12 +96,21 @@ class World:
 
         def add(session: Session) -> int:
             scope = records.check_scope(book, role=role, team=None, districts=[UMBULHARJO], categories=[])
-            staff = records.add_staff(session, book=book, name=name.title(), scope=scope, language="id", now=NOW,
-                                      by=audit.CLI,
-                                      telegram_user_id=str(7000 + len(name) * 10 + ord(name[0])), whatsapp_number=None)
+            staff = records.add_staff(
+                session,
+                book=book,
+                name=name.title(),
+                scope=scope,
+                language="id",
+                now=NOW,
+                by=audit.CLI,
+                telegram_user_id=str(7000 + len(name) * 10 + ord(name[0])),
+                whatsapp_number=None,
+            )
             staff.status = status
             session.flush()
             return staff.id  # type: ignore[return-value]
+
         return self.db.run_sync(add)
 
     def ticket(self, before: tuple[str, ...]) -> int:
@@ -79,38 +118,57 @@ class World:
         self.citizens += 1
 
         def work(session: Session) -> int:
-            contact = repo.get_or_create_contact(session, channel="web", external_id=f"web-{self.citizens}",
-                                                 chat_id=f"web-{self.citizens}", language="id", display_name=None, now=NOW)
+            contact = repo.get_or_create_contact(
+                session,
+                channel="web",
+                external_id=f"web-{self.citizens}",
+                chat_id=f"web-{self.citizens}",
+                language="id",
+                display_name=None,
+                now=NOW,
+            )
             ticket = self.casework.open(session, contact=contact, flow="complaint", answers=ANSWERS, now=NOW)
             budi = session.get(Staff, self.staff["budi"])
             for name in before:
                 values = {"agency": "disdukcapil", "request": "Mohon perekaman KTP-el.", "resolution": "Sudah dibantu."}
                 ACTIONS[name].do(self.casework, session, budi, ticket, values, NOW)
             return ticket.id  # type: ignore[return-value]
+
         return self.db.run_sync(work)
 
     def recorded(self, ticket_id: int, kind: str) -> int:
-        return len(self.db.run_sync(lambda s: s.execute(select(TicketEvent).where(
-            TicketEvent.ticket_id == ticket_id, TicketEvent.kind == kind)).scalars().all()))
+        return len(
+            self.db.run_sync(
+                lambda s: (
+                    s.execute(select(TicketEvent).where(TicketEvent.ticket_id == ticket_id, TicketEvent.kind == kind))
+                    .scalars()
+                    .all()
+                )
+            )
+        )
 
     def status(self, ticket_id: int) -> str:
         return self.db.run_sync(lambda s: s.get(Ticket, ticket_id).status)
 
     # ------------------------------------------------------------------ the chat
     def card(self, who: str, ticket_id: int) -> Say:
-        return self.db.run_sync(lambda s: self.casework.card(s, s.get(Staff, self.staff[who]), s.get(Ticket, ticket_id), NOW))
+        return self.db.run_sync(
+            lambda s: self.casework.card(s, s.get(Staff, self.staff[who]), s.get(Ticket, ticket_id), NOW)
+        )
 
     def chat(self, who: str, event: Inbound) -> list[Say]:
         def work(session: Session) -> list[Say]:
             staff = session.get(Staff, self.staff[who])
             contact = contact_for_staff(session, staff, NOW)
             assert contact is not None
-            conversation = session.execute(select(Conversation).where(
-                Conversation.contact_id == contact.id)).scalars().first()
+            conversation = (
+                session.execute(select(Conversation).where(Conversation.contact_id == contact.id)).scalars().first()
+            )
             if conversation is None:
                 conversation = Conversation(contact_id=contact.id, updated_at=NOW)  # type: ignore[arg-type]
                 session.add(conversation)
             return self.desk.handle(session, staff, conversation, event, NOW)
+
         return self.db.run_sync(work)
 
     def press_and_answer(self, who: str, ticket_id: int, action: str) -> list[Say]:
@@ -129,14 +187,22 @@ class World:
     def console_actions(self, who: str, ticket_id: int) -> frozenset[str]:
         def look(session: Session) -> frozenset[str]:
             number = session.get(Ticket, ticket_id).number
-            view = case_pages.load_case(session, casework=self.casework, staff=session.get(Staff, self.staff[who]),
-                                        number=number, now=NOW, secret=b"s" * 32)
+            view = case_pages.load_case(
+                session,
+                casework=self.casework,
+                staff=session.get(Staff, self.staff[who]),
+                number=number,
+                now=NOW,
+                secret=b"s" * 32,
+            )
             assert isinstance(view, case_pages.CaseView)
             return view.actions
+
         return self.db.run_sync(look)
 
     def post(self, who: str, ticket_id: int, action: str) -> str:
         """Fill the action's form as the page offers it (the first option of each choice) and send it."""
+
         def work(session: Session) -> str:
             staff, ticket = session.get(Staff, self.staff[who]), session.get(Ticket, ticket_id)
             form: dict[str, str] = {}
@@ -148,8 +214,17 @@ class World:
                     form[item.name] = "Sudah ditangani sesuai permintaan."
             values, problem = case_pages.read_fields(form, action)
             assert problem is None
-            return case_pages.act(session, casework=self.casework, staff=staff, number=ticket.number, action=action,
-                                  version=ticket.version, values=values, now=NOW)
+            return case_pages.act(
+                session,
+                casework=self.casework,
+                staff=staff,
+                number=ticket.number,
+                action=action,
+                version=ticket.version,
+                values=values,
+                now=NOW,
+            )
+
         return self.db.run_sync(work)
 
 
@@ -223,8 +298,11 @@ def test_an_acknowledged_referral_is_not_acknowledged_again(world: World) -> Non
     def answers(session: Session) -> list[str]:
         staff, ticket = session.get(Staff, world.staff["budi"]), session.get(Ticket, ticket_id)
         [referral] = choices(world.casework, session, staff, ticket, "open_referrals", {})
-        return [c.value for c in choices(world.casework, session, staff, ticket, "referral_statuses",
-                                         {"referral": referral.value})]
+        return [
+            c.value
+            for c in choices(world.casework, session, staff, ticket, "referral_statuses", {"referral": referral.value})
+        ]
+
     assert world.db.run_sync(answers) == ["done", "declined"]
 
 
@@ -233,8 +311,16 @@ def test_a_choice_no_longer_on_offer_is_refused_on_the_page(world: World) -> Non
 
     def forged(session: Session) -> None:
         staff, ticket = session.get(Staff, world.staff["sri"]), session.get(Ticket, ticket_id)
-        case_pages.act(session, casework=world.casework, staff=staff, number=ticket.number, action="reassign",
-                       version=ticket.version, values={"officer": str(world.staff["sri"])}, now=NOW)
+        case_pages.act(
+            session,
+            casework=world.casework,
+            staff=staff,
+            number=ticket.number,
+            action="reassign",
+            version=ticket.version,
+            values={"officer": str(world.staff["sri"])},
+            now=NOW,
+        )
 
     with pytest.raises(Refused) as refused:
         world.db.run_sync(forged)

@@ -113,11 +113,20 @@ def test_a_whole_complaint_opens_a_ticket_with_every_answer() -> None:
     ticket = next(e for e in effects if isinstance(e, OpenTicket))
     assert ticket.flow == "complaint"
     assert ticket.answers == {
-        "source": None, "category_group": "lansia", "category": "lansia_telantar", "subject": "self",
-        "person_name": "Mbah Sarinah", "person_nik": VALID_NIK, "person_age": 81, "person_sex": "P",
-        "district_code": "34.71.04", "village_code": "34.71.04.1001",
-        "address": "Jl. Imogiri Timur, RT 03/RW 02, dekat masjid", "location": {"lat": -7.83, "lon": 110.39},
-        "photos": [11], "description": "Nenek tinggal sendiri, tidak ada yang merawat, sering tidak makan.",
+        "source": None,
+        "category_group": "lansia",
+        "category": "lansia_telantar",
+        "subject": "self",
+        "person_name": "Mbah Sarinah",
+        "person_nik": VALID_NIK,
+        "person_age": 81,
+        "person_sex": "P",
+        "district_code": "34.71.04",
+        "village_code": "34.71.04.1001",
+        "address": "Jl. Imogiri Timur, RT 03/RW 02, dekat masjid",
+        "location": {"lat": -7.83, "lon": 110.39},
+        "photos": [11],
+        "description": "Nenek tinggal sendiri, tidak ada yang merawat, sering tidak makan.",
         "reporter_phone": "+6281234567890",
     }
     assert chat.state.flow is None and chat.state.answers == {}
@@ -458,7 +467,9 @@ def test_a_survey_answered_by_buttons_and_typed_numbers_is_submitted_with_the_co
     assert [o.value for o in chat.question.options] == ["skip"]
     effects = chat.type("Petugas datang cepat, tapi kurang menjelaskan.")
     survey = survey_of(effects)
-    assert survey == SubmitSurvey(12, {"speed": 4, "conduct": 3, "handling": 2}, "Petugas datang cepat, tapi kurang menjelaskan.")
+    assert survey == SubmitSurvey(
+        12, {"speed": 4, "conduct": 3, "handling": 2}, "Petugas datang cepat, tapi kurang menjelaskan."
+    )
     assert chat.keys == ["menu/main"]
     assert chat.state.flow is None and chat.state.answers == {}
 
@@ -608,20 +619,25 @@ def test_without_a_known_number_the_phone_question_offers_no_such_button() -> No
 
 # --- the office's flows.yaml: menu, words and step types are data ------------------------------
 
+
 def office_engine(tmp_path: Path, change: Any) -> Engine:
     """An engine on the packaged flows.yaml as `change(document)` leaves it, read as an office's."""
     document = yaml.safe_load((DATA_DIR / "flows.yaml").read_text(encoding="utf-8"))
     change(document)
-    (tmp_path / "flows.yaml").write_text(yaml.safe_dump(document, allow_unicode=True, sort_keys=False), encoding="utf-8")
+    (tmp_path / "flows.yaml").write_text(
+        yaml.safe_dump(document, allow_unicode=True, sort_keys=False), encoding="utf-8"
+    )
     return Engine(load_flowbook(tmp_path), ttl=timedelta(hours=24))
 
 
 def add_aid_flow(document: dict[str, Any]) -> None:
     document["flows"]["aid"] = {
         "kind": "service",
-        "menu": {"label": {"id": "Bansos", "en": "Social aid"},
-                 "about": {"id": "tanya bantuan sosial", "en": "ask about social aid"},
-                 "words": {"id": ["bantuan sosial"]}},
+        "menu": {
+            "label": {"id": "Bansos", "en": "Social aid"},
+            "about": {"id": "tanya bantuan sosial", "en": "ask about social aid"},
+            "words": {"id": ["bantuan sosial"]},
+        },
         "steps": [
             {"id": "consent", "type": "consent"},
             {"id": "description", "type": "text", "title": {"id": "Keperluan", "en": "What you need"}, "min_length": 5},
@@ -730,7 +746,9 @@ def test_a_new_intake_flow_without_a_menu_entry_is_refused_at_load(tmp_path: Pat
 
 def test_an_unknown_step_type_is_refused_at_load(tmp_path: Path) -> None:
     def signature(document: dict[str, Any]) -> None:
-        document["flows"]["complaint"]["steps"].insert(1, {"id": "sign", "type": "signature", "title": {"id": "Tanda tangan", "en": "Signature"}})
+        document["flows"]["complaint"]["steps"].insert(
+            1, {"id": "sign", "type": "signature", "title": {"id": "Tanda tangan", "en": "Signature"}}
+        )
 
     with pytest.raises(ValueError, match=r"step sign: unknown type 'signature' \(known: consent, category, "):
         office_engine(tmp_path, signature)

@@ -33,9 +33,16 @@ from workflows.services import Services
 
 WIB = timezone(timedelta(hours=7))
 UMBULHARJO = "34.71.04"
-ANSWERS = {"category_group": "lansia", "category": "lansia_telantar", "subject": "other", "person_name": "Mbah Sarinah",
-           "district_code": UMBULHARJO, "village_code": "34.71.04.1001", "address": "Jl. Imogiri Timur",
-           "description": "Nenek tinggal sendiri tanpa yang merawat."}
+ANSWERS = {
+    "category_group": "lansia",
+    "category": "lansia_telantar",
+    "subject": "other",
+    "person_name": "Mbah Sarinah",
+    "district_code": UMBULHARJO,
+    "village_code": "34.71.04.1001",
+    "address": "Jl. Imogiri Timur",
+    "description": "Nenek tinggal sendiri tanpa yang merawat.",
+}
 
 
 def wib(day: str, hour: int, minute: int = 0) -> datetime:
@@ -56,8 +63,13 @@ class World:
         self.db = Database(settings.effective_database_url)
         self.services: Services = build_services(settings)
         self.clock = Clock()
-        self.scheduler = Scheduler(db=self.db, ctx=JobContext(self.services), attachments_dir=settings.attachments_dir,
-                                   clock=self.clock, tick_seconds=60)
+        self.scheduler = Scheduler(
+            db=self.db,
+            ctx=JobContext(self.services),
+            attachments_dir=settings.attachments_dir,
+            clock=self.clock,
+            tick_seconds=60,
+        )
         self.seen: dict[str, int] = {}
 
     def hire(self, name: str, user_id: int, role: str = "officer") -> Staff:
@@ -65,15 +77,35 @@ class World:
 
         def add(session: Any) -> Staff:
             scope = records.check_scope(book, role=role, team=None, districts=[UMBULHARJO], categories=[])
-            return records.add_staff(session, book=book, name=name, scope=scope, telegram_user_id=str(user_id),
-                                     whatsapp_number=None, language="id", by=audit.CLI, now=self.clock())
+            return records.add_staff(
+                session,
+                book=book,
+                name=name,
+                scope=scope,
+                telegram_user_id=str(user_id),
+                whatsapp_number=None,
+                language="id",
+                by=audit.CLI,
+                now=self.clock(),
+            )
+
         return self.db.run_sync(add)
 
     def file(self, citizen: str = "web-1") -> Ticket:
         def work(session: Any) -> Ticket:
-            contact = repo.get_or_create_contact(session, channel="web", external_id=citizen, chat_id=citizen,
-                                                 language="id", display_name=None, now=self.clock())
-            return self.services.casework.open(session, contact=contact, flow="complaint", answers=ANSWERS, now=self.clock())
+            contact = repo.get_or_create_contact(
+                session,
+                channel="web",
+                external_id=citizen,
+                chat_id=citizen,
+                language="id",
+                display_name=None,
+                now=self.clock(),
+            )
+            return self.services.casework.open(
+                session, contact=contact, flow="complaint", answers=ANSWERS, now=self.clock()
+            )
+
         return self.db.run_sync(work)
 
     def act(self, number: str, user_id: int, action: str, *args: Any) -> None:
@@ -81,6 +113,7 @@ class World:
             staff = session.execute(select(Staff).where(Staff.telegram_user_id == str(user_id))).scalars().one()
             ticket = session.execute(select(Ticket).where(Ticket.number == number)).scalars().one()
             getattr(self.services.casework, action)(session, staff, ticket, *args, self.clock())
+
         self.db.run_sync(work)
 
     async def tick_at(self, when: datetime) -> dict[str, list[str]]:
@@ -123,7 +156,9 @@ async def test_reminders_and_escalation_keep_to_working_days_over_christmas(worl
     for quiet in (wib("2026-12-24", 9), wib("2026-12-25", 9), wib("2026-12-26", 9), wib("2026-12-28", 7, 59)):
         assert await world.tick_at(quiet) == {}, quiet
     reminded = await world.tick_at(wib("2026-12-28", 8))
-    assert list(reminded) == [BUDI] and "batas tanggapan pertama untuk SP-2026-00001 adalah hari ini" in reminded[BUDI][0]
+    assert (
+        list(reminded) == [BUDI] and "batas tanggapan pertama untuk SP-2026-00001 adalah hari ini" in reminded[BUDI][0]
+    )
     assert "Batas tanggapan pertama: Senin, 28 Desember 2026 ⚠️ hampir lewat batas" in reminded[BUDI][1]  # the card
     assert await world.tick_at(wib("2026-12-28", 8, 1)) == {}  # a doubled tick queues nothing
     assert await world.tick_at(wib("2026-12-28", 16)) == {}
@@ -196,14 +231,38 @@ async def test_abandoned_reports_lose_their_photos(world: World, settings: Setti
     photo.write_bytes(b"jpeg")
 
     def abandon(session: Any) -> None:
-        contact = repo.get_or_create_contact(session, channel="web", external_id="web-x", chat_id="web-x",
-                                             language="id", display_name=None, now=world.clock())
-        attachment = repo.add_attachment(session, contact_id=contact.id, sha256="ab" * 32, path="ab/photo.jpg",
-                                         content_type="image/jpeg", size=4, width=1, height=1, now=world.clock())
+        contact = repo.get_or_create_contact(
+            session,
+            channel="web",
+            external_id="web-x",
+            chat_id="web-x",
+            language="id",
+            display_name=None,
+            now=world.clock(),
+        )
+        attachment = repo.add_attachment(
+            session,
+            contact_id=contact.id,
+            sha256="ab" * 32,
+            path="ab/photo.jpg",
+            content_type="image/jpeg",
+            size=4,
+            width=1,
+            height=1,
+            now=world.clock(),
+        )
         conversation = repo.load_conversation(session, contact_id=contact.id, now=world.clock())
-        repo.save_conversation(session, conversation_id=conversation.id, flow="complaint", step="description",
-                               answers={"photos": [attachment.id]}, extra={}, expires_at=world.clock() + timedelta(hours=24),
-                               now=world.clock())
+        repo.save_conversation(
+            session,
+            conversation_id=conversation.id,
+            flow="complaint",
+            step="description",
+            answers={"photos": [attachment.id]},
+            extra={},
+            expires_at=world.clock() + timedelta(hours=24),
+            now=world.clock(),
+        )
+
     world.db.run_sync(abandon)
     await world.tick_at(wib("2026-12-24", 9))  # not expired yet
     assert photo.exists()
@@ -221,7 +280,9 @@ async def test_one_leader_among_schedulers_sharing_a_database(world: World, sett
     world.new_messages()
     others = [Database(settings.effective_database_url) for _ in range(2)]
     schedulers = [world.scheduler] + [
-        Scheduler(db=db, ctx=world.scheduler.ctx, attachments_dir=settings.attachments_dir, clock=world.clock, tick_seconds=60)
+        Scheduler(
+            db=db, ctx=world.scheduler.ctx, attachments_dir=settings.attachments_dir, clock=world.clock, tick_seconds=60
+        )
         for db in others
     ]
     world.clock.now = wib("2026-12-29", 8)

@@ -9,9 +9,16 @@ from workflows.lifecycle import STATUSES, TRANSITIONS, IllegalTransition, allowe
 
 def test_the_whole_path_of_a_referred_case() -> None:
     status = "new"
-    for action, expected in [("assign", "assigned"), ("accept", "in_progress"), ("ask_citizen", "waiting_citizen"),
-                             ("citizen_replied", "in_progress"), ("refer", "referred"), ("referrals_done", "in_progress"),
-                             ("resolve", "resolved"), ("close", "closed")]:
+    for action, expected in [
+        ("assign", "assigned"),
+        ("accept", "in_progress"),
+        ("ask_citizen", "waiting_citizen"),
+        ("citizen_replied", "in_progress"),
+        ("refer", "referred"),
+        ("referrals_done", "in_progress"),
+        ("resolve", "resolved"),
+        ("close", "closed"),
+    ]:
         status = next_status(status, action)
         assert status == expected
 

@@ -45,10 +45,37 @@ def test_both_languages_have_the_same_messages() -> None:
 
 @pytest.mark.parametrize("language", LANGUAGES)
 def test_button_words_fit_a_whatsapp_button(language: str) -> None:
-    names = ["status", "skip", "done", "more", "back", "agree", "disagree", "unknown",
-             "confirm", "edit", "cancel", "send_location", "send_photo", "lang_id", "lang_en", "card_accept",
-             "card_ask", "card_refer", "card_resolve", "card_reject", "card_return", "card_referral", "card_note",
-             "card_reassign", "referral_acknowledged", "referral_done", "referral_declined", "rate", "not_resolved"]
+    names = [
+        "status",
+        "skip",
+        "done",
+        "more",
+        "back",
+        "agree",
+        "disagree",
+        "unknown",
+        "confirm",
+        "edit",
+        "cancel",
+        "send_location",
+        "send_photo",
+        "lang_id",
+        "lang_en",
+        "card_accept",
+        "card_ask",
+        "card_refer",
+        "card_resolve",
+        "card_reject",
+        "card_return",
+        "card_referral",
+        "card_note",
+        "card_reassign",
+        "referral_acknowledged",
+        "referral_done",
+        "referral_declined",
+        "rate",
+        "not_resolved",
+    ]
     for name in names:
         assert 0 < len(TEXTS.button(name, language)) <= 20, name
 

@@ -24,6 +24,7 @@ CATEGORIES = Path(__file__).resolve().parents[2] / "workflows" / "data" / "categ
 
 # --- NIK -------------------------------------------------------------------------------------
 
+
 def test_male_nik_parses_birth_date_and_sex() -> None:
     check = check_nik("3174051208850001", today=TODAY)
     assert check.ok and check.error is None
@@ -123,6 +124,7 @@ def test_mask_nik_never_leaks_other_strings(value: str) -> None:
 
 # --- phone -----------------------------------------------------------------------------------
 
+
 @pytest.mark.parametrize(
     ("typed", "e164"),
     [
@@ -151,6 +153,7 @@ def test_invalid_phones_are_refused(typed: str) -> None:
 
 
 # --- ticket numbers --------------------------------------------------------------------------
+
 
 def test_ticket_number_format() -> None:
     assert format_ticket_number("SP", 2026, 42) == "SP-2026-00042"
@@ -191,8 +194,18 @@ def test_ticket_number_i_and_l_read_as_one() -> None:
 
 @pytest.mark.parametrize(
     "typed",
-    ["", "SP", "SP-2026", "SP-26-42", "SP-2026-00000", "2026-00042", "SP-2026-00042X", "SPKTAB-2026-1",
-     "SP-0026-00042", "tiket saya"],
+    [
+        "",
+        "SP",
+        "SP-2026",
+        "SP-26-42",
+        "SP-2026-00000",
+        "2026-00042",
+        "SP-2026-00042X",
+        "SPKTAB-2026-1",
+        "SP-0026-00042",
+        "tiket saya",
+    ],
 )
 def test_ticket_number_refused(typed: str) -> None:
     assert parse_ticket_number(typed) is None

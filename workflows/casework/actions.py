@@ -108,8 +108,11 @@ class Action:
         return self.open_when is None or self.open_when(ticket, referrals)
 
     def available(self, staff: Staff, ticket: Ticket, referrals: Sequence[Referral]) -> bool:
-        return (self.access(staff, ticket) and (self.offered_to is None or self.offered_to(staff, ticket))
-                and self.in_status(ticket, referrals))
+        return (
+            self.access(staff, ticket)
+            and (self.offered_to is None or self.offered_to(staff, ticket))
+            and self.in_status(ticket, referrals)
+        )
 
     def next_input(self, values: Values) -> Input | None:
         """The first question not answered yet (skipping those the answers so far rule out)."""
@@ -141,39 +144,105 @@ def _still_open(ticket: Ticket, referrals: Sequence[Referral]) -> bool:
 # In the order the card shows its buttons and the console its forms (reopening has no button:
 # a closed case is reopened from the console).
 TABLE: tuple[Action, ...] = (
-    Action("accept", access.can_act, (), lambda work, s, staff, t, v, now: work.accept(s, staff, t, now),
-           button="card_accept", confirm="card", heading="accepted",
-           offered_to=_assignee),  # a supervisor reassigns rather than accepting for someone
-    Action("ask_citizen", access.can_act, (Input("question", "ask"),),
-           lambda work, s, staff, t, v, now: work.ask_citizen(s, staff, t, v["question"], now),
-           button="card_ask", confirm="done", done="ask"),
-    Action("refer", access.can_act, (Input("agency", "agency", "agencies"), Input("request", "agency_request")),
-           lambda work, s, staff, t, v, now: work.refer(s, staff, t, v["agency"], v["request"], now),
-           button="card_refer", confirm="card", heading="referred"),
-    Action("resolve", access.can_act, (Input("resolution", "resolve"),),
-           lambda work, s, staff, t, v, now: work.resolve(s, staff, t, v["resolution"], now),
-           button="card_resolve", confirm="done", done="resolve"),
-    Action("reject", access.can_act, (Input("reason", "reason", "reject_reasons"), Input("text", "reason_text")),
-           lambda work, s, staff, t, v, now: work.reject(s, staff, t, v["reason"], v["text"], now),
-           button="card_reject", confirm="done", done="reject"),
-    Action("return", access.can_act, (), lambda work, s, staff, t, v, now: work.return_to_supervisor(s, staff, t, now),
-           button="card_return", confirm="done", done="return", offered_to=_officer),
-    Action("referral", access.can_act,
-           (Input("referral", "referral", "open_referrals", pick_single=True),
+    Action(
+        "accept",
+        access.can_act,
+        (),
+        lambda work, s, staff, t, v, now: work.accept(s, staff, t, now),
+        button="card_accept",
+        confirm="card",
+        heading="accepted",
+        offered_to=_assignee,
+    ),  # a supervisor reassigns rather than accepting for someone
+    Action(
+        "ask_citizen",
+        access.can_act,
+        (Input("question", "ask"),),
+        lambda work, s, staff, t, v, now: work.ask_citizen(s, staff, t, v["question"], now),
+        button="card_ask",
+        confirm="done",
+        done="ask",
+    ),
+    Action(
+        "refer",
+        access.can_act,
+        (Input("agency", "agency", "agencies"), Input("request", "agency_request")),
+        lambda work, s, staff, t, v, now: work.refer(s, staff, t, v["agency"], v["request"], now),
+        button="card_refer",
+        confirm="card",
+        heading="referred",
+    ),
+    Action(
+        "resolve",
+        access.can_act,
+        (Input("resolution", "resolve"),),
+        lambda work, s, staff, t, v, now: work.resolve(s, staff, t, v["resolution"], now),
+        button="card_resolve",
+        confirm="done",
+        done="resolve",
+    ),
+    Action(
+        "reject",
+        access.can_act,
+        (Input("reason", "reason", "reject_reasons"), Input("text", "reason_text")),
+        lambda work, s, staff, t, v, now: work.reject(s, staff, t, v["reason"], v["text"], now),
+        button="card_reject",
+        confirm="done",
+        done="reject",
+    ),
+    Action(
+        "return",
+        access.can_act,
+        (),
+        lambda work, s, staff, t, v, now: work.return_to_supervisor(s, staff, t, now),
+        button="card_return",
+        confirm="done",
+        done="return",
+        offered_to=_officer,
+    ),
+    Action(
+        "referral",
+        access.can_act,
+        (
+            Input("referral", "referral", "open_referrals", pick_single=True),
             Input("status", "referral_status", "referral_statuses"),
-            Input("outcome", "referral_outcome", required=False, unless=("status", "acknowledged"))),
-           lambda work, s, staff, t, v, now: work.record_referral(
-               s, staff, t, id_of(v["referral"]), v["status"], v.get("outcome") or None, now),
-           button="card_referral", confirm="card", heading="referral_recorded", open_when=_any_open_referral),
-    Action("reopen", access.can_act, (Input("reason", "reopen_reason"),),
-           lambda work, s, staff, t, v, now: work.reopen_by_staff(s, staff, t, v["reason"], now),
-           button=None, confirm="card"),
-    Action("note", access.can_view, (Input("text", "note"),),
-           lambda work, s, staff, t, v, now: work.note(s, staff, t, v["text"], now),
-           button="card_note", confirm="done", done="note"),  # in any status
-    Action("reassign", access.can_reassign, (Input("officer", "officer", "officers"),),
-           lambda work, s, staff, t, v, now: work.reassign(s, staff, t, id_of(v["officer"]), now),
-           button="card_reassign", confirm="done", done="reassign", open_when=_still_open),
+            Input("outcome", "referral_outcome", required=False, unless=("status", "acknowledged")),
+        ),
+        lambda work, s, staff, t, v, now: work.record_referral(
+            s, staff, t, id_of(v["referral"]), v["status"], v.get("outcome") or None, now
+        ),
+        button="card_referral",
+        confirm="card",
+        heading="referral_recorded",
+        open_when=_any_open_referral,
+    ),
+    Action(
+        "reopen",
+        access.can_act,
+        (Input("reason", "reopen_reason"),),
+        lambda work, s, staff, t, v, now: work.reopen_by_staff(s, staff, t, v["reason"], now),
+        button=None,
+        confirm="card",
+    ),
+    Action(
+        "note",
+        access.can_view,
+        (Input("text", "note"),),
+        lambda work, s, staff, t, v, now: work.note(s, staff, t, v["text"], now),
+        button="card_note",
+        confirm="done",
+        done="note",
+    ),  # in any status
+    Action(
+        "reassign",
+        access.can_reassign,
+        (Input("officer", "officer", "officers"),),
+        lambda work, s, staff, t, v, now: work.reassign(s, staff, t, id_of(v["officer"]), now),
+        button="card_reassign",
+        confirm="done",
+        done="reassign",
+        open_when=_still_open,
+    ),
 )
 ACTIONS: dict[str, Action] = {a.name: a for a in TABLE}
 # The chat's question name → its action and input (a pending follow-up is stored by this name).
@@ -191,8 +260,9 @@ def offered(staff: Staff, ticket: Ticket, referrals: Sequence[Referral]) -> list
     return [a for a in TABLE if a.available(staff, ticket, referrals)]
 
 
-def choices(work: Casework, session: Session, staff: Staff, ticket: Ticket, source: Source,
-            values: Values) -> tuple[Choice, ...]:
+def choices(
+    work: Casework, session: Session, staff: Staff, ticket: Ticket, source: Source, values: Values
+) -> tuple[Choice, ...]:
     """What a choice input offers now, given the answers so far (the chat's buttons, the
     console's select, and the check that a posted or pressed answer is still on offer)."""
     office = work.book.office
@@ -201,19 +271,31 @@ def choices(work: Casework, session: Session, staff: Staff, ticket: Ticket, sour
     if source == "reject_reasons":
         return tuple(Choice(r.key, r.label.as_dict(), subject=r) for r in office.reject_reasons)
     if source == "officers":
-        return tuple(Choice(str(s.id), {"id": s.name[:24], "en": s.name[:24]}, subject=s)
-                     for s in work.officers_for(session, staff, ticket))
+        return tuple(
+            Choice(str(s.id), {"id": s.name[:24], "en": s.name[:24]}, subject=s)
+            for s in work.officers_for(session, staff, ticket)
+        )
     if source == "open_referrals":
-        return tuple(Choice(str(r.id), office.agency_label(r.agency), subject=r)
-                     for r in work.referrals(session, ticket) if r.status in OPEN_REFERRAL)
+        return tuple(
+            Choice(str(r.id), office.agency_label(r.agency), subject=r)
+            for r in work.referrals(session, ticket)
+            if r.status in OPEN_REFERRAL
+        )
     # referral_statuses: an agency acknowledges a referral once; done or declined close it.
     referral = session.get(Referral, id_of(values.get("referral", "")))
-    return tuple(Choice(status, label_key=f"referral_{status}") for status in REFERRAL_STATUSES
-                 if status != "acknowledged" or referral is None or referral.status == "sent")
+    return tuple(
+        Choice(status, label_key=f"referral_{status}")
+        for status in REFERRAL_STATUSES
+        if status != "acknowledged" or referral is None or referral.status == "sent"
+    )
 
 
-def offered_value(work: Casework, session: Session, staff: Staff, ticket: Ticket, action: Action,
-                  values: Values) -> bool:
+def offered_value(
+    work: Casework, session: Session, staff: Staff, ticket: Ticket, action: Action, values: Values
+) -> bool:
     """Whether every choice in `values` is one the action offers now."""
-    return all(values[item.name] in {c.value for c in choices(work, session, staff, ticket, item.source, values)}
-               for item in action.inputs if item.source is not None and item.name in values)
+    return all(
+        values[item.name] in {c.value for c in choices(work, session, staff, ticket, item.source, values)}
+        for item in action.inputs
+        if item.source is not None and item.name in values
+    )

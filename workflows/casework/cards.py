@@ -48,13 +48,28 @@ def map_link(ticket: Ticket) -> str | None:
 
 def buttons(viewer: Staff, ticket: Ticket, referrals: Sequence[Referral]) -> tuple[Option, ...]:
     """A button for each action on the card that `viewer` may take on `ticket` now."""
-    return tuple(Option(button_value(action.name, ticket), label_key=action.button)
-                 for action in actions.offered(viewer, ticket, referrals) if action.button)
+    return tuple(
+        Option(button_value(action.name, ticket), label_key=action.button)
+        for action in actions.offered(viewer, ticket, referrals)
+        if action.button
+    )
 
 
-def card(*, book: FlowBook, calendar: WorkingCalendar, texts: Texts, viewer: Staff, ticket: Ticket, assignee: Staff | None,
-         reporter: dict[str, Any], referrals: Sequence[Referral], photos: int, heading: str | None,
-         language: str, now: datetime) -> Say:
+def card(
+    *,
+    book: FlowBook,
+    calendar: WorkingCalendar,
+    texts: Texts,
+    viewer: Staff,
+    ticket: Ticket,
+    assignee: Staff | None,
+    reporter: dict[str, Any],
+    referrals: Sequence[Referral],
+    photos: int,
+    heading: str | None,
+    language: str,
+    now: datetime,
+) -> Say:
     found = book.category(ticket.kind, ticket.category)
     category = found[1].label.as_dict()[language] if found else ticket.category
     village = book.areas.village(ticket.village_code) if ticket.village_code else None
@@ -89,8 +104,12 @@ def card(*, book: FlowBook, calendar: WorkingCalendar, texts: Texts, viewer: Sta
         "unassigned": ticket.unassigned,
         "question": ticket.waiting_question if ticket.status == "waiting_citizen" else None,
         "referrals": [
-            {"agency": book.office.agency_label(r.agency)[language], "status": r.status,
-             "due": texts.long_date(calendar.local_date(r.due_at), language)} for r in referrals
+            {
+                "agency": book.office.agency_label(r.agency)[language],
+                "status": r.status,
+                "due": texts.long_date(calendar.local_date(r.due_at), language),
+            }
+            for r in referrals
         ],
     }
     return Say("desk/card", context, buttons(viewer, ticket, referrals), step=CARD_STEP)

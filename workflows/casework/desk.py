@@ -30,9 +30,14 @@ from workflows.validation.ticket_number import parse_ticket_number
 TEXT_MAX = 2000
 
 COMMANDS = {
-    "tickets": ("tickets", "tiket"), "ticket": ("ticket", "kasus"), "overview": ("overview", "ringkasan"),
-    "help": ("help", "bantuan", "start", "mulai"), "cancel": ("cancel", "batal"),
-    "away": ("away", "cuti"), "back": ("back", "aktif"), "console": ("console", "konsol"),
+    "tickets": ("tickets", "tiket"),
+    "ticket": ("ticket", "kasus"),
+    "overview": ("overview", "ringkasan"),
+    "help": ("help", "bantuan", "start", "mulai"),
+    "cancel": ("cancel", "batal"),
+    "away": ("away", "cuti"),
+    "back": ("back", "aktif"),
+    "console": ("console", "konsol"),
 }
 _COMMAND = {word: name for name, words in COMMANDS.items() for word in words}
 
@@ -60,9 +65,12 @@ class Desk:
         self.console_url = console_url  # where the web console's sign-in links point
 
     # ------------------------------------------------------------------ entry
-    def handle(self, session: Session, staff: Staff, conversation: Conversation, event: Inbound,
-               now: datetime) -> list[Say]:
-        pending = Pending(conversation.step, dict(conversation.answers or {})) if conversation.flow == "desk" else Pending()
+    def handle(
+        self, session: Session, staff: Staff, conversation: Conversation, event: Inbound, now: datetime
+    ) -> list[Say]:
+        pending = (
+            Pending(conversation.step, dict(conversation.answers or {})) if conversation.flow == "desk" else Pending()
+        )
         if conversation.expires_at is not None and now >= conversation.expires_at:
             pending = Pending()
         if staff.status == "disabled":
@@ -75,8 +83,9 @@ class Desk:
         conversation.expires_at = now + self.ttl if pending.step else None
         return says
 
-    def _dispatch(self, session: Session, staff: Staff, pending: Pending, event: Inbound,
-                  now: datetime) -> tuple[list[Say], Pending]:
+    def _dispatch(
+        self, session: Session, staff: Staff, pending: Pending, event: Inbound, now: datetime
+    ) -> tuple[list[Say], Pending]:
         try:
             if event.kind == "text" and event.text and event.text.strip().startswith("/"):
                 return self._command(session, staff, pending, event.text.strip(), now)
@@ -99,8 +108,9 @@ class Desk:
             return [Say("desk/illegal", {"status": illegal.status, "action": illegal.action})], Pending()
 
     # ------------------------------------------------------------------ commands
-    def _command(self, session: Session, staff: Staff, pending: Pending, text: str,
-                 now: datetime) -> tuple[list[Say], Pending]:
+    def _command(
+        self, session: Session, staff: Staff, pending: Pending, text: str, now: datetime
+    ) -> tuple[list[Say], Pending]:
         head, _, argument = text.partition(" ")
         name = _COMMAND.get(head[1:].split("@", 1)[0].lower())
         argument = argument.strip()
@@ -108,7 +118,14 @@ class Desk:
             return [Say("desk/cancelled")], Pending()
         if name == "tickets":
             tickets = self.casework.my_tickets(session, staff)
-            return [Say("desk/tickets", {"rows": [self._row(t) for t in tickets]}, self._open_buttons(tickets), step=cards.CARD_STEP)], pending
+            return [
+                Say(
+                    "desk/tickets",
+                    {"rows": [self._row(t) for t in tickets]},
+                    self._open_buttons(tickets),
+                    step=cards.CARD_STEP,
+                )
+            ], pending
         if name == "ticket" and argument:
             number = parse_ticket_number(argument) or argument.upper()[:24]
             ticket = self.casework.find(session, staff, number=number, now=now)
@@ -117,18 +134,28 @@ class Desk:
             return [self.casework.card(session, staff, ticket, now)], pending
         if name == "overview" and staff.role in ("supervisor", "admin"):
             view = self.casework.overview(session, staff, now)
-            context = {"by_status": view["by_status"], "total": view["total"],
-                       "unassigned": [self._row(t) for t in view["unassigned"]],
-                       "overdue": [self._row(t) for t in view["overdue"]]}
-            return [Say("desk/overview", context, self._open_buttons(view["unassigned"]), step=cards.CARD_STEP)], pending
+            context = {
+                "by_status": view["by_status"],
+                "total": view["total"],
+                "unassigned": [self._row(t) for t in view["unassigned"]],
+                "overdue": [self._row(t) for t in view["overdue"]],
+            }
+            return [
+                Say("desk/overview", context, self._open_buttons(view["unassigned"]), step=cards.CARD_STEP)
+            ], pending
         if name == "console":  # the link goes out through the outbox, to this same chat
             url = signin.issue_link(session, staff=staff, console_url=self.console_url, now=now)
             self.casework.tell_staff(session, staff, [signin.link_message(url)], now)
             return [], pending
         if name in ("away", "back"):
             # The same change as the console's and the CLI's: audited, by the staff member themself.
-            staff_records.set_status(session, staff_id=stored_id(staff), status="away" if name == "away" else "active",
-                                     by=stored_id(staff), now=now)
+            staff_records.set_status(
+                session,
+                staff_id=stored_id(staff),
+                status="away" if name == "away" else "active",
+                by=stored_id(staff),
+                now=now,
+            )
             return [Say("desk/availability", {"status": staff.status})], pending
         return [Say("desk/help", {"role": staff.role})], pending
 
@@ -144,14 +171,18 @@ class Desk:
         if parsed is None:
             return [Say("desk/stale_button")], Pending()
         name, ticket_id, version = parsed
-        ticket = self.casework.find(session, staff, ticket_id=ticket_id, now=now,
-                                    action="view" if name == "open" else name)
+        ticket = self.casework.find(
+            session, staff, ticket_id=ticket_id, now=now, action="view" if name == "open" else name
+        )
         if ticket is None:
             return [Say("desk/not_found", {"number": str(ticket_id)})], Pending()
         if name == "open":
             return [self.casework.card(session, staff, ticket, now)], Pending()
         if version != ticket.version:
-            return [Say("desk/stale_card", {"number": ticket.number}), self.casework.card(session, staff, ticket, now)], Pending()
+            return [
+                Say("desk/stale_card", {"number": ticket.number}),
+                self.casework.card(session, staff, ticket, now),
+            ], Pending()
         if name in TRANSITIONS:
             next_status(ticket.status, name)  # an illegal move is refused now, not after the typing
         action = ACTIONS.get(name)
@@ -160,13 +191,16 @@ class Desk:
         return self._walk(session, staff, ticket, action, {"ticket": ticket.id, "number": ticket.number}, now)
 
     # ------------------------------------------------------------------ follow-ups
-    def _walk(self, session: Session, staff: Staff, ticket: Ticket, action: Action, data: dict[str, Any],
-              now: datetime) -> tuple[list[Say], Pending]:
+    def _walk(
+        self, session: Session, staff: Staff, ticket: Ticket, action: Action, data: dict[str, Any], now: datetime
+    ) -> tuple[list[Say], Pending]:
         """Ask the action's next question, or, with every answer in, carry it out."""
         values = _answers(data)
         wanted = action.next_input(values)
         if wanted is None:
-            return self._said(session, staff, action.do(self.casework, session, staff, ticket, values, now), now), Pending()
+            return self._said(
+                session, staff, action.do(self.casework, session, staff, ticket, values, now), now
+            ), Pending()
         if wanted.typed:
             return [self._ask_text(session, staff, ticket, action, wanted, values)], Pending(wanted.step, data)
         assert wanted.source is not None
@@ -184,14 +218,21 @@ class Desk:
             return [self.casework.card(session, staff, outcome.ticket, now, heading=action.heading)]
         return [Say("desk/done", {"action": action.done, "number": outcome.ticket.number, **outcome.detail})]
 
-    def _ask_text(self, session: Session, staff: Staff, ticket: Ticket, action: Action, wanted: Input,
-                  values: Mapping[str, str]) -> Say:
+    def _ask_text(
+        self, session: Session, staff: Staff, ticket: Ticket, action: Action, wanted: Input, values: Mapping[str, str]
+    ) -> Say:
         """The question for a typed answer, naming what was chosen before it (the agency)."""
         named: dict[str, Any] = {}
         for item in action.inputs:
             if item.source is not None and item.name in values:
-                chosen = next((c for c in choices(self.casework, session, staff, ticket, item.source, values)
-                               if c.value == values[item.name]), None)
+                chosen = next(
+                    (
+                        c
+                        for c in choices(self.casework, session, staff, ticket, item.source, values)
+                        if c.value == values[item.name]
+                    ),
+                    None,
+                )
                 if chosen is not None and chosen.label is not None:
                     named[item.name] = chosen.label
         context = {"what": wanted.step, "number": ticket.number, **named}
@@ -201,8 +242,9 @@ class Desk:
         buttons = (*(c.option() for c in options), Option("cancel", label_key="cancel"))
         return Say("desk/choose", {"what": what, "number": number}, buttons, step=what)
 
-    def _chosen(self, session: Session, staff: Staff, pending: Pending, value: str,
-                now: datetime) -> tuple[list[Say], Pending]:
+    def _chosen(
+        self, session: Session, staff: Staff, pending: Pending, value: str, now: datetime
+    ) -> tuple[list[Say], Pending]:
         data = pending.data
         action, wanted = STEPS[pending.step or ""]
         if wanted.source is None:  # a button pressed where typing was asked for
@@ -215,8 +257,9 @@ class Desk:
             return [Say("desk/stale_button")], pending
         return self._walk(session, staff, ticket, action, {**data, wanted.name: value}, now)
 
-    def _typed(self, session: Session, staff: Staff, pending: Pending, event: Inbound,
-               now: datetime) -> tuple[list[Say], Pending]:
+    def _typed(
+        self, session: Session, staff: Staff, pending: Pending, event: Inbound, now: datetime
+    ) -> tuple[list[Say], Pending]:
         data = pending.data
         action, wanted = STEPS[pending.step or ""]
         ticket = self.casework.find(session, staff, ticket_id=int(data["ticket"]), now=now, action="view")
@@ -224,7 +267,10 @@ class Desk:
             return [Say("desk/not_found", {"number": data["number"]})], Pending()
         text = (event.text or "").strip() if event.kind == "text" else ""
         if not text:
-            return [Say("errors/expected_text"), self._ask_text(session, staff, ticket, action, wanted, _answers(data))], pending
+            return [
+                Say("errors/expected_text"),
+                self._ask_text(session, staff, ticket, action, wanted, _answers(data)),
+            ], pending
         if len(text) > TEXT_MAX:
             return [Say("errors/too_long", {"limit": TEXT_MAX, "length": len(text)})], pending
         return self._walk(session, staff, ticket, action, {**data, wanted.name: text}, now)

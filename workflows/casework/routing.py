@@ -37,23 +37,32 @@ def open_load(session: Session, staff_ids: list[int]) -> dict[int, int]:
     return {int(staff_id): int(count) for staff_id, count in rows}
 
 
-def eligible_officers(session: Session, *, ticket: Ticket, team: str | None = None, exclude: int | None = None) -> list[Staff]:
+def eligible_officers(
+    session: Session, *, ticket: Ticket, team: str | None = None, exclude: int | None = None
+) -> list[Staff]:
     """Active officers covering the ticket's district and category (of `team`, when given)."""
     statement = select(Staff).where(col(Staff.role) == "officer", col(Staff.status) == "active")
     if team is not None:
         statement = statement.where(col(Staff.team) == team)
     officers = session.execute(statement.order_by(col(Staff.id))).scalars().all()
     return [
-        s for s in officers
-        if s.id != exclude and in_area(s, ticket.district_code) and (not s.categories or ticket.category in s.categories)
+        s
+        for s in officers
+        if s.id != exclude
+        and in_area(s, ticket.district_code)
+        and (not s.categories or ticket.category in s.categories)
     ]
 
 
 def area_supervisor(session: Session, *, district_code: str | None) -> Staff | None:
     """The supervisor of the district: one named for it before one covering the whole regency."""
-    supervisors = session.execute(
-        select(Staff).where(col(Staff.role) == "supervisor", col(Staff.status) == "active").order_by(col(Staff.id))
-    ).scalars().all()
+    supervisors = (
+        session.execute(
+            select(Staff).where(col(Staff.role) == "supervisor", col(Staff.status) == "active").order_by(col(Staff.id))
+        )
+        .scalars()
+        .all()
+    )
     named = [s for s in supervisors if district_code in s.districts]
     regency = [s for s in supervisors if not s.districts]
     return (named or regency or [None])[0]

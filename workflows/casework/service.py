@@ -19,7 +19,7 @@ from sqlalchemy import func, select
 from sqlmodel import Session, col
 
 from storage import outbox, repo
-from storage.models import Attachment, Contact, Referral, Staff, SurveyResponse, Ticket
+from storage.models import Attachment, Contact, Referral, Staff, SurveyResponse, Ticket, stored_id
 from workflows import sla
 from workflows.calendar import WorkingCalendar
 from workflows.casework import access, cards, routing
@@ -58,24 +58,35 @@ class Casework:
     calendar: WorkingCalendar
 
     # ------------------------------------------------------------------ plumbing
-    def send(self, session: Session, contact: Contact, says: Sequence[Say], now: datetime,
-             dedupe_key: str | None = None) -> int:
+    def send(
+        self, session: Session, contact: Contact, says: Sequence[Say], now: datetime, dedupe_key: str | None = None
+    ) -> int:
         """Queue messages to someone, rendered in their language (the one swappable send).
         Returns how many were queued (none when `dedupe_key` was used before)."""
-        return len(outbox.enqueue_many(
-            session, channel=contact.channel, chat_id=contact.chat_id, contact_id=contact.id, dedupe_key=dedupe_key,
-            payloads=[self.texts.message(say, contact.language).to_json() for say in says], now=now))
+        return len(
+            outbox.enqueue_many(
+                session,
+                channel=contact.channel,
+                chat_id=contact.chat_id,
+                contact_id=contact.id,
+                dedupe_key=dedupe_key,
+                payloads=[self.texts.message(say, contact.language).to_json() for say in says],
+                now=now,
+            )
+        )
 
-    def tell_staff(self, session: Session, staff: Staff, says: Sequence[Say], now: datetime,
-                   dedupe_key: str | None = None) -> int:
+    def tell_staff(
+        self, session: Session, staff: Staff, says: Sequence[Say], now: datetime, dedupe_key: str | None = None
+    ) -> int:
         contact = contact_for_staff(session, staff, now)
         if contact is None:
             log.warning("staff %s has no chat to reach them", staff.id)
             return 0
         return self.send(session, contact, says, now, dedupe_key)
 
-    def tell_citizen(self, session: Session, ticket: Ticket, say: Say, now: datetime,
-                     dedupe_key: str | None = None) -> int:
+    def tell_citizen(
+        self, session: Session, ticket: Ticket, say: Say, now: datetime, dedupe_key: str | None = None
+    ) -> int:
         reporter = session.get(Contact, ticket.reporter_contact_id)
         if reporter is None:
             return 0
@@ -83,8 +94,16 @@ class Casework:
         ticket.citizen_updated_at = now
         return queued
 
-    def _move(self, session: Session, ticket: Ticket, action: str, *, actor: str, now: datetime,
-              data: Mapping[str, Any] | None = None) -> None:
+    def _move(
+        self,
+        session: Session,
+        ticket: Ticket,
+        action: str,
+        *,
+        actor: str,
+        now: datetime,
+        data: Mapping[str, Any] | None = None,
+    ) -> None:
         """One lifecycle step: the new status, the service-standard stages it meets, the audit."""
         before = ticket.status
         ticket.status = next_status(before, action)
@@ -92,18 +111,39 @@ class Casework:
             sla.plan(ticket, book=self.book, calendar=self.calendar, now=now)
         else:
             sla.meet(ticket, action, now)
-        self._touch(session, ticket, kind=action, actor=actor, now=now, data={"from": before, "to": ticket.status, **(data or {})})
+        self._touch(
+            session,
+            ticket,
+            kind=action,
+            actor=actor,
+            now=now,
+            data={"from": before, "to": ticket.status, **(data or {})},
+        )
 
-    def _touch(self, session: Session, ticket: Ticket, *, kind: str, actor: str, now: datetime,
-               data: Mapping[str, Any] | None = None) -> None:
+    def _touch(
+        self,
+        session: Session,
+        ticket: Ticket,
+        *,
+        kind: str,
+        actor: str,
+        now: datetime,
+        data: Mapping[str, Any] | None = None,
+    ) -> None:
         ticket.version += 1
         ticket.updated_at = now
         repo.add_event(session, ticket_id=ticket.id, actor=actor, kind=kind, at=now, data=dict(data or {}))  # type: ignore[arg-type]
 
     def _deny(self, session: Session, staff: Staff, ticket: Ticket, action: str, now: datetime) -> Denied:
         log.warning("refused: staff %s (%s) %s on ticket %s", staff.id, staff.role, action, ticket.number)
-        repo.add_event(session, ticket_id=ticket.id, actor=actor_of(staff), kind="access_denied", at=now,  # type: ignore[arg-type]
-                       data={"action": action})
+        repo.add_event(
+            session,
+            ticket_id=stored_id(ticket),
+            actor=actor_of(staff),
+            kind="access_denied",
+            at=now,
+            data={"action": action},
+        )
         return Denied(action)
 
     def _check(self, session: Session, staff: Staff, ticket: Ticket, action: str, now: datetime) -> None:
@@ -111,14 +151,24 @@ class Casework:
             raise self._deny(session, staff, ticket, action, now)
 
     # ------------------------------------------------------------------ reading
-    def find(self, session: Session, staff: Staff, *, number: str | None = None, ticket_id: int | None = None,
-             now: datetime, action: str = "view") -> Ticket | None:
+    def find(
+        self,
+        session: Session,
+        staff: Staff,
+        *,
+        number: str | None = None,
+        ticket_id: int | None = None,
+        now: datetime,
+        action: str = "view",
+    ) -> Ticket | None:
         """A ticket the staff member may `action`; None when there is no such ticket; Denied
         (logged) when there is one they may not touch."""
         if ticket_id is not None:
             ticket = session.get(Ticket, ticket_id, with_for_update=True)
         else:
-            ticket = session.execute(select(Ticket).where(col(Ticket.number) == number).with_for_update()).scalars().first()
+            ticket = (
+                session.execute(select(Ticket).where(col(Ticket.number) == number).with_for_update()).scalars().first()
+            )
         if ticket is None:
             return None
         self._check(session, staff, ticket, action, now)
@@ -129,24 +179,48 @@ class Casework:
         referrals = self.referrals(session, ticket)
         photos = session.execute(select(func.count()).where(col(Attachment.ticket_id) == ticket.id)).scalar_one()
         assignee = self.assignee(session, ticket)
-        who = {"name": reporter.display_name if reporter else None, "phone": ticket.reporter_phone,
-               "channel": ticket.channel}
-        return cards.card(book=self.book, calendar=self.calendar, texts=self.texts, viewer=viewer, ticket=ticket,
-                          assignee=assignee, reporter=who, referrals=referrals, photos=photos, heading=heading,
-                          language=viewer.language, now=now)
+        who = {
+            "name": reporter.display_name if reporter else None,
+            "phone": ticket.reporter_phone,
+            "channel": ticket.channel,
+        }
+        return cards.card(
+            book=self.book,
+            calendar=self.calendar,
+            texts=self.texts,
+            viewer=viewer,
+            ticket=ticket,
+            assignee=assignee,
+            reporter=who,
+            referrals=referrals,
+            photos=photos,
+            heading=heading,
+            language=viewer.language,
+            now=now,
+        )
 
     @staticmethod
     def assignee(session: Session, ticket: Ticket) -> Staff | None:
         return session.get(Staff, ticket.assignee_staff_id) if ticket.assignee_staff_id else None
 
     def referrals(self, session: Session, ticket: Ticket) -> Sequence[Referral]:
-        return session.execute(select(Referral).where(col(Referral.ticket_id) == ticket.id).order_by(col(Referral.id))).scalars().all()
+        return (
+            session.execute(select(Referral).where(col(Referral.ticket_id) == ticket.id).order_by(col(Referral.id)))
+            .scalars()
+            .all()
+        )
 
     def my_tickets(self, session: Session, staff: Staff, limit: int = 20) -> Sequence[Ticket]:
-        return session.execute(
-            select(Ticket).where(col(Ticket.assignee_staff_id) == staff.id, col(Ticket.status).in_(sorted(OPEN)))
-            .order_by(col(Ticket.due_at), col(Ticket.id)).limit(limit)
-        ).scalars().all()
+        return (
+            session.execute(
+                select(Ticket)
+                .where(col(Ticket.assignee_staff_id) == staff.id, col(Ticket.status).in_(sorted(OPEN)))
+                .order_by(col(Ticket.due_at), col(Ticket.id))
+                .limit(limit)
+            )
+            .scalars()
+            .all()
+        )
 
     def overview(self, session: Session, staff: Staff, now: datetime) -> dict[str, Any]:
         """Open tickets in the supervisor's area by status, the unassigned and the overdue."""
@@ -155,17 +229,30 @@ class Casework:
             area = area.where(col(Ticket.district_code).in_(staff.districts))
         subquery = area.subquery()
         by_status = dict(session.execute(select(subquery.c.status, func.count()).group_by(subquery.c.status)).all())
-        unassigned = session.execute(area.where(col(Ticket.unassigned).is_(True)).order_by(col(Ticket.id)).limit(10)).scalars().all()
-        overdue = session.execute(
-            area.where(col(Ticket.due_at) < now).order_by(col(Ticket.due_at)).limit(10)
-        ).scalars().all()
+        unassigned = (
+            session.execute(area.where(col(Ticket.unassigned).is_(True)).order_by(col(Ticket.id)).limit(10))
+            .scalars()
+            .all()
+        )
+        overdue = (
+            session.execute(area.where(col(Ticket.due_at) < now).order_by(col(Ticket.due_at)).limit(10)).scalars().all()
+        )
         return {"by_status": by_status, "total": sum(by_status.values()), "unassigned": unassigned, "overdue": overdue}
 
     # ------------------------------------------------------------------ opening and routing
-    def open(self, session: Session, *, contact: Contact, flow: str, answers: Mapping[str, Any], now: datetime) -> Ticket:
+    def open(
+        self, session: Session, *, contact: Contact, flow: str, answers: Mapping[str, Any], now: datetime
+    ) -> Ticket:
         """File a finished report: number it, plan its service standards, give it an owner."""
-        ticket = open_ticket(session, book=self.book, contact=contact, flow=flow, answers=answers,
-                             year=self.calendar.local_date(now).year, now=now)
+        ticket = open_ticket(
+            session,
+            book=self.book,
+            contact=contact,
+            flow=flow,
+            answers=answers,
+            year=self.calendar.local_date(now).year,
+            now=now,
+        )
         sla.plan(ticket, book=self.book, calendar=self.calendar, now=now)
         ticket.citizen_updated_at = now
         self.route_new(session, ticket, now)
@@ -175,15 +262,32 @@ class Casework:
         """Give a ticket an owner by the routing rules and show them its card."""
         choice = routing.choose(session, book=self.book, ticket=ticket)
         ticket.team = choice.team
-        self._give(session, ticket, choice.staff, unassigned=choice.unassigned, actor="system", now=now, heading=heading)
+        self._give(
+            session, ticket, choice.staff, unassigned=choice.unassigned, actor="system", now=now, heading=heading
+        )
 
-    def _give(self, session: Session, ticket: Ticket, staff: Staff | None, *, unassigned: bool, actor: str,
-              now: datetime, heading: str) -> None:
+    def _give(
+        self,
+        session: Session,
+        ticket: Ticket,
+        staff: Staff | None,
+        *,
+        unassigned: bool,
+        actor: str,
+        now: datetime,
+        heading: str,
+    ) -> None:
         ticket.assignee_staff_id = staff.id if staff else None
         ticket.unassigned = unassigned
         if unassigned:
-            self._touch(session, ticket, kind="unassigned", actor=actor, now=now,
-                        data={"supervisor": staff.id if staff else None})
+            self._touch(
+                session,
+                ticket,
+                kind="unassigned",
+                actor=actor,
+                now=now,
+                data={"supervisor": staff.id if staff else None},
+            )
         else:
             assert staff is not None
             staff.last_assigned_at = now
@@ -193,9 +297,17 @@ class Casework:
 
     def _show_case(self, session: Session, staff: Staff, ticket: Ticket, now: datetime, heading: str) -> None:
         """The card and the citizen's photos, for someone who has not seen the case before."""
-        paths = session.execute(select(col(Attachment.path)).where(col(Attachment.ticket_id) == ticket.id).order_by(col(Attachment.id))).scalars().all()
-        photos = [Say("desk/photo", {"number": ticket.number, "index": i, "count": len(paths)}, photo=path)
-                  for i, path in enumerate(paths, start=1)]
+        paths = (
+            session.execute(
+                select(col(Attachment.path)).where(col(Attachment.ticket_id) == ticket.id).order_by(col(Attachment.id))
+            )
+            .scalars()
+            .all()
+        )
+        photos = [
+            Say("desk/photo", {"number": ticket.number, "index": i, "count": len(paths)}, photo=path)
+            for i, path in enumerate(paths, start=1)
+        ]
         self.tell_staff(session, staff, [self.card(session, staff, ticket, now, heading=heading), *photos], now)
 
     # ------------------------------------------------------------------ officer actions
@@ -214,27 +326,52 @@ class Casework:
         self._check(session, staff, ticket, "ask_citizen", now)
         self._move(session, ticket, "ask_citizen", actor=actor_of(staff), now=now, data={"question": question})
         ticket.waiting_question = question
-        self.tell_citizen(session, ticket, Say("citizen/question", {"number": ticket.number, "question": question}), now)
+        self.tell_citizen(
+            session, ticket, Say("citizen/question", {"number": ticket.number, "question": question}), now
+        )
         return Outcome("ask_citizen", ticket)
 
-    def refer(self, session: Session, staff: Staff, ticket: Ticket, agency_key: str, request: str, now: datetime) -> Outcome:
+    def refer(
+        self, session: Session, staff: Staff, ticket: Ticket, agency_key: str, request: str, now: datetime
+    ) -> Outcome:
         self._check(session, staff, ticket, "refer", now)
         agency = self.book.office.agency(agency_key)
         if agency is None:
             raise Refused("no_longer_offered")
         due = self.calendar.due_after(now, agency.due_working_days)
-        referral = Referral(ticket_id=ticket.id, agency=agency.key, request=request, due_at=due,  # type: ignore[arg-type]
-                            created_by_staff_id=staff.id, created_at=now, updated_at=now)  # type: ignore[arg-type]
+        referral = Referral(
+            ticket_id=stored_id(ticket),
+            agency=agency.key,
+            request=request,
+            due_at=due,
+            created_by_staff_id=stored_id(staff),
+            created_at=now,
+            updated_at=now,
+        )
         session.add(referral)
         session.flush()
-        self._move(session, ticket, "refer", actor=actor_of(staff), now=now,
-                   data={"referral": referral.id, "agency": agency.key, "request": request})
+        self._move(
+            session,
+            ticket,
+            "refer",
+            actor=actor_of(staff),
+            now=now,
+            data={"referral": referral.id, "agency": agency.key, "request": request},
+        )
         label = agency.label.as_dict()
         self.tell_citizen(session, ticket, Say("citizen/referred", {"number": ticket.number, "agency": label}), now)
         return Outcome("refer", ticket)
 
-    def record_referral(self, session: Session, staff: Staff, ticket: Ticket, referral_id: int, status: str,
-                        outcome: str | None, now: datetime) -> Outcome:
+    def record_referral(
+        self,
+        session: Session,
+        staff: Staff,
+        ticket: Ticket,
+        referral_id: int,
+        status: str,
+        outcome: str | None,
+        now: datetime,
+    ) -> Outcome:
         """The agency's answer: acknowledged, done or declined, with what it said."""
         self._check(session, staff, ticket, "referral", now)
         referral = session.get(Referral, referral_id)
@@ -243,12 +380,29 @@ class Casework:
         if referral.status not in OPEN_REFERRAL:
             raise IllegalTransition(referral.status, "referral")
         referral.status, referral.outcome, referral.updated_at = status, outcome, now
-        self._touch(session, ticket, kind="referral_" + status, actor=actor_of(staff), now=now,
-                    data={"referral": referral.id, "agency": referral.agency, "outcome": outcome})
+        self._touch(
+            session,
+            ticket,
+            kind="referral_" + status,
+            actor=actor_of(staff),
+            now=now,
+            data={"referral": referral.id, "agency": referral.agency, "outcome": outcome},
+        )
         if status != "acknowledged":
-            self.tell_citizen(session, ticket, Say("citizen/referral_closed", {
-                "number": ticket.number, "agency": self.book.office.agency_label(referral.agency), "status": status,
-                "outcome": outcome}), now)
+            self.tell_citizen(
+                session,
+                ticket,
+                Say(
+                    "citizen/referral_closed",
+                    {
+                        "number": ticket.number,
+                        "agency": self.book.office.agency_label(referral.agency),
+                        "status": status,
+                        "outcome": outcome,
+                    },
+                ),
+                now,
+            )
             still_open = [r for r in self.referrals(session, ticket) if r.status in OPEN_REFERRAL]
             if not still_open and ticket.status == "referred":
                 self._move(session, ticket, "referrals_done", actor=actor_of(staff), now=now)
@@ -258,20 +412,37 @@ class Casework:
         self._check(session, staff, ticket, "resolve", now)
         self._move(session, ticket, "resolve", actor=actor_of(staff), now=now, data={"resolution": resolution})
         ticket.resolution, ticket.resolved_at = resolution, now
-        options = (Option(f"rate:{ticket.id}", label_key="rate"), Option(f"reopen:{ticket.id}", label_key="not_resolved"))
-        self.tell_citizen(session, ticket, Say("citizen/resolved", {
-            "number": ticket.number, "resolution": resolution, "reopen_days": self.book.office.reopen_days}, options), now)
+        options = (
+            Option(f"rate:{ticket.id}", label_key="rate"),
+            Option(f"reopen:{ticket.id}", label_key="not_resolved"),
+        )
+        self.tell_citizen(
+            session,
+            ticket,
+            Say(
+                "citizen/resolved",
+                {"number": ticket.number, "resolution": resolution, "reopen_days": self.book.office.reopen_days},
+                options,
+            ),
+            now,
+        )
         return Outcome("resolve", ticket)
 
-    def reject(self, session: Session, staff: Staff, ticket: Ticket, reason_key: str, text: str, now: datetime) -> Outcome:
+    def reject(
+        self, session: Session, staff: Staff, ticket: Ticket, reason_key: str, text: str, now: datetime
+    ) -> Outcome:
         self._check(session, staff, ticket, "reject", now)
         reason = self.book.office.reason(reason_key)
         if reason is None:
             raise Refused("no_longer_offered")
         self._move(session, ticket, "reject", actor=actor_of(staff), now=now, data={"reason": reason.key, "text": text})
         ticket.resolution = text
-        self.tell_citizen(session, ticket, Say("citizen/rejected", {
-            "number": ticket.number, "reason": reason.label.as_dict(), "text": text}), now)
+        self.tell_citizen(
+            session,
+            ticket,
+            Say("citizen/rejected", {"number": ticket.number, "reason": reason.label.as_dict(), "text": text}),
+            now,
+        )
         return Outcome("reject", ticket)
 
     def return_to_supervisor(self, session: Session, staff: Staff, ticket: Ticket, now: datetime) -> Outcome:
@@ -286,12 +457,16 @@ class Casework:
         its service standards start again and the citizen is told why."""
         self._check(session, staff, ticket, "reopen", now)
         self._move(session, ticket, "reopen", actor=actor_of(staff), now=now, data={"reason": reason})
-        self.tell_citizen(session, ticket, Say("citizen/reopened_by_office", {"number": ticket.number, "reason": reason}), now)
+        self.tell_citizen(
+            session, ticket, Say("citizen/reopened_by_office", {"number": ticket.number, "reason": reason}), now
+        )
         return Outcome("reopen", ticket)
 
     def officers_for(self, session: Session, staff: Staff, ticket: Ticket) -> list[Staff]:
         """Whom a supervisor may give the ticket to: active officers covering it, any team."""
-        return [s for s in routing.eligible_officers(session, ticket=ticket) if access.in_area(staff, ticket.district_code)]
+        return [
+            s for s in routing.eligible_officers(session, ticket=ticket) if access.in_area(staff, ticket.district_code)
+        ]
 
     def reassign(self, session: Session, staff: Staff, ticket: Ticket, officer_id: int, now: datetime) -> Outcome:
         self._check(session, staff, ticket, "reassign", now)
@@ -301,7 +476,9 @@ class Casework:
         previous = self.assignee(session, ticket)
         self._give(session, ticket, officer, unassigned=False, actor=actor_of(staff), now=now, heading="reassigned")
         if previous is not None and previous.id not in (officer.id, staff.id):
-            self.tell_staff(session, previous, [Say("desk/taken_away", {"number": ticket.number, "to": officer.name})], now)
+            self.tell_staff(
+                session, previous, [Say("desk/taken_away", {"number": ticket.number, "to": officer.name})], now
+            )
         return Outcome("reassign", ticket, {"to": officer.name})
 
     def expire(self, session: Session, ticket: Ticket, now: datetime) -> int:
@@ -326,14 +503,22 @@ class Casework:
     def waiting_ticket(self, session: Session, contact: Contact) -> int | None:
         """The citizen's ticket an officer is waiting on an answer for, if any."""
         return session.execute(
-            select(col(Ticket.id)).where(col(Ticket.reporter_contact_id) == contact.id, col(Ticket.status) == "waiting_citizen")
-            .order_by(col(Ticket.updated_at).desc()).limit(1)
+            select(col(Ticket.id))
+            .where(col(Ticket.reporter_contact_id) == contact.id, col(Ticket.status) == "waiting_citizen")
+            .order_by(col(Ticket.updated_at).desc())
+            .limit(1)
         ).scalar()
 
     def citizen_replied(self, session: Session, contact: Contact, ticket_id: int, text: str, now: datetime) -> Say:
         ticket = self._own(session, contact, ticket_id)
-        self._move(session, ticket, "citizen_replied", actor=f"citizen:{contact.id}", now=now,
-                   data={"text": text, "question": ticket.waiting_question})
+        self._move(
+            session,
+            ticket,
+            "citizen_replied",
+            actor=f"citizen:{contact.id}",
+            now=now,
+            data={"text": text, "question": ticket.waiting_question},
+        )
         question, ticket.waiting_question = ticket.waiting_question, None
         assignee = self.assignee(session, ticket)
         if assignee is not None:
@@ -356,10 +541,19 @@ class Casework:
             self.route_new(session, ticket, now, heading="reopened")
         return Say("citizen/reopened", {"number": ticket.number})
 
-    def survey(self, session: Session, contact: Contact, ticket_id: int, scores: Mapping[str, int],
-               comment: str | None, now: datetime) -> Say:
+    def survey(
+        self,
+        session: Session,
+        contact: Contact,
+        ticket_id: int,
+        scores: Mapping[str, int],
+        comment: str | None,
+        now: datetime,
+    ) -> Say:
         ticket = self._own(session, contact, ticket_id)
-        answered = session.execute(select(col(SurveyResponse.id)).where(col(SurveyResponse.ticket_id) == ticket.id)).first()
+        answered = session.execute(
+            select(col(SurveyResponse.id)).where(col(SurveyResponse.ticket_id) == ticket.id)
+        ).first()
         if answered is not None:
             raise Refused("already_rated")
         if ticket.status != "resolved":

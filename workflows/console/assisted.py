@@ -48,9 +48,15 @@ class NewsWay:
     linked_by_code: bool = False
 
 
-NEWS_WAYS = {way.code: way for way in (NewsWay("whatsapp", needs_phone=True, address=whatsapp_id),
-                                       NewsWay("telegram", linked_by_code=True),
-                                       NewsWay("phone", needs_phone=True), NewsWay("paper"))}
+NEWS_WAYS = {
+    way.code: way
+    for way in (
+        NewsWay("whatsapp", needs_phone=True, address=whatsapp_id),
+        NewsWay("telegram", linked_by_code=True),
+        NewsWay("phone", needs_phone=True),
+        NewsWay("paper"),
+    )
+}
 UPDATES = tuple(NEWS_WAYS)
 # What assisted intake adds to a ticket's details (the case page words the first two itself).
 DETAILS_KEYS = ("updates_via", "filed_by_staff_id", "form_key")
@@ -112,8 +118,16 @@ def asks_phone(flow: FlowSpec) -> bool:
     return any(step.answer_key == PHONE_FIELD for step in flow.steps)
 
 
-def check(book: FlowBook, *, staff: Staff, kind: str, form: Mapping[str, str], uploads: Sequence[Upload],
-          today: date, max_photo_bytes: int) -> Checked:
+def check(
+    book: FlowBook,
+    *,
+    staff: Staff,
+    kind: str,
+    form: Mapping[str, str],
+    uploads: Sequence[Upload],
+    today: date,
+    max_photo_bytes: int,
+) -> Checked:
     """Check a posted form question by question, in the flow's order, so each step's `when`,
     `skippable` and `unknown_when` see the earlier answers exactly as in the chat."""
     flow_name = flow_for(book, kind)
@@ -157,13 +171,28 @@ def check(book: FlowBook, *, staff: Staff, kind: str, form: Mapping[str, str], u
     if errors:
         return Checked(errors)
     key = form.get("form_key", "")
-    return Checked(filing=Filing(flow=flow_name, answers=answers, source=source, updates_via=updates_via,
-                                 form_key=key if FORM_KEY.fullmatch(key) else new_form_key(),
-                                 photo_field=photo_field, photos=photos))
+    return Checked(
+        filing=Filing(
+            flow=flow_name,
+            answers=answers,
+            source=source,
+            updates_via=updates_via,
+            form_key=key if FORM_KEY.fullmatch(key) else new_form_key(),
+            photo_field=photo_field,
+            photos=photos,
+        )
+    )
 
 
-def _answer(book: FlowBook, staff: Staff, flow: FlowSpec, step: StepSpec, form: Mapping[str, str],
-            answers: Mapping[str, Any], today: date) -> dict[str, Any] | Invalid:
+def _answer(
+    book: FlowBook,
+    staff: Staff,
+    flow: FlowSpec,
+    step: StepSpec,
+    form: Mapping[str, str],
+    answers: Mapping[str, Any],
+    today: date,
+) -> dict[str, Any] | Invalid:
     key = step.answer_key
     if step.type == "consent":  # the version of the text the officer read out
         return {} if form.get("consent") == book.settings.consent_version else Invalid("consent")
@@ -224,34 +253,57 @@ def _photos(step: StepSpec, uploads: Sequence[Upload], max_bytes: int) -> tuple[
 
 def filed_with_key(session: Session, *, staff_id: int, form_key: str, now: datetime) -> Ticket | None:
     """The ticket this staff member already filed with this form, if any (a second send)."""
-    return session.execute(
-        select(Ticket).where(col(Ticket.created_at) >= now - RESUBMIT_WINDOW, col(Ticket.source).in_(SOURCES),
-                             col(Ticket.details)["form_key"].as_string() == form_key,
-                             col(Ticket.details)["filed_by_staff_id"].as_integer() == staff_id)
-        .order_by(col(Ticket.id)).limit(1)
-    ).scalars().first()
+    return (
+        session.execute(
+            select(Ticket)
+            .where(
+                col(Ticket.created_at) >= now - RESUBMIT_WINDOW,
+                col(Ticket.source).in_(SOURCES),
+                col(Ticket.details)["form_key"].as_string() == form_key,
+                col(Ticket.details)["filed_by_staff_id"].as_integer() == staff_id,
+            )
+            .order_by(col(Ticket.id))
+            .limit(1)
+        )
+        .scalars()
+        .first()
+    )
 
 
-def file(session: Session, *, services: Services, staff_id: int, filing: Filing, photos: Sequence[StoredPhoto],
-         now: datetime) -> Ticket:
+def file(
+    session: Session, *, services: Services, staff_id: int, filing: Filing, photos: Sequence[StoredPhoto], now: datetime
+) -> Ticket:
     """Open the ticket as the chat would, for the citizen's contact; the second send of a form
     answers with the ticket the first one opened."""
-    session.get(Staff, staff_id, with_for_update=True)  # one filing per staff member at a time: a twin waits, then finds the first
+    session.get(
+        Staff, staff_id, with_for_update=True
+    )  # one filing per staff member at a time: a twin waits, then finds the first
     earlier = filed_with_key(session, staff_id=staff_id, form_key=filing.form_key, now=now)
     if earlier is not None:
         return earlier
     contact = _reporter(session, filing, now)
     contact.consent_at, contact.consent_version = now, services.book.settings.consent_version
-    answers = {**filing.answers, "source": filing.source, "updates_via": filing.updates_via,
-               "filed_by_staff_id": staff_id, "form_key": filing.form_key}
+    answers = {
+        **filing.answers,
+        "source": filing.source,
+        "updates_via": filing.updates_via,
+        "filed_by_staff_id": staff_id,
+        "form_key": filing.form_key,
+    }
     if filing.photo_field:
         answers[filing.photo_field] = [services.record_photo(session, contact, photo, now).id for photo in photos]
     ticket = services.casework.open(session, contact=contact, flow=filing.flow, answers=answers, now=now)
     services.casework.send(session, contact, [services.ticket_created(ticket, contact.language)], now)
     if NEWS_WAYS[filing.updates_via].linked_by_code:  # their receipt carries the code that links their chat
         link_codes.issue(session, ticket=ticket, now=now)
-    audit.record(session, staff_id=staff_id, action="assisted_intake", now=now, subject=ticket.number,
-                 data={"source": filing.source, "updates_via": filing.updates_via, "channel": contact.channel})
+    audit.record(
+        session,
+        staff_id=staff_id,
+        action="assisted_intake",
+        now=now,
+        subject=ticket.number,
+        data={"source": filing.source, "updates_via": filing.updates_via, "channel": contact.channel},
+    )
     return ticket
 
 
@@ -264,12 +316,14 @@ def _reporter(session: Session, filing: Filing, now: datetime) -> Contact:
     way = NEWS_WAYS[filing.updates_via]
     if way.address is not None and phone:  # the form asked for the number (`needs_phone`)
         number = way.address(phone)
-        contact = repo.get_or_create_contact(session, channel=way.code, external_id=number, chat_id=number,
-                                             language="id", display_name=name, now=now)
+        contact = repo.get_or_create_contact(
+            session, channel=way.code, external_id=number, chat_id=number, language="id", display_name=name, now=now
+        )
     else:
         reference = f"{DESK}-{secrets.token_hex(10)}"
-        contact = repo.get_or_create_contact(session, channel=DESK, external_id=reference, chat_id=reference,
-                                             language="id", display_name=name, now=now)
+        contact = repo.get_or_create_contact(
+            session, channel=DESK, external_id=reference, chat_id=reference, language="id", display_name=name, now=now
+        )
     contact.phone = contact.phone or phone
     contact.display_name = contact.display_name or name
     return contact
@@ -300,5 +354,9 @@ def receipt(session: Session, *, services: Services, staff: Staff, number: str, 
     # The Telegram code hands over the case's news: only the one who filed it, to print for the
     # citizen, sees it; any other viewer could otherwise link their own chat instead.
     code = link_codes.unused_code(session, ticket_id=stored_id(ticket))
-    return Receipt(ticket=ticket, filed_by=filer.name if filer else None,
-                   link_code=code if filer_id == staff.id else None, link_open=code is not None)
+    return Receipt(
+        ticket=ticket,
+        filed_by=filer.name if filer else None,
+        link_code=code if filer_id == staff.id else None,
+        link_open=code is not None,
+    )

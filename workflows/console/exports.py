@@ -31,8 +31,24 @@ from workflows.validation.nik import mask_nik
 
 # The columns, in order; their headings are words of the page (`Words.heading`).
 COLUMNS = (
-    "number", "created", "kind", "category", "district", "village", "person_name", "person_nik", "person_age",
-    "person_sex", "address", "phone", "status", "sla", "due", "assignee", "channel", "resolved",
+    "number",
+    "created",
+    "kind",
+    "category",
+    "district",
+    "village",
+    "person_name",
+    "person_nik",
+    "person_age",
+    "person_sex",
+    "address",
+    "phone",
+    "status",
+    "sla",
+    "due",
+    "assignee",
+    "channel",
+    "resolved",
 )
 FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
 CSV_CHUNK_ROWS = 500
@@ -82,13 +98,24 @@ def cells(row: QueueRow, *, viewer: Staff, words: Words, zone: ZoneInfo) -> list
 
     nik = ticket.person_nik
     return [
-        ticket.number, local(ticket.created_at), words.of("kind", ticket.kind),
-        words.of("category", f"{ticket.kind}:{ticket.category}"), words.of("district", ticket.district_code),
-        words.of("village", ticket.village_code), private(ticket.person_name, mask_words),
-        nik if not nik or access.sees_full_nik_in_records(viewer, ticket) else mask_nik(nik), ticket.person_age, ticket.person_sex,
-        private(ticket.address, mask_words), private(ticket.reporter_phone, mask_phone),
-        words.of("status", ticket.status), words.of("sla", row.sla), local(ticket.due_at), row.assignee,
-        words.of("channel", ticket.channel), local(ticket.resolved_at),
+        ticket.number,
+        local(ticket.created_at),
+        words.of("kind", ticket.kind),
+        words.of("category", f"{ticket.kind}:{ticket.category}"),
+        words.of("district", ticket.district_code),
+        words.of("village", ticket.village_code),
+        private(ticket.person_name, mask_words),
+        nik if not nik or access.sees_full_nik_in_records(viewer, ticket) else mask_nik(nik),
+        ticket.person_age,
+        ticket.person_sex,
+        private(ticket.address, mask_words),
+        private(ticket.reporter_phone, mask_phone),
+        words.of("status", ticket.status),
+        words.of("sla", row.sla),
+        local(ticket.due_at),
+        row.assignee,
+        words.of("channel", ticket.channel),
+        local(ticket.resolved_at),
     ]
 
 
@@ -111,7 +138,9 @@ class Tally:
     rows: int = 0
 
 
-def csv_chunks(rows: Iterable[QueueRow], *, viewer: Staff, words: Words, zone: ZoneInfo, tally: Tally) -> Iterator[bytes]:
+def csv_chunks(
+    rows: Iterable[QueueRow], *, viewer: Staff, words: Words, zone: ZoneInfo, tally: Tally
+) -> Iterator[bytes]:
     """UTF-8 CSV, a few hundred rows a chunk; a BOM first, so spreadsheet programs read the
     Indonesian right."""
     buffer = io.StringIO()
@@ -133,11 +162,15 @@ def csv_chunks(rows: Iterable[QueueRow], *, viewer: Staff, words: Words, zone: Z
     yield flush()
 
 
-def write_xlsx(path: Path, rows: Iterable[QueueRow], *, viewer: Staff, words: Words, zone: ZoneInfo, tally: Tally) -> None:
+def write_xlsx(
+    path: Path, rows: Iterable[QueueRow], *, viewer: Staff, words: Words, zone: ZoneInfo, tally: Tally
+) -> None:
     """The rows as one sheet at `path`, written row by row in constant memory (a sheet holds
     XLSX_MAX_ROWS - 1 tickets under its heading: any more are left out)."""
-    workbook = xlsxwriter.Workbook(str(path), {"constant_memory": True, "tmpdir": str(path.parent),
-                                               "strings_to_formulas": False, "strings_to_urls": False})
+    workbook = xlsxwriter.Workbook(
+        str(path),
+        {"constant_memory": True, "tmpdir": str(path.parent), "strings_to_formulas": False, "strings_to_urls": False},
+    )
     sheet = workbook.add_worksheet()
     bold = workbook.add_format({"bold": True})
     moment = workbook.add_format({"num_format": "yyyy-mm-dd hh:mm"})

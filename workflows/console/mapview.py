@@ -116,7 +116,7 @@ def _inside(bbox: BBox | None) -> list[ColumnElement[bool]]:
 
 def cell_size(zoom: int) -> float:
     """Degrees of longitude in a cell at this zoom (a tile spans 360 / 2^zoom)."""
-    return 360.0 / (2 ** zoom) / CELLS_PER_TILE
+    return 360.0 / (2**zoom) / CELLS_PER_TILE
 
 
 def _grid(session: Session, conditions: Sequence[ColumnElement[bool]], zoom: int, limit: int) -> list[Any]:
@@ -129,8 +129,13 @@ def _grid(session: Session, conditions: Sequence[ColumnElement[bool]], zoom: int
     row = cast((col(Ticket.latitude) + 90.0) / size, BigInteger)
     column = cast((col(Ticket.longitude) + 180.0) / size, BigInteger)
     statement = (
-        select((row * ROW_STRIDE + column).label("cell"), func.count().label("n"), func.avg(col(Ticket.latitude)),
-               func.avg(col(Ticket.longitude)), func.min(col(Ticket.id)))
+        select(
+            (row * ROW_STRIDE + column).label("cell"),
+            func.count().label("n"),
+            func.avg(col(Ticket.latitude)),
+            func.avg(col(Ticket.longitude)),
+            func.min(col(Ticket.id)),
+        )
         .where(*conditions)
         .group_by(literal_column("cell"))
         .order_by(literal_column("n").desc())
@@ -144,7 +149,9 @@ def _singles(session: Session, ids: list[int]) -> dict[int, tuple[str, str, str]
     the count over many rows carries no text)."""
     if not ids:
         return {}
-    statement = select(col(Ticket.id), col(Ticket.number), col(Ticket.category), col(Ticket.status)).where(col(Ticket.id).in_(ids))
+    statement = select(col(Ticket.id), col(Ticket.number), col(Ticket.category), col(Ticket.status)).where(
+        col(Ticket.id).in_(ids)
+    )
     return {ticket_id: (number, category, status) for ticket_id, number, category, status in session.execute(statement)}
 
 
@@ -152,8 +159,18 @@ def clusters(session: Session, *, viewer: Staff, filters: Filters, bbox: BBox | 
     """The circles for a map showing `bbox` at `zoom`: cells, or close in single cases."""
     conditions = [*matching(viewer, filters), *_inside(bbox)]
     if zoom >= POINTS_FROM:
-        statement = (select(col(Ticket.latitude), col(Ticket.longitude), col(Ticket.number), col(Ticket.category), col(Ticket.status))
-                     .where(*conditions).order_by(col(Ticket.created_at).desc()).limit(MOST_POINTS + 1))
+        statement = (
+            select(
+                col(Ticket.latitude),
+                col(Ticket.longitude),
+                col(Ticket.number),
+                col(Ticket.category),
+                col(Ticket.status),
+            )
+            .where(*conditions)
+            .order_by(col(Ticket.created_at).desc())
+            .limit(MOST_POINTS + 1)
+        )
         rows = session.execute(statement).all()
         spots = [Spot(lat, lon, 1, number, category, status) for lat, lon, number, category, status in rows]
         return View(spots[:MOST_POINTS], points=True, truncated=len(spots) > MOST_POINTS)
@@ -178,8 +195,12 @@ def extent(session: Session, *, viewer: Staff, filters: Filters) -> Extent:
         taken += n
         if taken >= EXTENT_SHARE * placed:
             break
-    bounds = (min(lat for lat, _ in kept) - half, min(lon for _, lon in kept) - half,
-              max(lat for lat, _ in kept) + half, max(lon for _, lon in kept) + half)
+    bounds = (
+        min(lat for lat, _ in kept) - half,
+        min(lon for _, lon in kept) - half,
+        max(lat for lat, _ in kept) + half,
+        max(lon for _, lon in kept) + half,
+    )
     return Extent(bounds, placed, unplaced)
 
 
@@ -187,14 +208,24 @@ def listing(session: Session, *, viewer: Staff, filters: Filters, limit: int = L
     """The newest matching cases that are on the map, for the page's plain list. One read per
     status, each newest first along the (status, created_at) index and stopping at `limit`:
     with all open statuses in one IN, SQLite would sort every open case to find the newest."""
-    columns = (col(Ticket.number), col(Ticket.kind), col(Ticket.category), col(Ticket.status), col(Ticket.district_code), col(Ticket.village_code),
-               col(Ticket.created_at), col(Ticket.id))
+    columns = (
+        col(Ticket.number),
+        col(Ticket.kind),
+        col(Ticket.category),
+        col(Ticket.status),
+        col(Ticket.district_code),
+        col(Ticket.village_code),
+        col(Ticket.created_at),
+        col(Ticket.id),
+    )
     found: list[Any] = []  # rows of `columns`
     each_status: Sequence[str | None] = statuses(filters) or [None]
     for status in each_status:
         statement = select(*columns).where(*matching(viewer, filters, status=False), *_inside(None))
         if status is not None:
             statement = statement.where(col(Ticket.status) == status)
-        found += session.execute(statement.order_by(col(Ticket.created_at).desc(), col(Ticket.id).desc()).limit(limit)).all()
+        found += session.execute(
+            statement.order_by(col(Ticket.created_at).desc(), col(Ticket.id).desc()).limit(limit)
+        ).all()
     found.sort(key=lambda row: (row.created_at, row.id), reverse=True)
     return [Listed(*row[:-1]) for row in found[:limit]]

@@ -54,9 +54,11 @@ def verify(secret: bytes, token: str, *, ticket_id: int) -> int | None:
 
 def of_ticket(session: Session, *, ticket_id: int, secret: bytes) -> list[Photo]:
     """The ticket's photos in the order the citizen sent them, each with its address part."""
-    rows: Sequence[Attachment] = session.execute(
-        select(Attachment).where(col(Attachment.ticket_id) == ticket_id).order_by(col(Attachment.id))
-    ).scalars().all()
+    rows: Sequence[Attachment] = (
+        session.execute(select(Attachment).where(col(Attachment.ticket_id) == ticket_id).order_by(col(Attachment.id)))
+        .scalars()
+        .all()
+    )
     return [Photo(row, sign(secret, ticket_id=ticket_id, attachment_id=stored_id(row))) for row in rows]
 
 

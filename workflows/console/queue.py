@@ -40,11 +40,30 @@ ALL_STATUSES: tuple[str, ...] = ()
 _KEY = re.compile(r"^[a-z0-9_]{1,32}$")
 _AREA = re.compile(r"^[0-9.]{2,16}$")
 # What the queue and its exports read of a ticket (not the description, details or SLA JSON).
-COLUMNS: tuple[QueryableAttribute[Any], ...] = tuple(getattr(Ticket, name) for name in (
-    "id", "number", "kind", "category", "district_code", "village_code", "person_name", "person_nik", "person_age",
-    "person_sex", "address", "reporter_phone", "status", "due_at", "assignee_staff_id", "channel", "created_at",
-    "updated_at", "resolved_at",
-))
+COLUMNS: tuple[QueryableAttribute[Any], ...] = tuple(
+    getattr(Ticket, name)
+    for name in (
+        "id",
+        "number",
+        "kind",
+        "category",
+        "district_code",
+        "village_code",
+        "person_name",
+        "person_nik",
+        "person_age",
+        "person_sex",
+        "address",
+        "reporter_phone",
+        "status",
+        "due_at",
+        "assignee_staff_id",
+        "channel",
+        "created_at",
+        "updated_at",
+        "resolved_at",
+    )
+)
 
 
 @dataclass(frozen=True)
@@ -67,6 +86,7 @@ class QueueFilter:
     def from_query(cls, query: Mapping[str, str], channels: Sequence[str] = ()) -> QueueFilter:
         """A filter from the address; a value that is not one the queue knows is ignored.
         `channels`: the channels tickets can come from (the server's, and the desk)."""
+
         def pick(name: str, allowed: Sequence[str] | re.Pattern[str]) -> str | None:
             value = str(query.get(name) or "").strip()
             ok = allowed.match(value) if isinstance(allowed, re.Pattern) else value in allowed
@@ -74,14 +94,26 @@ class QueueFilter:
 
         status_text = str(query.get("status") or "").strip()
         statuses = tuple(s for s in STATUSES if s in status_text.split(","))
-        status: tuple[str, ...] | str = (ALL_STATUSES if status_text == "all" else statuses or OPEN_STATUSES)
+        status: tuple[str, ...] | str = ALL_STATUSES if status_text == "all" else statuses or OPEN_STATUSES
         assignee_text = str(query.get("assignee") or "").strip()
-        assignee: int | str | None = "none" if assignee_text == "none" else (
-            int(assignee_text) if assignee_text.isdigit() and len(assignee_text) < 10 else None)
-        return cls(status=status, kind=pick("kind", KINDS), category=pick("category", _KEY),
-                   district=pick("district", _AREA), village=pick("village", _AREA), sla=pick("sla", SLA_STATES),
-                   assignee=assignee, channel=pick("channel", channels), created_from=_date(query.get("created_from")),
-                   created_to=_date(query.get("created_to")), sort=pick("sort", SORTS) or "created_desc")
+        assignee: int | str | None = (
+            "none"
+            if assignee_text == "none"
+            else (int(assignee_text) if assignee_text.isdigit() and len(assignee_text) < 10 else None)
+        )
+        return cls(
+            status=status,
+            kind=pick("kind", KINDS),
+            category=pick("category", _KEY),
+            district=pick("district", _AREA),
+            village=pick("village", _AREA),
+            sla=pick("sla", SLA_STATES),
+            assignee=assignee,
+            channel=pick("channel", channels),
+            created_from=_date(query.get("created_from")),
+            created_to=_date(query.get("created_to")),
+            sort=pick("sort", SORTS) or "created_desc",
+        )
 
     def to_query(self) -> dict[str, str]:
         """The address form: only what differs from the default queue."""
@@ -171,8 +203,10 @@ def scope(viewer: Staff) -> list[Part]:
         return [Part(true())]
     area = sorted(viewer.districts)
     elsewhere = or_(col(Ticket.district_code).not_in(area), col(Ticket.district_code).is_(None))
-    return [*(Part(col(Ticket.district_code) == code) for code in area),
-            Part(and_(col(Ticket.assignee_staff_id) == viewer.id, elsewhere), few=True)]
+    return [
+        *(Part(col(Ticket.district_code) == code) for code in area),
+        Part(and_(col(Ticket.assignee_staff_id) == viewer.id, elsewhere), few=True),
+    ]
 
 
 def _parts(viewer: Staff, filt: QueueFilter) -> list[Part]:
@@ -183,7 +217,9 @@ def _parts(viewer: Staff, filt: QueueFilter) -> list[Part]:
         return scope(viewer)
     wanted = district if district in viewer.districts else None
     # A disabled viewer's scope is empty: zip stops there rather than pairing codes with parts.
-    return [part for code, part in zip([*sorted(viewer.districts), None], scope(viewer), strict=False) if code == wanted]
+    return [
+        part for code, part in zip([*sorted(viewer.districts), None], scope(viewer), strict=False) if code == wanted
+    ]
 
 
 def _conditions(filt: QueueFilter, moment: _Moment) -> list[ColumnElement[bool]]:
@@ -191,9 +227,14 @@ def _conditions(filt: QueueFilter, moment: _Moment) -> list[ColumnElement[bool]]
     nest; the book checks it), which lets the district's indexes find the village's tickets."""
     found: list[ColumnElement[bool]] = []
     district = filt.village.rsplit(".", 1)[0] if filt.village else None
-    for column, value in ((col(Ticket.kind), filt.kind), (col(Ticket.category), filt.category),
-                          (col(Ticket.district_code), filt.district), (col(Ticket.district_code), district),
-                          (col(Ticket.village_code), filt.village), (col(Ticket.channel), filt.channel)):
+    for column, value in (
+        (col(Ticket.kind), filt.kind),
+        (col(Ticket.category), filt.category),
+        (col(Ticket.district_code), filt.district),
+        (col(Ticket.district_code), district),
+        (col(Ticket.village_code), filt.village),
+        (col(Ticket.channel), filt.channel),
+    ):
         if value is not None:
             found.append(column == value)
     if filt.assignee == "none":
@@ -203,7 +244,9 @@ def _conditions(filt: QueueFilter, moment: _Moment) -> list[ColumnElement[bool]]
     if filt.created_from is not None:
         found.append(col(Ticket.created_at) >= datetime.combine(filt.created_from, time(0), moment.zone))
     if filt.created_to is not None:
-        found.append(col(Ticket.created_at) < datetime.combine(filt.created_to + timedelta(days=1), time(0), moment.zone))
+        found.append(
+            col(Ticket.created_at) < datetime.combine(filt.created_to + timedelta(days=1), time(0), moment.zone)
+        )
     open_ = _status_in(OPEN)
     if filt.sla == "overdue":
         found += [open_, col(Ticket.due_at) < moment.now]
@@ -232,10 +275,14 @@ def _where(filt: QueueFilter, moment: _Moment) -> list[ColumnElement[bool]]:
     twice and choose a plan for a hundredth of the rows there are."""
     statuses = filt.statuses()
     implied = statuses is not None and filt.sla in ("overdue", "due_soon", "on_time") and statuses >= OPEN
-    return [*_conditions(filt, moment), *([_status_in(statuses, filt.sort)] if statuses is not None and not implied else [])]
+    return [
+        *_conditions(filt, moment),
+        *([_status_in(statuses, filt.sort)] if statuses is not None and not implied else []),
+    ]
 
 
 # --- the keyset -------------------------------------------------------------------------------------
+
 
 def encode_cursor(sort: str, value: datetime | None, ticket_id: int) -> str:
     return cursors.pack({"s": sort, "v": value.isoformat() if value else None, "i": ticket_id})
@@ -275,21 +322,40 @@ def _sort_key(sort: str) -> Callable[[Ticket], tuple[Any, ...]]:
     return lambda t: (getattr(t, column), t.id)
 
 
-def _range(where: list[ColumnElement[bool]], column: Any, descending: bool, key: tuple[datetime | None, int] | None,
-           limit: int, few: bool) -> Select[Any]:
+def _range(
+    where: list[ColumnElement[bool]],
+    column: Any,
+    descending: bool,
+    key: tuple[datetime | None, int] | None,
+    limit: int,
+    few: bool,
+) -> Select[Any]:
     """Tickets after `key` in (column, id) order; with no column, in id order. A `few` part
     sorts by the same values through an expression no index offers (see `Part`)."""
     query = select(Ticket).options(load_only(*COLUMNS)).where(*where)
     if key is not None:
         value, ticket_id = key
-        mine, theirs = (tuple_(column, col(Ticket.id)), tuple_(value, ticket_id)) if column is not None else (col(Ticket.id), ticket_id)
+        mine, theirs = (
+            (tuple_(column, col(Ticket.id)), tuple_(value, ticket_id))
+            if column is not None
+            else (col(Ticket.id), ticket_id)
+        )
         query = query.where(mine < theirs if descending else mine > theirs)
-    order = [c if not few else func.coalesce(c, c) for c in ((column, col(Ticket.id)) if column is not None else (col(Ticket.id),))]
+    order = [
+        c if not few else func.coalesce(c, c)
+        for c in ((column, col(Ticket.id)) if column is not None else (col(Ticket.id),))
+    ]
     return query.order_by(*(c.desc() for c in order) if descending else order).limit(limit)
 
 
-def _part_window(session: Session, part: Part, where: list[ColumnElement[bool]], sort: str,
-                 key: tuple[datetime | None, int] | None, limit: int) -> list[Ticket]:
+def _part_window(
+    session: Session,
+    part: Part,
+    where: list[ColumnElement[bool]],
+    sort: str,
+    key: tuple[datetime | None, int] | None,
+    limit: int,
+) -> list[Ticket]:
     """Up to `limit` tickets of one part after `key`. `due_asc` puts undated tickets last: the
     dated in (due, id) order, then the undated by id, two index-friendly ranges rather than one
     NULLS LAST sort over the whole filter."""
@@ -309,8 +375,9 @@ def _part_window(session: Session, part: Part, where: list[ColumnElement[bool]],
     return tickets
 
 
-def _window(session: Session, parts: list[Part], where: list[ColumnElement[bool]], sort: str,
-            after: str | None, limit: int) -> tuple[list[Ticket], str | None]:
+def _window(
+    session: Session, parts: list[Part], where: list[ColumnElement[bool]], sort: str, after: str | None, limit: int
+) -> tuple[list[Ticket], str | None]:
     """Up to `limit` tickets after the cursor, and the cursor of the page after them: each
     part's next `limit + 1`, merged in order (the parts are disjoint)."""
     key = decode_cursor(after, sort)
@@ -325,12 +392,23 @@ def _window(session: Session, parts: list[Part], where: list[ColumnElement[bool]
 
 def _rows(session: Session, tickets: list[Ticket], moment: _Moment) -> list[QueueRow]:
     holders = {t.assignee_staff_id for t in tickets if t.assignee_staff_id is not None}
-    names = dict(session.execute(select(col(Staff.id), col(Staff.name)).where(col(Staff.id).in_(holders))).all()) if holders else {}
+    names = (
+        dict(session.execute(select(col(Staff.id), col(Staff.name)).where(col(Staff.id).in_(holders))).all())
+        if holders
+        else {}
+    )
     return [QueueRow(t, moment.sla(t.status, t.due_at), names.get(t.assignee_staff_id)) for t in tickets]
 
 
-def counts(session: Session, *, viewer: Staff, filt: QueueFilter, now: datetime, zone: ZoneInfo,
-           calendar: WorkingCalendar | None = None) -> dict[str, int]:
+def counts(
+    session: Session,
+    *,
+    viewer: Staff,
+    filt: QueueFilter,
+    now: datetime,
+    zone: ZoneInfo,
+    calendar: WorkingCalendar | None = None,
+) -> dict[str, int]:
     """Tickets per status (every status listed, zeros too) under the filter without its status.
     One count per status rather than GROUP BY: SQLite, which has no statistics, would pick
     whichever index returns rows grouped by status (the district's) and look every ticket of
@@ -339,24 +417,49 @@ def counts(session: Session, *, viewer: Staff, filt: QueueFilter, now: datetime,
     conditions = _conditions(filt, _Moment.of(now, zone, calendar))
     found = dict.fromkeys(STATUSES, 0)
     for part in _parts(viewer, filt):
-        per_status = [select(func.count()).select_from(Ticket).where(part.where, *conditions, col(Ticket.status) == status)
-                      .scalar_subquery() for status in STATUSES]
+        per_status = [
+            select(func.count())
+            .select_from(Ticket)
+            .where(part.where, *conditions, col(Ticket.status) == status)
+            .scalar_subquery()
+            for status in STATUSES
+        ]
         for status, count in zip(STATUSES, session.execute(select(*per_status)).one(), strict=True):
             found[status] += count
     return found
 
 
-def page(session: Session, *, viewer: Staff, filt: QueueFilter, after: str | None, limit: int = 50,
-         now: datetime, zone: ZoneInfo, calendar: WorkingCalendar | None = None) -> QueuePage:
+def page(
+    session: Session,
+    *,
+    viewer: Staff,
+    filt: QueueFilter,
+    after: str | None,
+    limit: int = 50,
+    now: datetime,
+    zone: ZoneInfo,
+    calendar: WorkingCalendar | None = None,
+) -> QueuePage:
     """One page of the queue, the cursor of the next (None on the last) and the counts."""
     moment = _Moment.of(now, zone, calendar)
     tickets, next_cursor = _window(session, _parts(viewer, filt), _where(filt, moment), filt.sort, after, limit)
-    return QueuePage(_rows(session, tickets, moment), next_cursor,
-                     counts(session, viewer=viewer, filt=filt, now=now, zone=zone, calendar=calendar))
+    return QueuePage(
+        _rows(session, tickets, moment),
+        next_cursor,
+        counts(session, viewer=viewer, filt=filt, now=now, zone=zone, calendar=calendar),
+    )
 
 
-def all_rows(session: Session, *, viewer: Staff, filt: QueueFilter, now: datetime, zone: ZoneInfo,
-             batch: int = 1000, calendar: WorkingCalendar | None = None) -> Iterator[QueueRow]:
+def all_rows(
+    session: Session,
+    *,
+    viewer: Staff,
+    filt: QueueFilter,
+    now: datetime,
+    zone: ZoneInfo,
+    batch: int = 1000,
+    calendar: WorkingCalendar | None = None,
+) -> Iterator[QueueRow]:
     """Every row of the filter in its order, `batch` at a time. The transaction ends after each
     batch (a read has nothing to commit), so a long export holds no snapshot for more than one
     batch; run it on a reading session (`Database.reading`), which never takes SQLite's write lock."""
@@ -374,6 +477,7 @@ def all_rows(session: Session, *, viewer: Staff, filt: QueueFilter, now: datetim
 
 # --- what the filter form offers -------------------------------------------------------------------
 
+
 def staff_in_area(session: Session, *, viewer: Staff) -> list[Staff]:
     """Who may hold a ticket of the viewer's area: staff whose districts meet it (or cover the
     whole regency), and the viewer. A small table, filtered here rather than in JSON SQL."""
@@ -382,4 +486,3 @@ def staff_in_area(session: Session, *, viewer: Staff) -> list[Staff]:
         return list(everyone)
     area = set(viewer.districts)
     return [s for s in everyone if s.id == viewer.id or not s.districts or area & set(s.districts)]
-

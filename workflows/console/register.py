@@ -25,7 +25,9 @@ from workflows.validation.nik import mask_nik
 PAGE_SIZE = 50
 BATCH = 200  # rows read at a time while skipping a person's older complaints
 NAME = func.lower(col(Ticket.person_name))
-PERSON = func.coalesce(col(Ticket.person_nik), col(Ticket.village_code), literal_column("''"))  # inline: an expression index can match it
+PERSON = func.coalesce(
+    col(Ticket.person_nik), col(Ticket.village_code), literal_column("''")
+)  # inline: an expression index can match it
 Cursor = tuple[str, str]
 
 
@@ -83,7 +85,11 @@ def _position(session: Session, conditions: Sequence[ColumnElement[bool]], ticke
 
 
 def _conditions(viewer: Staff, query: Query) -> list[ColumnElement[bool]]:
-    conditions = [*access.visible_tickets(viewer), col(Ticket.kind) == "complaint", col(Ticket.person_name).is_not(None)]
+    conditions = [
+        *access.visible_tickets(viewer),
+        col(Ticket.kind) == "complaint",
+        col(Ticket.person_name).is_not(None),
+    ]
     if query.category:
         conditions.append(col(Ticket.category) == query.category)
     if query.district:
@@ -95,8 +101,9 @@ def _conditions(viewer: Staff, query: Query) -> list[ColumnElement[bool]]:
     return conditions
 
 
-def _latest_ids(session: Session, conditions: Sequence[ColumnElement[bool]], after: Cursor | None,
-                wanted: int) -> list[tuple[int, Cursor]]:
+def _latest_ids(
+    session: Session, conditions: Sequence[ColumnElement[bool]], after: Cursor | None, wanted: int
+) -> list[tuple[int, Cursor]]:
     """The newest ticket of each of the next `wanted` people after `after`, in name order.
     Rows come sorted by person then newest first; the first row of each person is theirs."""
     found: list[tuple[int, Cursor]] = []
@@ -104,8 +111,9 @@ def _latest_ids(session: Session, conditions: Sequence[ColumnElement[bool]], aft
         statement = select(col(Ticket.id), NAME, PERSON).where(*conditions)
         if after is not None:
             statement = statement.where(tuple_(NAME, PERSON) > tuple_(*after))
-        rows = session.execute(statement.order_by(NAME, PERSON, col(Ticket.created_at).desc(), col(Ticket.id).desc())
-                               .limit(BATCH)).all()
+        rows = session.execute(
+            statement.order_by(NAME, PERSON, col(Ticket.created_at).desc(), col(Ticket.id).desc()).limit(BATCH)
+        ).all()
         for ticket_id, name, person in rows:
             if not found or found[-1][1] != (name, person):
                 found.append((ticket_id, (name, person)))
@@ -121,7 +129,9 @@ def people(session: Session, *, viewer: Staff, query: Query, cursor: str | None,
     after = _position(session, conditions, decode_cursor(cursor) if cursor else None)
     latest = _latest_ids(session, conditions, after, size + 1)
     page, more = latest[:size], len(latest) > size
-    tickets = {t.id: t for t in session.execute(select(Ticket).where(col(Ticket.id).in_([i for i, _ in page]))).scalars()}
+    tickets = {
+        t.id: t for t in session.execute(select(Ticket).where(col(Ticket.id).in_([i for i, _ in page]))).scalars()
+    }
     rows = [_person(viewer, tickets[ticket_id]) for ticket_id, _ in page]
     return Page(rows, encode_cursor(page[-1][0]) if more else None)
 
@@ -129,7 +139,17 @@ def people(session: Session, *, viewer: Staff, query: Query, cursor: str | None,
 def _person(viewer: Staff, ticket: Ticket) -> Person:
     whole = access.sees_full_nik_in_records(viewer, ticket)
     nik = ticket.person_nik if whole or not ticket.person_nik else mask_nik(ticket.person_nik)
-    return Person(name=ticket.person_name or "", nik=nik, age=ticket.person_age, sex=ticket.person_sex,
-                  address=ticket.address, district_code=ticket.district_code, village_code=ticket.village_code,
-                  kind=ticket.kind, category=ticket.category, status=ticket.status, number=ticket.number,
-                  created_at=ticket.created_at)
+    return Person(
+        name=ticket.person_name or "",
+        nik=nik,
+        age=ticket.person_age,
+        sex=ticket.person_sex,
+        address=ticket.address,
+        district_code=ticket.district_code,
+        village_code=ticket.village_code,
+        kind=ticket.kind,
+        category=ticket.category,
+        status=ticket.status,
+        number=ticket.number,
+        created_at=ticket.created_at,
+    )

@@ -94,8 +94,9 @@ def monthly(session: Session, *, viewer: Staff, first: date, zone: ZoneInfo, now
     area = access.visible_tickets(viewer)
     summary = MonthlySummary(first)
     came_in = session.execute(
-        select(col(Ticket.kind), col(Ticket.category), col(Ticket.district_code), col(Ticket.sla))
-        .where(*area, col(Ticket.created_at) >= start, col(Ticket.created_at) < end)
+        select(col(Ticket.kind), col(Ticket.category), col(Ticket.district_code), col(Ticket.sla)).where(
+            *area, col(Ticket.created_at) >= start, col(Ticket.created_at) < end
+        )
     ).all()
     for kind, category, district, stages in came_in:
         line = summary.line(kind, category, district)
@@ -108,11 +109,14 @@ def monthly(session: Session, *, viewer: Staff, first: date, zone: ZoneInfo, now
         .group_by(col(Ticket.kind), col(Ticket.category), col(Ticket.district_code))
     ).all():
         summary.line(kind, category, district).resolved += count
-    _add_scores(summary, session.execute(
-        select(col(Ticket.kind), col(Ticket.category), col(Ticket.district_code), col(SurveyResponse.scores))
-        .join(Ticket, col(Ticket.id) == col(SurveyResponse.ticket_id))
-        .where(*area, col(SurveyResponse.created_at) >= start, col(SurveyResponse.created_at) < end)
-    ).all())
+    _add_scores(
+        summary,
+        session.execute(
+            select(col(Ticket.kind), col(Ticket.category), col(Ticket.district_code), col(SurveyResponse.scores))
+            .join(Ticket, col(Ticket.id) == col(SurveyResponse.ticket_id))
+            .where(*area, col(SurveyResponse.created_at) >= start, col(SurveyResponse.created_at) < end)
+        ).all(),
+    )
     return summary
 
 

@@ -55,9 +55,15 @@ def _actor(actor: str) -> tuple[str, int | None]:
 
 
 def _events(session: Session, ticket: Ticket, referrals: Mapping[int, Referral]) -> list[Entry]:
-    rows = session.execute(
-        select(TicketEvent).where(col(TicketEvent.ticket_id) == ticket.id).order_by(col(TicketEvent.at), col(TicketEvent.id))
-    ).scalars().all()
+    rows = (
+        session.execute(
+            select(TicketEvent)
+            .where(col(TicketEvent.ticket_id) == ticket.id)
+            .order_by(col(TicketEvent.at), col(TicketEvent.id))
+        )
+        .scalars()
+        .all()
+    )
     entries = []
     for row in rows:
         actor, staff_id = _actor(row.actor)
@@ -72,13 +78,22 @@ def _messages(session: Session, ticket: Ticket, reporter: Contact | None) -> lis
     districts the viewer does not cover."""
     if reporter is None:
         return []
-    rows = session.execute(
-        select(OutboxMessage).where(
-            col(OutboxMessage.channel) == reporter.channel, col(OutboxMessage.chat_id) == reporter.chat_id,
-            col(OutboxMessage.contact_id) == reporter.id, col(OutboxMessage.created_at) >= ticket.created_at,
-            col(OutboxMessage.payload)["params"]["number"].as_string() == ticket.number,
-        ).order_by(col(OutboxMessage.id)).limit(MESSAGES_SHOWN)
-    ).scalars().all()
+    rows = (
+        session.execute(
+            select(OutboxMessage)
+            .where(
+                col(OutboxMessage.channel) == reporter.channel,
+                col(OutboxMessage.chat_id) == reporter.chat_id,
+                col(OutboxMessage.contact_id) == reporter.id,
+                col(OutboxMessage.created_at) >= ticket.created_at,
+                col(OutboxMessage.payload)["params"]["number"].as_string() == ticket.number,
+            )
+            .order_by(col(OutboxMessage.id))
+            .limit(MESSAGES_SHOWN)
+        )
+        .scalars()
+        .all()
+    )
     return [Entry(row.created_at, "message", "system", None, row.payload, message=row) for row in rows]
 
 
@@ -89,8 +104,14 @@ def build(session: Session, *, ticket: Ticket, reporter: Contact | None, referra
     entries = _events(session, ticket, by_id) + _messages(session, ticket, reporter)
     entries.sort(key=lambda entry: (entry.at, entry.kind == "message"))
     wanted = {e.staff_id for e in entries if e.staff_id is not None}
-    wanted |= {e.data[f] for e in entries if e.kind != "message" for f in _STAFF_FIELDS if isinstance(e.data.get(f), int)}
-    names = dict(session.execute(select(col(Staff.id), col(Staff.name)).where(col(Staff.id).in_(sorted(wanted)))).all()) if wanted else {}
+    wanted |= {
+        e.data[f] for e in entries if e.kind != "message" for f in _STAFF_FIELDS if isinstance(e.data.get(f), int)
+    }
+    names = (
+        dict(session.execute(select(col(Staff.id), col(Staff.name)).where(col(Staff.id).in_(sorted(wanted)))).all())
+        if wanted
+        else {}
+    )
     return Timeline(entries, names)
 
 

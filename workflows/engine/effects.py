@@ -89,6 +89,13 @@ class ReopenTicket:
 
 
 Effect = (
-    Say | RecordConsent | SetLanguage | OpenTicket | ShowStatus | DropAttachments | RelayReply | SubmitSurvey
+    Say
+    | RecordConsent
+    | SetLanguage
+    | OpenTicket
+    | ShowStatus
+    | DropAttachments
+    | RelayReply
+    | SubmitSurvey
     | ReopenTicket
 )

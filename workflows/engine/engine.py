@@ -121,7 +121,10 @@ class Engine:
             return fresh, [*self.drop(state), Say("conversation/cancelled"), *self._menu(fresh)]
         if command.name == "help":
             words = self.words.first(state.language, ("back", "cancel", "language", "start"))
-            return state, [Say("conversation/help", {"in_flow": state.flow is not None, "words": words}), *self.prompt(state)]
+            return state, [
+                Say("conversation/help", {"in_flow": state.flow is not None, "words": words}),
+                *self.prompt(state),
+            ]
         if command.name == "status":
             return state, [ShowStatus(command.argument, self._asked(state))]
         if command.name == "language":
@@ -207,12 +210,16 @@ class Engine:
             return choices[int(folded) - 1] if 0 < int(folded) <= len(choices) else None
         for name in names:
             menu = self.book.flows[name].menu
-            typed = [*menu.label.as_dict().values(), *(w for words in menu.words.values() for w in words)] if menu else []
+            typed = (
+                [*menu.label.as_dict().values(), *(w for words in menu.words.values() for w in words)] if menu else []
+            )
             if folded in (fold(word) for word in typed):
                 return name
         return None
 
-    def _start_flow(self, state: ConversationState, flow_name: str, **preset: Any) -> tuple[ConversationState, list[Effect]]:
+    def _start_flow(
+        self, state: ConversationState, flow_name: str, **preset: Any
+    ) -> tuple[ConversationState, list[Effect]]:
         started = replace(self.reset(state), flow=flow_name, answers=preset)
         first = self._next_step(started, after=None)
         assert first is not None, "a flow has at least one step"
@@ -238,7 +245,9 @@ class Engine:
         assert flow is not None
         steps = flow.steps
         if state.editing:
-            missing = [s for s in steps if s.type != "summary" and s.id not in state.history and self._applies(s, state)]
+            missing = [
+                s for s in steps if s.type != "summary" and s.id not in state.history and self._applies(s, state)
+            ]
             return missing[0] if missing else steps[-1]
         start = 0 if after is None else [s.id for s in steps].index(after) + 1
         return next((s for s in steps[start:] if self._applies(s, state)), None)
@@ -270,15 +279,20 @@ class Engine:
     def _survey(self, state: ConversationState) -> SubmitSurvey:
         flow = self._flow(state)
         answers = state.answers
-        scores = {s.answer_key: int(answers[s.answer_key]) for s in flow.steps  # type: ignore[union-attr]
-                  if s.type == "choice" and str(answers.get(s.answer_key, "")).isdigit()}
+        scores = {
+            s.answer_key: int(answers[s.answer_key])
+            for s in flow.steps  # type: ignore[union-attr]
+            if s.type == "choice" and str(answers.get(s.answer_key, "")).isdigit()
+        }
         comments = [answers[s.answer_key] for s in flow.steps if s.type == "text" and answers.get(s.answer_key)]  # type: ignore[union-attr]
         return SubmitSurvey(int(answers["ticket_id"]), scores, "\n".join(comments) or None)
 
     def reset(self, state: ConversationState) -> ConversationState:
         """Back at the menu, keeping what belongs to the person rather than the report."""
         return ConversationState(
-            language=state.language, consent_version=state.consent_version, source=state.source,
+            language=state.language,
+            consent_version=state.consent_version,
+            source=state.source,
             known_phone=state.known_phone,
         )
 

@@ -39,8 +39,10 @@ class Vocabulary:
             for by_meaning in words.values():
                 self.commands.update({word.lower(): meaning for word in by_meaning.get(meaning, ())})
 
-        self._first = {language: {meaning: typed[0] for meaning, typed in by_meaning.items() if typed}
-                       for language, by_meaning in words.items()}
+        self._first = {
+            language: {meaning: typed[0] for meaning, typed in by_meaning.items() if typed}
+            for language, by_meaning in words.items()
+        }
 
     def first(self, language: str, meanings: Iterable[str]) -> dict[str, str]:
         """The word each command is typed as in `language` (the office's first), its English

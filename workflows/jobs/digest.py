@@ -50,6 +50,7 @@ _OPEN = sorted(OPEN)
 
 # ------------------------------------------------------------------ the messages
 
+
 def build_digest(session: Session, *, ctx: JobContext, supervisor: Staff, day: date, now: datetime) -> Say:
     """The daily digest of `day` for `supervisor`'s area, as of `now`.
 
@@ -66,16 +67,23 @@ def build_digest(session: Session, *, ctx: JobContext, supervisor: Staff, day: d
     start = _midnight(ctx, day)
     since = previous_working_day(ctx, day)
     window = start - timedelta(days=WINDOW_DAYS)
-    return Say("digest/daily", {
-        "day": _long_date(ctx, day), "since": _long_date(ctx, since), "area": _area_names(ctx, supervisor),
-        "new": _new(session, area, _midnight(ctx, since), start),
-        "open": _open(session, ctx, area),
-        "overdue": _overdue(session, ctx, area, now),
-        "referrals": _referrals(session, area, now),
-        "compliance": _compliance(session, area, window, start, now),
-        "satisfaction": _satisfaction(ctx, _scores(session, _area(supervisor, by_index=False), window, start))["all"],
-        "window_days": WINDOW_DAYS,
-    })
+    return Say(
+        "digest/daily",
+        {
+            "day": _long_date(ctx, day),
+            "since": _long_date(ctx, since),
+            "area": _area_names(ctx, supervisor),
+            "new": _new(session, area, _midnight(ctx, since), start),
+            "open": _open(session, ctx, area),
+            "overdue": _overdue(session, ctx, area, now),
+            "referrals": _referrals(session, area, now),
+            "compliance": _compliance(session, area, window, start, now),
+            "satisfaction": _satisfaction(ctx, _scores(session, _area(supervisor, by_index=False), window, start))[
+                "all"
+            ],
+            "window_days": WINDOW_DAYS,
+        },
+    )
 
 
 def build_weekly(session: Session, *, ctx: JobContext, supervisor: Staff, day: date, now: datetime) -> Say:
@@ -87,19 +95,27 @@ def build_weekly(session: Session, *, ctx: JobContext, supervisor: Staff, day: d
     first = day - timedelta(days=day.weekday() + 7)
     start, end = _midnight(ctx, first), _midnight(ctx, first + timedelta(days=7))
     satisfaction = _satisfaction(ctx, _scores(session, window_led, start, end))
-    return Say("digest/weekly", {
-        "first": _long_date(ctx, first), "last": _long_date(ctx, first + timedelta(days=6)),
-        "area": _area_names(ctx, supervisor),
-        "new": _new(session, area, start, end),
-        "resolved": session.execute(select(func.count()).select_from(Ticket).where(
-            *window_led, col(Ticket.resolved_at) >= start, col(Ticket.resolved_at) < end)).scalar_one(),
-        "compliance": _compliance(session, area, start, end, now),
-        "satisfaction": satisfaction["all"],
-        "by_category": satisfaction["by_category"],
-    })
+    return Say(
+        "digest/weekly",
+        {
+            "first": _long_date(ctx, first),
+            "last": _long_date(ctx, first + timedelta(days=6)),
+            "area": _area_names(ctx, supervisor),
+            "new": _new(session, area, start, end),
+            "resolved": session.execute(
+                select(func.count())
+                .select_from(Ticket)
+                .where(*window_led, col(Ticket.resolved_at) >= start, col(Ticket.resolved_at) < end)
+            ).scalar_one(),
+            "compliance": _compliance(session, area, start, end, now),
+            "satisfaction": satisfaction["all"],
+            "by_category": satisfaction["by_category"],
+        },
+    )
 
 
 # ------------------------------------------------------------------ the jobs
+
 
 def daily_key(supervisor: Staff, day: date) -> str:
     return f"digest:{supervisor.id}:{day.isoformat()}"
@@ -113,31 +129,50 @@ def weekly_key(supervisor: Staff, day: date) -> str:
 def daily_digests(ctx: JobContext, session: Session, now: datetime) -> JobResult:
     """Each active supervisor's digest, once a working day, from `ctx.digest_time` local."""
     day = ctx.calendar.local_date(now)
-    return _deliver(ctx, session, now, lambda staff: daily_key(staff, day),
-                    lambda staff: build_digest(session, ctx=ctx, supervisor=staff, day=day, now=now))
+    return _deliver(
+        ctx,
+        session,
+        now,
+        lambda staff: daily_key(staff, day),
+        lambda staff: build_digest(session, ctx=ctx, supervisor=staff, day=day, now=now),
+    )
 
 
 def weekly_summaries(ctx: JobContext, session: Session, now: datetime) -> JobResult:
     """Each active supervisor's summary of last week, once a week: on Monday from the digest
     time, or on the first working day after it (a holiday, or a scheduler that was down)."""
     day = ctx.calendar.local_date(now)
-    return _deliver(ctx, session, now, lambda staff: weekly_key(staff, day),
-                    lambda staff: build_weekly(session, ctx=ctx, supervisor=staff, day=day, now=now))
+    return _deliver(
+        ctx,
+        session,
+        now,
+        lambda staff: weekly_key(staff, day),
+        lambda staff: build_weekly(session, ctx=ctx, supervisor=staff, day=day, now=now),
+    )
 
 
-def _deliver(ctx: JobContext, session: Session, now: datetime, key_of: Callable[[Staff], str],
-             build: Callable[[Staff], Say]) -> JobResult:
+def _deliver(
+    ctx: JobContext, session: Session, now: datetime, key_of: Callable[[Staff], str], build: Callable[[Staff], Say]
+) -> JobResult:
     """Queue `build(staff)` under `key_of(staff)` to every active supervisor who has a chat and
     not had it yet; built only for them, since a digest reads a good part of the area."""
     result = JobResult()
     local = now.astimezone(ctx.calendar.zone)
     if not ctx.calendar.is_working_day(local.date()) or local.time() < ctx.digest_time:
         return result
-    supervisors = session.execute(
-        select(Staff).where(col(Staff.role) == "supervisor", col(Staff.status) == "active").order_by(col(Staff.id))
-    ).scalars().all()
+    supervisors = (
+        session.execute(
+            select(Staff).where(col(Staff.role) == "supervisor", col(Staff.status) == "active").order_by(col(Staff.id))
+        )
+        .scalars()
+        .all()
+    )
     keys = {key_of(staff): staff for staff in supervisors}
-    sent = set(session.execute(select(col(OutboxMessage.dedupe_key)).where(col(OutboxMessage.dedupe_key).in_(list(keys)))).scalars())
+    sent = set(
+        session.execute(
+            select(col(OutboxMessage.dedupe_key)).where(col(OutboxMessage.dedupe_key).in_(list(keys)))
+        ).scalars()
+    )
     for key, staff in keys.items():
         if key not in sent and contact_for_staff(session, staff, now) is not None:
             result.queued += ctx.casework.tell_staff(session, staff, [build(staff)], now, dedupe_key=key)
@@ -145,6 +180,7 @@ def _deliver(ctx: JobContext, session: Session, now: datetime, key_of: Callable[
 
 
 # ------------------------------------------------------------------ the figures
+
 
 def previous_working_day(ctx: JobContext, day: date) -> date:
     """The working day before `day` (a month back at most, should the calendar be all holidays)."""
@@ -185,7 +221,8 @@ def _category(ctx: JobContext, kind: str, key: str) -> dict[str, str]:
 
 def _new(session: Session, area: Sequence[ColumnElement[bool]], start: datetime, end: datetime) -> dict[str, int]:
     rows = session.execute(
-        select(col(Ticket.kind), func.count()).where(*area, col(Ticket.created_at) >= start, col(Ticket.created_at) < end)
+        select(col(Ticket.kind), func.count())
+        .where(*area, col(Ticket.created_at) >= start, col(Ticket.created_at) < end)
         .group_by(col(Ticket.kind))
     ).all()
     counts: dict[str, int] = {"complaint": 0, "service": 0, **{kind: count for kind, count in rows}}
@@ -207,22 +244,43 @@ def _open(session: Session, ctx: JobContext, area: Sequence[ColumnElement[bool]]
         unassigned += count if parked else 0
     largest = by_category.most_common()
     shown = [{"label": _category(ctx, kind, key), "count": count} for (kind, key), count in largest[:CATEGORIES_SHOWN]]
-    return {"total": sum(by_status.values()), "unassigned": unassigned,
-            "by_status": [{"status": status, "count": by_status[status]} for status in STATUSES if by_status[status]],
-            "by_category": shown, "other_categories": sum(count for _, count in largest[CATEGORIES_SHOWN:])}
+    return {
+        "total": sum(by_status.values()),
+        "unassigned": unassigned,
+        "by_status": [{"status": status, "count": by_status[status]} for status in STATUSES if by_status[status]],
+        "by_category": shown,
+        "other_categories": sum(count for _, count in largest[CATEGORIES_SHOWN:]),
+    }
 
 
 def _overdue(session: Session, ctx: JobContext, area: Sequence[ColumnElement[bool]], now: datetime) -> dict[str, Any]:
     late = [*area, col(Ticket.status).in_(_OPEN), col(Ticket.due_at) < now]
     total = session.execute(select(func.count()).select_from(Ticket).where(*late)).scalar_one()
     rows = session.execute(
-        select(col(Ticket.number), col(Ticket.kind), col(Ticket.category), col(Ticket.village_code), col(Ticket.due_at), col(Ticket.unassigned), col(Staff.name))
+        select(
+            col(Ticket.number),
+            col(Ticket.kind),
+            col(Ticket.category),
+            col(Ticket.village_code),
+            col(Ticket.due_at),
+            col(Ticket.unassigned),
+            col(Staff.name),
+        )
         .outerjoin(Staff, col(Staff.id) == col(Ticket.assignee_staff_id))
-        .where(*late).order_by(col(Ticket.due_at), col(Ticket.id)).limit(OVERDUE_SHOWN)
+        .where(*late)
+        .order_by(col(Ticket.due_at), col(Ticket.id))
+        .limit(OVERDUE_SHOWN)
     ).all()
-    shown = [{"number": number, "category": _category(ctx, kind, category), "village": _village(ctx, village),
-              "officer": None if parked else officer, "late": ctx.calendar.working_days_between(due, now)}
-             for number, kind, category, village, due, parked, officer in rows]
+    shown = [
+        {
+            "number": number,
+            "category": _category(ctx, kind, category),
+            "village": _village(ctx, village),
+            "officer": None if parked else officer,
+            "late": ctx.calendar.working_days_between(due, now),
+        }
+        for number, kind, category, village, due, parked, officer in rows
+    ]
     return {"total": total, "rows": shown, "more": total - len(shown)}
 
 
@@ -234,14 +292,16 @@ def _village(ctx: JobContext, code: str | None) -> str | None:
 def _referrals(session: Session, area: Sequence[ColumnElement[bool]], now: datetime) -> dict[str, int]:
     pending, late = session.execute(
         select(func.count(), func.count(case((col(Referral.due_at) < now, 1))))
-        .select_from(Referral).join(Ticket, col(Ticket.id) == col(Referral.ticket_id))
+        .select_from(Referral)
+        .join(Ticket, col(Ticket.id) == col(Referral.ticket_id))
         .where(col(Referral.status).in_(OPEN_REFERRAL), *area)
     ).one()
     return {"pending": pending, "overdue": late}
 
 
-def _compliance(session: Session, area: Sequence[ColumnElement[bool]], start: datetime, end: datetime,
-                now: datetime) -> dict[str, Any]:
+def _compliance(
+    session: Session, area: Sequence[ColumnElement[bool]], start: datetime, end: datetime, now: datetime
+) -> dict[str, Any]:
     stages = session.execute(
         select(col(Ticket.sla)).where(*area, col(Ticket.created_at) >= start, col(Ticket.created_at) < end)
     ).scalars()
@@ -252,8 +312,7 @@ def _compliance(session: Session, area: Sequence[ColumnElement[bool]], start: da
     return {"met": met, "due": due, "percent": met * 100 // due if due else None}
 
 
-def _scores(session: Session, area: Sequence[ColumnElement[bool]], start: datetime,
-            end: datetime) -> Iterable[Any]:
+def _scores(session: Session, area: Sequence[ColumnElement[bool]], start: datetime, end: datetime) -> Iterable[Any]:
     """(kind, category, scores) of the survey answers given in [start, end) in the area."""
     return session.execute(
         select(col(Ticket.kind), col(Ticket.category), col(SurveyResponse.scores))
@@ -277,5 +336,7 @@ def _satisfaction(ctx: JobContext, answers: Iterable[tuple[str, str, Mapping[str
 
     overall = summary(*([sum(column) for column in zip(*tally.values(), strict=True)] or [0, 0, 0]))
     ranked = sorted(tally.items(), key=lambda item: (-item[1][2], item[0]))
-    return {"all": overall,
-            "by_category": [{"label": _category(ctx, kind, key), **summary(*entry)} for (kind, key), entry in ranked]}
+    return {
+        "all": overall,
+        "by_category": [{"label": _category(ctx, kind, key), **summary(*entry)} for (kind, key), entry in ranked],
+    }

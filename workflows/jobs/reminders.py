@@ -38,7 +38,9 @@ def _fresh(session: Session, keys: Sequence[str]) -> set[str]:
     """The keys not used yet: one query instead of a failed insert per row already sent."""
     if not keys:
         return set()
-    used = session.execute(select(col(OutboxMessage.dedupe_key)).where(col(OutboxMessage.dedupe_key).in_(list(keys)))).scalars()
+    used = session.execute(
+        select(col(OutboxMessage.dedupe_key)).where(col(OutboxMessage.dedupe_key).in_(list(keys)))
+    ).scalars()
     return set(keys) - set(used)
 
 
@@ -56,18 +58,29 @@ def due_today(ctx: JobContext, session: Session, now: datetime) -> JobResult:
     result = JobResult()
     if not _working(ctx, now):
         return result
-    tickets = session.execute(
-        select(Ticket).where(col(Ticket.due_at) >= now, col(Ticket.due_at) <= ctx.calendar.end_of_day(now),
-                             col(Ticket.status).in_(sorted(OPEN))).order_by(col(Ticket.due_at)).limit(BATCH)
-    ).scalars().all()
+    tickets = (
+        session.execute(
+            select(Ticket)
+            .where(
+                col(Ticket.due_at) >= now,
+                col(Ticket.due_at) <= ctx.calendar.end_of_day(now),
+                col(Ticket.status).in_(sorted(OPEN)),
+            )
+            .order_by(col(Ticket.due_at))
+            .limit(BATCH)
+        )
+        .scalars()
+        .all()
+    )
     keyed = {f"due:{t.id}:{t.sla_stage}:{t.due_at:%Y%m%d}": t for t in tickets}
     for key in _fresh(session, list(keyed)):
         ticket = keyed[key]
         owner = _owner(session, ticket)
         if owner is not None:
             say = Say("reminders/due_today", {"number": ticket.number, "stage": ticket.sla_stage})
-            result.queued += ctx.casework.tell_staff(session, owner, [say, ctx.casework.card(session, owner, ticket, now)],
-                                                     now, dedupe_key=key)
+            result.queued += ctx.casework.tell_staff(
+                session, owner, [say, ctx.casework.card(session, owner, ticket, now)], now, dedupe_key=key
+            )
     return result
 
 
@@ -78,9 +91,16 @@ def breaches(ctx: JobContext, session: Session, now: datetime) -> JobResult:
     if not _working(ctx, now):
         return result
     every = ctx.book.office.reminders.escalate_every
-    tickets = session.execute(
-        select(Ticket).where(col(Ticket.due_at) < now, col(Ticket.status).in_(sorted(OPEN))).order_by(col(Ticket.due_at).desc()).limit(BATCH)
-    ).scalars().all()
+    tickets = (
+        session.execute(
+            select(Ticket)
+            .where(col(Ticket.due_at) < now, col(Ticket.status).in_(sorted(OPEN)))
+            .order_by(col(Ticket.due_at).desc())
+            .limit(BATCH)
+        )
+        .scalars()
+        .all()
+    )
     keyed: dict[str, tuple[Ticket, str, int]] = {}
     for ticket in tickets:
         late = ctx.calendar.working_days_between(ticket.due_at, now)
@@ -90,12 +110,18 @@ def breaches(ctx: JobContext, session: Session, now: datetime) -> JobResult:
     for key in sorted(_fresh(session, list(keyed))):
         ticket, who, late = keyed[key]
         owner = _owner(session, ticket)
-        context = {"number": ticket.number, "stage": ticket.sla_stage, "late": late,
-                   "assignee": owner.name if owner else None, "unassigned": ticket.unassigned}
+        context = {
+            "number": ticket.number,
+            "stage": ticket.sla_stage,
+            "late": late,
+            "assignee": owner.name if owner else None,
+            "unassigned": ticket.unassigned,
+        }
         if who == "officer" and owner is not None:
             say = Say("reminders/breached", context)
-            result.queued += ctx.casework.tell_staff(session, owner, [say, ctx.casework.card(session, owner, ticket, now)],
-                                                     now, dedupe_key=key)
+            result.queued += ctx.casework.tell_staff(
+                session, owner, [say, ctx.casework.card(session, owner, ticket, now)], now, dedupe_key=key
+            )
         elif who == "supervisor":
             supervisor = routing.area_supervisor(session, district_code=ticket.district_code)
             if supervisor is not None and (owner is None or supervisor.id != owner.id or late >= every):
@@ -113,8 +139,11 @@ def referral_followups(ctx: JobContext, session: Session, now: datetime) -> JobR
         return result
     every = ctx.book.office.reminders.escalate_every
     rows = session.execute(
-        select(Referral, Ticket).join(Ticket, col(Ticket.id) == col(Referral.ticket_id))
-        .where(col(Referral.status).in_(OPEN_REFERRAL), col(Referral.due_at) < now).order_by(col(Referral.due_at)).limit(BATCH)
+        select(Referral, Ticket)
+        .join(Ticket, col(Ticket.id) == col(Referral.ticket_id))
+        .where(col(Referral.status).in_(OPEN_REFERRAL), col(Referral.due_at) < now)
+        .order_by(col(Referral.due_at))
+        .limit(BATCH)
     ).all()
     keyed = {}
     for referral, ticket in rows:
@@ -125,11 +154,18 @@ def referral_followups(ctx: JobContext, session: Session, now: datetime) -> JobR
         owner = _owner(session, ticket) or routing.area_supervisor(session, district_code=ticket.district_code)
         if owner is None:
             continue
-        say = Say("reminders/referral_overdue", {
-            "number": ticket.number, "agency": ctx.book.office.agency_label(referral.agency),
-            "late": late, "request": referral.request})
-        result.queued += ctx.casework.tell_staff(session, owner, [say, ctx.casework.card(session, owner, ticket, now)],
-                                                 now, dedupe_key=key)
+        say = Say(
+            "reminders/referral_overdue",
+            {
+                "number": ticket.number,
+                "agency": ctx.book.office.agency_label(referral.agency),
+                "late": late,
+                "request": referral.request,
+            },
+        )
+        result.queued += ctx.casework.tell_staff(
+            session, owner, [say, ctx.casework.card(session, owner, ticket, now)], now, dedupe_key=key
+        )
     return result
 
 
@@ -141,10 +177,16 @@ def citizen_updates(ctx: JobContext, session: Session, now: datetime) -> JobResu
         return result
     quiet = ctx.book.office.reminders.citizen_quiet
     since = now - timedelta(days=quiet)  # calendar days: a superset, narrowed below in working days
-    tickets = session.execute(
-        select(Ticket).where(col(Ticket.citizen_updated_at) < since, col(Ticket.status).in_(sorted(OPEN - {"waiting_citizen"})))
-        .order_by(col(Ticket.citizen_updated_at)).limit(BATCH)
-    ).scalars().all()
+    tickets = (
+        session.execute(
+            select(Ticket)
+            .where(col(Ticket.citizen_updated_at) < since, col(Ticket.status).in_(sorted(OPEN - {"waiting_citizen"})))
+            .order_by(col(Ticket.citizen_updated_at))
+            .limit(BATCH)
+        )
+        .scalars()
+        .all()
+    )
     for ticket in tickets:
         if ctx.calendar.working_days_between(ticket.citizen_updated_at, now) < quiet:
             continue
@@ -160,15 +202,24 @@ def survey_reminders(ctx: JobContext, session: Session, now: datetime) -> JobRes
     if not _working(ctx, now):
         return result
     before = now - timedelta(days=ctx.book.office.reminders.survey_reminder_days)
-    tickets = session.execute(
-        select(Ticket).outerjoin(SurveyResponse, col(SurveyResponse.ticket_id) == col(Ticket.id))
-        .where(col(Ticket.status) == "resolved", col(Ticket.resolved_at) < before, col(SurveyResponse.id).is_(None))
-        .order_by(col(Ticket.resolved_at)).limit(BATCH)
-    ).scalars().all()
+    tickets = (
+        session.execute(
+            select(Ticket)
+            .outerjoin(SurveyResponse, col(SurveyResponse.ticket_id) == col(Ticket.id))
+            .where(col(Ticket.status) == "resolved", col(Ticket.resolved_at) < before, col(SurveyResponse.id).is_(None))
+            .order_by(col(Ticket.resolved_at))
+            .limit(BATCH)
+        )
+        .scalars()
+        .all()
+    )
     keyed = {f"survey:{t.id}": t for t in tickets}
     for key in sorted(_fresh(session, list(keyed))):
         ticket = keyed[key]
-        options = (Option(f"rate:{ticket.id}", label_key="rate"), Option(f"reopen:{ticket.id}", label_key="not_resolved"))
+        options = (
+            Option(f"rate:{ticket.id}", label_key="rate"),
+            Option(f"reopen:{ticket.id}", label_key="not_resolved"),
+        )
         say = Say("citizen/survey_reminder", {"number": ticket.number}, options)
         result.queued += ctx.casework.tell_citizen(session, ticket, say, now, dedupe_key=key)
     return result
@@ -180,10 +231,17 @@ def close_unanswered(ctx: JobContext, session: Session, now: datetime) -> JobRes
     result = JobResult()
     limit = ctx.book.office.reminders.waiting_citizen_close
     since = now - timedelta(days=limit)
-    tickets = session.execute(
-        select(Ticket).where(col(Ticket.status) == "waiting_citizen", col(Ticket.updated_at) < since)
-        .order_by(col(Ticket.updated_at)).limit(BATCH).with_for_update()
-    ).scalars().all()
+    tickets = (
+        session.execute(
+            select(Ticket)
+            .where(col(Ticket.status) == "waiting_citizen", col(Ticket.updated_at) < since)
+            .order_by(col(Ticket.updated_at))
+            .limit(BATCH)
+            .with_for_update()
+        )
+        .scalars()
+        .all()
+    )
     for ticket in tickets:
         if ctx.calendar.working_days_between(ticket.updated_at, now) >= limit:
             result.queued += ctx.casework.expire(session, ticket, now)
@@ -194,13 +252,30 @@ def tidy_conversations(ctx: JobContext, session: Session, now: datetime) -> JobR
     """Reports abandoned half-way are forgotten: their answers cleared and their photos,
     never filed, deleted (kept no longer than needed)."""
     result = JobResult()
-    rows = session.execute(
-        select(Conversation).where(col(Conversation.expires_at) < now, col(Conversation.flow).is_not(None))
-        .order_by(col(Conversation.expires_at)).limit(BATCH).with_for_update()
-    ).scalars().all()
+    rows = (
+        session.execute(
+            select(Conversation)
+            .where(col(Conversation.expires_at) < now, col(Conversation.flow).is_not(None))
+            .order_by(col(Conversation.expires_at))
+            .limit(BATCH)
+            .with_for_update()
+        )
+        .scalars()
+        .all()
+    )
     for conversation in rows:
         photos = [p for p in (conversation.answers or {}).get("photos", ()) if isinstance(p, int)]
-        result.files_to_delete += repo.drop_attachments(session, contact_id=conversation.contact_id, attachment_ids=photos)
-        repo.save_conversation(session, conversation_id=conversation.id, flow=None, step=None, answers={},
-                               extra={"source": (conversation.extra or {}).get("source")}, expires_at=None, now=now)
+        result.files_to_delete += repo.drop_attachments(
+            session, contact_id=conversation.contact_id, attachment_ids=photos
+        )
+        repo.save_conversation(
+            session,
+            conversation_id=conversation.id,
+            flow=None,
+            step=None,
+            answers={},
+            extra={"source": (conversation.extra or {}).get("source")},
+            expires_at=None,
+            now=now,
+        )
     return result

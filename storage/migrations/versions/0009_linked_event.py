@@ -8,12 +8,13 @@ Create Date: 2026-12-03
 code); the receipt's code is now a link code, and the timeline event it writes says "linked".
 Events written before are renamed so one timeline reads one word.
 """
+
 from __future__ import annotations
 
 from alembic import op
 
-revision = '0009'
-down_revision = '0008'
+revision = "0009"
+down_revision = "0008"
 branch_labels = None
 depends_on = None
 

@@ -25,7 +25,19 @@ from workflows.engine.steps.typed import Nik, Number, Phone, Text
 
 STEP_TYPES: Mapping[str, StepType] = {
     kind.name: kind
-    for kind in (Consent(), Category(), Choice(), Text(), Nik(), Phone(), Number(), Area(), Location(), Photos(), Summary())
+    for kind in (
+        Consent(),
+        Category(),
+        Choice(),
+        Text(),
+        Nik(),
+        Phone(),
+        Number(),
+        Area(),
+        Location(),
+        Photos(),
+        Summary(),
+    )
 }
 
 __all__ = ["PAGE_SIZE", "STEP_TYPES", "Done", "Moves", "Retry", "Stay", "StepResult", "StepType", "Turn"]

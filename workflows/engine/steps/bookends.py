@@ -42,8 +42,11 @@ class Summary(StepType):
     name = "summary"
     levels = ("", "_edit")
     titled = False
-    _options = (Option("confirm", label_key="confirm"), Option("edit", label_key="edit"),
-                Option("cancel", label_key="cancel"))
+    _options = (
+        Option("confirm", label_key="confirm"),
+        Option("edit", label_key="edit"),
+        Option("cancel", label_key="cancel"),
+    )
 
     def _rows(self, turn: Turn) -> list[Option]:
         steps = turn.moves.editable(turn.state)  # every one has a title

@@ -66,7 +66,7 @@ class Photos(StepType):
         return Retry(Say("errors/expected_photo"))
 
     def skipped(self, step: StepSpec, state: ConversationState) -> Any:
-        """"Done" after some photos keeps them."""
+        """ "Done" after some photos keeps them."""
         return list(state.answers.get(step.answer_key) or [])
 
     def shown(self, step: StepSpec, value: Any, turn: Turn) -> tuple[str, Any]:
