@@ -83,12 +83,12 @@ async def test_a_complaint_filed_on_a_channel_added_by_its_own_module_gets_a_tic
     )  # its declared limits reach the sender
     async with TestServer(app) as server:
         client: TestClient[Any, Any] = TestClient(server)
-        async with client:
+        async with client:  # closing the client stops the app, and its database with it: check before
             confirmation = await file_complaint(EchoPerson(app, client, "echo-6281"))
-        number = NUMBER.search(confirmation)
-        assert number is not None, confirmation
-        [(ticket,)] = await app[DATABASE].run(lambda s: s.execute(select(Ticket)).all())
-        assert (ticket.number, ticket.channel) == (number.group(0), "echo")
+            number = NUMBER.search(confirmation)
+            assert number is not None, confirmation
+            [(ticket,)] = await app[DATABASE].run(lambda s: s.execute(select(Ticket)).all())
+            assert (ticket.number, ticket.channel) == (number.group(0), "echo")
 
 
 async def test_a_channel_left_off_installs_nothing(settings: Settings) -> None:
