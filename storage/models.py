@@ -155,6 +155,8 @@ class Ticket(SQLModel, table=True):
             "ix_ticket_map", "status", "latitude", "longitude", "category", "district_code", "assignee_staff_id", "id"
         ),
         Index("ix_ticket_register", text("lower(person_name)"), text("coalesce(person_nik, village_code, '')")),
+        # Urgent tickets first in the queue, and the alert job's scan of those not yet accepted (0010).
+        Index("ix_ticket_urgent_status_created", "urgent", "status", "created_at", "id"),
     )
 
     id: int | None = Field(default=None, primary_key=True)
@@ -177,6 +179,8 @@ class Ticket(SQLModel, table=True):
     description: str | None = None
     details: dict[str, Any] = _json(dict)
     status: str = Field(default="new", max_length=24)
+    # Someone is in danger: deadlines in calendar hours, the on-call officer alerted until they accept.
+    urgent: bool = False
     # Routing and handling. `version` grows with every change, so a press on an out-of-date
     # ticket card is recognised; `unassigned` flags a ticket parked with a supervisor because
     # no officer could take it.

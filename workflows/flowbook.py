@@ -332,6 +332,80 @@ class Reminders(Strict):
     digest_at: dt_time = dt_time(7, 0)  # local time of the supervisors' daily digest
 
 
+Hours = Annotated[int, Field(ge=1, le=24 * 60)]
+WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
+DayKey = Literal["mon", "tue", "wed", "thu", "fri", "sat", "sun", "holiday"]
+StaffRef = Annotated[int, Field(ge=1)] | Annotated[str, StringConstraints(min_length=1, max_length=64)]
+
+
+class UrgentStandards(Strict):
+    """Calendar hours allowed for each stage of an urgent ticket, nights and holidays included."""
+
+    first_response: Hours | None = None
+    follow_up: Hours | None = None
+    resolution: Hours | None = None
+
+
+class Shift(Strict):
+    """Who is on call on these days between `start` and `end` (local time). An `end` at or
+    before `start` runs over midnight into the next day; `holiday` matches a public holiday
+    or an office day off that falls on a weekday, and is preferred over the weekday's shifts."""
+
+    days: list[DayKey] = Field(min_length=1)
+    start: dt_time = Field(alias="from")
+    end: dt_time = Field(alias="to")
+    staff: list[StaffRef] = Field(min_length=1)
+
+    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True, serialize_by_alias=True)
+
+
+class Rota(Strict):
+    """A team's on-call rota. `fallback` is who gets an urgent ticket when no shift covers
+    the hour or nobody on it is active: `supervisor` (the area's), or a staff id or username."""
+
+    shifts: list[Shift] = Field(default_factory=list)
+    fallback: StaffRef = "supervisor"
+
+
+class Hotline(Strict):
+    """A number the citizen of an urgent report is given at once. A hotline without a number
+    (the regency's own UPTD PPA before the office fills it in) is not shown."""
+
+    name: Annotated[str, StringConstraints(min_length=1, max_length=60)]
+    number: Annotated[str, StringConstraints(max_length=40)] | None = None
+    when: Blurb | None = None
+
+
+class Urgency(Strict):
+    """The urgent track: which categories are urgent by themselves (any report whose flow's
+    danger question is answered "yes" is urgent too), their deadlines in calendar hours, the
+    on-call rota per team, how often the on-call person is alerted until they accept, when
+    the area's supervisors are alerted too, and the hotlines the citizen is given."""
+
+    categories: list[Key] = Field(default_factory=list)
+    standards: UrgentStandards = UrgentStandards(first_response=1, follow_up=24, resolution=168)
+    category_standards: dict[Key, UrgentStandards] = Field(default_factory=dict)
+    on_call: dict[Key, Rota] = Field(default_factory=dict)
+    repeat_minutes: int = Field(default=10, ge=1, le=24 * 60)
+    escalate_minutes: int = Field(default=30, ge=1, le=24 * 60)
+    hotlines: list[Hotline] = Field(default_factory=list)
+
+    @model_validator(mode="after")
+    def _complete(self) -> Urgency:
+        missing = [stage for stage in SLA_STAGES if getattr(self.standards, stage) is None]
+        if missing:
+            raise ValueError(f"urgent.standards needs {', '.join(missing)}")
+        return self
+
+    def hours(self, category: str) -> dict[str, int]:
+        """Calendar hours per stage for an urgent ticket, the category's own where it sets them."""
+        special = self.category_standards.get(category)
+        return {stage: getattr(special, stage, None) or getattr(self.standards, stage) for stage in SLA_STAGES}
+
+    def shown_hotlines(self) -> list[Hotline]:
+        return [h for h in self.hotlines if h.number and h.number.strip()]
+
+
 class Office(Strict):
     """How the office works tickets: teams, routing rules, referral agencies, reasons,
     service standards and the timing of reminders and digests."""
@@ -344,10 +418,14 @@ class Office(Strict):
     invite_valid_hours: int = Field(default=72, ge=1, le=24 * 30)
     service_standards: ServiceStandards
     reminders: Reminders = Field(default_factory=Reminders)
+    urgent: Urgency = Field(default_factory=Urgency)
 
     @model_validator(mode="after")
     def _known_teams(self) -> Office:
         teams = {t.key for t in self.teams}
+        for team in self.urgent.on_call:
+            if team not in teams:
+                raise ValueError(f"urgent.on_call: unknown team {team!r}")
         for route in self.routing:
             if route.team not in teams:
                 raise ValueError(f"routing: unknown team {route.team!r}")
@@ -386,6 +464,9 @@ class FlowBook(Strict):
         for key in self.office.service_standards.categories:
             if key not in known:
                 raise ValueError(f"office service_standards: unknown category {key!r}")
+        for key in [*self.office.urgent.categories, *self.office.urgent.category_standards]:
+            if key not in known:
+                raise ValueError(f"office urgent: unknown category {key!r}")
         for route in self.office.routing:
             for key in route.categories:
                 if key not in known:
@@ -415,6 +496,14 @@ class FlowBook(Strict):
 
     def flow(self, name: str) -> FlowSpec:
         return self.flows[name]
+
+    def is_urgent(self, flow: str, category: str | None, answers: Mapping[str, Any]) -> bool:
+        """Urgent by its category, or because the flow's danger question was answered yes."""
+        if category in self.office.urgent.categories:
+            return True
+        spec = self.flows.get(flow)
+        steps = spec.steps if spec else []
+        return any(STEP_TYPES[s.type].marks_urgent and answers.get(s.answer_key) is True for s in steps)
 
     def category(self, kind: str, key: str) -> tuple[CategoryGroup, CategoryType] | None:
         for group in self.categories.groups(kind):

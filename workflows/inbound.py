@@ -231,6 +231,9 @@ class InboundHandler:
             replies.append(
                 self.services.texts.message(self.services.ticket_created(ticket, contact.language), contact.language)
             )
+            advice = self.services.urgent_advice(ticket, contact.language)
+            if advice is not None:
+                replies.append(self.services.texts.message(advice, contact.language))
         elif isinstance(effect, ShowStatus):
             replies.append(self._status(session, contact, effect.number))
             for then in effect.then:

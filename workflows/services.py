@@ -17,7 +17,7 @@ from __future__ import annotations
 import logging
 from datetime import datetime
 from pathlib import Path
-from typing import Protocol
+from typing import Any, Protocol
 
 from sqlmodel import Session
 
@@ -98,13 +98,33 @@ class Services:
         """The citizen's confirmation of a new ticket: its number and the first-response deadline."""
         days = self.book.office.service_standards.days(ticket.kind, ticket.category)["first_response"]
         first_due = datetime.fromisoformat(ticket.sla["first_response"]["due"])
-        context = {
+        context: dict[str, Any] = {
             "number": ticket.number,
             "kind": ticket.kind,
             "working_days": days,
             "due_date": self.texts.long_date(self.calendar.local_date(first_due), language),
         }
+        if ticket.urgent:
+            context["hours"] = self.book.office.urgent.hours(ticket.category)["first_response"]
+            context["due_date"] = self.texts.long_moment(first_due, self.calendar.zone, language)
         return Say("intake/ticket_created", context)
+
+    def urgent_advice(self, ticket: Ticket, language: str) -> Say | None:
+        """For an urgent ticket, what to do now: the on-call officer is alerted, and the
+        hotlines to call if someone is in danger this minute (those the office gave a number)."""
+        if not ticket.urgent:
+            return None
+        first_due = datetime.fromisoformat(ticket.sla["first_response"]["due"])
+        hotlines = [
+            {"name": h.name, "number": h.number, "when": h.when.model_dump() if h.when else None}
+            for h in self.book.office.urgent.shown_hotlines()
+        ]
+        context = {
+            "number": ticket.number,
+            "due_time": self.texts.long_moment(first_due, self.calendar.zone, language),
+            "hotlines": hotlines,
+        }
+        return Say("urgent/hotlines", context)
 
     def keep_photo(self, data: bytes) -> StoredPhoto | str:
         """Check the photo and write it to disk, or say why not (a reason code). No database:

@@ -9,7 +9,7 @@ find what is late with one index range scan instead of reading every ticket.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any, Literal
 
 from storage.models import Ticket
@@ -23,14 +23,20 @@ MET_BY = {
     "resolution": frozenset({"resolve", "reject"}),
 }
 State = Literal["on_track", "at_risk", "breached", "met"]
+URGENT_AT_RISK = timedelta(minutes=30)  # an urgent stage this close to its due time is at risk
 
 
 def plan(ticket: Ticket, *, book: FlowBook, calendar: WorkingCalendar, now: datetime) -> None:
-    """Set every stage's due time from `now` (a new or reopened ticket)."""
-    days = book.office.service_standards.days(ticket.kind, ticket.category)
-    ticket.sla = {
-        stage: {"due": calendar.due_after(now, count).isoformat(), "met": None} for stage, count in days.items()
-    }
+    """Set every stage's due time from `now` (a new or reopened ticket): in working days, or
+    for an urgent ticket in calendar hours (a child in danger on Friday night cannot wait
+    for Monday)."""
+    if ticket.urgent:
+        hours = book.office.urgent.hours(ticket.category)
+        dues = {stage: now + timedelta(hours=count) for stage, count in hours.items()}
+    else:
+        days = book.office.service_standards.days(ticket.kind, ticket.category)
+        dues = {stage: calendar.due_after(now, count) for stage, count in days.items()}
+    ticket.sla = {stage: {"due": due.isoformat(), "met": None} for stage, due in dues.items()}
     _point_at_next(ticket)
 
 
@@ -53,11 +59,14 @@ def _point_at_next(ticket: Ticket) -> None:
 
 
 def state(ticket: Ticket, *, calendar: WorkingCalendar, now: datetime) -> State:
-    """Breached once the due time has passed; at risk on the last working day before it."""
+    """Breached once the due time has passed; at risk on the last working day before it (an
+    urgent ticket: in its last half hour)."""
     if ticket.due_at is None:
         return "met"
     if now > ticket.due_at:
         return "breached"
+    if ticket.urgent:
+        return "at_risk" if ticket.due_at - now < URGENT_AT_RISK else "on_track"
     tomorrow = calendar.add_working_days(now, 1)
     return "at_risk" if calendar.local_date(ticket.due_at) < tomorrow else "on_track"
 

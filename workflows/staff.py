@@ -185,18 +185,24 @@ def staff_for_contact(session: Session, contact: Contact) -> Staff | None:
 
 def contact_for_staff(session: Session, staff: Staff, now: datetime) -> Contact | None:
     """Where to reach a staff member: their Telegram private chat (chat id = user id), else WhatsApp."""
-    for channel, external_id in (("telegram", staff.telegram_user_id), ("whatsapp", staff.whatsapp_number)):
-        if external_id:
-            return repo.get_or_create_contact(
-                session,
-                channel=channel,
-                external_id=external_id,
-                chat_id=external_id,
-                language=staff.language,
-                display_name=staff.name,
-                now=now,
-            )
-    return None
+    return next(iter(contacts_for_staff(session, staff, now)), None)
+
+
+def contacts_for_staff(session: Session, staff: Staff, now: datetime) -> list[Contact]:
+    """Every chat a staff member has, Telegram first: an urgent alert goes to all of them."""
+    return [
+        repo.get_or_create_contact(
+            session,
+            channel=channel,
+            external_id=external_id,
+            chat_id=external_id,
+            language=staff.language,
+            display_name=staff.name,
+            now=now,
+        )
+        for channel, external_id in (("telegram", staff.telegram_user_id), ("whatsapp", staff.whatsapp_number))
+        if external_id
+    ]
 
 
 def list_staff(session: Session) -> Sequence[Staff]:

@@ -8,7 +8,7 @@ turns a missing variable into an error at test time instead of a blank in a citi
 from __future__ import annotations
 
 from collections.abc import Mapping
-from datetime import date
+from datetime import date, datetime, tzinfo
 from pathlib import Path
 from typing import Any
 
@@ -53,6 +53,13 @@ class Texts:
     def long_date(value: date, language: str) -> str:
         """Dates as people say them, in their language: "Senin, 24 November 2026"."""
         return format_date(value, format="full", locale=language if language in LANGUAGES else DEFAULT_LANGUAGE)
+
+    @classmethod
+    def long_moment(cls, value: datetime, zone: tzinfo, language: str) -> str:
+        """A date and a time of day, for deadlines counted in hours: "Sabtu, 5 Desember 2026 00.30"."""
+        local = value.astimezone(zone)
+        clock = f"{local:%H.%M}" if language == DEFAULT_LANGUAGE else f"{local:%H:%M}"
+        return f"{cls.long_date(local.date(), language)} {clock}"
 
     def keys(self) -> list[str]:
         """Every chat message key (for the test that renders them all in every language);

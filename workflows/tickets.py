@@ -63,6 +63,7 @@ def open_ticket(
         longitude=location.get("lon"),
         details=details,
         status="new",
+        urgent=book.is_urgent(flow, answers.get("category"), answers),
         channel=contact.channel,
         language=contact.language,
         created_at=now,
@@ -80,6 +81,12 @@ def open_ticket(
         actor=f"citizen:{contact.id}",
         kind="created",
         at=now,
-        data={"channel": contact.channel, "source": answers.get("source"), "photos": linked, "flow": flow},
+        data={
+            "channel": contact.channel,
+            "source": answers.get("source"),
+            "photos": linked,
+            "flow": flow,
+            **({"urgent": True} if ticket.urgent else {}),
+        },
     )
     return ticket

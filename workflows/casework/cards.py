@@ -55,6 +55,15 @@ def buttons(viewer: Staff, ticket: Ticket, referrals: Sequence[Referral]) -> tup
     )
 
 
+def _due(ticket: Ticket, *, calendar: WorkingCalendar, texts: Texts, language: str) -> str | None:
+    """The next due time as the card shows it: a date, or for an urgent ticket a date and hour."""
+    if ticket.due_at is None:
+        return None
+    if ticket.urgent:
+        return texts.long_moment(ticket.due_at, calendar.zone, language)
+    return texts.long_date(calendar.local_date(ticket.due_at), language)
+
+
 def card(
     *,
     book: FlowBook,
@@ -97,7 +106,8 @@ def card(
         "map": map_link(ticket),
         "photos": photos,
         "reporter": reporter,
-        "due": texts.long_date(calendar.local_date(ticket.due_at), language) if ticket.due_at else None,
+        "due": _due(ticket, calendar=calendar, texts=texts, language=language),
+        "urgent": ticket.urgent,
         "stage": ticket.sla_stage,
         "sla": sla.state(ticket, calendar=calendar, now=now),
         "assignee": assignee.name if assignee else None,

@@ -56,6 +56,12 @@ def eligible_officers(
 
 def area_supervisor(session: Session, *, district_code: str | None) -> Staff | None:
     """The supervisor of the district: one named for it before one covering the whole regency."""
+    return next(iter(area_supervisors(session, district_code=district_code)), None)
+
+
+def area_supervisors(session: Session, *, district_code: str | None) -> list[Staff]:
+    """Every active supervisor of the district: those named for it, else those covering the
+    whole regency (an urgent ticket left unaccepted is escalated to all of them)."""
     supervisors = (
         session.execute(
             select(Staff).where(col(Staff.role) == "supervisor", col(Staff.status) == "active").order_by(col(Staff.id))
@@ -64,8 +70,7 @@ def area_supervisor(session: Session, *, district_code: str | None) -> Staff | N
         .all()
     )
     named = [s for s in supervisors if district_code in s.districts]
-    regency = [s for s in supervisors if not s.districts]
-    return (named or regency or [None])[0]
+    return named or [s for s in supervisors if not s.districts]
 
 
 def least_loaded(session: Session, officers: list[Staff]) -> Staff | None:

@@ -22,12 +22,12 @@ from storage import outbox, repo
 from storage.models import Attachment, Contact, Referral, Staff, SurveyResponse, Ticket, stored_id
 from workflows import sla
 from workflows.calendar import WorkingCalendar
-from workflows.casework import access, cards, routing
+from workflows.casework import access, cards, on_call, routing
 from workflows.casework.actions import OPEN_REFERRAL, REFERRAL_STATUSES, Outcome, access_rule
 from workflows.engine import Option, Say
 from workflows.flowbook import FlowBook
 from workflows.lifecycle import OPEN, IllegalTransition, next_status
-from workflows.staff import contact_for_staff
+from workflows.staff import contact_for_staff, contacts_for_staff
 from workflows.texts import Texts
 from workflows.tickets import open_ticket
 
@@ -76,13 +76,26 @@ class Casework:
         )
 
     def tell_staff(
-        self, session: Session, staff: Staff, says: Sequence[Say], now: datetime, dedupe_key: str | None = None
+        self,
+        session: Session,
+        staff: Staff,
+        says: Sequence[Say],
+        now: datetime,
+        dedupe_key: str | None = None,
+        *,
+        every_chat: bool = False,
     ) -> int:
-        contact = contact_for_staff(session, staff, now)
-        if contact is None:
+        """Queue messages to a staff member's chat, or (`every_chat`, an urgent alert) to each
+        chat they have, each under its own dedupe key."""
+        contacts = contacts_for_staff(session, staff, now) if every_chat else [contact_for_staff(session, staff, now)]
+        reachable = [c for c in contacts if c is not None]
+        if not reachable:
             log.warning("staff %s has no chat to reach them", staff.id)
             return 0
-        return self.send(session, contact, says, now, dedupe_key)
+        return sum(
+            self.send(session, c, says, now, f"{dedupe_key}:{c.channel}" if dedupe_key and every_chat else dedupe_key)
+            for c in reachable
+        )
 
     def tell_citizen(
         self, session: Session, ticket: Ticket, say: Say, now: datetime, dedupe_key: str | None = None
@@ -259,8 +272,12 @@ class Casework:
         return ticket
 
     def route_new(self, session: Session, ticket: Ticket, now: datetime, heading: str = "new") -> None:
-        """Give a ticket an owner by the routing rules and show them its card."""
-        choice = routing.choose(session, book=self.book, ticket=ticket)
+        """Give a ticket an owner by the routing rules (an urgent one: whoever is on call now)
+        and show them its card."""
+        urgent = ticket.urgent and on_call.on_call(
+            session, book=self.book, calendar=self.calendar, ticket=ticket, now=now
+        )
+        choice = urgent or routing.choose(session, book=self.book, ticket=ticket)
         ticket.team = choice.team
         self._give(
             session, ticket, choice.staff, unassigned=choice.unassigned, actor="system", now=now, heading=heading
@@ -308,7 +325,8 @@ class Casework:
             Say("desk/photo", {"number": ticket.number, "index": i, "count": len(paths)}, photo=path)
             for i, path in enumerate(paths, start=1)
         ]
-        self.tell_staff(session, staff, [self.card(session, staff, ticket, now, heading=heading), *photos], now)
+        card = self.card(session, staff, ticket, now, heading=heading)
+        self.tell_staff(session, staff, [card, *photos], now, every_chat=ticket.urgent)
 
     # ------------------------------------------------------------------ officer actions
     def accept(self, session: Session, staff: Staff, ticket: Ticket, now: datetime) -> Outcome:

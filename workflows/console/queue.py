@@ -56,6 +56,7 @@ COLUMNS: tuple[QueryableAttribute[Any], ...] = tuple(
         "address",
         "reporter_phone",
         "status",
+        "urgent",
         "due_at",
         "assignee_staff_id",
         "channel",
@@ -284,12 +285,12 @@ def _where(filt: QueueFilter, moment: _Moment) -> list[ColumnElement[bool]]:
 # --- the keyset -------------------------------------------------------------------------------------
 
 
-def encode_cursor(sort: str, value: datetime | None, ticket_id: int) -> str:
-    return cursors.pack({"s": sort, "v": value.isoformat() if value else None, "i": ticket_id})
+def encode_cursor(sort: str, value: datetime | None, ticket_id: int, urgent: bool = False) -> str:
+    return cursors.pack({"s": sort, "v": value.isoformat() if value else None, "i": ticket_id, "u": urgent})
 
 
-def decode_cursor(cursor: str | None, sort: str) -> tuple[datetime | None, int] | None:
-    """(sort value, id) of the row a page ends on; None for the first page."""
+def decode_cursor(cursor: str | None, sort: str) -> tuple[bool, datetime | None, int] | None:
+    """(urgent, sort value, id) of the row a page ends on; None for the first page."""
     data = cursors.unpack(cursor)
     if not isinstance(data, dict) or data.get("s") != sort or not cursors.is_id(data.get("i")):
         return None
@@ -299,7 +300,7 @@ def decode_cursor(cursor: str | None, sort: str) -> tuple[datetime | None, int] 
         return None
     if value is not None and value.tzinfo is None:  # ours are always aware: a forged one
         return None
-    return value, data["i"]
+    return data.get("u") is True, value, data["i"]
 
 
 _ORDER = {  # sort -> (Ticket's attribute, descending)
@@ -315,11 +316,14 @@ _UNDATED = case((col(Ticket.due_at).is_(None), 1), else_=0) == 1
 
 
 def _sort_key(sort: str) -> Callable[[Ticket], tuple[Any, ...]]:
-    """A ticket's place in `sort` order, as SQL orders it (undated tickets last by due)."""
-    column = _ORDER[sort][0]
+    """A ticket's place in `sort` order, as SQL orders it: urgent tickets first, whichever
+    way the rest run (undated tickets last by due)."""
+    column, descending = _ORDER[sort]
     if sort == "due_asc":
-        return lambda t: (t.due_at is None, t.due_at or _NEVER, t.id)
-    return lambda t: (getattr(t, column), t.id)
+        return lambda t: (not t.urgent, t.due_at is None, t.due_at or _NEVER, t.id)
+    if descending:
+        return lambda t: (t.urgent, getattr(t, column), t.id)
+    return lambda t: (not t.urgent, getattr(t, column), t.id)
 
 
 def _range(
@@ -349,6 +353,28 @@ def _range(
 
 
 def _part_window(
+    session: Session,
+    part: Part,
+    where: list[ColumnElement[bool]],
+    sort: str,
+    key: tuple[bool, datetime | None, int] | None,
+    limit: int,
+) -> list[Ticket]:
+    """Up to `limit` tickets of one part after `key`, urgent ones first (someone may be in
+    danger): the part's urgent tickets in `sort` order, then the others, two ranges (the
+    first small, on ix_ticket_urgent_status_created) rather than one sort on an expression."""
+    tickets: list[Ticket] = []
+    if key is None or key[0]:
+        urgent = [*where, col(Ticket.urgent).is_(True)]
+        tickets = _segment(session, part, urgent, sort, key[1:] if key else None, limit)
+    if len(tickets) < limit:
+        rest = key[1:] if key is not None and not key[0] else None
+        others = [*where, col(Ticket.urgent).is_(False)]
+        tickets += _segment(session, part, others, sort, rest, limit - len(tickets))
+    return tickets
+
+
+def _segment(
     session: Session,
     part: Part,
     where: list[ColumnElement[bool]],
@@ -387,7 +413,7 @@ def _window(
         return tickets, None
     last = tickets[limit - 1]
     assert last.id is not None  # read from the database
-    return tickets[:limit], encode_cursor(sort, getattr(last, _ORDER[sort][0]), last.id)
+    return tickets[:limit], encode_cursor(sort, getattr(last, _ORDER[sort][0]), last.id, last.urgent)
 
 
 def _rows(session: Session, tickets: list[Ticket], moment: _Moment) -> list[QueueRow]:

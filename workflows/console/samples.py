@@ -103,6 +103,7 @@ SAMPLES: dict[str, dict[str, Any]] = {
         "sla": "breached",
         "assignee": "Budi",
         "unassigned": False,
+        "urgent": True,
         "question": "Di RT berapa?",
         "referrals": [{"agency": "Disdukcapil", "status": "sent", "due": "Senin, 30 November 2026"}],
     },
@@ -168,6 +169,16 @@ SAMPLES: dict[str, dict[str, Any]] = {
         "late": 3,
         "request": "Perekaman KTP-el di rumah",
     },
+    "urgent/alert": {"number": "SP-2026-00042", "minutes": 10},
+    "urgent/escalated": {"number": "SP-2026-00042", "minutes": 30, "assignee": "Budi"},
+    "urgent/hotlines": {
+        "number": "SP-2026-00042",
+        "due_time": "Sabtu, 5 Desember 2026 00.30",
+        "hotlines": [
+            {"name": "Darurat", "number": "112", "when": {"id": "24 jam", "en": "24 hours"}},
+            {"name": "UPTD PPA", "number": "0274 123456", "when": None},
+        ],
+    },
     "reminders/closed_unanswered": {"number": "SP-2026-00042", "question": "Di RT berapa?"},
     "citizen/still_handling": {"number": "SP-2026-00042", "status": "referred"},
     "citizen/survey_reminder": {"number": "SP-2026-00042"},
@@ -181,6 +192,19 @@ SAMPLES: dict[str, dict[str, Any]] = {
         "since": {"id": "Senin, 23 November 2026", "en": "Monday, November 23, 2026"},
         "area": {"districts": ["Umbulharjo"], "regency": "Kota Yogyakarta"},
         "new": {"complaint": 3, "service": 1, "total": 4},
+        "urgent": {
+            "total": 1,
+            "more": 0,
+            "rows": [
+                {
+                    "number": "SP-2026-00043",
+                    "category": {"id": "Anak korban kekerasan", "en": "Child abuse victim"},
+                    "village": "Giwangan",
+                    "officer": "Budi",
+                    "status": "assigned",
+                }
+            ],
+        },
         "open": {
             "total": 5,
             "unassigned": 1,

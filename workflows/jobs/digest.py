@@ -74,6 +74,7 @@ def build_digest(session: Session, *, ctx: JobContext, supervisor: Staff, day: d
             "since": _long_date(ctx, since),
             "area": _area_names(ctx, supervisor),
             "new": _new(session, area, _midnight(ctx, since), start),
+            "urgent": _urgent(session, ctx, area),
             "open": _open(session, ctx, area),
             "overdue": _overdue(session, ctx, area, now),
             "referrals": _referrals(session, area, now),
@@ -280,6 +281,38 @@ def _overdue(session: Session, ctx: JobContext, area: Sequence[ColumnElement[boo
             "late": ctx.calendar.working_days_between(due, now),
         }
         for number, kind, category, village, due, parked, officer in rows
+    ]
+    return {"total": total, "rows": shown, "more": total - len(shown)}
+
+
+def _urgent(session: Session, ctx: JobContext, area: Sequence[ColumnElement[bool]]) -> dict[str, Any]:
+    """Open urgent tickets, oldest first: listed before everything else in the digest."""
+    urgent = [col(Ticket.urgent).is_(True), col(Ticket.status).in_(_OPEN), *area]
+    total = session.execute(select(func.count()).select_from(Ticket).where(*urgent)).scalar_one()
+    rows = session.execute(
+        select(
+            col(Ticket.number),
+            col(Ticket.kind),
+            col(Ticket.category),
+            col(Ticket.village_code),
+            col(Ticket.status),
+            col(Ticket.unassigned),
+            col(Staff.name),
+        )
+        .outerjoin(Staff, col(Staff.id) == col(Ticket.assignee_staff_id))
+        .where(*urgent)
+        .order_by(col(Ticket.created_at), col(Ticket.id))
+        .limit(OVERDUE_SHOWN)
+    ).all()
+    shown = [
+        {
+            "number": number,
+            "category": _category(ctx, kind, category),
+            "village": _village(ctx, village),
+            "status": status,
+            "officer": None if parked else officer,
+        }
+        for number, kind, category, village, status, parked, officer in rows
     ]
     return {"total": total, "rows": shown, "more": total - len(shown)}
 

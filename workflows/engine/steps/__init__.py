@@ -19,6 +19,7 @@ from workflows.engine.steps.base import (
     Turn,
 )
 from workflows.engine.steps.bookends import Consent, Summary
+from workflows.engine.steps.danger import Danger
 from workflows.engine.steps.lists import Area, Category, Choice
 from workflows.engine.steps.media import Location, Photos
 from workflows.engine.steps.typed import Nik, Number, Phone, Text
@@ -29,6 +30,7 @@ STEP_TYPES: Mapping[str, StepType] = {
         Consent(),
         Category(),
         Choice(),
+        Danger(),
         Text(),
         Nik(),
         Phone(),

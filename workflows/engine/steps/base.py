@@ -122,6 +122,7 @@ class StepType:
     inner_keys: ClassVar[tuple[str, ...]] = ()  # answers kept besides the step's own (the first level)
     expects: ClassVar[str | None] = None  # "photo" or "location" when this step takes one
     titled: ClassVar[bool] = True  # has a title, shown in the summary
+    marks_urgent: ClassVar[bool] = False  # a True answer makes the ticket urgent (FlowBook.is_urgent)
 
     def prompt(self, step: StepSpec, turn: Turn) -> list[Say]:
         """The question (and its buttons) for where the conversation stands in this step."""

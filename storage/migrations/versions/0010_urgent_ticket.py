@@ -1,0 +1,35 @@
+"""urgent tickets
+
+Revision ID: 0010
+Revises: 0009
+Create Date: 2026-12-03
+
+A ticket about someone in danger now is urgent: its deadlines count in calendar hours, the
+on-call officer is alerted until they accept it, and it comes first in the queue and the
+digest. The index serves both the queue's "urgent first" order and the alert job's scan of
+urgent tickets not yet accepted.
+"""
+
+from __future__ import annotations
+
+import sqlalchemy as sa
+from alembic import op
+
+revision = "0010"
+down_revision = "0009"
+branch_labels = None
+depends_on = None
+
+INDEX = "ix_ticket_urgent_status_created"
+
+
+def upgrade() -> None:
+    with op.batch_alter_table("ticket") as batch_op:
+        batch_op.add_column(sa.Column("urgent", sa.Boolean(), nullable=False, server_default=sa.false()))
+    op.create_index(INDEX, "ticket", ["urgent", "status", "created_at", "id"], unique=False)
+
+
+def downgrade() -> None:
+    op.drop_index(INDEX, table_name="ticket")
+    with op.batch_alter_table("ticket") as batch_op:
+        batch_op.drop_column("urgent")
