@@ -23,13 +23,13 @@ depends_on = None
 INDEX = "ix_ticket_urgent_status_created"
 
 
+# Plain ALTER TABLE, not a batch: SQLite's batch copies the table and would lose the
+# expression index ix_ticket_register (0008), which it cannot reflect.
 def upgrade() -> None:
-    with op.batch_alter_table("ticket") as batch_op:
-        batch_op.add_column(sa.Column("urgent", sa.Boolean(), nullable=False, server_default=sa.false()))
+    op.add_column("ticket", sa.Column("urgent", sa.Boolean(), nullable=False, server_default=sa.false()))
     op.create_index(INDEX, "ticket", ["urgent", "status", "created_at", "id"], unique=False)
 
 
 def downgrade() -> None:
     op.drop_index(INDEX, table_name="ticket")
-    with op.batch_alter_table("ticket") as batch_op:
-        batch_op.drop_column("urgent")
+    op.drop_column("ticket", "urgent")
