@@ -26,9 +26,9 @@ from storage.models import (
     Staff,
     Ticket,
 )
+from tests.support.scheduler import scheduler_for
 from workflows import audit
 from workflows import staff as records
-from workflows.jobs import JobContext
 from workflows.services import Services
 
 WIB = timezone(timedelta(hours=7))
@@ -63,13 +63,7 @@ class World:
         self.db = Database(settings.effective_database_url)
         self.services: Services = build_services(settings)
         self.clock = Clock()
-        self.scheduler = Scheduler(
-            db=self.db,
-            ctx=JobContext(self.services),
-            attachments_dir=settings.attachments_dir,
-            clock=self.clock,
-            tick_seconds=60,
-        )
+        self.scheduler = scheduler_for(settings, self.db, self.services, self.clock)
         self.seen: dict[str, int] = {}
 
     def hire(self, name: str, user_id: int, role: str = "officer") -> Staff:

@@ -65,6 +65,7 @@ def due_today(ctx: JobContext, session: Session, now: datetime) -> JobResult:
                 col(Ticket.due_at) >= now,
                 col(Ticket.due_at) <= ctx.calendar.end_of_day(now),
                 col(Ticket.status).in_(sorted(OPEN)),
+                col(Ticket.urgent).is_(False),  # due within hours: jobs/urgent.py alerts until accepted
             )
             .order_by(col(Ticket.due_at))
             .limit(BATCH)
