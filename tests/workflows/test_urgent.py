@@ -27,9 +27,11 @@ from workflows import audit
 from workflows import staff as records
 from workflows.calendar import WorkingCalendar
 from workflows.casework import on_call
+from workflows.console import queue
 from workflows.engine import Inbound
 from workflows.flowbook import DATA_DIR, Rota
 from workflows.inbound import Envelope, InboundHandler
+from workflows.jobs import JobContext, digest
 from workflows.services import Services
 
 WIB = timezone(timedelta(hours=7))
@@ -335,3 +337,52 @@ def test_the_rota_reads_days_hours_overnight_shifts_and_holidays() -> None:
     assert on_call.on_shift(rota, working, CHRISTMAS) == [1]  # the holiday shift, not the weekday's
     day_only = Rota.model_validate({"shifts": ROTA["shifts"][:1]})
     assert on_call.on_shift(day_only, working, datetime(2026, 12, 5, 10, 0, tzinfo=WIB)) == []  # Saturday
+
+
+async def test_urgent_tickets_come_first_in_the_queue_and_the_digest(office: Office) -> None:
+    office.citizen_types("web-6", NEGLECTED_ELDER)
+    office.clock.now += timedelta(minutes=5)
+    office.citizen_types("web-7", CHILD_IN_DANGER)
+    office.clock.now += timedelta(minutes=5)
+    office.citizen_types("web-8", NEGLECTED_ELDER)
+    office.clock.now += timedelta(minutes=5)
+    office.citizen_types("web-9", NEGLECTED_ELDER)
+    urgent_number = office.db.run_sync(
+        lambda s: s.execute(select(Ticket.number).where(Ticket.urgent.is_(True))).scalar_one()
+    )
+    zone = office.services.calendar.zone
+
+    def walk(sort: str) -> list[str]:
+        """Every page of two rows of Sri's queue in `sort` order, newest first by default."""
+        numbers: list[str] = []
+        after: str | None = None
+        while True:
+
+            def read(session: Any, after: str | None = after) -> queue.QueuePage:
+                sri = session.execute(select(Staff).where(Staff.telegram_user_id == SRI_TG)).scalars().one()
+                filt = queue.QueueFilter(sort=sort)
+                return queue.page(session, viewer=sri, filt=filt, after=after, limit=2, now=office.clock(), zone=zone)
+
+            found = office.db.run_sync(read)
+            numbers += [row.ticket.number for row in found.rows]
+            if found.next_cursor is None:
+                return numbers
+            after = found.next_cursor
+
+    everything = ["SP-2026-00001", "SP-2026-00002", "SP-2026-00003", "SP-2026-00004"]
+    assert urgent_number == "SP-2026-00002"
+    assert walk("created_desc") == ["SP-2026-00002", "SP-2026-00004", "SP-2026-00003", "SP-2026-00001"]
+    assert walk("created_asc") == ["SP-2026-00002", "SP-2026-00001", "SP-2026-00003", "SP-2026-00004"]
+    assert walk("due_asc")[0] == "SP-2026-00002" and sorted(walk("due_asc")) == everything
+
+    def daily(session: Any) -> str:
+        sri = session.execute(select(Staff).where(Staff.telegram_user_id == SRI_TG)).scalars().one()
+        ctx = JobContext(office.services)
+        say = digest.build_digest(
+            session, ctx=ctx, supervisor=sri, day=datetime(2026, 12, 7).date(), now=office.clock()
+        )
+        return office.services.texts.message(say, "id").text
+
+    text = office.db.run_sync(daily)
+    urgent_at = text.index("🚨 Darurat belum selesai: 1\n• SP-2026-00002 · Anak perlu perlindungan · Giwangan · Budi")
+    assert urgent_at < text.index("🆕 Laporan baru")  # before everything else
