@@ -386,3 +386,15 @@ async def test_urgent_tickets_come_first_in_the_queue_and_the_digest(office: Off
     text = office.db.run_sync(daily)
     urgent_at = text.index("🚨 Darurat belum selesai: 1\n• SP-2026-00002 · Anak perlu perlindungan · Giwangan · Budi")
     assert urgent_at < text.index("🆕 Laporan baru")  # before everything else
+
+
+async def test_no_danger_now_leaves_a_child_protection_report_on_working_days(office: Office) -> None:
+    office.clock.now = datetime(2026, 12, 7, 9, 0, tzinfo=WIB)  # Monday: Ani is on call
+    answers = [*CHILD_IN_DANGER[:5], "tidak", *CHILD_IN_DANGER[6:-1]]
+    summary = office.citizen_types("web-10", answers)
+    assert "• Dalam bahaya: Tidak" in summary[-1]
+    replies = office.citizen_types("web-10", ["kirim"])
+    ticket = office.ticket()
+    assert not ticket.urgent and ticket.details["danger"] is False and "(1 hari kerja)" in replies[0]
+    assert ticket.assignee_staff_id == 1  # the least-loaded officer (Budi, by id on a tie), not the one on call
+    assert not any("DARURAT" in text for texts in office.new_messages().values() for text in texts)
