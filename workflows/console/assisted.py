@@ -210,6 +210,8 @@ def _answer(
         return {"category_group": found[0].key, key: found[1].key} if found else Invalid("choose_option")
     if step.type == "choice":
         return {key: raw} if raw in [o.value for o in step.options] else Invalid("choose_option")
+    if step.type == "danger":  # someone in danger now: "yes" makes the ticket urgent
+        return {key: raw == "yes"} if raw in ("yes", "no") else Invalid("choose_option")
     if step.type == "area":
         place = book.areas.village(raw)
         if place is None or not access.covers(staff, place[0].code):
