@@ -26,4 +26,6 @@ async def test_a_walk_in_child_in_danger_is_filed_urgent(office: ConsoleOffice) 
     assert answer.status == 303, await answer.text()
     ticket = await office.db.run(lambda s: s.execute(select(Ticket)).scalars().one())
     assert ticket.urgent and ticket.details["danger"] is True and ticket.team == "perlindungan"
+    case = await (await member.get(f"/console/cases/{ticket.number}?lang=en")).text()
+    assert '<span class="badge overdue">🚨 Urgent</span>' in case
     await member.close()
