@@ -151,11 +151,14 @@ async def receipt_page(request: web.Request) -> web.Response:
     if isinstance(found, str):
         raise not_found(request)
     ticket, calendar = found.ticket, console.services.calendar
-    due_date = (
-        console.services.texts.long_date(calendar.local_date(ticket.due_at), language_of(request))
-        if ticket.due_at
-        else None
-    )
+    texts, language = console.services.texts, language_of(request)
+    due_date = None
+    if ticket.due_at is not None:  # an urgent ticket's deadline is an hour of the day
+        due_date = (
+            texts.long_moment(ticket.due_at, calendar.zone, language)
+            if ticket.urgent
+            else texts.long_date(calendar.local_date(ticket.due_at), language)
+        )
     username = console.settings.telegram_bot_username
     return render(
         request,
@@ -167,6 +170,7 @@ async def receipt_page(request: web.Request) -> web.Response:
         link_code=found.link_code,
         link_open=found.link_open,
         bot_url=f"https://t.me/{username.lstrip('@')}" if username else None,
+        hotlines=console.services.book.office.urgent.shown_hotlines() if ticket.urgent else [],
     )
 
 

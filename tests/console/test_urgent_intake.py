@@ -26,6 +26,9 @@ async def test_a_walk_in_child_in_danger_is_filed_urgent(office: ConsoleOffice) 
     assert answer.status == 303, await answer.text()
     ticket = await office.db.run(lambda s: s.execute(select(Ticket)).scalars().one())
     assert ticket.urgent and ticket.details["danger"] is True and ticket.team == "perlindungan"
+    receipt = await (await member.get(answer.headers["Location"])).text()
+    assert "Darurat: bila ada yang terancam bahaya sekarang" in receipt
+    assert "<strong>Darurat: 112</strong> (24 jam, polisi/ambulans)" in receipt and "UPTD PPA" not in receipt
     case = await (await member.get(f"/console/cases/{ticket.number}?lang=en")).text()
     assert '<span class="badge overdue">🚨 Urgent</span>' in case
     await member.close()
