@@ -384,7 +384,9 @@ async def test_urgent_tickets_come_first_in_the_queue_and_the_digest(office: Off
         return office.services.texts.message(say, "id").text
 
     text = office.db.run_sync(daily)
-    urgent_at = text.index("🚨 Darurat belum selesai: 1\n• SP-2026-00002 · Anak perlu perlindungan · Giwangan · Budi")
+    urgent_at = text.index(
+        "🚨 Darurat belum selesai: 1\n• SP-2026-00002 · Anak perlu perlindungan · Giwangan · Budi · ditugaskan\n\n"
+    )
     assert urgent_at < text.index("🆕 Laporan baru")  # before everything else
 
 
