@@ -18,8 +18,6 @@ from __future__ import annotations
 
 import unicodedata
 
-from bot.channels.base import split_text
-
 GSM_LIMIT, UCS2_LIMIT = 160, 70
 # GSM 03.38: the basic alphabet (one septet each, the escape character left out) and the
 # extension table (two septets each: the escape, then the character).
@@ -99,18 +97,32 @@ def parts(text: str) -> list[str]:
     width = 1
     while True:
         marker = len(f"({'9' * width}/{'9' * width}) ")
-        chunks = _fitting(text, limit - marker)
+        chunks = _chunks(text, limit - marker, gsm=limit == GSM_LIMIT)
         if len(str(len(chunks))) <= width:
             return [f"({index}/{len(chunks)}) {chunk}" for index, chunk in enumerate(chunks, 1)]
         width += 1
 
 
-def _fitting(text: str, room: int) -> list[str]:
-    """`split_text` counts characters; an extension character (or a UCS-2 surrogate pair)
-    counts two, so cut a little shorter until every part fits."""
-    budget = room
-    while True:
-        chunks = split_text(text, budget)
-        if all(units(chunk) <= room for chunk in chunks):
-            return chunks
-        budget -= max(1, (max(units(chunk) for chunk in chunks) - room + 1) // 2)
+def _chunks(text: str, room: int, *, gsm: bool) -> list[str]:
+    """Cut `text` into pieces of at most `room` units: at a line end in the second half of a
+    piece, else at a space, else in a word. (`split_text` counts characters and prefers any
+    line end, which on SMS costs a message: "header:" alone in an SMS of its own.)"""
+    pieces: list[str] = []
+    rest = text
+    while units(rest) > room:
+        fit, used = 0, 0
+        for char in rest:
+            used += 2 if (char in GSM_EXTENDED if gsm else ord(char) > 0xFFFF) else 1
+            if used > room:
+                break
+            fit += 1
+        window = rest[: fit + 1]  # a cut just after the last character that fits is a clean one
+        cut = window.rfind("\n")
+        if cut < fit // 2:
+            cut = window.rfind(" ")
+        if cut <= 0:
+            cut = fit
+        pieces.append(rest[:cut].rstrip())
+        rest = rest[cut:].lstrip("\n ")
+    pieces.append(rest)
+    return [piece for piece in pieces if piece]
