@@ -228,7 +228,7 @@ def test_text_is_made_plain_for_gsm_and_cut_to_the_size_of_one_sms() -> None:
     assert len(gsm) == 4 and all(sms_size(p) == ("gsm", len(p)) and len(p) <= 160 for p in gsm)
     ucs = parts("王小明 " + "kata " * 30)  # a name in another script: UCS-2, 70 a part
     assert sms_size(ucs[0]) == ("ucs2", len(ucs[0])) and ucs[0].startswith("(1/") and all(len(p) <= 70 for p in ucs)
-    headed = parts("Pertanyaan petugas:\n" + "kata " * 60)  # a short first line does not cost an SMS alone
+    headed = parts("Pertanyaan petugas:\n" + "kata " * 50)  # a short first line does not cost an SMS alone
     assert len(headed) == 2 and headed[0].startswith("(1/2) Pertanyaan petugas:\nkata") and len(headed[0]) > 150
     braces = parts("[x] " * 100)  # extension characters take two septets
     assert all(sms_size(p)[1] <= 160 for p in braces)
