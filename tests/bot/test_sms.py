@@ -11,6 +11,7 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import replace
 from typing import Any
+from urllib.parse import urlencode
 
 import pytest
 from sqlalchemy import func, select
@@ -33,22 +34,25 @@ STRANGER = "+6285700000002"
 WAITING = (outbox.PENDING, outbox.SENDING)
 
 
-def sms_settings(settings: Settings, fake: FakeSmsGateway, **more: Any) -> Settings:
+def sms_settings(settings: Settings, fake: FakeSmsGateway, body: str) -> Settings:
     """The channel's settings as the environment gives them, the sender's limits off."""
     env = {"SMS_GATEWAY": fake.kind, "SMS_GATEWAY_URL": fake.url, "SMS_WEBHOOK_SECRET": fake.secret}
     if fake.kind == "android":
         env |= {"SMS_GATEWAY_USERNAME": fake.username, "SMS_GATEWAY_PASSWORD": fake.password}
     else:
-        env |= {"SMS_GATEWAY_TOKEN": fake.token}
+        env |= {"SMS_GATEWAY_TOKEN": fake.token, "SMS_GATEWAY_FORMAT": body}
     extra = registry.load_settings({**env, "SMS_RATE_PER_CHAT": "0", "SMS_RATE_GLOBAL": "0"}).extra
-    return replace(settings, extra={**extra, **more})
+    return replace(settings, extra=extra)
 
 
 @asynccontextmanager
-async def sms_office(settings: Settings, kind: str = "android") -> AsyncIterator[tuple[ConsoleOffice, FakeSmsGateway]]:
+async def sms_office(
+    settings: Settings, kind: str = "android", body: str = "json"
+) -> AsyncIterator[tuple[ConsoleOffice, FakeSmsGateway]]:
+    """The app with SMS through the fake gateway of `kind` (the generic one posted `body`)."""
     async with (
         FakeSmsGateway(kind) as fake,  # type: ignore[arg-type]
-        console_office(sms_settings(settings, fake), MovableClock()) as office,
+        console_office(sms_settings(settings, fake, body), MovableClock()) as office,
     ):
         fake.webhook_url = str(office.client.make_url(INBOUND_PATH))
         yield office, fake
@@ -95,11 +99,11 @@ async def file_walk_in(office: ConsoleOffice) -> tuple[str, SignedInClient]:
     return number, member
 
 
-@pytest.mark.parametrize("kind", ["android", "generic"])
+@pytest.mark.parametrize(("kind", "body"), [("android", "json"), ("generic", "json"), ("generic", "form")])
 async def test_a_walk_in_gets_news_answers_a_question_and_rates_the_service_by_sms(
-    settings: Settings, kind: str
+    settings: Settings, kind: str, body: str
 ) -> None:
-    async with sms_office(settings, kind) as (office, fake):
+    async with sms_office(settings, kind, body) as (office, fake):
         number, budi = await file_walk_in(office)
         [ticket] = await office.db.run(lambda s: s.execute(select(Ticket)).scalars().all())
         assert ticket.channel == "sms"
@@ -136,7 +140,7 @@ async def test_a_walk_in_gets_news_answers_a_question_and_rates_the_service_by_s
         await budi.close()
 
         # Every SMS fit one SMS, and none was refused.
-        assert fake.refused == []
+        assert fake.refused == [] and {sms.posted_as for sms in fake.sent} == {body}
         assert all(sms_size(sms.text)[1] <= (160 if sms.encoding == "gsm" else 70) for sms in fake.sent)
 
 
@@ -174,6 +178,11 @@ async def test_a_webhook_that_is_not_the_gateways_is_refused_and_nothing_is_stor
             await fake.post(body, {"Content-Type": "application/json"}, url=f"{fake.webhook_url}/{fake.secret}") == 200
         )
         assert await count(office, InboundMessage) == 1  # the secret in the path, for gateways that set only a URL
+        form = urlencode({"from": "085700000002", "message": "status", "received_at": "2026-12-03T10:00:00+07:00"})
+        headers = {**fake.headers(b""), "Content-Type": "application/x-www-form-urlencoded"}
+        assert await fake.post(form.encode(), headers) == 200  # a form, without an id: known by its time
+        assert await fake.post(form.encode(), headers) == 200
+        assert await count(office, InboundMessage) == 2
 
 
 async def test_a_delivery_posted_twice_is_handled_once(settings: Settings) -> None:

@@ -57,6 +57,7 @@ class Sms:
     to: str
     text: str
     encoding: str
+    posted_as: str  # "json" or "form"
 
 
 @dataclass
@@ -107,18 +108,16 @@ class FakeSmsGateway:
         numbers = body.get("phoneNumbers")
         if not isinstance(numbers, list) or len(numbers) != 1:
             return self._refuse(400, "phoneNumbers: one recipient expected")
-        return await self._accept(numbers[0], body.get("message"))
+        return await self._accept(numbers[0], body.get("message"), "json")
 
     async def _generic_send(self, request: web.Request) -> web.Response:
         if request.headers.get("Authorization") != f"Bearer {self.token}":
             return web.json_response({"error": "bad token"}, status=401)
-        if request.content_type == "application/json":
-            body = await request.json()
-        else:
-            body = dict(await request.post())
-        return await self._accept(body.get("to"), body.get("message"))
+        posted_as = "json" if request.content_type == "application/json" else "form"
+        body = await request.json() if posted_as == "json" else dict(await request.post())
+        return await self._accept(body.get("to"), body.get("message"), posted_as)
 
-    async def _accept(self, number: Any, text: Any) -> web.Response:
+    async def _accept(self, number: Any, text: Any, posted_as: str) -> web.Response:
         failure = self._failures.pop(0) if self._failures else None
         if failure is not None:
             return self._refuse(failure, "injected failure")
@@ -130,7 +129,7 @@ class FakeSmsGateway:
         limit = 160 if encoding == "gsm" else 70
         if size > limit:
             return self._refuse(400, f"{encoding} text of {size} does not fit one SMS ({limit})")
-        sms = Sms(f"m{next(self._ids)}", number, text, encoding)
+        sms = Sms(f"m{next(self._ids)}", number, text, encoding, posted_as)
         assert self._arrived is not None
         async with self._arrived:
             self.sent.append(sms)
