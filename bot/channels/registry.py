@@ -15,7 +15,7 @@ from typing import Any, cast
 
 from aiohttp import web
 
-from bot.channels import telegram, webchat, whatsapp
+from bot.channels import sms, telegram, webchat, whatsapp
 from bot.channels.base import Sending
 from bot.channels.spec import Channel, ChannelSpec, Wiring
 from bot.ratelimit import ChannelLimits
@@ -27,6 +27,7 @@ CHANNELS: tuple[ChannelSpec, ...] = (
     telegram.SPEC,
     whatsapp.SPEC,
     webchat.SPEC,
+    sms.SPEC,
 )
 
 INSTALLED = web.AppKey("channels", dict[str, Channel])  # name → the built channel, in the order they start

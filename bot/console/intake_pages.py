@@ -14,7 +14,9 @@ from typing import Any
 
 from aiohttp import web
 
+from bot.channels import registry
 from bot.console.core import PREFIX, console_of, forbidden, form_of, language_of, not_found, redirect, render, signed_in
+from bot.settings import Settings
 from storage.files import StoredPhoto
 from storage.models import Staff
 from workflows.casework import access
@@ -58,6 +60,7 @@ async def intake_submit(request: web.Request) -> web.Response:
             uploads=uploads,
             today=console.services.calendar.local_date(now),
             max_photo_bytes=console.settings.max_photo_bytes,
+            ways=_news_ways(console.settings),
         )
 
     checked = await asyncio.to_thread(read_and_check)
@@ -91,6 +94,11 @@ def _keep_photos(services: Services, photos: tuple[bytes, ...]) -> list[StoredPh
     return kept  # type: ignore[return-value]
 
 
+def _news_ways(settings: Settings) -> tuple[str, ...]:
+    """The ways to get news this server can keep (SMS only with a gateway)."""
+    return assisted.offered({spec.name for spec in registry.switched_on(settings)})
+
+
 def _receipt_path(number: str) -> str:
     return f"{PREFIX}/intake/receipt/{number}"
 
@@ -121,7 +129,7 @@ def _form(
         "consent_text": console.services.texts.render("steps/consent", language_of(request)),
         "consent_version": book.settings.consent_version,
         "sources": assisted.SOURCES,
-        "updates": assisted.UPDATES,
+        "updates": _news_ways(console.settings),
         "max_photo_bytes": console.settings.max_photo_bytes,
     }
     return render(

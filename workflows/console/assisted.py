@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import re
 import secrets
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from typing import Any
@@ -40,12 +40,15 @@ class NewsWay:
     """A way a citizen filed at the desk can get news of their case: on a channel that reaches
     people by their phone number (`address`: their address there, from the number), on one
     they link to the case with the receipt's code (`linked_by_code`), or from an officer. Each
-    is worded by its templates, `templates/console/updates/<code>.<part>.html`."""
+    is worded by its templates, `templates/console/updates/<code>.<part>.html`. One that
+    `needs_channel` is offered only while the channel of its code is switched on (SMS needs a
+    gateway)."""
 
     code: str
     needs_phone: bool = False
     address: Callable[[str], str] | None = None
     linked_by_code: bool = False
+    needs_channel: bool = False
 
 
 NEWS_WAYS = {
@@ -53,11 +56,20 @@ NEWS_WAYS = {
     for way in (
         NewsWay("whatsapp", needs_phone=True, address=whatsapp_id),
         NewsWay("telegram", linked_by_code=True),
+        # the number as the form checked it (E.164) is the address SMS gateways take
+        NewsWay("sms", needs_phone=True, address=str, needs_channel=True),
         NewsWay("phone", needs_phone=True),
         NewsWay("paper"),
     )
 }
 UPDATES = tuple(NEWS_WAYS)
+
+
+def offered(switched_on: Collection[str]) -> tuple[str, ...]:
+    """The ways the form offers, given the channels switched on."""
+    return tuple(code for code, way in NEWS_WAYS.items() if not way.needs_channel or code in switched_on)
+
+
 # What assisted intake adds to a ticket's details (the case page words the first two itself).
 DETAILS_KEYS = ("updates_via", "filed_by_staff_id", "form_key")
 PHONE_FIELD = "reporter_phone"  # the ticket column the citizen's number goes to
@@ -127,9 +139,11 @@ def check(
     uploads: Sequence[Upload],
     today: date,
     max_photo_bytes: int,
+    ways: Collection[str] = UPDATES,
 ) -> Checked:
     """Check a posted form question by question, in the flow's order, so each step's `when`,
-    `skippable` and `unknown_when` see the earlier answers exactly as in the chat."""
+    `skippable` and `unknown_when` see the earlier answers exactly as in the chat. `ways`:
+    the news ways the form offered (`offered`)."""
     flow_name = flow_for(book, kind)
     if flow_name is None:
         return Checked({"kind": Invalid("choose_option")})
@@ -164,7 +178,7 @@ def check(
     source, updates_via = form.get("source", ""), form.get("updates_via", "")
     if source not in SOURCES:
         errors["source"] = Invalid("choose_option")
-    if updates_via not in UPDATES:
+    if updates_via not in ways:
         errors["updates_via"] = Invalid("choose_option")
     elif NEWS_WAYS[updates_via].needs_phone and not answers.get(PHONE_FIELD) and PHONE_FIELD not in errors:
         errors[PHONE_FIELD] = Invalid("phone_needed")

@@ -40,6 +40,7 @@ SAMPLES: dict[str, dict[str, Any]] = {
         "words": {"back": "kembali", "cancel": "batal", "language": "bahasa", "start": "mulai"},
     },
     "whatsapp/or_choose": {},
+    "sms/choices": {"titles": ["Pengaduan", "Permohonan", "Cek status"]},
     "conversation/language_set": {},
     "conversation/choose_language": {},
     "errors/unknown_command": {"text": "/hapus"},
