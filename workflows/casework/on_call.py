@@ -8,6 +8,7 @@ person). A team without a rota is routed as any ticket is (`routing.choose`).
 
 from __future__ import annotations
 
+import logging
 from datetime import date, datetime, timedelta
 
 from sqlalchemy import select
@@ -17,6 +18,8 @@ from storage.models import Staff, Ticket
 from workflows.calendar import WorkingCalendar
 from workflows.casework import routing
 from workflows.flowbook import WEEKDAYS, FlowBook, Rota, Shift, StaffRef
+
+log = logging.getLogger(__name__)
 
 
 def _day_keys(calendar: WorkingCalendar, day: date) -> set[str]:
@@ -57,6 +60,8 @@ def _active(session: Session, ref: StaffRef) -> Staff | None:
         staff = session.get(Staff, ref)
     else:
         staff = session.execute(select(Staff).where(col(Staff.username) == ref)).scalars().first()
+    if staff is None:  # a typo in office.yaml must not pass unnoticed: the fallback is woken instead
+        log.warning("urgent.on_call names staff %r, who does not exist", ref)
     return staff if staff is not None and staff.status == "active" else None
 
 
