@@ -12,7 +12,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 import pytest
-from aiohttp import ClientResponse, ClientSession
+from aiohttp import ClientResponse, ClientSession, web
 from aiohttp.test_utils import TestServer
 from sqlalchemy import select
 
@@ -97,11 +97,11 @@ async def open_stream(person: WebCitizen, *, after: int | None = None, last_even
     return Stream(response)
 
 
-async def officer_asks(server: TestServer, number: str, *questions: str) -> None:
+async def officer_asks(app: web.Application, number: str, *questions: str) -> None:
     """Budi accepts the ticket and asks the citizen, through the app's own case service and
     database, as the console's "ask the citizen" does."""
-    services = server.app[SERVICES]
-    officer = await Staffing(server.app[DATABASE], services, lambda: datetime.now(UTC)).hire("Budi Santoso")
+    services = app[SERVICES]
+    officer = await Staffing(app[DATABASE], services, lambda: datetime.now(UTC)).hire("Budi Santoso")
 
     def work(session: Any) -> None:
         ticket = session.execute(select(Ticket).where(Ticket.number == number)).scalar_one()
@@ -111,7 +111,7 @@ async def officer_asks(server: TestServer, number: str, *questions: str) -> None
         for question in questions:
             services.casework.ask_citizen(session, officer, ticket, question, now)
 
-    await server.app[DATABASE].run(work)
+    await app[DATABASE].run(work)
 
 
 async def filed(server: TestServer) -> tuple[WebCitizen, str]:
@@ -123,7 +123,7 @@ async def filed(server: TestServer) -> tuple[WebCitizen, str]:
 async def test_an_officers_question_arrives_on_the_open_stream(server: TestServer) -> None:
     siti, number = await filed(server)
     stream = await open_stream(siti, after=siti.after)
-    await officer_asks(server, number, "Di RT berapa rumah Mbah Sarinah?")
+    await officer_asks(server.app, number, "Di RT berapa rumah Mbah Sarinah?")
     [(_, accepted), (event_id, message)] = await stream.events(2)  # the news that Budi took it, then his question
     assert number in accepted["text"]
     assert "Di RT berapa rumah Mbah Sarinah?" in message["text"] and number in message["text"]
@@ -154,7 +154,7 @@ async def test_a_reconnect_with_last_event_id_gets_exactly_the_missed_messages(s
     assert number in seen[0][1]["text"]
     first.close()
     await siti.type("bantuan")  # missed while disconnected
-    await officer_asks(server, number, "Apakah nenek masih di rumah?")
+    await officer_asks(server.app, number, "Apakah nenek masih di rumah?")
     since = [m for m in await all_messages(siti) if m["id"] > seen[-1][0]]
     assert len(since) >= 2 and "Apakah nenek masih di rumah?" in since[-1]["text"]
     # The browser reconnects to the URL it first opened (its `after` is old) with the last id it saw.
@@ -183,7 +183,7 @@ async def test_a_stream_shows_only_its_own_cookies_chat(server: TestServer) -> N
     budi = await citizen(server)
     await budi.type("/mulai")
     watching = await open_stream(budi, after=budi.after)
-    await officer_asks(server, number, "Di RT berapa?")
+    await officer_asks(server.app, number, "Di RT berapa?")
     assert await watching.nothing_for(1.0)
     async with ClientSession() as stranger:
         refused = await stranger.get(server.make_url("/api/chat/stream"))
