@@ -49,7 +49,8 @@ def pages_environment(directory: Path = TEMPLATES_DIR) -> Environment:
     )
 
 
-def _external_id(token: str) -> str:
+def chat_id_of(token: str) -> str:
+    """The chat id (and contact external id) of a cookie's token: its hash, never the token."""
     return "w" + hashlib.sha256(token.encode()).hexdigest()[:40]
 
 
@@ -71,7 +72,7 @@ def _guard(request: web.Request) -> None:
 
 
 def _envelope(request: web.Request, token: str, client_id: str, event: Inbound) -> Envelope:
-    external = _external_id(token)
+    external = chat_id_of(token)
     return Envelope(
         channel=CHANNEL,
         external_id=external,
@@ -214,7 +215,7 @@ class WebChat:
         reconnecting browser sends the last one back (`Last-Event-ID`) and gets exactly what it
         missed. The session cookie is checked as for `messages`."""
         token = _token(request)
-        chat_id = _external_id(token)
+        chat_id = chat_id_of(token)
         after = max(_cursor(request.headers.get("Last-Event-ID")), _cursor(request.query.get("after")))
         response = web.StreamResponse(
             headers={
@@ -251,7 +252,7 @@ class WebChat:
         return await self.runner.db.run(read)
 
     async def _messages(self, request: web.Request, token: str, after: int) -> web.Response:
-        found = await self._read(_external_id(token), after)
+        found = await self._read(chat_id_of(token), after)
         last = found[-1]["id"] if found else after
         return web.json_response({"messages": found, "last_id": last})
 

@@ -9,27 +9,21 @@ from contextlib import asynccontextmanager
 from typing import Any
 
 import pytest
-import pytest_asyncio
 from aiohttp import web
 
 from bot.app import create_app
 from bot.settings import Settings
 from tests.bot.test_telegram import free_port
-from tests.bot.test_webchat_browser import to_summary
+from tests.bot.test_webchat_browser import browser, to_summary
 from tests.bot.test_webchat_live import officer_asks
-from tests.support.browser import Chat, launched_browser, open_chat, phone_context, require_browser, shot_name
+from tests.support.browser import Chat, open_chat, phone_context, shot_name
 from tests.support.clock import running_clock
 
 NUMBER = re.compile(r"SP-\d{4}-\d{5}")
 
+# One Chromium for the file (test_webchat_browser's fixture): the tests run in the module's loop.
 pytestmark = pytest.mark.asyncio(loop_scope="module")
-
-
-@pytest_asyncio.fixture(scope="module", loop_scope="module")
-async def browser() -> AsyncIterator[Any]:
-    require_browser()
-    async with launched_browser() as launched:
-        yield launched
+__all__ = ["browser"]
 
 
 @asynccontextmanager
