@@ -24,6 +24,7 @@ from jinja2 import Environment, FileSystemLoader, select_autoescape
 
 from bot.channels.spec import ChannelSpec
 from bot.channels.webchat_live import LiveChats
+from bot.channels.webchat_status import StatusPage
 from bot.runner import PhotoTooLarge, Runner
 from storage import outbox
 from storage.models import stored_id
@@ -105,10 +106,16 @@ class WebChat:
     name = CHANNEL
 
     def __init__(
-        self, runner: Runner, pages: Environment | None = None, *, heartbeat_seconds: float = HEARTBEAT_SECONDS
+        self,
+        runner: Runner,
+        pages: Environment | None = None,
+        *,
+        heartbeat_seconds: float = HEARTBEAT_SECONDS,
+        behind_proxy: bool = False,
     ) -> None:
         self.runner = runner
         self.pages = pages or pages_environment()
+        self.status = StatusPage(runner, self.pages, _language, behind_proxy=behind_proxy)
         self.live = LiveChats(runner.db, channel=CHANNEL)
         self.heartbeat_seconds = heartbeat_seconds
 
@@ -119,6 +126,7 @@ class WebChat:
             web.post("/api/chat/photo", self.photo),
             web.get("/api/chat/messages", self.messages),
             web.get("/api/chat/stream", self.stream),
+            *self.status.routes(),
             web.static("/static/", STATIC_DIR, append_version=True),
         ]
 
@@ -262,4 +270,6 @@ def _event_bytes(message: dict[str, Any]) -> bytes:
     return f"id: {message['id']}\nevent: message\ndata: {json.dumps(message, ensure_ascii=False)}\n\n".encode()
 
 
-SPEC = ChannelSpec(name=CHANNEL, build=lambda wiring: WebChat(wiring.runner), pushes=False)
+SPEC = ChannelSpec(
+    name=CHANNEL, build=lambda wiring: WebChat(wiring.runner, behind_proxy=wiring.settings.behind_proxy), pushes=False
+)
