@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import logging
 import re
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime
@@ -244,3 +245,22 @@ async def test_idle_streams_get_heartbeats_and_end_when_the_server_shuts_down(se
         assert await asyncio.wait_for(stream.response.content.read(), WAIT) == b""
         assert channel.live.open_streams() == 0
         await person.client.close()
+
+
+async def test_a_closed_page_frees_its_stream_quietly(settings: Settings, caplog: pytest.LogCaptureFixture) -> None:
+    app = create_app(settings, clock=running_clock())
+    channel = app[INSTALLED]["web"]
+    assert isinstance(channel, WebChat)
+    channel.heartbeat_seconds = 0.1
+    async with TestServer(app) as test_server:
+        person = await citizen(test_server)
+        stream = await open_stream(person, after=0)
+        assert channel.live.open_streams() == 1
+        stream.close()  # the citizen closed the tab
+        for _ in range(100):
+            if channel.live.open_streams() == 0:
+                break
+            await asyncio.sleep(0.05)
+        assert channel.live.open_streams() == 0
+        await person.client.close()
+    assert not [r for r in caplog.records if r.levelno >= logging.ERROR], caplog.text
