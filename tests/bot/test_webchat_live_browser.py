@@ -39,31 +39,31 @@ async def serving(settings: Settings, port: int) -> AsyncIterator[web.Applicatio
         await runner.cleanup()
 
 
-async def file_on_page(chat: Chat) -> str:
+async def filed_on_page(context: Any, port: int, request: Any) -> tuple[Chat, str]:
+    """A complaint filed by tapping and typing; the page is then marked, to catch a reload."""
+    chat = await open_chat(context, f"http://127.0.0.1:{port}/", shot_name(request))
     await to_summary(chat)
     confirmation = await chat.press("Kirim", expect="Apa yang ingin Anda lakukan?")
     found = NUMBER.search(" ".join(confirmation))
     assert found, confirmation
-    return found.group(0)
+    await chat.page.evaluate("() => { window.__stillTheSamePage = true; }")
+    return chat, found.group(0)
 
 
-async def without_reload(chat: Chat) -> None:
-    """Fails the test if the page was reloaded (the marker set on it would be gone)."""
+async def appears_live(chat: Chat, app: web.Application, number: str, question: str) -> None:
+    """The officer asks; the question shows on the open page once, and the page was not reloaded."""
+    await officer_asks(app, number, question)
+    await chat.expect(chat.last_bot).to_contain_text(question)
     assert await chat.page.evaluate("() => window.__stillTheSamePage === true")
+    assert sum(question in text for text in await chat.bot.all_inner_texts()) == 1
 
 
 async def test_an_officers_question_appears_on_the_open_page(browser: Any, settings: Settings, request: Any) -> None:
     context = await phone_context(browser)
     port = free_port()
     async with serving(settings, port) as app:
-        chat = await open_chat(context, f"http://127.0.0.1:{port}/", shot_name(request))
-        number = await file_on_page(chat)
-        await chat.page.evaluate("() => { window.__stillTheSamePage = true; }")
-        await officer_asks(app, number, "Di RT berapa rumah Mbah Sarinah?")
-        await chat.expect(chat.last_bot).to_contain_text("Di RT berapa rumah Mbah Sarinah?")
-        await without_reload(chat)
-        texts = await chat.bot.all_inner_texts()
-        assert sum("Di RT berapa rumah Mbah Sarinah?" in text for text in texts) == 1  # shown once
+        chat, number = await filed_on_page(context, port, request)
+        await appears_live(chat, app, number, "Di RT berapa rumah Mbah Sarinah?")
         await chat.screenshot("question-arrived")
         # The citizen answers right there, and the answer reaches the ticket's conversation.
         await chat.type("RT 03", expect=number)
@@ -75,14 +75,24 @@ async def test_the_page_reconnects_after_the_server_restarts(browser: Any, setti
     context = await phone_context(browser)
     port = free_port()
     async with serving(settings, port):
-        chat = await open_chat(context, f"http://127.0.0.1:{port}/", shot_name(request))
-        number = await file_on_page(chat)
-        await chat.page.evaluate("() => { window.__stillTheSamePage = true; }")
+        chat, number = await filed_on_page(context, port, request)
     async with serving(settings, port) as second:  # the same office, restarted
-        await officer_asks(second, number, "Apakah nenek masih di rumah?")
-        await chat.expect(chat.last_bot).to_contain_text("Apakah nenek masih di rumah?")
-        await without_reload(chat)
-        texts = await chat.bot.all_inner_texts()
-        assert sum("Apakah nenek masih di rumah?" in text for text in texts) == 1
+        await appears_live(chat, second, number, "Apakah nenek masih di rumah?")
+    assert chat.errors == []
+    await context.close()
+
+
+async def test_without_eventsource_the_page_polls_and_still_shows_the_question(
+    browser: Any, settings: Settings, request: Any
+) -> None:
+    context = await phone_context(browser)
+    await context.add_init_script("delete window.EventSource;")  # an old browser, or one that blocks streams
+    streams: list[str] = []
+    context.on("request", lambda sent: streams.append(sent.url) if "/api/chat/stream" in sent.url else None)
+    port = free_port()
+    async with serving(settings, port) as app:
+        chat, number = await filed_on_page(context, port, request)
+        await appears_live(chat, app, number, "Siapa yang merawat nenek sekarang?")
+    assert streams == []
     assert chat.errors == []
     await context.close()
