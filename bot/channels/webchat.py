@@ -40,7 +40,7 @@ CLIENT_ID = re.compile(r"^[A-Za-z0-9-]{8,64}$")
 MAX_TEXT = 20_000  # far above any step's limit: the engine states the real limit kindly
 STATIC_DIR = TEMPLATES_DIR / "web" / "static"
 HEARTBEAT_SECONDS = 15.0  # a comment line this often keeps proxies from closing an idle stream
-PAGE = 100  # messages read at once (storage.outbox.messages_after's page)
+PAGE = 100  # messages read at once
 RETRY_MS = 2000  # how soon the browser reconnects a dropped stream
 
 
@@ -219,9 +219,9 @@ class WebChat:
         return await self._messages(request, token, after)
 
     async def stream(self, request: web.Request) -> web.StreamResponse:
-        """New messages as Server-Sent Events, each with its outbox id as the event id: a
-        reconnecting browser sends the last one back (`Last-Event-ID`) and gets exactly what it
-        missed. The session cookie is checked as for `messages`."""
+        """New messages as Server-Sent Events, each with the highest outbox id sent so far as
+        its event id: a reconnecting browser sends the last one back (`Last-Event-ID`) and gets
+        exactly what it missed. The session cookie is checked as for `messages`."""
         token = _token(request)
         chat_id = chat_id_of(token)
         after = max(_cursor(request.headers.get("Last-Event-ID")), _cursor(request.query.get("after")))
@@ -238,9 +238,12 @@ class WebChat:
             while not self.live.closing:
                 listener.woken.clear()  # before reading: a wake during the read is not lost
                 found = await self._read(chat_id, listener.last_id)
-                if found:
-                    await response.write(b"".join(_event_bytes(message) for message in found))
-                    listener.last_id = found[-1]["id"]
+                events = []
+                for message in found:  # a late row (lower id) does not move the cursor back
+                    listener.last_id = max(listener.last_id, message["id"])
+                    events.append(_event_bytes(listener.last_id, message))
+                if events:
+                    await response.write(b"".join(events))
                 if len(found) == PAGE:
                     continue  # a full page may have more behind it
                 try:
@@ -261,13 +264,15 @@ class WebChat:
 
     async def _messages(self, request: web.Request, token: str, after: int) -> web.Response:
         found = await self._read(chat_id_of(token), after)
-        last = found[-1]["id"] if found else after
+        last = max([after, *(message["id"] for message in found)])
         return web.json_response({"messages": found, "last_id": last})
 
 
-def _event_bytes(message: dict[str, Any]) -> bytes:
-    """One message as an SSE event (JSON has no raw newlines, so it is one `data:` line)."""
-    return f"id: {message['id']}\nevent: message\ndata: {json.dumps(message, ensure_ascii=False)}\n\n".encode()
+def _event_bytes(cursor: int, message: dict[str, Any]) -> bytes:
+    """One message as an SSE event (JSON has no raw newlines, so it is one `data:` line). Its
+    id is the stream's cursor, the highest message id sent so far: what a reconnect resumes
+    after (the message's own id is in the data)."""
+    return f"id: {cursor}\nevent: message\ndata: {json.dumps(message, ensure_ascii=False)}\n\n".encode()
 
 
 SPEC = ChannelSpec(

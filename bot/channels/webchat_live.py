@@ -136,12 +136,10 @@ class LiveChats:
                 log.warning("web chat: the check for new messages failed; trying again", exc_info=True)
 
     async def check(self) -> None:
-        """One query per `CHUNK` open chats: wake the streams whose chat has a newer row."""
+        """One query per `CHUNK` open chats: wake the streams of chats with an unread row."""
         chats = list(self._open)
         for start in range(0, len(chats), CHUNK):
             part = chats[start : start + CHUNK]
-            newest = await self.db.read(lambda s, p=part: outbox.latest_ids(s, channel=self.channel, chat_ids=p))
-            for chat_id, last in newest.items():
-                for listener in self._open.get(chat_id, ()):
-                    if last > listener.last_id:
-                        listener.woken.set()
+            self.wake(
+                await self.db.read(lambda s, p=part: outbox.chats_with_unread(s, channel=self.channel, chat_ids=p))
+            )

@@ -196,35 +196,55 @@ async def test_a_stream_shows_only_its_own_cookies_chat(server: TestServer) -> N
         await person.client.close()
 
 
-async def test_a_row_queued_by_another_process_arrives_through_the_periodic_check(settings: Settings) -> None:
+def queue_elsewhere(settings: Settings, chat_id: str, text: str) -> int:
+    """A row queued by another process: its own engine, so no in-process wake."""
+    other = Database(settings.effective_database_url)
+    try:
+        [queued] = other.run_sync(
+            outbox.enqueue_many,
+            channel="web",
+            chat_id=chat_id,
+            contact_id=None,
+            payloads=[{"text": text}],
+            now=datetime.now(UTC),
+        )
+        return queued
+    finally:
+        other.close()
+
+
+async def test_rows_queued_by_another_process_arrive_through_the_periodic_check(settings: Settings) -> None:
     app = create_app(settings, clock=running_clock())
     app[INSTALLED]["web"].live.check_seconds = 0.2  # type: ignore[attr-defined]
     async with TestServer(app) as server:
         siti, _ = await filed(server)
-        [chat_id] = await server.app[DATABASE].run(
-            lambda s: (
-                s.execute(select(OutboxMessage.chat_id).where(OutboxMessage.channel == "web").distinct())
-                .scalars()
-                .all()
-            )
+        chat_id = await server.app[DATABASE].run(
+            lambda s: s.execute(select(OutboxMessage.chat_id).where(OutboxMessage.channel == "web")).scalars().first()
         )
+        # On PostgreSQL a row's id is taken at insert and it is seen at commit: this row holds
+        # an id below Siti's next ones, and becomes hers (commits) only after she read those.
+        late = queue_elsewhere(settings, "someone-else", "placeholder")
         stream = await open_stream(siti, after=siti.after)
-        other = Database(settings.effective_database_url)  # another process's engine: no in-process wake
+        await siti.type("status")
+        seen = await stream.events(2)
+        assert all(message["id"] > late for _, message in seen)
+        queued = queue_elsewhere(settings, chat_id, "Dari konsol")
+        [(event_id, message)] = await stream.events(1)
+        assert (event_id, message["id"], message["text"]) == (queued, queued, "Dari konsol")
+
+        def commit_late(session: Any) -> None:
+            row = session.get(OutboxMessage, late)
+            row.chat_id, row.payload = chat_id, {"text": "Terlambat"}
+
+        other = Database(settings.effective_database_url)
         try:
-            [queued] = other.run_sync(
-                lambda s: outbox.enqueue_many(
-                    s,
-                    channel="web",
-                    chat_id=chat_id,
-                    contact_id=None,
-                    payloads=[{"text": "Dari konsol"}],
-                    now=datetime.now(UTC),
-                )
-            )
+            other.run_sync(commit_late)
         finally:
             other.close()
         [(event_id, message)] = await stream.events(1)
-        assert (event_id, message["text"]) == (queued, "Dari konsol")
+        assert (message["id"], message["text"]) == (late, "Terlambat")
+        assert event_id == queued  # the cursor does not go back: a reconnect resends nothing
+        assert await stream.nothing_for(0.6)
         stream.close()
         await siti.client.close()
 

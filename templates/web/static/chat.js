@@ -12,7 +12,8 @@
   const locationButton = document.getElementById("location");
   const photoLabel = document.getElementById("photo-label");
   const photoInput = document.getElementById("photo");
-  let lastId = 0;
+  let lastId = 0; // the highest message id shown: where the next read starts
+  const shownIds = new Set(); // a late message can have a lower id than one already shown
   let current = null; // the newest bot message: its step tags button presses
   let busy = false;
   const lang = document.documentElement.lang; // the page's language: new chats start in it
@@ -46,8 +47,9 @@
 
   function show(messages) {
     for (const message of messages) {
-      if (message.id <= lastId) continue; // already shown (the stream and a post both bring replies)
-      lastId = message.id;
+      if (shownIds.has(message.id)) continue; // the stream and a post both bring replies
+      shownIds.add(message.id);
+      lastId = Math.max(lastId, message.id);
       clearOptions();
       add("bot", message.text);
       current = message;
