@@ -334,9 +334,22 @@ def messages_after(
     return session.execute(statement).scalars().all()
 
 
+def latest_ids(session: Session, *, channel: str, chat_ids: Sequence[str]) -> dict[str, int]:
+    """The newest message id of each of these chats that has any (one query over the chat
+    index): a web chat page whose cursor is below it has something to read."""
+    if not chat_ids:
+        return {}
+    statement = (
+        select(col(OutboxMessage.chat_id), func.max(col(OutboxMessage.id)))
+        .where(col(OutboxMessage.channel) == channel, col(OutboxMessage.chat_id).in_(chat_ids))
+        .group_by(col(OutboxMessage.chat_id))
+    )
+    return {str(chat): int(newest) for chat, newest in session.execute(statement).all()}
+
+
 def chats_with_unread(session: Session, *, channel: str, chat_ids: Sequence[str]) -> list[str]:
     """Those of these chats with a message no page has read yet (one query over the pending
-    index): how the web chat's open streams learn of rows another process queued."""
+    index): a row that committed late, below a page's cursor, is found this way."""
     if not chat_ids:
         return []
     statement = (

@@ -5,7 +5,7 @@ Events stream each, and each stream sleeps until told its chat has something new
 tell it: a commit in this process that queued rows of channel "web" (a SQLAlchemy session
 hook: the runner, the console and this process's scheduler all write through sessions), and,
 for rows another process queued (a second `serve`, the console CLI, a separate scheduler), one
-query every few seconds over all the open chats at once. A stream then reads its own chat
+read (two small queries) every few seconds over all the open chats at once. A stream then reads its own chat
 once; nothing polls per connection.
 """
 
@@ -136,10 +136,20 @@ class LiveChats:
                 log.warning("web chat: the check for new messages failed; trying again", exc_info=True)
 
     async def check(self) -> None:
-        """One query per `CHUNK` open chats: wake the streams of chats with an unread row."""
+        """For each `CHUNK` of open chats, one read: wake the streams behind their chat's newest
+        row (another process's page may have read it already) and those of chats with a row no
+        page has read (one that committed late, below the cursors)."""
         chats = list(self._open)
         for start in range(0, len(chats), CHUNK):
-            part = chats[start : start + CHUNK]
-            self.wake(
-                await self.db.read(lambda s, p=part: outbox.chats_with_unread(s, channel=self.channel, chat_ids=p))
-            )
+            newest, unread = await self.db.read(self._newest_and_unread, chats[start : start + CHUNK])
+            self.wake(unread)
+            for chat_id, last in newest.items():
+                for listener in self._open.get(chat_id, ()):
+                    if last > listener.last_id:
+                        listener.woken.set()
+
+    def _newest_and_unread(self, session: Session, chats: list[str]) -> tuple[dict[str, int], list[str]]:
+        return (
+            outbox.latest_ids(session, channel=self.channel, chat_ids=chats),
+            outbox.chats_with_unread(session, channel=self.channel, chat_ids=chats),
+        )

@@ -249,6 +249,29 @@ async def test_rows_queued_by_another_process_arrive_through_the_periodic_check(
         await siti.client.close()
 
 
+async def test_a_row_another_servers_page_already_read_still_reaches_this_page(settings: Settings) -> None:
+    """Two tabs of one chat on two `serve` processes: the other one's tab read the row first."""
+    app = create_app(settings, clock=running_clock())
+    app[INSTALLED]["web"].live.check_seconds = 0.2  # type: ignore[attr-defined]
+    async with TestServer(app) as server:
+        siti = await citizen(server)
+        await siti.type("/mulai")
+        chat_id = await server.app[DATABASE].run(
+            lambda s: s.execute(select(OutboxMessage.chat_id).where(OutboxMessage.channel == "web")).scalars().first()
+        )
+        stream = await open_stream(siti, after=siti.after)
+        queued = queue_elsewhere(settings, chat_id, "Dari konsol")
+        other = Database(settings.effective_database_url)
+        try:
+            other.run_sync(outbox.mark_delivered, message_ids=[queued], now=datetime.now(UTC))
+        finally:
+            other.close()
+        [(event_id, message)] = await stream.events(1)
+        assert (event_id, message["text"]) == (queued, "Dari konsol")
+        stream.close()
+        await siti.client.close()
+
+
 async def test_idle_streams_get_heartbeats_and_end_when_the_server_shuts_down(settings: Settings) -> None:
     app = create_app(settings, clock=running_clock())
     channel = app[INSTALLED]["web"]
