@@ -317,18 +317,51 @@ def mark_failed(session: Session, *, message_id: int, error: str) -> None:
 def messages_after(
     session: Session, *, channel: str, chat_id: str, after_id: int, limit: int = 100
 ) -> Sequence[OutboxMessage]:
-    """A chat's messages after `after_id`: the web chat reads its replies this way."""
+    """A chat's messages after `after_id`, and any older one still pending: the web chat reads
+    its replies this way. Pending means no page has read it yet; on PostgreSQL a row can commit
+    after one with a higher id was read (ids are taken at insert, not at commit), and the
+    reader's cursor would step over it for good without the second half."""
     statement = (
         select(OutboxMessage)
         .where(
             col(OutboxMessage.channel) == channel,
             col(OutboxMessage.chat_id) == chat_id,
-            col(OutboxMessage.id) > after_id,
+            or_(col(OutboxMessage.id) > after_id, col(OutboxMessage.status) == PENDING),
         )
         .order_by(col(OutboxMessage.id))
         .limit(limit)
     )
     return session.execute(statement).scalars().all()
+
+
+def latest_ids(session: Session, *, channel: str, chat_ids: Sequence[str]) -> dict[str, int]:
+    """The newest message id of each of these chats that has any (one query over the chat
+    index): a web chat page whose cursor is below it has something to read."""
+    if not chat_ids:
+        return {}
+    statement = (
+        select(col(OutboxMessage.chat_id), func.max(col(OutboxMessage.id)))
+        .where(col(OutboxMessage.channel) == channel, col(OutboxMessage.chat_id).in_(chat_ids))
+        .group_by(col(OutboxMessage.chat_id))
+    )
+    return {str(chat): int(newest) for chat, newest in session.execute(statement).all()}
+
+
+def chats_with_unread(session: Session, *, channel: str, chat_ids: Sequence[str]) -> list[str]:
+    """Those of these chats with a message no page has read yet (one query over the pending
+    index): a row that committed late, below a page's cursor, is found this way."""
+    if not chat_ids:
+        return []
+    statement = (
+        select(col(OutboxMessage.chat_id))
+        .where(
+            col(OutboxMessage.channel) == channel,
+            col(OutboxMessage.status) == PENDING,
+            col(OutboxMessage.chat_id).in_(chat_ids),
+        )
+        .distinct()
+    )
+    return [str(chat) for chat in session.execute(statement).scalars().all()]
 
 
 def mark_delivered(session: Session, *, message_ids: Sequence[int], now: datetime) -> None:

@@ -41,6 +41,7 @@ from workflows.engine import (
 from workflows.engine.commands import Command, parse_command
 from workflows.messages import OutMessage
 from workflows.services import Services
+from workflows.status_lookup import status_row
 from workflows.validation.ticket_number import parse_ticket_number
 
 log = logging.getLogger(__name__)
@@ -270,12 +271,7 @@ class InboundHandler:
             number = asked.strip()[:24]
         tickets = repo.tickets_of_contact(session, contact_id=contact.id, number=number)  # type: ignore[arg-type]
         language = contact.language
-        rows = []
-        for ticket in tickets:
-            found = self.services.book.category(ticket.kind, ticket.category)
-            category = found[1].label.as_dict()[language] if found else ticket.category
-            updated = self.services.texts.long_date(self.services.calendar.local_date(ticket.updated_at), language)
-            rows.append({"number": ticket.number, "category": category, "status": ticket.status, "updated": updated})
+        rows = [status_row(self.services, ticket, language) for ticket in tickets]
         say = Say("status/list", {"tickets": rows, "number": number})
         return self.services.texts.message(say, language)
 

@@ -78,6 +78,16 @@ def install(app: web.Application, specs: Sequence[ChannelSpec], wiring: Wiring, 
         if spec.pushes:
             sending[spec.name] = cast(Sending, channel)
     app[INSTALLED] = built
+    app.on_shutdown.append(_end_streams)
+
+
+async def _end_streams(app: web.Application) -> None:
+    """A channel holding long requests open (the web chat's streams) ends them when the server
+    starts to shut down; else the server would wait out its shutdown timeout on them."""
+    for channel in app[INSTALLED].values():
+        end = getattr(channel, "end_streams", None)
+        if end is not None:
+            await end()
 
 
 async def run_channels(app: web.Application) -> AsyncIterator[None]:

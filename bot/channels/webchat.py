@@ -2,13 +2,17 @@
 
 It needs no token and serves people with neither Telegram nor WhatsApp. The browser holds a
 random token in an HttpOnly cookie; the database knows only its hash. Replies are outbox rows
-of channel "web" that the page reads back, so a reload shows the conversation so far.
+of channel "web" that the page reads back, so a reload shows the conversation so far. An open
+page also holds a Server-Sent Events stream (`/api/chat/stream`) on which new rows arrive as
+they are queued, an officer's question included (`bot/channels/webchat_live.py` wakes it).
 Every POST must carry the `X-Satupintu-Chat` header, which a cross-site form cannot send.
 """
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
+import json
 import re
 import secrets
 from collections.abc import Sequence
@@ -19,6 +23,8 @@ from aiohttp import BodyPartReader, web
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 
 from bot.channels.spec import ChannelSpec
+from bot.channels.webchat_live import LiveChats
+from bot.channels.webchat_status import StatusPage
 from bot.runner import PhotoTooLarge, Runner
 from storage import outbox
 from storage.models import stored_id
@@ -33,6 +39,9 @@ HEADER = "X-Satupintu-Chat"
 CLIENT_ID = re.compile(r"^[A-Za-z0-9-]{8,64}$")
 MAX_TEXT = 20_000  # far above any step's limit: the engine states the real limit kindly
 STATIC_DIR = TEMPLATES_DIR / "web" / "static"
+HEARTBEAT_SECONDS = 15.0  # a comment line this often keeps proxies from closing an idle stream
+PAGE = 100  # messages read at once
+RETRY_MS = 2000  # how soon the browser reconnects a dropped stream
 
 
 def pages_environment(directory: Path = TEMPLATES_DIR) -> Environment:
@@ -41,7 +50,8 @@ def pages_environment(directory: Path = TEMPLATES_DIR) -> Environment:
     )
 
 
-def _external_id(token: str) -> str:
+def chat_id_of(token: str) -> str:
+    """The chat id (and contact external id) of a cookie's token: its hash, never the token."""
     return "w" + hashlib.sha256(token.encode()).hexdigest()[:40]
 
 
@@ -63,7 +73,7 @@ def _guard(request: web.Request) -> None:
 
 
 def _envelope(request: web.Request, token: str, client_id: str, event: Inbound) -> Envelope:
-    external = _external_id(token)
+    external = chat_id_of(token)
     return Envelope(
         channel=CHANNEL,
         external_id=external,
@@ -72,6 +82,11 @@ def _envelope(request: web.Request, token: str, client_id: str, event: Inbound) 
         message_id=f"{external}:{client_id}",
         language_hint=_language(request),
     )
+
+
+def _cursor(value: str | None) -> int:
+    """A message id from the page (`after`, `Last-Event-ID`); 0 when absent or not a number."""
+    return int(value) if value and value.strip().isdigit() and len(value) < 19 else 0
 
 
 def _event(body: dict[str, Any]) -> Inbound:
@@ -85,13 +100,24 @@ def _event(body: dict[str, Any]) -> Inbound:
 
 
 class WebChat:
-    """The page and its API; replies stay in the outbox for the page to read (it does not push)."""
+    """The page and its API; replies stay in the outbox for the page to read or to receive on
+    its stream (the sender does not push them)."""
 
     name = CHANNEL
 
-    def __init__(self, runner: Runner, pages: Environment | None = None) -> None:
+    def __init__(
+        self,
+        runner: Runner,
+        pages: Environment | None = None,
+        *,
+        heartbeat_seconds: float = HEARTBEAT_SECONDS,
+        behind_proxy: bool = False,
+    ) -> None:
         self.runner = runner
         self.pages = pages or pages_environment()
+        self.status = StatusPage(runner, self.pages, _language, behind_proxy=behind_proxy)
+        self.live = LiveChats(runner.db, channel=CHANNEL)
+        self.heartbeat_seconds = heartbeat_seconds
 
     def routes(self) -> Sequence[web.AbstractRouteDef]:
         return [
@@ -99,14 +125,21 @@ class WebChat:
             web.post("/api/chat/send", self.send),
             web.post("/api/chat/photo", self.photo),
             web.get("/api/chat/messages", self.messages),
+            web.get("/api/chat/stream", self.stream),
+            *self.status.routes(),
             web.static("/static/", STATIC_DIR, append_version=True),
         ]
 
     async def start(self) -> None:
-        """Nothing to open: the page comes to us."""
+        """Start noticing new rows for the open streams."""
+        await self.live.start()
+
+    async def end_streams(self) -> None:
+        """At shutdown, before the server waits for its requests: end the streams at once."""
+        self.live.end_streams()
 
     async def stop(self) -> None:
-        """Nothing to close."""
+        await self.live.stop()
 
     async def page(self, request: web.Request) -> web.Response:
         language = _language(request)
@@ -185,17 +218,63 @@ class WebChat:
             after = 0
         return await self._messages(request, token, after)
 
-    async def _messages(self, request: web.Request, token: str, after: int) -> web.Response:
-        chat_id = _external_id(token)
+    async def stream(self, request: web.Request) -> web.StreamResponse:
+        """New messages as Server-Sent Events, each with the highest outbox id sent so far as
+        its event id: a reconnecting browser sends the last one back (`Last-Event-ID`) and gets
+        exactly what it missed. The session cookie is checked as for `messages`."""
+        token = _token(request)
+        chat_id = chat_id_of(token)
+        after = max(_cursor(request.headers.get("Last-Event-ID")), _cursor(request.query.get("after")))
+        response = web.StreamResponse(
+            headers={
+                "Content-Type": "text/event-stream",
+                "Cache-Control": "no-cache, no-transform",
+                "X-Accel-Buffering": "no",  # nginx: pass each event on at once
+            }
+        )
+        await response.prepare(request)
+        await response.write(f"retry: {RETRY_MS}\n\n".encode())
+        with self.live.listen(chat_id, after) as listener:
+            while not self.live.closing:
+                listener.woken.clear()  # before reading: a wake during the read is not lost
+                found = await self._read(chat_id, listener.last_id)
+                events = []
+                for message in found:  # a late row (lower id) does not move the cursor back
+                    listener.last_id = max(listener.last_id, message["id"])
+                    events.append(_event_bytes(listener.last_id, message))
+                if events:
+                    await response.write(b"".join(events))
+                if len(found) == PAGE:
+                    continue  # a full page may have more behind it
+                try:
+                    await asyncio.wait_for(listener.woken.wait(), self.heartbeat_seconds)
+                except TimeoutError:
+                    await response.write(b": keep-alive\n\n")
+        return response
+
+    async def _read(self, chat_id: str, after: int) -> list[dict[str, Any]]:
+        """The chat's messages after `after`, marked delivered (the page has them now)."""
 
         def read(session: Any) -> list[dict[str, Any]]:
-            rows = outbox.messages_after(session, channel=CHANNEL, chat_id=chat_id, after_id=after)
+            rows = outbox.messages_after(session, channel=CHANNEL, chat_id=chat_id, after_id=after, limit=PAGE)
             outbox.mark_delivered(session, message_ids=[stored_id(r) for r in rows], now=self.runner.clock())
             return [{"id": r.id, **OutMessage.from_json(r.payload).to_json()} for r in rows]
 
-        found = await self.runner.db.run(read)
-        last = found[-1]["id"] if found else after
+        return await self.runner.db.run(read)
+
+    async def _messages(self, request: web.Request, token: str, after: int) -> web.Response:
+        found = await self._read(chat_id_of(token), after)
+        last = max([after, *(message["id"] for message in found)])
         return web.json_response({"messages": found, "last_id": last})
 
 
-SPEC = ChannelSpec(name=CHANNEL, build=lambda wiring: WebChat(wiring.runner), pushes=False)
+def _event_bytes(cursor: int, message: dict[str, Any]) -> bytes:
+    """One message as an SSE event (JSON has no raw newlines, so it is one `data:` line). Its
+    id is the stream's cursor, the highest message id sent so far: what a reconnect resumes
+    after (the message's own id is in the data)."""
+    return f"id: {cursor}\nevent: message\ndata: {json.dumps(message, ensure_ascii=False)}\n\n".encode()
+
+
+SPEC = ChannelSpec(
+    name=CHANNEL, build=lambda wiring: WebChat(wiring.runner, behind_proxy=wiring.settings.behind_proxy), pushes=False
+)

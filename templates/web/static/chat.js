@@ -1,5 +1,7 @@
 // Web chat: a thin view over /api/chat. The server decides everything; this draws replies,
-// sends answers, and keeps an unsent answer in the box when the connection fails.
+// sends answers, and keeps an unsent answer in the box when the connection fails. New messages
+// (an officer's question, the news of a ticket) arrive on a Server-Sent Events stream; where
+// that is missing or keeps failing, the page asks for them every few seconds instead.
 (function () {
   "use strict";
   const strings = JSON.parse(document.getElementById("strings").textContent);
@@ -10,7 +12,8 @@
   const locationButton = document.getElementById("location");
   const photoLabel = document.getElementById("photo-label");
   const photoInput = document.getElementById("photo");
-  let lastId = 0;
+  let lastId = 0; // the highest message id shown: where the next read starts
+  const shownIds = new Set(); // a late message can have a lower id than one already shown
   let current = null; // the newest bot message: its step tags button presses
   let busy = false;
   const lang = document.documentElement.lang; // the page's language: new chats start in it
@@ -44,6 +47,8 @@
 
   function show(messages) {
     for (const message of messages) {
+      if (shownIds.has(message.id)) continue; // the stream and a post both bring replies
+      shownIds.add(message.id);
       lastId = Math.max(lastId, message.id);
       clearOptions();
       add("bot", message.text);
@@ -170,6 +175,44 @@
     });
   });
 
+  // ------------------------------------------------------------------ live: stream, else polling
+  const RETRIES_BEFORE_POLLING = 5; // failed stream connections in a row before polling instead
+  const POLL_MS = 5000;
+  const POLLS_BEFORE_RETRY = 12; // then the stream is tried again (about a minute later)
+  let failures = 0;
+
+  function live() {
+    if (!window.EventSource) { poll(Infinity); return; }
+    failures = 0;
+    // A dropped stream reconnects by itself and sends the last id it got (Last-Event-ID); the
+    // `after` here only counts for this first connection.
+    const source = new EventSource("/api/chat/stream?after=" + lastId);
+    source.addEventListener("open", () => { failures = 0; });
+    source.addEventListener("message", (event) => {
+      failures = 0;
+      show([JSON.parse(event.data)]);
+    });
+    source.addEventListener("error", () => {
+      failures += 1;
+      if (source.readyState === EventSource.CLOSED || failures >= RETRIES_BEFORE_POLLING) {
+        source.close(); // refused (e.g. the session is gone) or failing again and again
+        poll(POLLS_BEFORE_RETRY);
+      }
+    });
+  }
+
+  async function poll(times) {
+    for (let done = 0; done < times; done++) {
+      await new Promise((resolve) => setTimeout(resolve, POLL_MS));
+      try {
+        const response = await fetch("/api/chat/messages?after=" + lastId, { credentials: "same-origin" });
+        if (response.status === 401) { window.location.reload(); return; }
+        if (response.ok) show((await response.json()).messages);
+      } catch (error) { /* offline: the next round tries again */ }
+    }
+    live();
+  }
+
   async function load() {
     try {
       for (;;) { // the server answers in pages of 100: read them all, up to the current question
@@ -179,7 +222,8 @@
         show(data.messages);
       }
     } catch (error) { /* the first post below reports the trouble */ }
-    if (!lastId) post(api("/api/chat/send"), { client_id: clientId(), text: "/" + strings.start, after: lastId });
+    if (!lastId) await post(api("/api/chat/send"), { client_id: clientId(), text: "/" + strings.start, after: lastId });
+    live();
   }
   load();
 })();
