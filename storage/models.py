@@ -415,3 +415,17 @@ class LinkCode(SQLModel, table=True):
     expires_at: datetime = _ts()
     used_at: datetime | None = _ts(default=None, nullable=True)
     contact_id: int | None = Field(default=None, foreign_key="contact.id")
+
+
+class PushSubscription(SQLModel, table=True):
+    """A browser's Web Push subscription for one web chat: where to send a "new reply" nudge
+    while the page is closed. The keys are the browser's (they encrypt the nudge for it)."""
+
+    __tablename__ = "push_subscription"
+
+    id: int | None = Field(default=None, primary_key=True)
+    chat_id: str = Field(max_length=64, index=True)
+    endpoint: str = Field(max_length=1000, unique=True)
+    p256dh: str = Field(max_length=200)
+    auth: str = Field(max_length=100)
+    created_at: datetime = _ts()

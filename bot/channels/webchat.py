@@ -22,11 +22,13 @@ from typing import Any
 from aiohttp import BodyPartReader, web
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 
-from bot.channels.spec import ChannelSpec
+from bot.channels.spec import ChannelSpec, Wiring
 from bot.channels.webchat_live import LiveChats
+from bot.channels.webchat_push import WebPush, default_subject, load_vapid, parse_subscription, public_key
 from bot.channels.webchat_status import StatusPage
 from bot.runner import PhotoTooLarge, Runner
-from storage import outbox
+from bot.settings import Settings
+from storage import outbox, push_subscriptions
 from storage.models import stored_id
 from workflows.engine import Inbound
 from workflows.inbound import Envelope, language_from_hint
@@ -112,12 +114,18 @@ class WebChat:
         *,
         heartbeat_seconds: float = HEARTBEAT_SECONDS,
         behind_proxy: bool = False,
+        push: WebPush | None = None,
+        allow_local_push: bool = False,
     ) -> None:
         self.runner = runner
         self.pages = pages or pages_environment()
         self.status = StatusPage(runner, self.pages, _language, behind_proxy=behind_proxy)
         self.live = LiveChats(runner.db, channel=CHANNEL)
         self.heartbeat_seconds = heartbeat_seconds
+        self.push = push
+        self.allow_local_push = allow_local_push  # tests' fake push service listens on plain http
+        if push is not None:
+            self.live.on_unwatched = push.notice
 
     def routes(self) -> Sequence[web.AbstractRouteDef]:
         return [
@@ -126,6 +134,10 @@ class WebChat:
             web.post("/api/chat/photo", self.photo),
             web.get("/api/chat/messages", self.messages),
             web.get("/api/chat/stream", self.stream),
+            web.get("/api/chat/push/key", self.push_key),
+            web.post("/api/chat/push", self.subscribe),
+            web.delete("/api/chat/push", self.unsubscribe),
+            web.get("/sw.js", self.service_worker),
             *self.status.routes(),
             web.static("/static/", STATIC_DIR, append_version=True),
         ]
@@ -133,6 +145,8 @@ class WebChat:
     async def start(self) -> None:
         """Start noticing new rows for the open streams."""
         await self.live.start()
+        if self.push is not None:
+            await self.push.start()
 
     async def end_streams(self) -> None:
         """At shutdown, before the server waits for its requests: end the streams at once."""
@@ -140,6 +154,8 @@ class WebChat:
 
     async def stop(self) -> None:
         await self.live.stop()
+        if self.push is not None:
+            await self.push.stop()
 
     async def page(self, request: web.Request) -> web.Response:
         language = _language(request)
@@ -252,6 +268,55 @@ class WebChat:
                     await response.write(b": keep-alive\n\n")
         return response
 
+    async def push_key(self, request: web.Request) -> web.Response:
+        """The office's VAPID public key, for the page's `pushManager.subscribe`."""
+        if self.push is None:
+            raise web.HTTPNotFound(text='{"error": "no_push"}', content_type="application/json")
+        return web.json_response({"key": public_key(self.push.vapid)})
+
+    async def subscribe(self, request: web.Request) -> web.Response:
+        """Keep this browser's push subscription for the cookie's chat."""
+        _guard(request)
+        chat_id = chat_id_of(_token(request))
+        try:
+            body = await request.json()
+        except ValueError:
+            body = None
+        found = parse_subscription(body, allow_local_http=self.allow_local_push)
+        if found is None:
+            raise web.HTTPBadRequest(text='{"error": "bad_subscription"}', content_type="application/json")
+        await self.runner.db.run(
+            push_subscriptions.subscribe,
+            chat_id=chat_id,
+            endpoint=found.endpoint,
+            p256dh=found.p256dh,
+            auth=found.auth,
+            now=self.runner.clock(),
+        )
+        return web.json_response({"ok": True})
+
+    async def unsubscribe(self, request: web.Request) -> web.Response:
+        _guard(request)
+        chat_id = chat_id_of(_token(request))
+        try:
+            endpoint = str((await request.json()).get("endpoint", ""))[:2000]
+        except (ValueError, AttributeError):
+            raise web.HTTPBadRequest(text='{"error": "bad_request"}', content_type="application/json") from None
+        await self.runner.db.run(push_subscriptions.unsubscribe, chat_id=chat_id, endpoint=endpoint)
+        return web.json_response({"ok": True})
+
+    async def service_worker(self, request: web.Request) -> web.Response:
+        """The service worker that shows a push as "a new reply", in the page's language."""
+        language = _language(request)
+        strings = self.pages.get_template(f"web/strings.{language}.j2").module
+        body = self.pages.get_template("web/sw.js.j2").render(
+            words={"title": strings.bot, "body": strings.push_body}  # type: ignore[attr-defined]
+        )
+        response = web.Response(text=body, content_type="text/javascript")
+        response.headers["Cache-Control"] = "no-cache"
+        response.headers["Service-Worker-Allowed"] = "/"
+        return response
+
     async def _read(self, chat_id: str, after: int) -> list[dict[str, Any]]:
         """The chat's messages after `after`, marked delivered (the page has them now)."""
 
@@ -275,6 +340,43 @@ def _event_bytes(cursor: int, message: dict[str, Any]) -> bytes:
     return f"id: {cursor}\nevent: message\ndata: {json.dumps(message, ensure_ascii=False)}\n\n".encode()
 
 
+def _build(wiring: Wiring) -> WebChat:
+    settings = wiring.settings
+    extra = settings.extra
+    vapid = load_vapid(settings.data_dir, extra.get("webchat_vapid_private_key"))
+    push = WebPush(
+        wiring.db,
+        channel=CHANNEL,
+        vapid=vapid,
+        subject=extra.get("webchat_vapid_subject") or default_subject(settings.public_url, settings.console_url),
+        chat_url=settings.console_url + "/",
+        clock=wiring.clock,
+    )
+    return WebChat(
+        wiring.runner,
+        behind_proxy=settings.behind_proxy,
+        push=push,
+        allow_local_push=bool(extra.get("webchat_push_allow_local_http")),
+    )
+
+
+def _validate(settings: Settings) -> None:
+    subject = settings.extra.get("webchat_vapid_subject")
+    if subject and not str(subject).startswith(("mailto:", "https://")):
+        raise ValueError("WEBCHAT_VAPID_SUBJECT must be a mailto: address or an https:// URL")
+
+
 SPEC = ChannelSpec(
-    name=CHANNEL, build=lambda wiring: WebChat(wiring.runner, behind_proxy=wiring.settings.behind_proxy), pushes=False
+    name=CHANNEL,
+    build=_build,
+    validate=_validate,
+    environment={
+        "WEBCHAT_VAPID_PRIVATE_KEY": ("webchat_vapid_private_key", str),
+        "WEBCHAT_VAPID_SUBJECT": ("webchat_vapid_subject", str),
+        "WEBCHAT_PUSH_ALLOW_LOCAL_HTTP": (
+            "webchat_push_allow_local_http",
+            lambda raw: raw.strip().lower() in ("1", "true", "yes"),
+        ),
+    },
+    pushes=False,
 )

@@ -14,7 +14,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -49,6 +49,7 @@ class LiveChats:
         self.channel = channel
         self.check_seconds = check_seconds
         self.closing = False
+        self.on_unwatched: Callable[[Sequence[str]], None] | None = None  # chats queued for with no stream open here
         self._open: dict[str, set[Listener]] = {}
         self._loop: asyncio.AbstractEventLoop | None = None
         self._task: asyncio.Task[None] | None = None
@@ -105,6 +106,12 @@ class LiveChats:
                 listener.woken.set()
 
     # ------------------------------------------------------------------ rows queued in this process
+    def _queued(self, chat_ids: Sequence[str]) -> None:
+        self.wake(chat_ids)
+        unwatched = [chat_id for chat_id in chat_ids if chat_id not in self._open]
+        if unwatched and self.on_unwatched is not None:
+            self.on_unwatched(unwatched)
+
     def _seen_execute(self, state: ORMExecuteState) -> None:
         """Note the web chats an insert into the outbox wrote to, for `_seen_commit`."""
         if not state.is_insert or getattr(state.statement, "table", None) is not outbox.TABLE:
@@ -121,7 +128,7 @@ class LiveChats:
         """Runs on whichever thread committed (PostgreSQL's work runs on a thread pool)."""
         chats = session.info.pop(_QUEUED, None)
         if chats and self._loop is not None and not self._loop.is_closed():
-            self._loop.call_soon_threadsafe(self.wake, sorted(chats))
+            self._loop.call_soon_threadsafe(self._queued, sorted(chats))
 
     def _seen_rollback(self, session: Session) -> None:
         session.info.pop(_QUEUED, None)

@@ -27,7 +27,7 @@ from storage.models import OutboxMessage, Ticket
 from tests.bot.test_webchat import citizen
 from tests.support.clock import running_clock
 from tests.support.console import Staffing
-from tests.support.webchat import WebCitizen
+from tests.support.webchat import WebCitizen, queue_reply
 
 NUMBER = re.compile(r"SP-\d{4}-\d{5}")
 WAIT = 10.0  # generous, for a loaded machine: a failure is "never arrived", not "slow"
@@ -200,15 +200,7 @@ def queue_elsewhere(settings: Settings, chat_id: str, text: str) -> int:
     """A row queued by another process: its own engine, so no in-process wake."""
     other = Database(settings.effective_database_url)
     try:
-        [queued] = other.run_sync(
-            outbox.enqueue_many,
-            channel="web",
-            chat_id=chat_id,
-            contact_id=None,
-            payloads=[{"text": text}],
-            now=datetime.now(UTC),
-        )
-        return queued
+        return queue_reply(other, chat_id, text)
     finally:
         other.close()
 

@@ -4,13 +4,30 @@ from __future__ import annotations
 
 import io
 import uuid
+from datetime import UTC, datetime
 from typing import Any
 
 from aiohttp import FormData
 from aiohttp.test_utils import TestClient
 from PIL import Image
 
+from storage import outbox
+from storage.db import Database
+
 HEADERS = {"X-Satupintu-Chat": "1"}
+
+
+def queue_reply(db: Database, chat_id: str, text: str) -> int:
+    """A reply to a web chat queued straight into the outbox, as any job of the app queues one."""
+    [queued] = db.run_sync(
+        outbox.enqueue_many,
+        channel="web",
+        chat_id=chat_id,
+        contact_id=None,
+        payloads=[{"text": text}],
+        now=datetime.now(UTC),
+    )
+    return queued
 
 
 def jpeg(size: tuple[int, int] = (320, 240), colour: tuple[int, int, int] = (30, 120, 200)) -> bytes:
