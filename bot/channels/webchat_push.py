@@ -163,7 +163,8 @@ class WebPush:
     async def send(self, due: dict[str, bool]) -> None:
         """Nudge each due chat that still has an unread reply and was not nudged lately."""
         now = asyncio.get_running_loop().time()
-        chats = [chat for chat in due if now - self._last.get(chat, -self.coalesce_seconds) >= self.coalesce_seconds]
+        self._last = {chat: at for chat, at in self._last.items() if now - at < self.coalesce_seconds}
+        chats = [chat for chat in due if chat not in self._last]
         subscriptions = await self.db.read(self._unread_subscriptions, chats)
         failed: set[str] = set()
         for chat_id, subscription in subscriptions:

@@ -442,3 +442,18 @@ async def test_a_reload_after_a_long_conversation_shows_the_current_question(cha
     await chat.expect(chat.bot).to_have_count(2 + 50 * 2 + 1)
     assert await chat.option_titles() == ["Setuju", "Tidak setuju"]
     await chat.press("Setuju", expect="Masalahnya tentang apa?")
+
+
+# --------------------------------------------------------------------------- Web Push
+async def test_the_notify_button_shows_where_notifications_may_be_asked_for(chat: Chat, server: LiveServer) -> None:
+    """Headless Chromium reaches no real push service: what can be seen is that the page
+    registers its worker on load without asking anything, hides the button where notifications
+    are refused (headless refuses by default), and offers it where they may be asked for."""
+    scope = await chat.page.evaluate("navigator.serviceWorker.ready.then((registration) => registration.scope)")
+    assert scope == server.url.rstrip("/") + "/"
+    assert await chat.page.evaluate("Notification.permission") == "denied"
+    await chat.expect(chat.page.locator("#notify")).to_be_hidden()
+    await chat.page.context.grant_permissions(["notifications"], origin=server.url.rstrip("/"))
+    await chat.page.reload()
+    await chat.expect(chat.page.locator("#notify")).to_be_visible()
+    await chat.expect(chat.page.locator("#notify")).to_contain_text("Beri tahu saya jika ada balasan")
