@@ -10,6 +10,8 @@ from sqlmodel import Session
 
 from storage.models import PushSubscription
 
+PER_CHAT = 5  # a person's phone and a computer or two; a page cannot fill the table
+
 
 def subscribe(session: Session, *, chat_id: str, endpoint: str, p256dh: str, auth: str, now: datetime) -> None:
     """Keep a browser's subscription for the chat; the same endpoint again replaces its keys and chat."""
@@ -18,6 +20,15 @@ def subscribe(session: Session, *, chat_id: str, endpoint: str, p256dh: str, aut
         found = PushSubscription(chat_id=chat_id, endpoint=endpoint, p256dh=p256dh, auth=auth, created_at=now)
     found.chat_id, found.p256dh, found.auth = chat_id, p256dh, auth
     session.add(found)
+    session.flush()
+    kept = select(PushSubscription.id).where(PushSubscription.chat_id == chat_id)  # type: ignore[call-overload]
+    newest = kept.order_by(PushSubscription.id.desc()).limit(PER_CHAT)  # type: ignore[union-attr]
+    session.execute(
+        delete(PushSubscription).where(
+            PushSubscription.chat_id == chat_id,  # type: ignore[arg-type]
+            PushSubscription.id.not_in(newest.scalar_subquery()),  # type: ignore[union-attr]
+        )
+    )
 
 
 def unsubscribe(session: Session, *, chat_id: str, endpoint: str) -> None:

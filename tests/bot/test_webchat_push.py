@@ -168,11 +168,15 @@ async def test_subscribing_needs_the_chat_cookie_and_a_push_service_address(
         assert response.status == 400, bad
     assert (await siti.client.post("/api/chat/push", json=body)).status == 403  # no page header
     assert await subscriptions(server) == []
+    for n in range(7):  # a page cannot fill the table: the newest five of a chat are kept
+        again = {**body, "endpoint": push_service.endpoint(f"more{n}")}
+        assert (await siti.client.post("/api/chat/push", json=again, headers=HEADERS)).status == 200
+    assert sorted(await subscriptions(server)) == sorted(push_service.endpoint(f"more{n}") for n in range(2, 7))
     assert (await siti.client.post("/api/chat/push", json=body, headers=HEADERS)).status == 200
     assert (
         await siti.client.delete("/api/chat/push", json={"endpoint": body["endpoint"]}, headers=HEADERS)
     ).status == 200
-    assert await subscriptions(server) == []
+    assert body["endpoint"] not in await subscriptions(server) and len(await subscriptions(server)) == 4
     await siti.client.close()
 
 
