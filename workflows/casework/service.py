@@ -260,7 +260,30 @@ class Casework:
 
     def route_new(self, session: Session, ticket: Ticket, now: datetime, heading: str = "new") -> None:
         """Give a ticket an owner by the routing rules and show them its card."""
-        choice = routing.choose(session, book=self.book, ticket=ticket)
+        self._route(session, ticket, routing.choose(session, book=self.book, ticket=ticket), now, heading)
+
+    def rehome(
+        self, session: Session, *, now: datetime, districts: Sequence[str] = (), limit: int = routing.REHOME_BATCH
+    ) -> list[Ticket]:
+        """Route again the tickets nobody could take when they came in (no staff yet, or only a
+        supervisor to park them with), now that someone can: the new owner gets the card. The
+        tickets are locked while this runs, so two processes never route one twice."""
+        routed = []
+        for ticket in routing.waiting_for_owner(session, districts=districts, limit=limit):
+            choice = routing.choose(session, book=self.book, ticket=ticket)
+            if routing.improves(ticket, choice):
+                self._route(session, ticket, choice, now, "new")
+                routed.append(ticket)
+        return routed
+
+    def staff_available(self, session: Session, staff: Staff, now: datetime) -> list[Ticket]:
+        """Someone who can own tickets was added, joined or came back: their area's waiting tickets."""
+        if staff.status != "active" or staff.role not in routing.OWNER_ROLES:
+            return []
+        session.flush()  # routing queries staff: it must see this change (sessions do not autoflush)
+        return self.rehome(session, now=now, districts=staff.districts)
+
+    def _route(self, session: Session, ticket: Ticket, choice: routing.Choice, now: datetime, heading: str) -> None:
         ticket.team = choice.team
         self._give(
             session, ticket, choice.staff, unassigned=choice.unassigned, actor="system", now=now, heading=heading

@@ -3,10 +3,11 @@ JobResult` in its own transaction; the process installs this list (bot/scheduler
 
 from __future__ import annotations
 
-from workflows.jobs import digest, reminders
+from workflows.jobs import digest, rehoming, reminders
 from workflows.jobs.base import Job, JobContext, JobResult
 
 JOBS: tuple[tuple[str, Job], ...] = (
+    ("route_waiting_tickets", rehoming.route_waiting_tickets),
     ("tidy_conversations", reminders.tidy_conversations),
     ("close_unanswered", reminders.close_unanswered),
     ("due_today", reminders.due_today),
