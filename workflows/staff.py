@@ -23,7 +23,7 @@ from workflows import audit, signin
 from workflows.flowbook import FlowBook
 from workflows.validation.phone import normalize_phone
 
-ROLES = ("officer", "supervisor", "admin")
+ROLES = ("officer", "supervisor", "admin", "facilitator")  # a facilitator files and follows their own reports
 STATUSES = ("active", "away", "disabled")
 INVITE_PREFIX = "join_"  # `/start join_…` is an invite, anything else a campaign source
 
