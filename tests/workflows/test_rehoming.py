@@ -128,3 +128,22 @@ async def test_a_supervisor_joining_by_invite_takes_the_ownerless_tickets_of_the
     assert (now.assignee_staff_id, now.unassigned) == (sri.id, True)  # an owner, still flagged for an officer
     assert world.db.run_sync(lambda s: s.execute(select(StaffInvite.used_at)).scalars().one()) is not None
     assert cards(world.new_messages(), SRI, filed.number) == 1
+
+
+async def test_two_processes_never_route_the_same_waiting_ticket(world: World) -> None:
+    """One holds the waiting tickets while it routes them; the other skips what is held (on
+    PostgreSQL, FOR UPDATE SKIP LOCKED; SQLite lets one writer in at a time anyway)."""
+    if world.db.is_sqlite:
+        pytest.skip("SQLite has one writer at a time: there is no second process routing alongside")
+    filed = world.file()
+    world.hire("Budi", int(BUDI))
+    casework = world.services.casework
+    with world.db.session() as first, world.db.session() as second:
+        assert [t.number for t in casework.rehome(first, now=world.clock())] == [filed.number]
+        assert casework.rehome(second, now=world.clock()) == []  # held by the first: skipped
+        second.commit()
+        first.commit()
+    with world.db.session() as third:
+        assert casework.rehome(third, now=world.clock()) == []  # routed now: nothing waits
+    assert kinds(world, filed.number).count("assign") == 1
+    assert cards(world.new_messages(), BUDI, filed.number) == 1
