@@ -13,7 +13,16 @@ from pathlib import Path
 from typing import Annotated, Any, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints, ValidationError, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    SerializerFunctionWrapHandler,
+    StringConstraints,
+    ValidationError,
+    model_serializer,
+    model_validator,
+)
 
 from workflows.engine.steps import STEP_TYPES
 from workflows.engine.words import COMMANDS
@@ -114,6 +123,15 @@ class Place(Strict):
         if (self.lat is None) != (self.lon is None):
             raise ValueError("a centre needs both lat and lon")
         return self
+
+    @model_serializer(mode="wrap")
+    def _no_empty_centre(self, handler: SerializerFunctionWrapHandler) -> dict[str, Any]:
+        """Stored documents keep the shape they had before centres existed: no `lat: null`."""
+        data: dict[str, Any] = handler(self)
+        if self.lat is None:
+            data.pop("lat", None)
+            data.pop("lon", None)
+        return data
 
     @property
     def centre(self) -> tuple[float, float] | None:
