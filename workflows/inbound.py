@@ -192,7 +192,9 @@ class InboundHandler:
             replies.append(self.services.texts.message(say, contact.language))
             return None
         if code is not None and code.startswith(staff_records.INVITE_PREFIX):
-            joined = staff_records.redeem_invite(session, code=code, contact=contact, now=now)
+            joined = staff_records.redeem_invite(
+                session, code=code, contact=contact, now=now, rehome=self.services.casework
+            )
             if isinstance(joined, str):
                 log.warning("invite refused for contact %s: %s", contact.id, joined)
                 replies.append(

@@ -442,6 +442,7 @@ async def staff_add(request: web.Request) -> web.Response:
             language=_text(form, "language", 8) if form.get("language") in LANGUAGES else "id",
             by=stored_id(admin),
             now=console.now(),
+            rehome=console.services.casework,
         )
         return member
 
@@ -507,7 +508,14 @@ async def member_status(request: web.Request) -> web.Response:
         return await member_page(request, refused="self", status=400)
 
     try:
-        await console.run(records.set_status, staff_id=member_id, status=wanted, by=admin.id, now=console.now())
+        await console.run(
+            records.set_status,
+            staff_id=member_id,
+            status=wanted,
+            by=admin.id,
+            now=console.now(),
+            rehome=console.services.casework,
+        )
     except records.StaffError as error:
         return await member_page(request, refused="staff", detail=str(error), status=400)
     raise redirect(f"{ADMIN}/staff/{member_id}?saved=1")

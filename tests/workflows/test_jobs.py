@@ -66,7 +66,9 @@ class World:
         self.scheduler = scheduler_for(settings, self.db, self.services, self.clock)
         self.seen: dict[str, int] = {}
 
-    def hire(self, name: str, user_id: int, role: str = "officer") -> Staff:
+    def hire(self, name: str, user_id: int, role: str = "officer", *, rehome: bool = False) -> Staff:
+        """Add a staff member; `rehome` as the console and the CLI do (their area's waiting tickets
+        go to them at once), else behind their back, as a script writing the table would."""
         book = self.services.book
 
         def add(session: Any) -> Staff:
@@ -81,6 +83,7 @@ class World:
                 language="id",
                 by=audit.CLI,
                 now=self.clock(),
+                rehome=self.services.casework if rehome else None,
             )
 
         return self.db.run_sync(add)

@@ -272,12 +272,38 @@ class Casework:
         return ticket
 
     def route_new(self, session: Session, ticket: Ticket, now: datetime, heading: str = "new") -> None:
-        """Give a ticket an owner by the routing rules (an urgent one: whoever is on call now)
-        and show them its card."""
+        """Give a ticket an owner by the routing rules and show them its card."""
+        self._route(session, ticket, self._choose(session, ticket, now), now, heading)
+
+    def _choose(self, session: Session, ticket: Ticket, now: datetime) -> routing.Choice:
+        """Who should own `ticket` now: for an urgent one whoever is on call, else the routing rules."""
         urgent = ticket.urgent and on_call.on_call(
             session, book=self.book, calendar=self.calendar, ticket=ticket, now=now
         )
-        choice = urgent or routing.choose(session, book=self.book, ticket=ticket)
+        return urgent or routing.choose(session, book=self.book, ticket=ticket)
+
+    def rehome(
+        self, session: Session, *, now: datetime, districts: Sequence[str] = (), limit: int = routing.REHOME_BATCH
+    ) -> list[Ticket]:
+        """Route again the tickets nobody could take when they came in (no staff yet, or only a
+        supervisor to park them with), now that someone can: the new owner gets the card. The
+        tickets are locked while this runs, so two processes never route one twice."""
+        routed = []
+        for ticket in routing.waiting_for_owner(session, districts=districts, limit=limit):
+            choice = self._choose(session, ticket, now)
+            if routing.improves(ticket, choice):
+                self._route(session, ticket, choice, now, "new")
+                routed.append(ticket)
+        return routed
+
+    def staff_available(self, session: Session, staff: Staff, now: datetime) -> list[Ticket]:
+        """Someone who can own tickets was added, joined or came back: their area's waiting tickets."""
+        if staff.status != "active" or staff.role not in routing.OWNER_ROLES:
+            return []
+        session.flush()  # routing queries staff: it must see this change (sessions do not autoflush)
+        return self.rehome(session, now=now, districts=staff.districts)
+
+    def _route(self, session: Session, ticket: Ticket, choice: routing.Choice, now: datetime, heading: str) -> None:
         ticket.team = choice.team
         self._give(
             session, ticket, choice.staff, unassigned=choice.unassigned, actor="system", now=now, heading=heading
