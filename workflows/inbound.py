@@ -39,6 +39,7 @@ from workflows.engine import (
     SubmitSurvey,
 )
 from workflows.engine.commands import Command, parse_command
+from workflows.jobs.reminders import EXPIRED
 from workflows.messages import OutMessage
 from workflows.services import Services
 from workflows.validation.ticket_number import parse_ticket_number
@@ -292,6 +293,7 @@ def _state(conversation: Conversation, contact: Contact) -> ConversationState:
         consent_version=contact.consent_version,
         expires_at=conversation.expires_at,
         known_phone=contact.phone,
+        expired=bool(extra.get(EXPIRED)),
     )
 
 

@@ -63,7 +63,7 @@ class Engine:
 
     # ----------------------------------------------------------------- entry point
     def step(self, state: ConversationState, event: Inbound, now: datetime) -> Outcome:
-        if state.flow is not None and state.expires_at is not None and now >= state.expires_at:
+        if state.expired or (state.flow is not None and state.expires_at is not None and now >= state.expires_at):
             expired = self.reset(state)
             effects: list[Effect] = self.drop(state)
             effects += [Say("conversation/expired"), *self._menu(expired)]
