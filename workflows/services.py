@@ -53,8 +53,10 @@ class Services:
         attachments_dir: Path,
         max_photo_bytes: int,
         console_url: str,
+        files_book: FlowBook | None = None,
     ) -> None:
         self.book = book
+        self.files_book = files_book or book  # the YAML files alone: what "back to the file" returns to
         self.texts = texts
         self.calendar = calendar
         self.casework = Casework(book=book, texts=texts, calendar=calendar)
@@ -85,7 +87,7 @@ class Services:
         stamp = config_store.stamp(session)
         if stamp == self._stamp:
             return False
-        fresh = config_store.current(session, book=self.book)
+        fresh = config_store.current(session, book=self.book, files=self.files_book)
         self._stamp = stamp
         if fresh is self.book:
             return False
