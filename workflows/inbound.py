@@ -31,7 +31,6 @@ from workflows.engine import (
     Engine,
     Inbound,
     OpenTicket,
-    Option,
     RecordConsent,
     RelayReply,
     ReopenTicket,
@@ -44,7 +43,7 @@ from workflows.engine.commands import Command, parse_command
 from workflows.engine.engine import ATTACH
 from workflows.jobs.reminders import EXPIRED
 from workflows.lifecycle import OPEN
-from workflows.messages import OutMessage
+from workflows.messages import OutMessage, RenderedOption
 from workflows.services import Services
 from workflows.validation.ticket_number import parse_ticket_number
 
@@ -248,9 +247,12 @@ class InboundHandler:
                 self.services.texts.message(self.services.ticket_created(ticket, contact.language), contact.language)
             )
         elif isinstance(effect, ShowStatus):
-            replies.append(self._status(session, contact, effect.number))
+            status, offers = self._status(session, contact, effect.number, offer_files=effect.offer_files)
+            replies.append(status)
             for then in effect.then:
                 self._apply(session, then, contact, now, handled, replies)
+            if offers:
+                replies[-1] = replace(replies[-1], options=(*replies[-1].options, *offers))
         elif isinstance(effect, (RelayReply, AddFile, ReopenTicket, SubmitSurvey)):
             replies.append(
                 self.services.texts.message(self._after_intake(session, effect, contact, now), contact.language)
@@ -287,24 +289,27 @@ class InboundHandler:
                 "citizen/refused", {"reason": refused.reason, "reopen_days": self.services.book.office.reopen_days}
             )
 
-    def _status(self, session: Session, contact: Contact, asked: str | None) -> OutMessage:
+    def _status(
+        self, session: Session, contact: Contact, asked: str | None, *, offer_files: bool
+    ) -> tuple[OutMessage, tuple[RenderedOption, ...]]:
+        """The status list, and a button per open ticket to add a photo or document to it."""
         number = parse_ticket_number(asked) if asked else None
         if asked and number is None:
             number = asked.strip()[:24]
         tickets = repo.tickets_of_contact(session, contact_id=contact.id, number=number)  # type: ignore[arg-type]
         language = contact.language
         rows = []
-        options = []
+        offers = []
         for ticket in tickets:
             found = self.services.book.category(ticket.kind, ticket.category)
             category = found[1].label.as_dict()[language] if found else ticket.category
             updated = self.services.texts.long_date(self.services.calendar.local_date(ticket.updated_at), language)
             rows.append({"number": ticket.number, "category": category, "status": ticket.status, "updated": updated})
-            if ticket.status in OPEN:  # a photo or a letter may still help the officer
+            if offer_files and ticket.status in OPEN:  # a photo or a letter may still help the officer
                 label = self.services.texts.render("status/attach_option", language, {"number": ticket.number})
-                options.append(Option(f"{ATTACH}:{ticket.id}", label={language: label}))
-        say = Say("status/list", {"tickets": rows, "number": number, "can_attach": bool(options)}, tuple(options))
-        return self.services.texts.message(say, language)
+                offers.append(RenderedOption(f"{ATTACH}:{ticket.id}", label))
+        say = Say("status/list", {"tickets": rows, "number": number, "can_attach": bool(offers)})
+        return self.services.texts.message(say, language), tuple(offers)
 
 
 def _state(conversation: Conversation, contact: Contact) -> ConversationState:

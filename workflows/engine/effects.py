@@ -51,10 +51,13 @@ class OpenTicket:
 
 @dataclass(frozen=True)
 class ShowStatus:
-    """List the person's own tickets (or the one numbered), then say `then`."""
+    """List the person's own tickets (or the one numbered), then say `then`. `offer_files`:
+    at the menu, the last message offers to add a photo or document to each open ticket (the
+    last, since a web chat shows only the newest message's buttons)."""
 
     number: str | None
     then: tuple[Say, ...] = ()
+    offer_files: bool = False
 
 
 @dataclass(frozen=True)

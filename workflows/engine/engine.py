@@ -106,10 +106,10 @@ class Engine:
             return self._choose_attach(state, event.value)
         if event.kind == "choice" and event.step != (state.step or MENU):
             return state, [Say("errors/stale_button"), *self.prompt(state)]
-        if event.kind == "unsupported" or (
-            event.kind == "document" and event.attachment_id is None and event.photo_error is None
-        ):  # a document nothing asked for was not even downloaded
-            return state, [Say("errors/unsupported", {"media": event.media or "document"}), *self.prompt(state)]
+        if event.kind == "document" and event.attachment_id is None and event.photo_error is None:
+            return state, [self._unasked_document(state), *self.prompt(state)]
+        if event.kind == "unsupported":
+            return state, [Say("errors/unsupported", {"media": event.media or "other"}), *self.prompt(state)]
         step = self._current(state)
         if step is None:
             return self._menu_input(state, event)
@@ -137,7 +137,7 @@ class Engine:
                 *self.prompt(state),
             ]
         if command.name == "status":
-            return state, [ShowStatus(command.argument, self._asked(state))]
+            return state, [ShowStatus(command.argument, self._asked(state), offer_files=state.flow is None)]
         if command.name == "language":
             if command.argument:
                 return self._set_language(state, command.argument)
@@ -193,7 +193,7 @@ class Engine:
             return self._reply(state, state.waiting_ticket, event.text.strip())
         choice = event.value if event.kind == "choice" else self._match_menu_text(event.text or "")
         if choice == "status":
-            return state, [ShowStatus(None, self._asked(state))]
+            return state, [ShowStatus(None, self._asked(state), offer_files=state.flow is None)]
         if choice in self.book.intake_flows():
             return self._start_flow(state, choice)
         return state, self._menu(state)
@@ -204,11 +204,18 @@ class Engine:
             return state, [Say("errors/too_long", {"limit": REPLY_MAX, "length": len(text)})]
         return state, [RelayReply(ticket_id, text)]
 
+    def _unasked_document(self, state: ConversationState) -> Say:
+        """A PDF nothing asked for (so not even downloaded): where a photo is asked, it is not
+        one; elsewhere, not something we read."""
+        if self.wants_file(state, "photo"):
+            return Say("errors/photo_rejected", {"reason": "bad_type"})
+        return Say("errors/unsupported", {"media": "document"})
+
     def _file(self, state: ConversationState, event: Inbound) -> tuple[ConversationState, list[Effect]]:
         """A photo or PDF at the menu: an addition to the ticket they chose, else the answer to
         an officer's question (the caller downloaded it only for one of these)."""
         if event.photo_error:
-            again = [Say("citizen/send_file")] if state.attaching is not None else []
+            again = [Say("citizen/send_file", request="photo")] if state.attaching is not None else []
             return state, [Say("errors/photo_rejected", {"reason": event.photo_error}), *again]
         assert event.attachment_id is not None
         if state.attaching is not None:
@@ -224,7 +231,7 @@ class Engine:
         raw_id = value.partition(":")[2]
         if state.flow is not None or not TICKET_ID_PATTERN.fullmatch(raw_id):
             return state, [Say("errors/stale_button"), *self.prompt(state)]
-        return replace(state, attaching=int(raw_id)), [Say("citizen/send_file")]
+        return replace(state, attaching=int(raw_id)), [Say("citizen/send_file", request="photo")]
 
     def _after_resolution(self, state: ConversationState, value: str) -> tuple[ConversationState, list[Effect]]:
         """The buttons under a resolution notice: rate the service, or say it is not fixed.
