@@ -600,15 +600,20 @@ def _with_packaged_defaults(flows_file: Any) -> Any:
 STORED_DOCUMENTS = ("areas", "categories", "office")
 
 
+def source_file(directory: Path | None, name: str) -> Path:
+    """Where the file `name` is read from: the office's directory, or our packaged default."""
+    if directory is not None and (directory / name).exists():
+        return directory / name
+    return DATA_DIR / name
+
+
 def load_flowbook(directory: Path | None = None, *, stored: Mapping[str, Any] | None = None) -> FlowBook:
     """Read `flows.yaml`, `categories.yaml`, `areas.yaml` and `office.yaml` from `directory`, falling back
     to the packaged defaults file by file, so an office may override only its areas. `stored` holds
     documents changed in the console (by name, see STORED_DOCUMENTS); each replaces its file."""
 
     def pick(name: str) -> Path:
-        if directory is not None and (directory / name).exists():
-            return directory / name
-        return DATA_DIR / name
+        return source_file(directory, name)
 
     flows_file = _with_packaged_defaults(_read(pick("flows.yaml")))
     files = {name: _read(pick(f"{name}.yaml")) for name in STORED_DOCUMENTS if name not in (stored or {})}

@@ -176,6 +176,39 @@ async def test_register_pages_walk_every_person_once(office: ConsoleOffice) -> N
     await member.close()
 
 
+async def test_people_without_a_name_are_listed_by_village_and_description(office: ConsoleOffice) -> None:
+    admin = await office.hire("Ani", role="admin", districts=())
+    await office.file(person_name="Pak Darmo", person_nik=None)
+    street = await office.file(
+        person_name=None,
+        person_nik=None,
+        category="odgj",
+        village=f"{UMBULHARJO}.1002",
+        description="Laki-laki berkeliaran di depan pasar, bicara sendiri, tidak berbaju.",
+    )
+    shackled = await office.file(
+        person_name=None, person_nik=None, category="odgj", description="Perempuan dipasung di belakang rumah."
+    )
+    member = await office.signed_in(admin)
+    text = await (await member.get("/console/register")).text()
+    assert text.count("(tanpa nama)") == 2 and street.number in text and shackled.number in text
+    assert "Laki-laki berkeliaran di depan pasar" in text and "Perempuan dipasung" in text
+    assert text.index("Pak Darmo") < text.index(shackled.number) < text.index(street.number), "by name, then village"
+    named_only = await (await member.get("/console/register", params={"q": "pak"})).text()
+    assert "(tanpa nama)" not in named_only
+
+    walked: list[str] = []
+    cursor = None
+    for _ in range(5):
+        page = await office.db.run(register.people, viewer=admin, query=register.Query(), cursor=cursor, size=1)
+        walked += [person.number for person in page.people]
+        cursor = page.next_cursor
+        if cursor is None:
+            break
+    assert walked[1:] == [shackled.number, street.number] and len(walked) == 3
+    await member.close()
+
+
 async def test_a_name_with_markup_is_shown_as_text(office: ConsoleOffice) -> None:
     member = await office.signed_in(await office.hire("Ani", role="admin", districts=()))
     await office.file(person_name="<script>alert(1)</script>")
