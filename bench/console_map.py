@@ -43,6 +43,7 @@ from storage.db import Database  # noqa: E402
 from storage.migrate import upgrade  # noqa: E402
 from storage.models import Staff  # noqa: E402
 from workflows.console import mapview, register  # noqa: E402
+from workflows.flowbook import load_flowbook  # noqa: E402
 
 SUPERVISOR = "supervisor-34.71.04"
 # The views the target is for: the map as it opens, filtered, and close in. Every status over the
@@ -149,6 +150,7 @@ async def measure(url: str, runs: int) -> dict[str, tuple[list[float], int]]:
 
 def show_plans(url: str) -> None:
     db = Database(url)
+    centres = load_flowbook().areas.centres()
     try:
         for name, who, path, params in CASES:
             viewer = db.run_sync(lambda s, who=who: s.execute(select(Staff).where(Staff.username == who)).scalar_one())
@@ -159,15 +161,15 @@ def show_plans(url: str) -> None:
                 explain(
                     db,
                     lambda session, v=viewer, f=filters, b=bbox, z=zoom: mapview.clusters(
-                        session, viewer=v, filters=f, bbox=b, zoom=z
+                        session, viewer=v, filters=f, bbox=b, zoom=z, centres=centres
                     ),
                 )
             elif path.endswith("/map"):
                 explain(
                     db,
                     lambda session, v=viewer, f=filters: (
-                        mapview.extent(session, viewer=v, filters=f),
-                        mapview.listing(session, viewer=v, filters=f),
+                        mapview.extent(session, viewer=v, filters=f, centres=centres),
+                        mapview.listing(session, viewer=v, filters=f, centres=centres),
                     ),
                 )
             else:

@@ -27,7 +27,7 @@ from workflows import config_store
 from workflows.calendar import WorkingCalendar
 from workflows.casework.desk import Desk
 from workflows.engine import Engine
-from workflows.flowbook import FlowBook, load_flowbook
+from workflows.flowbook import FlowBook, load_flowbook, source_file
 from workflows.inbound import InboundHandler
 from workflows.jobs import JobContext
 from workflows.services import Services
@@ -47,6 +47,7 @@ def build_services(settings: Settings, *, stored: Mapping[str, Any] | None = Non
     """Load and check the office's flows and texts; any mistake stops start-up here. `stored`:
     the configuration changed in the console (workflows/config_store.py), over the files."""
     book = load_flowbook(settings.flows_dir, stored=stored)
+    files_book = load_flowbook(settings.flows_dir) if stored else book
     texts = Texts()
     check_templates(book, texts)
     return Services(
@@ -56,6 +57,7 @@ def build_services(settings: Settings, *, stored: Mapping[str, Any] | None = Non
         attachments_dir=settings.attachments_dir,
         max_photo_bytes=settings.max_photo_bytes,
         console_url=settings.console_url,
+        files_book=files_book,
     )
 
 
@@ -66,6 +68,19 @@ def build_inbound(settings: Settings, services: Services) -> InboundHandler:
     return InboundHandler(
         services=services, engine=engine, desk=Desk(services.casework, ttl=engine.ttl, console_url=settings.console_url)
     )
+
+
+def _log_overrides(db: Database, settings: Settings) -> None:
+    """One line per document the console saved: whoever edits the YAML file learns it is ignored."""
+    for override in db.run_sync(config_store.overrides).values():
+        log.warning(
+            "configuration: %s comes from the console (version %s, saved %s UTC by %s); the file %s is ignored",
+            override.name,
+            override.version,
+            f"{override.saved_at:%Y-%m-%d %H:%M}",
+            override.saved_by or "?",
+            source_file(settings.flows_dir, override.file),
+        )
 
 
 def check_templates(book: FlowBook, texts: Texts) -> None:
@@ -111,6 +126,7 @@ def create_app(
         lease=timedelta(seconds=settings.outbox_lease_seconds),
     )
     services = build_services(settings, stored=db.run_sync(config_store.stored_documents))
+    _log_overrides(db, settings)
     app[SERVICES] = services
     runner = Runner(db=db, inbound=build_inbound(settings, services), services=services, clock=clock, sender=sender)
     app[RUNNER] = runner

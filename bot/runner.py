@@ -1,9 +1,9 @@
 """The one place an inbound event becomes a committed unit of work.
 
 Channel adapter → `Runner.handle` → (per-chat lane) → `InboundHandler.handle` as one unit of work,
-which also leases the replies for the sender → commit → the sender delivers them. A photo is
-fetched from the platform only when the conversation is waiting for one, checked and written
-to disk in a thread, and recorded in the unit of work that takes it as the answer.
+which also leases the replies for the sender → commit → the sender delivers them. A photo (or
+a PDF document) is fetched from the platform only when the conversation is waiting for one,
+checked and written to disk in a thread, and recorded in the unit of work that takes it.
 """
 
 from __future__ import annotations
@@ -54,25 +54,25 @@ class Runner:
         async with self.lanes.lane(f"{envelope.channel}:{envelope.chat_id}"):
             photo: StoredPhoto | str | None = None
             if (
-                envelope.event.kind == "photo"
+                envelope.event.kind in ("photo", "document")
                 and fetch_photo is not None
                 and await self.db.run(self.inbound.wants_photo, envelope)
             ):
-                photo = await self._photo(fetch_photo)
+                photo = await self._photo(fetch_photo, envelope.event.kind)
             handled = await self._commit(envelope, photo)
         for path in handled.files_to_delete:
             delete_file(self.services.attachments_dir, path)
         return handled
 
-    async def _photo(self, fetch_photo: PhotoFetcher) -> StoredPhoto | str:
-        """Download, check and keep a photo, off the event loop; or the reason it was refused."""
+    async def _photo(self, fetch_photo: PhotoFetcher, kind: str) -> StoredPhoto | str:
+        """Download, check and keep a photo (or a PDF), off the event loop; or the reason it was refused."""
         try:
             data = await fetch_photo(self.services.max_photo_bytes)
         except PhotoTooLarge:
             return "too_large"
         if data is None:
             return "unreadable"
-        return await asyncio.to_thread(self.services.keep_photo, data)
+        return await asyncio.to_thread(self.services.keep_photo, data, kind)
 
     async def _commit(self, envelope: Envelope, photo: StoredPhoto | str | None) -> Handled:
         sender = self.sender

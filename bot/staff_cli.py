@@ -131,6 +131,7 @@ def _add(args: argparse.Namespace) -> int:
             language=args.language,
             by=audit.CLI,
             now=utc_now(),
+            rehome=services.casework,
         )
         return f"added staff {staff.id}: {_describe(staff)}"
 
@@ -165,7 +166,9 @@ def _list(args: argparse.Namespace) -> int:
 def _status_setter(status: str) -> Callable[[argparse.Namespace], int]:
     def run(args: argparse.Namespace) -> int:
         def work(session: Any, services: Services, settings: Settings) -> str:
-            staff = records.set_status(session, staff_id=args.id, status=status, by=audit.CLI, now=utc_now())
+            staff = records.set_status(
+                session, staff_id=args.id, status=status, by=audit.CLI, now=utc_now(), rehome=services.casework
+            )
             return f"staff {staff.id} ({staff.name}) is now {staff.status}"
 
         return with_session(work)

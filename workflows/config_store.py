@@ -13,6 +13,12 @@ Other server processes on the same database see the change through `stamp`, whic
 every few seconds (`Services.refresh`). Each form carries the version it was drawn from, so of
 two admins editing at once the second is told to look again instead of silently undoing the
 first.
+
+A stored document silently hiding its file would leave an office editing a YAML file that no
+longer counts, so each one is named (`overrides`) on the console's pages and in the start-up
+log, and an admin can go back to the file (`back_to_file`). Going back empties the document
+but keeps its row, with the version counting on: `stamp` only grows, so every process sees
+the change, and a form drawn before it is told to look again.
 """
 
 from __future__ import annotations
@@ -56,11 +62,37 @@ class Refused(ValueError):
         self.detail = detail
 
 
+@dataclass(frozen=True)
+class Override:
+    """A document the console saved, standing in for its file: when and by whom."""
+
+    name: str
+    file: str  # the YAML file it replaces, e.g. "areas.yaml"
+    version: int
+    saved_at: datetime
+    saved_by: str | None  # the admin's name; None when the staff record is gone
+
+
 # ---------------------------------------------------------------------- storage
 def stored_documents(session: Session) -> dict[str, Document]:
-    """The documents changed in the console, by name (what replaces the files at start-up)."""
+    """The documents changed in the console, by name (what replaces the files at start-up);
+    one an admin sent back to its file is empty and left out."""
     rows = session.execute(select(ConfigDocument)).scalars().all()
-    return {row.name: row.document for row in rows if row.name in STORED_DOCUMENTS}
+    return {row.name: row.document for row in rows if row.name in STORED_DOCUMENTS and row.document}
+
+
+def overrides(session: Session) -> dict[str, Override]:
+    """The stored documents that replace their files, by name, for the notices."""
+    rows = session.execute(
+        select(ConfigDocument, col(Staff.name)).outerjoin(
+            Staff, col(Staff.id) == col(ConfigDocument.updated_by_staff_id)
+        )
+    ).all()
+    return {
+        row.name: Override(row.name, f"{row.name}.yaml", row.version, row.updated_at, name)
+        for row, name in rows
+        if row.name in STORED_DOCUMENTS and row.document
+    }
 
 
 def versions(session: Session) -> dict[str, int]:
@@ -75,12 +107,15 @@ def stamp(session: Session) -> int:
     return int(session.execute(select(func.coalesce(func.sum(col(ConfigDocument.version)), 0))).scalar_one())
 
 
-def current(session: Session, *, book: FlowBook) -> FlowBook:
+def current(session: Session, *, book: FlowBook, files: FlowBook | None = None) -> FlowBook:
     """`book` with the stored documents as they are now; `book` itself when nothing differs
-    (another process may have saved a change since this one started)."""
+    (another process may have saved a change since this one started). `files`: the book as the
+    YAML files give it, whose documents come back where the stored one was sent back."""
     fresh = book
-    for name, document in stored_documents(session).items():
-        if document != document_of(fresh, name):
+    stored = stored_documents(session)
+    for name in STORED_DOCUMENTS:
+        document = stored.get(name) or (document_of(files, name) if files is not None else None)
+        if document is not None and document != document_of(fresh, name):
             fresh = with_document(fresh, name, document)
     return fresh
 
@@ -114,6 +149,38 @@ def change(
         row.document, row.version, row.updated_at, row.updated_by_staff_id = stored, row.version + 1, now, staff_id
     audit.record(
         session, staff_id=staff_id, action=f"config.{name}", subject=summary.get("change"), now=now, data=summary
+    )
+    return changed
+
+
+def back_to_file(
+    session: Session, *, book: FlowBook, files: FlowBook, name: str, version: int, staff_id: int, now: datetime
+) -> FlowBook:
+    """Forget the console's document `name`, so its YAML file counts again; audited. Returns
+    the new book for the caller to put to use once this commits. Refused when the form is
+    stale, nothing is stored, or the file does not fit the rest (a routing rule saved in the
+    console may name a district only the console's areas have)."""
+    row = (
+        session.execute(select(ConfigDocument).where(col(ConfigDocument.name) == name).with_for_update())
+        .scalars()
+        .first()
+    )
+    if row is None or not row.document:
+        raise Refused("unknown")
+    if version != row.version:
+        raise Refused("stale")
+    try:
+        changed = with_document(current(session, book=book), name, document_of(files, name))
+    except ValidationError as error:
+        raise Refused("invalid", explain(error)) from error
+    row.document, row.version, row.updated_at, row.updated_by_staff_id = {}, row.version + 1, now, staff_id
+    audit.record(
+        session,
+        staff_id=staff_id,
+        action=f"config.{name}",
+        subject="back_to_file",
+        now=now,
+        data={"change": "back_to_file", "file": f"{name}.yaml", "version": version},
     )
     return changed
 

@@ -13,7 +13,16 @@ from pathlib import Path
 from typing import Annotated, Any, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints, ValidationError, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    SerializerFunctionWrapHandler,
+    StringConstraints,
+    ValidationError,
+    model_serializer,
+    model_validator,
+)
 
 from workflows.engine.steps import STEP_TYPES
 from workflows.engine.words import COMMANDS
@@ -98,12 +107,43 @@ class Catalogue(Strict):
         return self
 
 
-class Village(Strict):
+Latitude = Annotated[float, Field(ge=-90, le=90)]
+Longitude = Annotated[float, Field(ge=-180, le=180)]
+
+
+class Place(Strict):
+    """An area with, optionally, its centre (degrees, WGS84): where the map draws the cases
+    reported there without a GPS pin, as an approximate location."""
+
+    lat: Latitude | None = None
+    lon: Longitude | None = None
+
+    @model_validator(mode="after")
+    def _both_or_neither(self) -> Place:
+        if (self.lat is None) != (self.lon is None):
+            raise ValueError("a centre needs both lat and lon")
+        return self
+
+    @model_serializer(mode="wrap")
+    def _no_empty_centre(self, handler: SerializerFunctionWrapHandler) -> dict[str, Any]:
+        """Stored documents keep the shape they had before centres existed: no `lat: null`."""
+        data: dict[str, Any] = handler(self)
+        if self.lat is None:
+            data.pop("lat", None)
+            data.pop("lon", None)
+        return data
+
+    @property
+    def centre(self) -> tuple[float, float] | None:
+        return (self.lat, self.lon) if self.lat is not None and self.lon is not None else None
+
+
+class Village(Place):
     code: Annotated[str, StringConstraints(pattern=r"^\d{2}\.\d{2}\.\d{2}\.\d{4}$")]
     name: Annotated[str, StringConstraints(min_length=1, max_length=LIST_TITLE_MAX)]
 
 
-class District(Strict):
+class District(Place):
     code: Annotated[str, StringConstraints(pattern=r"^\d{2}\.\d{2}\.\d{2}$")]
     name: Annotated[str, StringConstraints(min_length=1, max_length=LIST_TITLE_MAX)]
     villages: list[Village] = Field(min_length=1)
@@ -134,6 +174,19 @@ class Areas(Strict):
                 if village.code == code:
                     return district, village
         return None
+
+    def centres(self) -> dict[tuple[str, str | None], tuple[float, float]]:
+        """Where a case without a GPS pin is drawn, by (district, village): the village's centre,
+        else its district's (also for a case with no village). Areas without one are absent."""
+        found: dict[tuple[str, str | None], tuple[float, float]] = {}
+        for district in self.districts:
+            if district.centre is not None:
+                found[district.code, None] = district.centre
+            for village in district.villages:
+                centre = village.centre or district.centre
+                if centre is not None:
+                    found[district.code, village.code] = centre
+        return found
 
 
 class OptionSpec(Strict):
@@ -547,15 +600,20 @@ def _with_packaged_defaults(flows_file: Any) -> Any:
 STORED_DOCUMENTS = ("areas", "categories", "office")
 
 
+def source_file(directory: Path | None, name: str) -> Path:
+    """Where the file `name` is read from: the office's directory, or our packaged default."""
+    if directory is not None and (directory / name).exists():
+        return directory / name
+    return DATA_DIR / name
+
+
 def load_flowbook(directory: Path | None = None, *, stored: Mapping[str, Any] | None = None) -> FlowBook:
     """Read `flows.yaml`, `categories.yaml`, `areas.yaml` and `office.yaml` from `directory`, falling back
     to the packaged defaults file by file, so an office may override only its areas. `stored` holds
     documents changed in the console (by name, see STORED_DOCUMENTS); each replaces its file."""
 
     def pick(name: str) -> Path:
-        if directory is not None and (directory / name).exists():
-            return directory / name
-        return DATA_DIR / name
+        return source_file(directory, name)
 
     flows_file = _with_packaged_defaults(_read(pick("flows.yaml")))
     files = {name: _read(pick(f"{name}.yaml")) for name in STORED_DOCUMENTS if name not in (stored or {})}

@@ -24,6 +24,7 @@ from workflows import staff as staff_records
 from workflows.casework.desk import Desk
 from workflows.casework.service import Refused
 from workflows.engine import (
+    AddFile,
     ConversationState,
     DropAttachments,
     Effect,
@@ -39,7 +40,10 @@ from workflows.engine import (
     SubmitSurvey,
 )
 from workflows.engine.commands import Command, parse_command
-from workflows.messages import OutMessage
+from workflows.engine.engine import ATTACH
+from workflows.jobs.reminders import EXPIRED
+from workflows.lifecycle import OPEN
+from workflows.messages import OutMessage, RenderedOption
 from workflows.services import Services
 from workflows.status_lookup import status_row
 from workflows.validation.ticket_number import parse_ticket_number
@@ -88,20 +92,33 @@ class InboundHandler:
         self.desk = desk
 
     def wants_photo(self, session: Session, envelope: Envelope) -> bool:
-        """Download a photo only when it answers the current question and is not a redelivery:
-        nobody's pictures are kept by accident."""
+        """Download a photo (or a PDF) only when it answers the current question, answers an
+        officer's, or is the file the citizen chose to add to a ticket, and is not a
+        redelivery: nobody's pictures or papers are kept by accident."""
         if envelope.message_id and repo.inbound_seen(session, channel=envelope.channel, message_id=envelope.message_id):
             return False
         contact = repo.find_contact(session, channel=envelope.channel, external_id=envelope.external_id)
         if contact is None:
             return False
         conversation = repo.find_conversation(session, contact_id=contact.id)  # type: ignore[arg-type]
-        return conversation is not None and self.engine.expects_photo(_state(conversation, contact))
+        if conversation is None or staff_records.staff_for_contact(session, contact) is not None:
+            return False
+        state = self._with_waiting(session, _state(conversation, contact), contact)
+        return self.engine.wants_file(state, envelope.event.kind)
 
-    def _photo_event(self, session: Session, contact: Contact, photo: StoredPhoto | str, now: datetime) -> Inbound:
+    def _with_waiting(self, session: Session, state: ConversationState, contact: Contact) -> ConversationState:
+        """At the menu, the ticket an officer waits on their answer for (not stored: it changes
+        with the ticket)."""
+        if state.flow is not None:
+            return state
+        return replace(state, waiting_ticket=self.services.casework.waiting_ticket(session, contact))
+
+    def _photo_event(
+        self, session: Session, contact: Contact, event: Inbound, photo: StoredPhoto | str, now: datetime
+    ) -> Inbound:
         if isinstance(photo, str):
-            return Inbound(kind="photo", photo_error=photo)
-        return Inbound(kind="photo", attachment_id=self.services.record_photo(session, contact, photo, now).id)
+            return replace(event, photo_error=photo)
+        return replace(event, attachment_id=self.services.record_photo(session, contact, photo, now).id)
 
     # ------------------------------------------------------------------ the unit of work
     def handle(
@@ -156,10 +173,8 @@ class InboundHandler:
             )
         elif not replies:
             if photo is not None:
-                event = self._photo_event(session, contact, photo, now)
-            state = _state(conversation, contact)
-            if state.flow is None:
-                state = replace(state, waiting_ticket=self.services.casework.waiting_ticket(session, contact))
+                event = self._photo_event(session, contact, event, photo, now)
+            state = self._with_waiting(session, _state(conversation, contact), contact)
             outcome = self.engine.step(state, event, now)
             for effect in outcome.effects:
                 self._apply(session, effect, contact, now, handled, replies)
@@ -192,7 +207,9 @@ class InboundHandler:
             replies.append(self.services.texts.message(say, contact.language))
             return None
         if code is not None and code.startswith(staff_records.INVITE_PREFIX):
-            joined = staff_records.redeem_invite(session, code=code, contact=contact, now=now)
+            joined = staff_records.redeem_invite(
+                session, code=code, contact=contact, now=now, rehome=self.services.casework
+            )
             if isinstance(joined, str):
                 log.warning("invite refused for contact %s: %s", contact.id, joined)
                 replies.append(
@@ -236,10 +253,13 @@ class InboundHandler:
             if advice is not None:
                 replies.append(self.services.texts.message(advice, contact.language))
         elif isinstance(effect, ShowStatus):
-            replies.append(self._status(session, contact, effect.number))
+            status, offers = self._status(session, contact, effect.number, offer_files=effect.offer_files)
+            replies.append(status)
             for then in effect.then:
                 self._apply(session, then, contact, now, handled, replies)
-        elif isinstance(effect, (RelayReply, ReopenTicket, SubmitSurvey)):
+            if offers:
+                replies[-1] = replace(replies[-1], options=(*replies[-1].options, *offers))
+        elif isinstance(effect, (RelayReply, AddFile, ReopenTicket, SubmitSurvey)):
             replies.append(
                 self.services.texts.message(self._after_intake(session, effect, contact, now), contact.language)
             )
@@ -251,12 +271,22 @@ class InboundHandler:
             )
 
     def _after_intake(
-        self, session: Session, effect: RelayReply | ReopenTicket | SubmitSurvey, contact: Contact, now: datetime
+        self,
+        session: Session,
+        effect: RelayReply | AddFile | ReopenTicket | SubmitSurvey,
+        contact: Contact,
+        now: datetime,
     ) -> Say:
         """The citizen's part in working a ticket; a request that does not apply is explained."""
         try:
             if isinstance(effect, RelayReply):
-                return self.services.casework.citizen_replied(session, contact, effect.ticket_id, effect.text, now)
+                return self.services.casework.citizen_replied(
+                    session, contact, effect.ticket_id, effect.text, now, attachment_id=effect.attachment_id
+                )
+            if isinstance(effect, AddFile):
+                return self.services.casework.citizen_added_file(
+                    session, contact, effect.ticket_id, effect.attachment_id, now
+                )
             if isinstance(effect, ReopenTicket):
                 return self.services.casework.reopen(session, contact, effect.ticket_id, now)
             return self.services.casework.survey(session, contact, effect.ticket_id, effect.scores, effect.comment, now)
@@ -265,15 +295,24 @@ class InboundHandler:
                 "citizen/refused", {"reason": refused.reason, "reopen_days": self.services.book.office.reopen_days}
             )
 
-    def _status(self, session: Session, contact: Contact, asked: str | None) -> OutMessage:
+    def _status(
+        self, session: Session, contact: Contact, asked: str | None, *, offer_files: bool
+    ) -> tuple[OutMessage, tuple[RenderedOption, ...]]:
+        """The status list, and a button per open ticket to add a photo or document to it."""
         number = parse_ticket_number(asked) if asked else None
         if asked and number is None:
             number = asked.strip()[:24]
         tickets = repo.tickets_of_contact(session, contact_id=contact.id, number=number)  # type: ignore[arg-type]
         language = contact.language
-        rows = [status_row(self.services, ticket, language) for ticket in tickets]
-        say = Say("status/list", {"tickets": rows, "number": number})
-        return self.services.texts.message(say, language)
+        rows = []
+        offers = []
+        for ticket in tickets:
+            rows.append(status_row(self.services, ticket, language))
+            if offer_files and ticket.status in OPEN:  # a photo or a letter may still help the officer
+                label = self.services.texts.render("status/attach_option", language, {"number": ticket.number})
+                offers.append(RenderedOption(f"{ATTACH}:{ticket.id}", label))
+        say = Say("status/list", {"tickets": rows, "number": number, "can_attach": bool(offers)})
+        return self.services.texts.message(say, language), tuple(offers)
 
 
 def _state(conversation: Conversation, contact: Contact) -> ConversationState:
@@ -291,6 +330,8 @@ def _state(conversation: Conversation, contact: Contact) -> ConversationState:
         consent_version=contact.consent_version,
         expires_at=conversation.expires_at,
         known_phone=contact.phone,
+        expired=bool(extra.get(EXPIRED)),
+        attaching=extra.get("attaching"),
     )
 
 
@@ -302,6 +343,7 @@ def _stored(state: ConversationState) -> dict[str, Any]:
         "editing": state.editing,
         "sub": state.sub,
         "source": state.source,
+        "attaching": state.attaching,
     }
     return {
         "flow": state.flow,

@@ -22,7 +22,7 @@ from typing import Any, Protocol
 from sqlmodel import Session
 
 from storage import repo
-from storage.files import PhotoRejected, StoredPhoto, store_photo
+from storage.files import PhotoRejected, StoredPhoto, store_document, store_photo
 from storage.models import Attachment, Contact, Staff, Ticket, stored_id
 from workflows import config_store, signin
 from workflows.calendar import WorkingCalendar
@@ -53,11 +53,13 @@ class Services:
         attachments_dir: Path,
         max_photo_bytes: int,
         console_url: str,
+        files_book: FlowBook | None = None,
     ) -> None:
         self.book = book
+        self.files_book = files_book or book  # the YAML files alone: what "back to the file" returns to
         self.texts = texts
         self.calendar = calendar
-        self.casework = Casework(book=book, texts=texts, calendar=calendar)
+        self.casework = Casework(book=book, texts=texts, calendar=calendar, console_url=console_url)
         self.attachments_dir = attachments_dir
         self.max_photo_bytes = max_photo_bytes
         self.console_url = console_url  # where the web console's sign-in links point
@@ -85,7 +87,7 @@ class Services:
         stamp = config_store.stamp(session)
         if stamp == self._stamp:
             return False
-        fresh = config_store.current(session, book=self.book)
+        fresh = config_store.current(session, book=self.book, files=self.files_book)
         self._stamp = stamp
         if fresh is self.book:
             return False
@@ -126,11 +128,13 @@ class Services:
         }
         return Say("urgent/hotlines", context)
 
-    def keep_photo(self, data: bytes) -> StoredPhoto | str:
-        """Check the photo and write it to disk, or say why not (a reason code). No database:
-        the caller runs this in a thread, since decoding a large image takes a while."""
+    def keep_photo(self, data: bytes, kind: str = "photo") -> StoredPhoto | str:
+        """Check the photo (or, for `kind` "document", the PDF) and write it to disk, or say why
+        not (a reason code). No database: the caller runs this in a thread, since decoding a
+        large image takes a while."""
+        store = store_document if kind == "document" else store_photo
         try:
-            return store_photo(self.attachments_dir, data, max_bytes=self.max_photo_bytes)
+            return store(self.attachments_dir, data, max_bytes=self.max_photo_bytes)
         except PhotoRejected as rejected:
             return rejected.reason
 

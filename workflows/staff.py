@@ -12,19 +12,27 @@ import secrets
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Protocol
 
 from sqlalchemy import select
 from sqlmodel import Session, col
 
 from storage import repo
-from storage.models import Contact, Staff, StaffInvite
+from storage.models import Contact, Staff, StaffInvite, Ticket
 from workflows import audit, signin
 from workflows.flowbook import FlowBook
 from workflows.validation.phone import normalize_phone
 
-ROLES = ("officer", "supervisor", "admin")
+ROLES = ("officer", "supervisor", "admin", "facilitator")  # a facilitator files and follows their own reports
 STATUSES = ("active", "away", "disabled")
 INVITE_PREFIX = "join_"  # `/start join_…` is an invite, anything else a campaign source
+
+
+class Rehome(Protocol):
+    """What gives the waiting tickets of an area to someone who can now take them (the
+    casework service): a ticket filed before anyone could own it must not wait for its breach."""
+
+    def staff_available(self, session: Session, staff: Staff, now: datetime) -> Sequence[Ticket]: ...
 
 
 class StaffError(ValueError):
@@ -72,7 +80,10 @@ def add_staff(
     language: str,
     by: audit.Actor,
     now: datetime,
+    rehome: Rehome | None = None,
 ) -> Staff:
+    """A new staff member; with `rehome`, the tickets waiting for an owner in their area are
+    routed to them at once (None: the scheduler's next tick does it)."""
     name = " ".join(name.split())
     if not name:
         raise StaffError("a name is needed")
@@ -105,6 +116,8 @@ def add_staff(
         now=now,
         data={"name": staff.name, "role": scope.role, "team": scope.team, "districts": scope.districts},
     )
+    if rehome is not None:
+        rehome.staff_available(session, staff, now)
     return staff
 
 
@@ -140,8 +153,11 @@ def create_invite(session: Session, *, book: FlowBook, scope: Scope, by: audit.A
     return invite
 
 
-def redeem_invite(session: Session, *, code: str, contact: Contact, now: datetime) -> Staff | str:
-    """Make the contact a staff member; or a reason code (unknown, used, expired, already_staff)."""
+def redeem_invite(
+    session: Session, *, code: str, contact: Contact, now: datetime, rehome: Rehome | None = None
+) -> Staff | str:
+    """Make the contact a staff member; or a reason code (unknown, used, expired, already_staff).
+    Like `add_staff`, `rehome` gives them their area's tickets waiting for an owner."""
     invite = (
         session.execute(select(StaffInvite).where(col(StaffInvite.code) == code).with_for_update()).scalars().first()
     )
@@ -166,6 +182,8 @@ def redeem_invite(session: Session, *, code: str, contact: Contact, now: datetim
     session.add(staff)
     session.flush()
     invite.used_at, invite.staff_id = now, staff.id
+    if rehome is not None:
+        rehome.staff_available(session, staff, now)
     return staff
 
 
@@ -216,9 +234,12 @@ def get_staff(session: Session, staff_id: int) -> Staff:
     return staff
 
 
-def set_status(session: Session, *, staff_id: int, status: str, by: audit.Actor, now: datetime) -> Staff:
+def set_status(
+    session: Session, *, staff_id: int, status: str, by: audit.Actor, now: datetime, rehome: Rehome | None = None
+) -> Staff:
     """Away (no new tickets) or disabled (no access at all: signed out of the console everywhere
-    at once), or active again; audited."""
+    at once), or active again; audited. Back to active, `rehome` gives them their area's tickets
+    waiting for an owner."""
     if status not in STATUSES:
         raise StaffError(f"status must be one of {', '.join(STATUSES)}")
     staff = get_staff(session, staff_id)
@@ -228,4 +249,6 @@ def set_status(session: Session, *, staff_id: int, status: str, by: audit.Actor,
     audit.record_by(
         session, actor=by, action="staff.status", subject=f"staff:{staff_id}", now=now, data={"status": status}
     )
+    if rehome is not None:
+        rehome.staff_available(session, staff, now)
     return staff

@@ -51,6 +51,7 @@ ALLOWED_UPDATES = ["message", "callback_query"]
 SECRET_HEADER = "X-Telegram-Bot-Api-Secret-Token"
 UNSUPPORTED = ("sticker", "voice", "audio", "video", "video_note", "animation", "document", "dice", "poll")
 IMAGE_TYPES = ("image/jpeg", "image/png", "image/webp")
+PDF_TYPE = "application/pdf"
 
 
 def parse(update: Update) -> tuple[Envelope, Any] | None:
@@ -87,6 +88,8 @@ def _message_event(message: Message) -> tuple[Inbound, Any]:
         return Inbound(kind="photo"), max(message.photo, key=lambda size: size.width * size.height)
     if message.document is not None and message.document.mime_type in IMAGE_TYPES:
         return Inbound(kind="photo"), message.document  # a photo sent "as a file" to keep its quality
+    if message.document is not None and message.document.mime_type == PDF_TYPE:
+        return Inbound(kind="document"), message.document  # the bytes are checked, not this type
     if message.contact is not None:
         return Inbound(kind="contact", phone=message.contact.phone_number), None
     media = next((name for name in UNSUPPORTED if getattr(message, name, None)), "other")

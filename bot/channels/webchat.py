@@ -29,6 +29,7 @@ from bot.channels.webchat_status import StatusPage
 from bot.runner import PhotoTooLarge, Runner
 from bot.settings import Settings
 from storage import outbox, push_subscriptions
+from storage.files import PDF_HEADER
 from storage.models import stored_id
 from workflows.engine import Inbound
 from workflows.inbound import Envelope, language_from_hint
@@ -192,7 +193,8 @@ class WebChat:
         return await self._messages(request, token, after)
 
     async def photo(self, request: web.Request) -> web.Response:
-        """A photo from the phone's camera or gallery, read with a size cap."""
+        """A photo from the phone's camera or gallery (or a PDF: a family card, a letter), read
+        with a size cap."""
         _guard(request)
         token = _token(request)
         limit = self.runner.services.max_photo_bytes
@@ -223,7 +225,9 @@ class WebChat:
                 raise PhotoTooLarge()
             return data
 
-        await self.runner.handle(_envelope(request, token, client_id, Inbound(kind="photo")), fetch)
+        # A PDF by its first bytes is a document; storage checks the bytes again either way.
+        event = Inbound(kind="document") if data.startswith(PDF_HEADER) else Inbound(kind="photo")
+        await self.runner.handle(_envelope(request, token, client_id, event), fetch)
         return await self._messages(request, token, after)
 
     async def messages(self, request: web.Request) -> web.Response:

@@ -23,6 +23,7 @@ from workflows.validation.phone import normalize_phone
 CHANNEL = "whatsapp"
 SIGNATURE_HEADER = "X-Hub-Signature-256"
 IMAGE_TYPES = ("image/jpeg", "image/png", "image/webp")
+PDF_TYPE = "application/pdf"
 STATUSES = ("sent", "delivered", "read", "failed")
 
 
@@ -36,7 +37,7 @@ def signature_valid(body: bytes, header: str | None, app_secret: str) -> bool:
 
 @dataclass(frozen=True)
 class Incoming:
-    """One message from a person, and the media id of its image if it is one."""
+    """One message from a person, and the media id of its image or PDF if it is one."""
 
     envelope: Envelope
     media_id: str | None = None
@@ -110,6 +111,8 @@ def _event(kind: Any, message: dict[str, Any]) -> tuple[Inbound, tuple[str, str]
         return Inbound(kind="location", latitude=float(body["latitude"]), longitude=float(body["longitude"])), None
     if kind in ("image", "document") and body.get("id") and (kind == "image" or body.get("mime_type") in IMAGE_TYPES):
         return Inbound(kind="photo"), (str(body["id"]), str(body.get("mime_type", "")))
+    if kind == "document" and body.get("id") and body.get("mime_type") == PDF_TYPE:
+        return Inbound(kind="document"), (str(body["id"]), PDF_TYPE)  # the bytes are checked, not this type
     if kind == "contacts":
         phones = [p for c in message.get("contacts") or () for p in (c or {}).get("phones") or ()]
         if phones:

@@ -30,6 +30,10 @@ from workflows.flowbook import SLA_STAGES, CategoryGroup, CategoryType
 from workflows.texts import LANGUAGES
 
 ADMIN = PREFIX + "/admin"
+OVERRIDES = web.RequestKey("config_overrides", dict[str, config_store.Override])  # documents over their files
+# Where each stored document is edited: the page an admin returns to after going back to the file.
+DOCUMENT_PAGES = {"areas": ADMIN + "/areas", "categories": ADMIN + "/categories", "office": ADMIN + "/routing"}
+DOCUMENTS = "|".join(DOCUMENT_PAGES)
 Page = Callable[..., Awaitable[web.Response]]
 
 
@@ -49,14 +53,21 @@ def _text(form: Any, name: str, limit: int = 200) -> str:
 
 async def _versions(request: web.Request) -> dict[str, int]:
     """The stored versions the forms carry; on the way, this process takes up any change
-    another process saved since its last check."""
+    another process saved since its last check, and notes which documents stand in for their
+    files (`_render` shows it)."""
     console = console_of(request)
 
     def read(session: Session) -> dict[str, int]:
         console.services.refresh(session)
+        request[OVERRIDES] = config_store.overrides(session)
         return config_store.versions(session)
 
     return await console.run(read)
+
+
+def _render(request: web.Request, template: str, **context: Any) -> web.Response:
+    """A configuration page, with the notice of each document saved in the console over its file."""
+    return render(request, template, overrides=request.get(OVERRIDES, {}), **context)
 
 
 async def _save(
@@ -104,7 +115,7 @@ async def areas_page(
 ) -> web.Response:
     _admin(request)
     versions = await _versions(request)
-    return render(
+    return _render(
         request,
         "console/admin/areas.html",
         status=status,
@@ -122,7 +133,7 @@ async def district_page(
     district = console_of(request).services.book.areas.district(request.match_info["code"])
     if district is None:
         raise not_found(request)
-    return render(
+    return _render(
         request,
         "console/admin/district.html",
         status=status,
@@ -197,7 +208,7 @@ async def _import_page(
 ) -> web.Response:
     versions = await _versions(request)
     plan = district_import.plan(console_of(request).services.book.areas, text)
-    return render(
+    return _render(
         request,
         "console/admin/import.html",
         status=400 if plan.problems else status,
@@ -214,7 +225,7 @@ async def categories_page(
 ) -> web.Response:
     _admin(request)
     await _versions(request)
-    return render(
+    return _render(
         request, "console/admin/categories.html", status=status, refused=refused, saved="saved" in request.query
     )
 
@@ -240,7 +251,7 @@ async def category_page(
         raise not_found(request)
     kind, group, item = found
     standards = book.office.service_standards
-    return render(
+    return _render(
         request,
         "console/admin/category.html",
         status=status,
@@ -294,7 +305,7 @@ async def routing_page(
 ) -> web.Response:
     _admin(request)
     versions = await _versions(request)
-    return render(
+    return _render(
         request,
         "console/admin/routing.html",
         status=status,
@@ -314,7 +325,7 @@ async def rule_page(
     if index is not None and not 0 <= index < len(routing):
         raise not_found(request)
     rule = routing[index] if index is not None else None
-    return render(
+    return _render(
         request,
         "console/admin/rule.html",
         status=status,
@@ -355,7 +366,7 @@ async def agencies_page(
 ) -> web.Response:
     _admin(request)
     versions = await _versions(request)
-    return render(
+    return _render(
         request,
         "console/admin/agencies.html",
         status=status,
@@ -380,6 +391,45 @@ async def agency_save(request: web.Request) -> web.Response:
         )
 
     return await _save(request, "office", edit, done=ADMIN + "/agencies", again=agencies_page)
+
+
+# ---------------------------------------------------------------------- back to the file
+async def file_page(
+    request: web.Request, *, refused: config_store.Refused | None = None, status: int = 200
+) -> web.Response:
+    """Confirm before forgetting what the console saved for one document."""
+    _admin(request)
+    name = request.match_info["name"]
+    await _versions(request)
+    override = request[OVERRIDES].get(name)
+    if override is None:
+        raise redirect(DOCUMENT_PAGES[name])  # already the file's (another admin went back first)
+    return render(
+        request, "console/admin/file.html", status=status, override=override, back=DOCUMENT_PAGES[name], refused=refused
+    )
+
+
+async def file_restore(request: web.Request) -> web.Response:
+    """Go back to the YAML file: the stored document is emptied (audited) and the file's used
+    here at once; the other processes take it up at their next check."""
+    console = console_of(request)
+    staff = _admin(request)
+    name = request.match_info["name"]
+    form = await form_of(request)
+    try:
+        book = await console.run(
+            config_store.back_to_file,
+            book=console.services.book,
+            files=console.services.files_book,
+            name=name,
+            version=config_store.number(form.get("version")) or 0,
+            staff_id=staff.id,
+            now=console.now(),
+        )
+    except config_store.Refused as refused:
+        return await file_page(request, refused=refused, status=400)
+    console.services.use_book(book)
+    raise redirect(DOCUMENT_PAGES[name] + "?saved=1")
 
 
 # ---------------------------------------------------------------------- staff
@@ -442,6 +492,7 @@ async def staff_add(request: web.Request) -> web.Response:
             language=_text(form, "language", 8) if form.get("language") in LANGUAGES else "id",
             by=stored_id(admin),
             now=console.now(),
+            rehome=console.services.casework,
         )
         return member
 
@@ -507,7 +558,14 @@ async def member_status(request: web.Request) -> web.Response:
         return await member_page(request, refused="self", status=400)
 
     try:
-        await console.run(records.set_status, staff_id=member_id, status=wanted, by=admin.id, now=console.now())
+        await console.run(
+            records.set_status,
+            staff_id=member_id,
+            status=wanted,
+            by=admin.id,
+            now=console.now(),
+            rehome=console.services.casework,
+        )
     except records.StaffError as error:
         return await member_page(request, refused="staff", detail=str(error), status=400)
     raise redirect(f"{ADMIN}/staff/{member_id}?saved=1")
@@ -584,6 +642,8 @@ def routes() -> list[web.RouteDef]:
         web.get(ADMIN + "/agencies", agencies_page),
         web.post(ADMIN + "/agencies", agency_save),
         web.post(ADMIN + "/agencies/{key}", agency_save),
+        web.get(ADMIN + f"/config/{{name:{DOCUMENTS}}}/file", file_page),
+        web.post(ADMIN + f"/config/{{name:{DOCUMENTS}}}/file", file_restore),
         web.get(ADMIN + "/staff", staff_page),
         web.post(ADMIN + "/staff", staff_add),
         web.post(ADMIN + "/staff/invite", staff_invite),

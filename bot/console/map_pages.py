@@ -55,11 +55,12 @@ async def map_page(request: web.Request) -> web.Response:
     staff = signed_in(request)
     console = console_of(request)
     filters = filters_of(request.query, console.services.book)
+    centres = console.services.book.areas.centres()
 
     def read(session: Session) -> tuple[mapview.Extent, list[mapview.Listed]]:
         return (
-            mapview.extent(session, viewer=staff, filters=filters),
-            mapview.listing(session, viewer=staff, filters=filters),
+            mapview.extent(session, viewer=staff, filters=filters, centres=centres),
+            mapview.listing(session, viewer=staff, filters=filters, centres=centres),
         )
 
     extent, listed = await console.read(read)
@@ -81,7 +82,12 @@ async def map_json(request: web.Request) -> web.Response:
     filters = filters_of(request.query, console.services.book)
     zoom = zoom_of(request.query.get("zoom"))
     view = await console.read(
-        mapview.clusters, viewer=staff, filters=filters, bbox=bbox_of(request.query.get("bbox")), zoom=zoom
+        mapview.clusters,
+        viewer=staff,
+        filters=filters,
+        bbox=bbox_of(request.query.get("bbox")),
+        zoom=zoom,
+        centres=console.services.book.areas.centres(),
     )
     return web.json_response(
         {

@@ -245,17 +245,23 @@ async def test_routing_balances_load_skips_officers_on_leave_and_falls_back_to_t
     cards = [m for m in await sri.catch_up() if fourth in m.text]
     assert cards[-1].text.startswith("⚠️ Tiket tanpa petugas")
 
-    # The supervisor sees it in the overview and gives it to Budi, who is back.
-    await budi.type("/back")
+    # The supervisor sees it in the overview; when Budi is back it is his at once, with its card.
     [overview] = await sri.type("/overview")
     assert "Tanpa petugas: 1" in overview.text and fourth in overview.text
-    await sri.press("Alihkan", cards[-1])
-    await sri.press("Budi")
-    assert "Tiket dialihkan kepada Budi" in sri.last.text
-    handed = [m for m in await budi.catch_up() if fourth in m.text]
-    assert handed[-1].text.startswith("📥 Tiket dialihkan kepada Anda")
+    back = await budi.type("/back") + await budi.catch_up()
+    routed = [m for m in back if fourth in m.text]
+    assert routed[-1].text.startswith("🆕 Tiket baru untuk Anda")
     ticket = await office.ticket(fourth)
     assert ticket.status == "assigned" and not ticket.unassigned
+    # The supervisor can still hand it on, to Dewi once she is back.
+    await office.set_status(DEWI, "active")
+    [fresh] = await sri.type(f"/ticket {fourth}")
+    await sri.press("Alihkan", fresh)
+    await sri.press("Dewi")
+    assert "Tiket dialihkan kepada Dewi" in sri.last.text
+    handed = [m for m in await dewi.catch_up() if fourth in m.text]
+    assert handed[-1].text.startswith("📥 Tiket dialihkan kepada Anda")
+    assert (await office.ticket(fourth)).assignee_staff_id != ticket.assignee_staff_id
     # Going away and coming back from the chat is audited as the console and the CLI are.
     changes = await office.db.run(
         lambda s: [

@@ -178,6 +178,22 @@ async def test_a_file_that_is_not_a_photo_is_refused_and_nothing_is_kept(
     await person.client.close()
 
 
+async def test_a_pdf_uploaded_in_the_web_chat_is_added_to_a_filed_ticket(server: TestServer) -> None:
+    person = await citizen(server)
+    number = NUMBER.search(await person.file_complaint()).group(0)
+    await person.type(f"status {number}")
+    assert person.last["key"] == "menu/main"
+    [prompt] = await person.press_title(f"📎 {number}")
+    assert prompt["request"] == "photo", "the page shows its upload button"
+    letter = b"%PDF-1.5\n1 0 obj << /Type /Catalog >> endobj\n%%EOF\n"
+    replies = await person.photo(letter, filename="surat-rt.pdf")
+    assert f"dokumen Anda sudah ditambahkan ke laporan {number}" in replies[0]["text"]
+    [(attachment,)] = await query(server, select(Attachment))
+    assert (attachment.content_type, attachment.size) == ("application/pdf", len(letter))
+    assert attachment.ticket_id is not None
+    await person.client.close()
+
+
 async def test_the_nik_never_reaches_the_logs(server: TestServer, caplog: pytest.LogCaptureFixture) -> None:
     caplog.set_level(logging.DEBUG)
     person = await citizen(server)

@@ -283,6 +283,27 @@ async def test_an_officer_on_whatsapp_and_a_citizen_outside_the_window(office: W
     assert (await office.ticket(number)).status == "closed"
 
 
+async def test_a_pdf_sent_on_whatsapp_answers_the_officers_question(office: WhatsAppOffice) -> None:
+    budi = await office.hire("Budi Santoso", BUDI)
+    siti = office.person(SITI)
+    number = NUMBER.search(await file_complaint(siti, greeting="halo")).group(0)
+    [card] = await budi.catch_up()
+    await budi.press("Terima", card)
+    await budi.press("Tanya warga")
+    await budi.type("Mohon kirim KK Mbah Sarinah.")
+    await siti.catch_up()
+    kk = b"%PDF-1.7\n1 0 obj << /Type /Catalog >> endobj\n%%EOF\n"
+    [thanks] = await siti.deliver(office.fake.document(SITI, kk, "KK.pdf", "application/pdf"))
+    assert "sudah diteruskan" in thanks.text
+    ticket = await office.ticket(number)
+    kept = await office.db.run(
+        lambda s: s.execute(select(Attachment).where(Attachment.ticket_id == ticket.id)).scalars().all()
+    )
+    assert [(a.content_type, a.size) for a in kept] == [("application/pdf", len(kk))]
+    relayed = await budi.catch_up()
+    assert any("dokumen PDF" in (m.text or "") and number in (m.text or "") for m in relayed)
+
+
 LONG_QUESTION = "Mohon ceritakan " + "keadaan Mbah Sarinah sehari-hari, " * 40  # longer than a template carries
 
 

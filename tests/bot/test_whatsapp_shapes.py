@@ -178,7 +178,7 @@ def message(kind: str, body: dict, **extra: object) -> dict:
         (message("reaction", {"message_id": "wamid.x", "emoji": "👍"}), ("unsupported", None, None, None)),
         (
             message("document", {"id": "m3", "mime_type": "application/pdf", "filename": "kk.pdf"}),
-            ("unsupported", None, None, None),
+            ("document", None, None, None),
         ),
         (
             message("document", {"id": "m4", "mime_type": "image/jpeg", "filename": "foto.jpg"}),

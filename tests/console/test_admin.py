@@ -370,3 +370,40 @@ def test_the_import_reads_spreadsheet_csv_and_names_every_bad_row() -> None:
     ]
     assert [p.reason for p in district_import.plan(areas, "code,name\n").problems] == ["empty"]
     assert district_import.decode(b"\xff\xfe,") is None
+
+
+async def test_a_document_saved_in_the_console_says_it_overrides_its_file_and_an_admin_can_go_back(
+    office: ConsoleOffice, settings: Settings, caplog: pytest.LogCaptureFixture
+) -> None:
+    admin = await _admin(office)
+    path = f"/console/admin/areas/{MANTRIJERON}"
+    renamed = await admin.post(path, {"name": "Mantrijeron Baru", "version": await _version(admin, path)})
+    assert renamed.status == 303
+    for page in ("/console/admin/areas", path):
+        text = await (await admin.get(page)).text()
+        assert "Pengaturan ini diatur dari konsol" in text and "Ani Admin" in text, page
+        assert "berkas areas.yaml diabaikan" in text, page
+    assert "diatur dari konsol" not in await (await admin.get("/console/admin/agencies")).text(), "office: the file's"
+
+    with caplog.at_level("WARNING", logger="bot.app"):
+        elsewhere = create_app(settings, clock=office.clock)  # another process, started after the change
+    overridden = [r.getMessage() for r in caplog.records if "ignored" in r.getMessage()]
+    assert len(overridden) == 1 and "areas" in overridden[0] and "areas.yaml" in overridden[0]
+    other = elsewhere[CONSOLE].services
+    assert other.book.areas.district(MANTRIJERON).name == "Mantrijeron Baru"  # type: ignore[union-attr]
+    try:
+        confirm = await admin.get("/console/admin/config/areas/file")
+        page = await confirm.text()
+        assert confirm.status == 200 and "Kembali ke berkas areas.yaml?" in page
+        back = await admin.post("/console/admin/config/areas/file", {"version": VERSION.search(page).group(1)})  # type: ignore[union-attr]
+        assert back.status == 303, await back.text()
+        assert office.services.book.areas.district(MANTRIJERON).name == "Mantrijeron"  # type: ignore[union-attr]
+        assert "diatur dari konsol" not in await (await admin.get(path)).text()
+        assert (await _actions(office))[-1] == "config.areas"
+        await elsewhere[CONSOLE].db.run(other.refresh)  # the other process's every-few-seconds check
+        assert other.book.areas.district(MANTRIJERON).name == "Mantrijeron"  # type: ignore[union-attr]
+    finally:
+        elsewhere[CONSOLE].db.close()
+    again = await admin.post(path, {"name": "Mantrijeron Lagi", "version": await _version(admin, path)})
+    assert again.status == 303 and office.services.book.areas.district(MANTRIJERON).name == "Mantrijeron Lagi"  # type: ignore[union-attr]
+    await admin.close()

@@ -318,6 +318,7 @@ async def test_the_map_shows_the_areas_cases_without_any_tile_server(
     for name in ("Mbah Sarinah", "Pak Darto", "Bu Warsi"):
         await desk.file(person_name=name)
     await desk.file(district=MANTRIJERON, person_name="Mbah Jiyo")  # not Sri's
+    await desk.file(person_name="Bu Tumi", village=UMBULHARJO + ".1007", location=None)  # a village, no pin
     sri = await screen(browser, server, "map")
     page = sri.page
     loaded: list[str] = []
@@ -327,8 +328,12 @@ async def test_the_map_shows_the_areas_cases_without_any_tile_server(
     cluster = page.locator(".leaflet-marker-icon")
     await cluster.first.wait_for()
     assert "3" in await page.locator(".marker-cluster").first.inner_text(), "the three cases at one spot, counted"
+    approximate = page.locator(".marker-approximate")
+    assert await approximate.count() == 1, "the case without a pin, at Semaki's centre, drawn apart"
+    await approximate.first.click()
+    assert "perkiraan lokasi (pusat desa)" in await page.locator(".leaflet-popup-content").inner_text()
     list_links = page.locator("table a[href^='/console/cases/']")
-    assert await list_links.count() == 3  # the text list beside the map, for keyboards and screen readers
+    assert await list_links.count() == 4  # the text list beside the map, for keyboards and screen readers
     await sri.shot("map")
     assert all(url.startswith(server.url.rstrip("/")) for url in loaded), [
         u for u in loaded if not u.startswith(server.url)

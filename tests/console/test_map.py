@@ -7,9 +7,13 @@ import base64
 import re
 from typing import Any
 
+import pytest
+from pydantic import ValidationError
+
 from storage.models import Staff, Ticket
 from tests.support.console import MANTRIJERON, UMBULHARJO, ConsoleOffice
-from workflows.console import register
+from workflows.console import mapview, register
+from workflows.flowbook import Areas
 
 # Spots inside the two districts (about a kilometre apart) and a third one farther south.
 NORTH = {"lat": -7.8100, "lon": 110.3900}
@@ -49,22 +53,29 @@ async def test_the_circles_add_up_to_the_matching_cases(office: ConsoleOffice) -
     member = await office.signed_in(admin)
 
     found = await _map(member, bbox=WHOLE)
-    assert not found["points"] and _total(found) == 4, "open cases only, the one without a location left out"
-    assert _total(await _map(member, bbox=WHOLE, status="all")) == 5
+    assert not found["points"] and _total(found) == 5, "open cases only, the one without a pin at its village"
+    assert _total(await _map(member, bbox=WHOLE, status="all")) == 6
     assert _total(await _map(member, bbox=WHOLE, status="rejected")) == 1
     odgj = await _map(member, bbox=WHOLE, category="odgj")
     assert [(s["count"], s["category"]) for s in odgj["spots"]] == [(1, "odgj")]
-    assert _total(await _map(member, zoom=3)) == 4, "no box: everywhere"
-    assert len((await _map(member, zoom=3))["spots"]) == 1, "far out, the whole town is one circle"
+    assert _total(await _map(member, zoom=3)) == 5, "no box: everywhere"
+    assert [s["approximate"] for s in (await _map(member, zoom=3))["spots"]] == [False, True], (
+        "far out, the whole town is one circle, and the case without a pin one at its village"
+    )
     close = await _map(member, zoom=12, bbox=WHOLE)
     assert any(spot["count"] == 1 and spot["number"] for spot in close["spots"])
 
     page = await member.get("/console/map?status=all")
     text = await page.text()
     assert page.status == 200 and "Daftar kasus di peta" in text
-    assert "5 kasus di peta." in text and "1 kasus tanpa titik lokasi" in text
+    assert "6 kasus di peta." in text and "tanpa titik lokasi" not in text
     for ticket in tickets:
         assert f'href="/console/cases/{ticket.number}"' in text
+    # An office whose areas have no centres cannot draw the case without a pin, and says so.
+    found = await office.db.run(
+        lambda s: mapview.extent(s, viewer=admin, filters=mapview.Filters(status="all"), centres={})
+    )
+    assert (found.placed, found.unplaced, found.approximate) == (5, 1, 0)
     await member.close()
 
 
@@ -165,6 +176,39 @@ async def test_register_pages_walk_every_person_once(office: ConsoleOffice) -> N
     await member.close()
 
 
+async def test_people_without_a_name_are_listed_by_village_and_description(office: ConsoleOffice) -> None:
+    admin = await office.hire("Ani", role="admin", districts=())
+    await office.file(person_name="Pak Darmo", person_nik=None)
+    street = await office.file(
+        person_name=None,
+        person_nik=None,
+        category="odgj",
+        village=f"{UMBULHARJO}.1002",
+        description="Laki-laki berkeliaran di depan pasar, bicara sendiri, tidak berbaju.",
+    )
+    shackled = await office.file(
+        person_name=None, person_nik=None, category="odgj", description="Perempuan dipasung di belakang rumah."
+    )
+    member = await office.signed_in(admin)
+    text = await (await member.get("/console/register")).text()
+    assert text.count("(tanpa nama)") == 2 and street.number in text and shackled.number in text
+    assert "Laki-laki berkeliaran di depan pasar" in text and "Perempuan dipasung" in text
+    assert text.index("Pak Darmo") < text.index(shackled.number) < text.index(street.number), "by name, then village"
+    named_only = await (await member.get("/console/register", params={"q": "pak"})).text()
+    assert "(tanpa nama)" not in named_only
+
+    walked: list[str] = []
+    cursor = None
+    for _ in range(5):
+        page = await office.db.run(register.people, viewer=admin, query=register.Query(), cursor=cursor, size=1)
+        walked += [person.number for person in page.people]
+        cursor = page.next_cursor
+        if cursor is None:
+            break
+    assert walked[1:] == [shackled.number, street.number] and len(walked) == 3
+    await member.close()
+
+
 async def test_a_name_with_markup_is_shown_as_text(office: ConsoleOffice) -> None:
     member = await office.signed_in(await office.hire("Ani", role="admin", districts=()))
     await office.file(person_name="<script>alert(1)</script>")
@@ -190,3 +234,79 @@ async def test_register_pages_never_carry_a_nik_in_their_address(office: Console
         register.people, viewer=other, query=register.Query(), cursor=page.next_cursor, size=2
     )
     assert elsewhere.people == [], "a cursor naming a ticket the viewer may not see places nothing"
+
+
+# ----------------------------------------------------------------- cases with a village but no GPS pin
+
+
+def _centroid(office: ConsoleOffice, village: str) -> tuple[float, float]:
+    found = office.services.book.areas.village(village)
+    assert found is not None and found[1].lat is not None and found[1].lon is not None, village
+    return found[1].lat, found[1].lon
+
+
+def _at(spots: list[dict[str, Any]], where: tuple[float, float]) -> list[dict[str, Any]]:
+    return [s for s in spots if (s["lat"], s["lon"]) == (round(where[0], 6), round(where[1], 6))]
+
+
+async def test_a_case_with_only_a_village_is_drawn_at_the_village_centre_as_approximate(
+    office: ConsoleOffice,
+) -> None:
+    admin = await office.hire("Ani", role="admin", districts=())
+    pinned = await office.file(location=NORTH)
+    sorosutan, gedongkiwo = UMBULHARJO + ".1002", MANTRIJERON + ".1001"
+    here = [await office.file(village=sorosutan, location=None) for _ in range(2)]
+    there = await office.file(district=MANTRIJERON, village=gedongkiwo, location=None)
+    gone = await office.file(village=sorosutan, location=None)
+    await _reject(office, admin, gone)
+    member = await office.signed_in(admin)
+
+    found = await _map(member, bbox=WHOLE)
+    assert _total(found) == 4, "the three cases without a pin are on the map too"
+    [village] = _at(found["spots"], _centroid(office, sorosutan))
+    assert village["count"] == 2 and village["approximate"] is True
+    [alone] = _at(found["spots"], _centroid(office, gedongkiwo))
+    assert (alone["count"], alone["number"], alone["approximate"]) == (1, there.number, True)
+    assert not any(s.get("approximate") for s in found["spots"] if s.get("number") == pinned.number)
+    assert _total(await _map(member, bbox=WHOLE, status="all")) == 5
+
+    lat, lon = _centroid(office, sorosutan)
+    close = await _map(member, zoom=17, bbox=f"{lat - 0.001},{lon - 0.001},{lat + 0.001},{lon + 0.001}")
+    assert close["points"] and _numbers(close) == {t.number for t in here}, "close in, one by one"
+    assert all(s["approximate"] for s in close["spots"])
+    away = await _map(member, zoom=12, bbox="-7.8110,110.3890,-7.8090,110.3910")
+    assert not any(s.get("approximate") for s in away["spots"]), "a village centre outside the box stays out"
+
+    page = await (await member.get("/console/map")).text()
+    assert "4 kasus di peta." in page and "tanpa titik lokasi" not in page
+    assert page.count("perkiraan lokasi (pusat desa)") >= 3, "each listed case without a pin says so"
+    for ticket in (*here, there, pinned):
+        assert f'href="/console/cases/{ticket.number}"' in page
+    await member.close()
+
+
+async def test_an_officer_sees_only_their_districts_approximate_cases(office: ConsoleOffice) -> None:
+    officer = await office.hire("Budi", role="officer", districts=(UMBULHARJO,))
+    ours = await office.file(location=None)
+    await office.file(district=MANTRIJERON, location=None)
+    member = await office.signed_in(officer)
+    assert _numbers(await _map(member, zoom=18, bbox=WHOLE)) == {ours.number}
+    assert _total(await _map(member, zoom=5)) == 1
+    await member.close()
+
+
+def test_an_area_centre_needs_both_coordinates_within_range(office: ConsoleOffice) -> None:
+    areas = office.services.book.areas
+    district = areas.districts[0].model_dump()
+    assert district["lat"] is not None and district["villages"][0]["lon"] is not None
+    for wrong in ({"lat": -7.8, "lon": None}, {"lat": None, "lon": 110.4}, {"lat": -97.0, "lon": 110.4}):
+        with pytest.raises(ValidationError):
+            Areas.model_validate({"regency": areas.regency.model_dump(), "districts": [{**district, **wrong}]})
+    bare = {**district, "lat": None, "lon": None, "villages": [{**district["villages"][0], "lat": None, "lon": None}]}
+    plain = Areas.model_validate({"regency": areas.regency.model_dump(), "districts": [bare]})
+    assert plain.centres() == {}, "no centres: an office that gives none still loads"
+    village = {**district["villages"][0], "lat": None, "lon": None}
+    fallback = Areas.model_validate(
+        {"regency": areas.regency.model_dump(), "districts": [{**district, "villages": [village]}]}
+    )
+    assert fallback.centres()[district["code"], village["code"]] == (district["lat"], district["lon"])

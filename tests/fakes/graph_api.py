@@ -466,6 +466,12 @@ class FakeGraphAPI:
             content["caption"] = caption
         return self._inbound(wa_id, "image", content, name=name)
 
+    def document(self, wa_id: str, data: bytes, filename: str, mime_type: str, *, name: str | None = None) -> JSON:
+        """A document message (a PDF, say): the name and type are what the sender's phone claims."""
+        media = self._media[self.add_media(data, mime_type)]
+        content: JSON = {"filename": filename, "mime_type": mime_type, "sha256": media.sha256_b64, "id": media.id}
+        return self._inbound(wa_id, "document", content, name=name)
+
     def contacts(self, wa_id: str, phone: str, name: str, *, profile_name: str | None = None) -> JSON:
         """A shared contact card (``phone`` as typed; ``wa_id`` inside is its digits)."""
         card = {

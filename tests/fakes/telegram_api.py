@@ -476,6 +476,19 @@ class FakeTelegramAPI:
             content["caption"] = caption
         return self._user_message(user_id, content, f"[photo {len(data)} bytes] {caption or ''}".strip())
 
+    async def send_document(self, user_id: int, data: bytes, file_name: str, mime_type: str) -> JSON:
+        """A file sent as a document: Telegram takes the name and type from the sender's phone,
+        so neither says what the bytes are."""
+        file = self._store_file(data, "documents", file_name.rpartition(".")[2] or "bin")
+        document = {
+            "file_id": file.file_id,
+            "file_unique_id": file.file_unique_id,
+            "file_name": file_name,
+            "mime_type": mime_type,
+            "file_size": file.file_size,
+        }
+        return self._user_message(user_id, {"document": document}, f"[document {file_name} {len(data)} bytes]")
+
     async def send_location(self, user_id: int, latitude: float, longitude: float) -> JSON:
         content = {"location": {"latitude": latitude, "longitude": longitude}}
         return self._user_message(user_id, content, f"[location {latitude}, {longitude}]")

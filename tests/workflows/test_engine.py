@@ -10,6 +10,7 @@ import pytest
 import yaml
 
 from workflows.engine import (
+    AddFile,
     ConversationState,
     DropAttachments,
     Engine,
@@ -757,3 +758,32 @@ def test_an_unknown_step_type_is_refused_at_load(tmp_path: Path) -> None:
 def test_a_command_word_of_two_words_is_refused_at_load(tmp_path: Path) -> None:
     with pytest.raises(ValueError, match=r"words\.id\.back: 'ke belakang' must be one word"):
         office_engine(tmp_path, lambda document: document.update(words={"id": {"back": ["ke belakang"]}}))
+
+
+def test_a_file_is_wanted_only_where_something_asks_for_it() -> None:
+    idle = ConversationState()
+    assert not ENGINE.wants_file(idle, "photo") and not ENGINE.wants_file(idle, "document")
+    waiting = replace(idle, waiting_ticket=5)
+    assert ENGINE.wants_file(waiting, "photo") and ENGINE.wants_file(waiting, "document")
+    chat = Chat()
+    file_until(chat, "photos")
+    assert ENGINE.wants_file(chat.state, "photo") and not ENGINE.wants_file(chat.state, "document")
+
+
+def test_a_photo_at_the_menu_answers_the_officers_question() -> None:
+    chat = Chat(ConversationState(waiting_ticket=5))
+    assert chat.event(Inbound(kind="photo", attachment_id=9)) == (RelayReply(5, "", 9),)
+    chat.event(Inbound(kind="document", photo_error="not_pdf"))
+    assert chat.keys == ["errors/photo_rejected"] and chat.last[0].context == {"reason": "not_pdf"}
+
+
+def test_a_file_chosen_for_a_filed_ticket_goes_there_once() -> None:
+    chat = Chat()
+    chat.type("/start")
+    chat.event(Inbound(kind="choice", value="attach:12", step="menu"))
+    assert chat.keys == ["citizen/send_file"] and chat.state.attaching == 12
+    effects = chat.event(Inbound(kind="document", attachment_id=3))
+    assert effects[0] == AddFile(12, 3) and chat.keys == ["menu/main"] and chat.state.attaching is None
+    chat.event(Inbound(kind="choice", value="attach:12", step="menu"))
+    chat.type("batal")
+    assert chat.state.attaching is None and chat.keys == ["menu/main"]

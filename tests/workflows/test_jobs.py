@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 from sqlalchemy import select
 
-from bot.app import build_services
+from bot.app import build_inbound, build_services
 from bot.scheduler import Scheduler
 from bot.settings import Settings
 from storage import repo
@@ -29,6 +29,8 @@ from storage.models import (
 from tests.support.scheduler import scheduler_for
 from workflows import audit
 from workflows import staff as records
+from workflows.engine import Inbound
+from workflows.inbound import Envelope
 from workflows.services import Services
 
 WIB = timezone(timedelta(hours=7))
@@ -66,7 +68,9 @@ class World:
         self.scheduler = scheduler_for(settings, self.db, self.services, self.clock)
         self.seen: dict[str, int] = {}
 
-    def hire(self, name: str, user_id: int, role: str = "officer") -> Staff:
+    def hire(self, name: str, user_id: int, role: str = "officer", *, rehome: bool = False) -> Staff:
+        """Add a staff member; `rehome` as the console and the CLI do (their area's waiting tickets
+        go to them at once), else behind their back, as a script writing the table would."""
         book = self.services.book
 
         def add(session: Any) -> Staff:
@@ -81,6 +85,7 @@ class World:
                 language="id",
                 by=audit.CLI,
                 now=self.clock(),
+                rehome=self.services.casework if rehome else None,
             )
 
         return self.db.run_sync(add)
@@ -265,6 +270,29 @@ async def test_abandoned_reports_lose_their_photos(world: World, settings: Setti
     assert world.db.run_sync(lambda s: s.execute(select(Attachment)).all()) == []
     [conversation] = world.db.run_sync(lambda s: s.execute(select(Conversation)).scalars().all())
     assert conversation.flow is None and conversation.answers == {}
+
+
+async def test_a_citizen_who_comes_back_after_the_tidy_hears_why_the_report_is_gone(
+    world: World, settings: Settings
+) -> None:
+    handler = build_inbound(settings, world.services)
+
+    def say(text: str) -> list[str]:
+        envelope = Envelope(
+            channel="web", external_id="web-late", chat_id="web-late", event=Inbound(kind="text", text=text)
+        )
+        handled = world.db.run_sync(lambda s: handler.handle(s, envelope, world.clock()))
+        keys = world.db.run_sync(
+            lambda s: [s.get(OutboxMessage, i).payload.get("key") for i in handled.outbox_ids]  # type: ignore[union-attr]
+        )
+        return [k for k in keys if k]
+
+    say("lapor")  # half-way into a report, then gone for a day
+    assert world.db.run_sync(lambda s: s.execute(select(Conversation)).scalars().one()).flow is not None
+    await world.tick_at(world.clock() + timedelta(hours=25))  # the scheduler tidies the abandoned report
+    assert world.db.run_sync(lambda s: s.execute(select(Conversation)).scalars().one()).answers == {}
+    assert say("halo") == ["conversation/expired", "menu/main"]
+    assert say("halo") == ["menu/main"]  # said once
 
 
 async def test_one_leader_among_schedulers_sharing_a_database(world: World, settings: Settings) -> None:

@@ -2,8 +2,10 @@
 
 An officer works the tickets assigned to them and sees the tickets of their districts; a
 supervisor sees and acts within their districts; an admin everywhere. Empty districts mean the
-whole regency. A disabled account can do nothing. The full NIK is for the assigned officer only,
-and in the records an office hands on (the register, exports) for admins too.
+whole regency. A village facilitator files reports at the desk (assisted intake) for their
+districts and sees only the reports they filed, without acting on them. A disabled account can
+do nothing. The full NIK is for the assigned officer only, and in the records an office hands on
+(the register, exports) for admins too.
 """
 
 from __future__ import annotations
@@ -15,9 +17,23 @@ from sqlmodel import col
 from storage.models import Staff, Ticket
 from workflows.flowbook import District, FlowBook
 
+FACILITATOR = "facilitator"
+FILED_BY = "filed_by_staff_id"  # the ticket detail naming who filed it at the desk (assisted intake)
+
 
 def in_area(staff: Staff, district_code: str | None) -> bool:
     return not staff.districts or district_code in staff.districts
+
+
+def filer_of(ticket: Ticket) -> int | None:
+    """The staff member who filed the ticket at the desk; None for a report from the chat."""
+    filer = (ticket.details or {}).get(FILED_BY)
+    return filer if isinstance(filer, int) else None
+
+
+def filed_by(staff: Staff) -> ColumnElement[bool]:
+    """`filer_of(ticket) == staff.id` as a condition on a query."""
+    return col(Ticket.details)[FILED_BY].as_integer() == staff.id
 
 
 def can_view(staff: Staff, ticket: Ticket) -> bool:
@@ -25,12 +41,19 @@ def can_view(staff: Staff, ticket: Ticket) -> bool:
         return False
     if staff.role == "admin":
         return True
+    if staff.role == FACILITATOR:
+        return filer_of(ticket) == staff.id
     return ticket.assignee_staff_id == staff.id or in_area(staff, ticket.district_code)
+
+
+def can_note(staff: Staff, ticket: Ticket) -> bool:
+    """An internal note: anyone who works cases and may see this one (a facilitator only reads)."""
+    return staff.role != FACILITATOR and can_view(staff, ticket)
 
 
 def can_act(staff: Staff, ticket: Ticket) -> bool:
     """Accept, ask, refer, resolve…: the assignee, or a supervisor or admin over the area."""
-    if staff.status == "disabled":
+    if staff.status == "disabled" or staff.role == FACILITATOR:
         return False
     if ticket.assignee_staff_id == staff.id:
         return True
@@ -51,22 +74,26 @@ def sees_full_nik_in_records(staff: Staff, ticket: Ticket) -> bool:
 
 
 def sees_whole_regency(staff: Staff) -> bool:
-    return staff.role == "admin" or not staff.districts
+    return staff.role == "admin" or (not staff.districts and staff.role != FACILITATOR)
 
 
 def visible_tickets(staff: Staff) -> list[ColumnElement[bool]]:
     """`can_view` as conditions on a query: the tickets of the staff member's districts and
-    those assigned to them (none for an admin or a regency-wide account; nothing when disabled)."""
+    those assigned to them (none for an admin or a regency-wide account; nothing when disabled;
+    a facilitator's own filings)."""
     if staff.status == "disabled":
         return [false()]
+    if staff.role == FACILITATOR:
+        return [filed_by(staff)]
     if sees_whole_regency(staff):
         return []
     return [or_(col(Ticket.district_code).in_(staff.districts), col(Ticket.assignee_staff_id) == staff.id)]
 
 
 def covers(staff: Staff, district_code: str) -> bool:
-    """Whether a district is the staff member's to see and file for (admins: every one)."""
-    return sees_whole_regency(staff) or district_code in staff.districts
+    """Whether a district is the staff member's to see and file for (admins: every one; a
+    facilitator files for it, and sees there only what they filed)."""
+    return staff.role == "admin" or not staff.districts or district_code in staff.districts
 
 
 def districts_of(book: FlowBook, staff: Staff) -> list[District]:

@@ -226,7 +226,7 @@ TABLE: tuple[Action, ...] = (
     ),
     Action(
         "note",
-        access.can_view,
+        access.can_note,
         (Input("text", "note"),),
         lambda work, s, staff, t, v, now: work.note(s, staff, t, v["text"], now),
         button="card_note",

@@ -155,6 +155,7 @@ class Desk:
                 status="away" if name == "away" else "active",
                 by=stored_id(staff),
                 now=now,
+                rehome=self.casework,
             )
             return [Say("desk/availability", {"status": staff.status})], pending
         return [Say("desk/help", {"role": staff.role})], pending

@@ -6,10 +6,11 @@ supervisor gets it, flagged unassigned, so no ticket is ever ownerless and silen
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import func, select
+from sqlalchemy import func, or_, select
 from sqlmodel import Session, col
 
 from storage.models import Staff, Ticket, stored_id
@@ -90,3 +91,34 @@ def choose(session: Session, *, book: FlowBook, ticket: Ticket, exclude: int | N
     if officer is not None:
         return Choice(team, officer, unassigned=False)
     return Choice(team, area_supervisor(session, district_code=ticket.district_code), unassigned=True)
+
+
+# ---------------------------------------------------------------- tickets still waiting for an owner
+
+OWNER_ROLES = ("officer", "supervisor")  # the roles routing gives tickets to
+REHOME_BATCH = 200  # tickets looked at in one go; the scheduler's next tick carries on
+_NOT_TAKEN_UP = ("new", "reopened")  # once someone works a parked ticket, it stays theirs
+
+
+def waiting_for_owner(
+    session: Session, *, districts: Sequence[str] = (), limit: int = REHOME_BATCH
+) -> Sequence[Ticket]:
+    """Tickets nobody has taken up that routing could not give an officer: no owner at all, or
+    parked with a supervisor. Locked (skipping rows another process holds), so a ticket is routed
+    again by one process only; the caller re-checks with `improves`."""
+    statement = select(Ticket).where(
+        col(Ticket.status).in_(_NOT_TAKEN_UP),
+        or_(col(Ticket.assignee_staff_id).is_(None), col(Ticket.unassigned).is_(True)),
+    )
+    if districts:
+        statement = statement.where(col(Ticket.district_code).in_(list(districts)))
+    statement = statement.order_by(col(Ticket.id)).limit(limit).with_for_update(skip_locked=True)
+    return session.execute(statement).scalars().all()
+
+
+def improves(ticket: Ticket, choice: Choice) -> bool:
+    """Routing again helps: an officer can take it now, or an ownerless one gets a supervisor.
+    (Parking it with a supervisor again would only send the same card at every tick.)"""
+    if choice.staff is None:
+        return False
+    return not choice.unassigned or ticket.assignee_staff_id is None

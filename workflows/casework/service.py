@@ -56,6 +56,7 @@ class Casework:
     book: FlowBook
     texts: Texts
     calendar: WorkingCalendar
+    console_url: str = ""  # the server's address, for links to a case page in staff messages
 
     # ------------------------------------------------------------------ plumbing
     def send(
@@ -272,12 +273,38 @@ class Casework:
         return ticket
 
     def route_new(self, session: Session, ticket: Ticket, now: datetime, heading: str = "new") -> None:
-        """Give a ticket an owner by the routing rules (an urgent one: whoever is on call now)
-        and show them its card."""
+        """Give a ticket an owner by the routing rules and show them its card."""
+        self._route(session, ticket, self._choose(session, ticket, now), now, heading)
+
+    def _choose(self, session: Session, ticket: Ticket, now: datetime) -> routing.Choice:
+        """Who should own `ticket` now: for an urgent one whoever is on call, else the routing rules."""
         urgent = ticket.urgent and on_call.on_call(
             session, book=self.book, calendar=self.calendar, ticket=ticket, now=now
         )
-        choice = urgent or routing.choose(session, book=self.book, ticket=ticket)
+        return urgent or routing.choose(session, book=self.book, ticket=ticket)
+
+    def rehome(
+        self, session: Session, *, now: datetime, districts: Sequence[str] = (), limit: int = routing.REHOME_BATCH
+    ) -> list[Ticket]:
+        """Route again the tickets nobody could take when they came in (no staff yet, or only a
+        supervisor to park them with), now that someone can: the new owner gets the card. The
+        tickets are locked while this runs, so two processes never route one twice."""
+        routed = []
+        for ticket in routing.waiting_for_owner(session, districts=districts, limit=limit):
+            choice = self._choose(session, ticket, now)
+            if routing.improves(ticket, choice):
+                self._route(session, ticket, choice, now, "new")
+                routed.append(ticket)
+        return routed
+
+    def staff_available(self, session: Session, staff: Staff, now: datetime) -> list[Ticket]:
+        """Someone who can own tickets was added, joined or came back: their area's waiting tickets."""
+        if staff.status != "active" or staff.role not in routing.OWNER_ROLES:
+            return []
+        session.flush()  # routing queries staff: it must see this change (sessions do not autoflush)
+        return self.rehome(session, now=now, districts=staff.districts)
+
+    def _route(self, session: Session, ticket: Ticket, choice: routing.Choice, now: datetime, heading: str) -> None:
         ticket.team = choice.team
         self._give(
             session, ticket, choice.staff, unassigned=choice.unassigned, actor="system", now=now, heading=heading
@@ -527,22 +554,75 @@ class Casework:
             .limit(1)
         ).scalar()
 
-    def citizen_replied(self, session: Session, contact: Contact, ticket_id: int, text: str, now: datetime) -> Say:
+    def citizen_replied(
+        self,
+        session: Session,
+        contact: Contact,
+        ticket_id: int,
+        text: str,
+        now: datetime,
+        *,
+        attachment_id: int | None = None,
+    ) -> Say:
+        """The answer to the officer's question (words, or a photo or PDF stored already, which
+        is filed with the ticket), relayed to the assignee with the card."""
         ticket = self._own(session, contact, ticket_id)
-        self._move(
-            session,
-            ticket,
-            "citizen_replied",
-            actor=f"citizen:{contact.id}",
-            now=now,
-            data={"text": text, "question": ticket.waiting_question},
-        )
+        attachment = self._file(session, contact, ticket, attachment_id)
+        data: dict[str, Any] = {"text": text, "question": ticket.waiting_question}
+        if attachment is not None:
+            data["attachment_id"] = attachment.id
+        self._move(session, ticket, "citizen_replied", actor=f"citizen:{contact.id}", now=now, data=data)
         question, ticket.waiting_question = ticket.waiting_question, None
         assignee = self.assignee(session, ticket)
         if assignee is not None:
-            relay = Say("desk/citizen_reply", {"number": ticket.number, "question": question, "text": text})
+            kind, photo = _kind_of(attachment)
+            context = {
+                "number": ticket.number,
+                "question": question,
+                "text": text,
+                "kind": kind,
+                "link": self._link(ticket),
+            }
+            relay = Say("desk/citizen_reply", context, photo=photo)
             self.tell_staff(session, assignee, [relay, self.card(session, assignee, ticket, now)], now)
         return Say("citizen/reply_received", {"number": ticket.number})
+
+    def citizen_added_file(
+        self, session: Session, contact: Contact, ticket_id: int, attachment_id: int, now: datetime
+    ) -> Say:
+        """A photo or PDF the citizen adds to their open ticket: filed, on the timeline, and the
+        assignee told (a photo shown, a document linked to the console)."""
+        ticket = self._own(session, contact, ticket_id)
+        if ticket.status not in OPEN:
+            raise Refused("not_open")
+        attachment = self._file(session, contact, ticket, attachment_id)
+        if attachment is None:
+            raise Refused("not_found")
+        data = {"attachment_id": attachment.id, "content_type": attachment.content_type}
+        actor = f"citizen:{contact.id}"
+        repo.add_event(session, ticket_id=stored_id(ticket), actor=actor, kind="citizen_file", at=now, data=data)
+        ticket.updated_at = now
+        kind, photo = _kind_of(attachment)
+        assignee = self.assignee(session, ticket)
+        if assignee is not None:
+            told = Say(
+                "desk/citizen_file", {"number": ticket.number, "kind": kind, "link": self._link(ticket)}, photo=photo
+            )
+            self.tell_staff(session, assignee, [told], now)
+        return Say("citizen/file_added", {"number": ticket.number, "kind": kind})
+
+    def _file(self, session: Session, contact: Contact, ticket: Ticket, attachment_id: int | None) -> Attachment | None:
+        """File the contact's own stored photo or document with the ticket."""
+        if attachment_id is None:
+            return None
+        repo.link_attachments(
+            session, ticket_id=stored_id(ticket), contact_id=stored_id(contact), attachment_ids=[attachment_id]
+        )
+        attachment = session.get(Attachment, attachment_id)
+        return attachment if attachment is not None and attachment.ticket_id == ticket.id else None
+
+    def _link(self, ticket: Ticket) -> str:
+        return f"{self.console_url.rstrip('/')}/console/cases/{ticket.number}"
 
     def reopen(self, session: Session, contact: Contact, ticket_id: int, now: datetime) -> Say:
         ticket = self._own(session, contact, ticket_id)
@@ -579,3 +659,12 @@ class Casework:
         session.add(SurveyResponse(ticket_id=ticket.id, scores=dict(scores), comment=comment, created_at=now))  # type: ignore[arg-type]
         self._move(session, ticket, "close", actor=f"citizen:{contact.id}", now=now, data={"survey": dict(scores)})
         return Say("citizen/survey_thanks", {"number": ticket.number})
+
+
+def _kind_of(attachment: Attachment | None) -> tuple[str | None, str | None]:
+    """("photo" | "document" | None, the path to show as a picture): a PDF is linked, not shown."""
+    if attachment is None:
+        return None, None
+    if attachment.content_type.startswith("image/"):
+        return "photo", attachment.path
+    return "document", None

@@ -1,16 +1,19 @@
-"""Districts and villages from a Kemendagri code list: a CSV of `code,name`.
+"""Districts and villages from a Kemendagri code list: a CSV of `code,name`, optionally with
+each area's centre, `code,name,lat,lon` (degrees; the map draws cases without a GPS pin there).
 
 Offices get their areas as the Kemendagri decree's table, one row per kecamatan (`NN.NN.NN`)
 and desa/kelurahan (`NN.NN.NN.NNNN`). An import adds what is new and renames what changed; it
 removes nothing, since tickets keep the codes they were filed with. A file with any bad row
 changes nothing, and every bad row is reported with its line number, so the admin fixes the
-file once rather than row by row. Spreadsheets saved with `;` between columns are read too.
+file once rather than row by row. Spreadsheets saved with `;` between columns are read too. A
+centre left empty keeps the one the area has.
 """
 
 from __future__ import annotations
 
 import csv
 import io
+import math
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -24,7 +27,7 @@ from workflows.config_store import (
     rename_district,
     rename_village,
 )
-from workflows.flowbook import Areas
+from workflows.flowbook import Areas, District, Village
 
 MAX_ROWS = 5000  # a regency has some hundreds; more is the wrong file
 HEADER_WORDS = frozenset({"code", "kode"})
@@ -39,12 +42,16 @@ class Problem:
     text: str
 
 
+Centre = tuple[float, float]  # lat, lon
+
+
 @dataclass(frozen=True)
 class Change:
-    kind: str  # add_district, add_village, rename_district, rename_village
+    kind: str  # add_district, add_village, rename_district, rename_village, move_district, move_village
     code: str
     name: str
     before: str | None = None
+    centre: Centre | None = None  # a new area's centre, or where a move puts it
 
 
 @dataclass(frozen=True)
@@ -60,6 +67,7 @@ class _Row:
     level: str
     code: str
     name: str
+    centre: Centre | None
 
 
 def decode(data: bytes) -> str | None:
@@ -85,14 +93,19 @@ def plan(areas: Areas, text: str) -> Plan:
     if problems:
         return Plan((), tuple(sorted(problems, key=lambda p: p.line)), 0)
     changes: list[Change] = []
+    unchanged = 0
     for level in ("district", "village"):  # a new district before its villages
         for row in (r for r in rows if r.level == level):
-            before = _name_in(areas, row)
-            if before is None:
-                changes.append(Change(f"add_{level}", row.code, row.name))
-            elif before != row.name:
-                changes.append(Change(f"rename_{level}", row.code, row.name, before))
-    return Plan(tuple(changes), (), len(rows) - len(changes))
+            found = _in(areas, row)
+            if found is None:
+                changes.append(Change(f"add_{level}", row.code, row.name, centre=row.centre))
+                continue
+            ours = [Change(f"rename_{level}", row.code, row.name, found.name)] if found.name != row.name else []
+            if row.centre is not None and row.centre != found.centre:
+                ours.append(Change(f"move_{level}", row.code, row.name, centre=row.centre))
+            changes += ours
+            unchanged += not ours
+    return Plan(tuple(changes), (), unchanged)
 
 
 def apply(document: Document, *, text: str) -> dict[str, Any]:
@@ -108,22 +121,55 @@ def apply(document: Document, *, text: str) -> dict[str, Any]:
 
 def _add_district(document: Document, change: Change) -> None:
     document["districts"].append({"code": change.code, "name": change.name, "villages": []})
+    _move(document, change)
+
+
+def _add_village(document: Document, change: Change) -> None:
+    add_village(document, code=change.code, name=change.name)
+    _move(document, change)
+
+
+def _move(document: Document, change: Change) -> None:
+    """Set the centre of the area `change` names (nothing when it brings none)."""
+    if change.centre is None:
+        return
+    for district in document["districts"]:
+        for area in (district, *district["villages"]):
+            if area["code"] == change.code:
+                area["lat"], area["lon"] = change.centre
 
 
 _APPLY: dict[str, Callable[[Document, Change], Any]] = {
     "add_district": _add_district,
-    "add_village": lambda document, c: add_village(document, code=c.code, name=c.name),
+    "add_village": _add_village,
     "rename_district": lambda document, c: rename_district(document, code=c.code, name=c.name),
     "rename_village": lambda document, c: rename_village(document, code=c.code, name=c.name),
+    "move_district": _move,
+    "move_village": _move,
 }
 
 
-def _name_in(areas: Areas, row: _Row) -> str | None:
+def _in(areas: Areas, row: _Row) -> District | Village | None:
+    """The district or village the row names, as the areas have it now."""
     if row.level == "district":
-        district = areas.district(row.code)
-        return district.name if district else None
+        return areas.district(row.code)
     found = areas.village(row.code)
-    return found[1].name if found else None
+    return found[1] if found else None
+
+
+def _centre(cells: list[str]) -> Centre | str | None:
+    """The row's centre from its third and fourth columns: None when both are empty (or absent),
+    "centre" when they are not two numbers in range."""
+    lat, lon = (cell.strip() for cell in (*cells[2:4], "", "")[:2])
+    if not lat and not lon:
+        return None
+    try:
+        centre = float(lat), float(lon)
+    except ValueError:
+        return "centre"
+    if not all(math.isfinite(v) for v in centre) or abs(centre[0]) > 90 or abs(centre[1]) > 180:
+        return "centre"
+    return centre
 
 
 def _read(text: str, *, regency: str) -> tuple[list[_Row], list[Problem]]:
@@ -142,8 +188,12 @@ def _read(text: str, *, regency: str) -> tuple[list[_Row], list[Problem]]:
             if len(rows) + len(problems) >= MAX_ROWS:
                 return [], [Problem(line, "too_many", "")]
             shown = ",".join(cells)[:80]
-            if len(cells) < 2 or any(cell.strip() for cell in cells[2:]):
+            if len(cells) < 2 or any(cell.strip() for cell in cells[4:]):
                 problems.append(Problem(line, "columns", shown))
+                continue
+            centre = _centre(cells)
+            if isinstance(centre, str):
+                problems.append(Problem(line, centre, shown))
                 continue
             code = cells[0].strip()
             try:
@@ -156,7 +206,7 @@ def _read(text: str, *, regency: str) -> tuple[list[_Row], list[Problem]]:
                 problems.append(Problem(line, "duplicate", shown))
                 continue
             seen.add(code)
-            rows.append(_Row(line, level, code, name))
+            rows.append(_Row(line, level, code, name, centre))
     except csv.Error:
         problems.append(Problem(reader.line_num, "columns", ""))
     if not rows and not problems:

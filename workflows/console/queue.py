@@ -200,6 +200,8 @@ def scope(viewer: Staff) -> list[Part]:
     "district in (…) or assignee = me" would defeat every index and sort the whole area."""
     if viewer.status == "disabled":
         return []
+    if viewer.role == access.FACILITATOR:
+        return [Part(access.filed_by(viewer), few=True)]  # their own filings, wherever they are
     if access.sees_whole_regency(viewer):
         return [Part(true())]
     area = sorted(viewer.districts)
@@ -214,7 +216,7 @@ def _parts(viewer: Staff, filt: QueueFilter) -> list[Part]:
     """The scope's parts that can hold tickets of this filter: a district filter leaves its own
     district's part, or (outside the viewer's area) only their own tickets there."""
     district = filt.district or (filt.village and filt.village.rsplit(".", 1)[0])
-    if not district or access.sees_whole_regency(viewer):
+    if not district or access.sees_whole_regency(viewer) or viewer.role == access.FACILITATOR:
         return scope(viewer)
     wanted = district if district in viewer.districts else None
     # A disabled viewer's scope is empty: zip stops there rather than pairing codes with parts.

@@ -5,6 +5,11 @@ aside) with the same NIK, or without a NIK the same village: two reports of one 
 one row, two neighbours who share a name are two. Rows go by name; pages are keyset pages of
 `PAGE_SIZE` (the cursor is the last row's name and person key), so page 2,000 costs what page
 one does. The NIK is masked unless the viewer is the case's assignee or an admin.
+
+People reported without a name (the typical ODGJ on the street, nobody knows who he is) come
+after the named ones, by village, one row per report: nothing tells that two unnamed reports
+are one person, and merging them could hide someone. The page shows the start of the report's
+description in place of a name. The same cursor (a ticket id) pages through both parts.
 """
 
 from __future__ import annotations
@@ -28,7 +33,9 @@ NAME = func.lower(col(Ticket.person_name))
 PERSON = func.coalesce(
     col(Ticket.person_nik), col(Ticket.village_code), literal_column("''")
 )  # inline: an expression index can match it
+PLACE = func.coalesce(col(Ticket.village_code), literal_column("''"))
 Cursor = tuple[str, str]
+UnnamedCursor = tuple[str, int]
 
 
 @dataclass(frozen=True)
@@ -53,6 +60,7 @@ class Person:
     status: str
     number: str  # the latest complaint about them
     created_at: datetime
+    description: str | None = None  # what tells an unnamed person apart (name is "" then)
 
 
 @dataclass(frozen=True)
@@ -75,21 +83,27 @@ def decode_cursor(text: str) -> int | None:
     return None
 
 
-def _position(session: Session, conditions: Sequence[ColumnElement[bool]], ticket_id: int | None) -> Cursor | None:
+@dataclass(frozen=True)
+class Start:
+    """Where a page starts: after a named person, or (the named all shown) after an unnamed report."""
+
+    named: Cursor | None = None
+    unnamed: UnnamedCursor | None = None
+
+
+def _position(session: Session, conditions: Sequence[ColumnElement[bool]], ticket_id: int | None) -> Start:
     """Where the page after this ticket's person starts; only for a ticket this query shows
     (a crafted cursor must not place the register around someone else's NIK)."""
     if ticket_id is None:
-        return None
-    row = session.execute(select(NAME, PERSON).where(col(Ticket.id) == ticket_id, *conditions)).first()
-    return (row[0], row[1]) if row else None
+        return Start()
+    row = session.execute(select(NAME, PERSON, PLACE).where(col(Ticket.id) == ticket_id, *conditions)).first()
+    if row is None:
+        return Start()
+    return Start(named=(row[0], row[1])) if row[0] is not None else Start(unnamed=(row[2], ticket_id))
 
 
 def _conditions(viewer: Staff, query: Query) -> list[ColumnElement[bool]]:
-    conditions = [
-        *access.visible_tickets(viewer),
-        col(Ticket.kind) == "complaint",
-        col(Ticket.person_name).is_not(None),
-    ]
+    conditions = [*access.visible_tickets(viewer), col(Ticket.kind) == "complaint"]
     if query.category:
         conditions.append(col(Ticket.category) == query.category)
     if query.district:
@@ -108,7 +122,7 @@ def _latest_ids(
     Rows come sorted by person then newest first; the first row of each person is theirs."""
     found: list[tuple[int, Cursor]] = []
     while len(found) < wanted:
-        statement = select(col(Ticket.id), NAME, PERSON).where(*conditions)
+        statement = select(col(Ticket.id), NAME, PERSON).where(*conditions, col(Ticket.person_name).is_not(None))
         if after is not None:
             statement = statement.where(tuple_(NAME, PERSON) > tuple_(*after))
         rows = session.execute(
@@ -123,17 +137,29 @@ def _latest_ids(
     return found[:wanted]
 
 
+def _unnamed_ids(
+    session: Session, conditions: Sequence[ColumnElement[bool]], after: UnnamedCursor | None, wanted: int
+) -> list[int]:
+    """The next `wanted` reports about someone without a name, by village, after `after`."""
+    statement = select(col(Ticket.id)).where(*conditions, col(Ticket.person_name).is_(None))
+    if after is not None:
+        statement = statement.where(tuple_(PLACE, col(Ticket.id)) > tuple_(*after))
+    return list(session.execute(statement.order_by(PLACE, col(Ticket.id)).limit(wanted)).scalars())
+
+
 def people(session: Session, *, viewer: Staff, query: Query, cursor: str | None, size: int = PAGE_SIZE) -> Page:
-    """One page of the register for this viewer."""
+    """One page of the register for this viewer: the named people, then the unnamed."""
     conditions = _conditions(viewer, query)
-    after = _position(session, conditions, decode_cursor(cursor) if cursor else None)
-    latest = _latest_ids(session, conditions, after, size + 1)
+    start = _position(session, conditions, decode_cursor(cursor) if cursor else None)
+    latest: list[int] = []
+    if start.unnamed is None:
+        latest = [i for i, _ in _latest_ids(session, conditions, start.named, size + 1)]
+    if len(latest) <= size and not query.name.strip():  # a name was asked for: the unnamed do not match
+        latest += _unnamed_ids(session, conditions, start.unnamed, size + 1 - len(latest))
     page, more = latest[:size], len(latest) > size
-    tickets = {
-        t.id: t for t in session.execute(select(Ticket).where(col(Ticket.id).in_([i for i, _ in page]))).scalars()
-    }
-    rows = [_person(viewer, tickets[ticket_id]) for ticket_id, _ in page]
-    return Page(rows, encode_cursor(page[-1][0]) if more else None)
+    tickets = {t.id: t for t in session.execute(select(Ticket).where(col(Ticket.id).in_(page))).scalars()}
+    rows = [_person(viewer, tickets[ticket_id]) for ticket_id in page]
+    return Page(rows, encode_cursor(page[-1]) if more else None)
 
 
 def _person(viewer: Staff, ticket: Ticket) -> Person:
@@ -152,4 +178,5 @@ def _person(viewer: Staff, ticket: Ticket) -> Person:
         status=ticket.status,
         number=ticket.number,
         created_at=ticket.created_at,
+        description=None if ticket.person_name else ticket.description,
     )

@@ -81,7 +81,8 @@ SAMPLES: dict[str, dict[str, Any]] = {
         "working_days": 1,
         "due_date": "Selasa, 24 November 2026",
     },
-    "status/list": {"tickets": [TICKET], "number": None},
+    "status/list": {"tickets": [TICKET], "number": None, "can_attach": True},
+    "status/attach_option": {"number": "SP-2026-00042"},
     "desk/card": {
         "heading": "new",
         "number": "SP-2026-00042",
@@ -133,7 +134,18 @@ SAMPLES: dict[str, dict[str, Any]] = {
     "desk/disabled": {},
     "desk/cancelled": {},
     "desk/availability": {"status": "away"},
-    "desk/citizen_reply": {"number": "SP-2026-00042", "question": "Di RT berapa?", "text": "RT 03"},
+    "desk/citizen_reply": {
+        "number": "SP-2026-00042",
+        "question": "Di RT berapa?",
+        "text": "RT 03",
+        "kind": None,
+        "link": "https://dinsos.example.go.id/console/cases/SP-2026-00042",
+    },
+    "desk/citizen_file": {
+        "number": "SP-2026-00042",
+        "kind": "document",
+        "link": "https://dinsos.example.go.id/console/cases/SP-2026-00042",
+    },
     "desk/taken_away": {"number": "SP-2026-00042", "to": "Budi"},
     "desk/photo": {"number": "SP-2026-00042", "index": 1, "count": 2},
     "desk/welcome": {"name": "Budi", "role": "officer"},
@@ -144,6 +156,8 @@ SAMPLES: dict[str, dict[str, Any]] = {
     "citizen/link_refused": {"reason": "used"},
     "citizen/question": {"number": "SP-2026-00042", "question": "Di RT berapa?"},
     "citizen/reply_received": {"number": "SP-2026-00042"},
+    "citizen/send_file": {},
+    "citizen/file_added": {"number": "SP-2026-00042", "kind": "photo"},
     "citizen/referred": {"number": "SP-2026-00042", "agency": {"id": "Disdukcapil", "en": "Civil registry"}},
     "citizen/referral_closed": {
         "number": "SP-2026-00042",

@@ -1,6 +1,7 @@
 """The pure conversation engine: `Engine.step(state, event, now) -> Outcome`."""
 
 from workflows.engine.effects import (
+    AddFile,
     DropAttachments,
     Effect,
     OpenTicket,
@@ -18,6 +19,7 @@ from workflows.engine.events import Inbound
 from workflows.engine.state import ConversationState
 
 __all__ = [
+    "AddFile",
     "ConversationState",
     "DropAttachments",
     "Effect",

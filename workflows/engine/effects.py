@@ -51,10 +51,13 @@ class OpenTicket:
 
 @dataclass(frozen=True)
 class ShowStatus:
-    """List the person's own tickets (or the one numbered), then say `then`."""
+    """List the person's own tickets (or the one numbered), then say `then`. `offer_files`:
+    at the menu, the last message offers to add a photo or document to each open ticket (the
+    last, since a web chat shows only the newest message's buttons)."""
 
     number: str | None
     then: tuple[Say, ...] = ()
+    offer_files: bool = False
 
 
 @dataclass(frozen=True)
@@ -66,10 +69,21 @@ class DropAttachments:
 
 @dataclass(frozen=True)
 class RelayReply:
-    """The citizen answered an officer's question about `ticket_id`: attach and pass it on."""
+    """The citizen answered an officer's question about `ticket_id`: attach and pass it on.
+    `attachment_id`: the answer is a photo or a document, stored already."""
 
     ticket_id: int
     text: str
+    attachment_id: int | None = None
+
+
+@dataclass(frozen=True)
+class AddFile:
+    """The citizen adds a photo or document (stored already) to their filed `ticket_id`; the
+    caller checks it is theirs and still open, files it and tells the officer."""
+
+    ticket_id: int
+    attachment_id: int
 
 
 @dataclass(frozen=True)
@@ -96,6 +110,7 @@ Effect = (
     | ShowStatus
     | DropAttachments
     | RelayReply
+    | AddFile
     | SubmitSurvey
     | ReopenTicket
 )

@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Any
 
 from workflows.engine.commands import Command, UnknownCommand, parse_command
 from workflows.engine.effects import (
+    AddFile,
     DropAttachments,
     Effect,
     OpenTicket,
@@ -45,6 +46,8 @@ LANGUAGES = ("id", "en")  # the chat's languages; the words that choose one are 
 SOURCE_PATTERN = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
 REPLY_MAX = 2000  # characters of one answer to an officer's question
 TICKET_ID_PATTERN = re.compile(r"[0-9]{1,9}")  # a ticket id on a button; fits a 32-bit column
+FILE_KINDS = ("photo", "document")
+ATTACH = "attach"  # the status message's button value prefix: add a file to that ticket
 
 
 @dataclass(frozen=True)
@@ -63,7 +66,7 @@ class Engine:
 
     # ----------------------------------------------------------------- entry point
     def step(self, state: ConversationState, event: Inbound, now: datetime) -> Outcome:
-        if state.flow is not None and state.expires_at is not None and now >= state.expires_at:
+        if state.expired or (state.flow is not None and state.expires_at is not None and now >= state.expires_at):
             expired = self.reset(state)
             effects: list[Effect] = self.drop(state)
             effects += [Say("conversation/expired"), *self._menu(expired)]
@@ -76,10 +79,14 @@ class Engine:
         """The command `text` is, in this office's words (the caller reads `/start <code>` too)."""
         return parse_command(text, self.words.commands)
 
-    def expects_photo(self, state: ConversationState) -> bool:
-        """Whether a photo would be an answer now; the caller downloads and stores only then."""
+    def wants_file(self, state: ConversationState, kind: str) -> bool:
+        """Whether a photo (or a PDF, `kind` "document") would be taken now; the caller
+        downloads and stores only then. A report's photo step takes photos; at the menu, the
+        answer to an officer's question and a file added to a filed ticket take either."""
+        if state.flow is None:
+            return kind in FILE_KINDS and (state.waiting_ticket is not None or state.attaching is not None)
         step = self._current(state)
-        return step is not None and STEP_TYPES[step.type].expects == "photo"
+        return kind == "photo" and step is not None and STEP_TYPES[step.type].expects == "photo"
 
     # ----------------------------------------------------------------- routing
     def _dispatch(
@@ -95,8 +102,12 @@ class Engine:
             return self._set_language(state, event.value[5:])
         if event.kind == "choice" and event.value and event.value.split(":", 1)[0] in ("rate", "reopen"):
             return self._after_resolution(state, event.value)
+        if event.kind == "choice" and event.value and event.value.startswith(ATTACH + ":"):
+            return self._choose_attach(state, event.value)
         if event.kind == "choice" and event.step != (state.step or MENU):
             return state, [Say("errors/stale_button"), *self.prompt(state)]
+        if event.kind == "document" and event.attachment_id is None and event.photo_error is None:
+            return state, [self._unasked_document(state), *self.prompt(state)]
         if event.kind == "unsupported":
             return state, [Say("errors/unsupported", {"media": event.media or "other"}), *self.prompt(state)]
         step = self._current(state)
@@ -116,7 +127,7 @@ class Engine:
             return fresh, [*self.drop(state), Say("menu/welcome"), *self._menu(fresh)]
         if command.name == "cancel":
             if state.flow is None:
-                return state, self._menu(state)
+                return replace(state, attaching=None), self._menu(state)
             fresh = self.reset(state)
             return fresh, [*self.drop(state), Say("conversation/cancelled"), *self._menu(fresh)]
         if command.name == "help":
@@ -126,7 +137,7 @@ class Engine:
                 *self.prompt(state),
             ]
         if command.name == "status":
-            return state, [ShowStatus(command.argument, self._asked(state))]
+            return state, [ShowStatus(command.argument, self._asked(state), offer_files=state.flow is None)]
         if command.name == "language":
             if command.argument:
                 return self._set_language(state, command.argument)
@@ -175,11 +186,14 @@ class Engine:
         return [Say("menu/main", {"flows": about}, (*options, Option("status", label_key="status")), step=MENU)]
 
     def _menu_input(self, state: ConversationState, event: Inbound) -> tuple[ConversationState, list[Effect]]:
+        if event.kind in FILE_KINDS and (event.attachment_id is not None or event.photo_error):
+            return self._file(state, event)
+        state = replace(state, attaching=None)  # anything but a file: they went on to something else
         if state.waiting_ticket is not None and event.kind == "text" and event.text and event.text.strip():
             return self._reply(state, state.waiting_ticket, event.text.strip())
         choice = event.value if event.kind == "choice" else self._match_menu_text(event.text or "")
         if choice == "status":
-            return state, [ShowStatus(None, self._asked(state))]
+            return state, [ShowStatus(None, self._asked(state), offer_files=state.flow is None)]
         if choice in self.book.intake_flows():
             return self._start_flow(state, choice)
         return state, self._menu(state)
@@ -189,6 +203,35 @@ class Engine:
         if len(text) > REPLY_MAX:
             return state, [Say("errors/too_long", {"limit": REPLY_MAX, "length": len(text)})]
         return state, [RelayReply(ticket_id, text)]
+
+    def _unasked_document(self, state: ConversationState) -> Say:
+        """A PDF nothing asked for (so not even downloaded): where a photo is asked, it is not
+        one; elsewhere, not something we read."""
+        if self.wants_file(state, "photo"):
+            return Say("errors/photo_rejected", {"reason": "bad_type"})
+        return Say("errors/unsupported", {"media": "document"})
+
+    def _file(self, state: ConversationState, event: Inbound) -> tuple[ConversationState, list[Effect]]:
+        """A photo or PDF at the menu: an addition to the ticket they chose, else the answer to
+        an officer's question (the caller downloaded it only for one of these)."""
+        if event.photo_error:
+            again = [Say("citizen/send_file", request="photo")] if state.attaching is not None else []
+            return state, [Say("errors/photo_rejected", {"reason": event.photo_error}), *again]
+        assert event.attachment_id is not None
+        if state.attaching is not None:
+            done = replace(state, attaching=None)
+            return done, [AddFile(state.attaching, event.attachment_id), *self._menu(done)]
+        if state.waiting_ticket is not None:
+            return state, [RelayReply(state.waiting_ticket, event.text or "", event.attachment_id)]
+        return state, [DropAttachments((event.attachment_id,)), *self._menu(state)]
+
+    def _choose_attach(self, state: ConversationState, value: str) -> tuple[ConversationState, list[Effect]]:
+        """The status message's "add a photo/document" button: their next file goes to that
+        ticket. Not in the middle of a report, whose own questions come first."""
+        raw_id = value.partition(":")[2]
+        if state.flow is not None or not TICKET_ID_PATTERN.fullmatch(raw_id):
+            return state, [Say("errors/stale_button"), *self.prompt(state)]
+        return replace(state, attaching=int(raw_id)), [Say("citizen/send_file", request="photo")]
 
     def _after_resolution(self, state: ConversationState, value: str) -> tuple[ConversationState, list[Effect]]:
         """The buttons under a resolution notice: rate the service, or say it is not fixed.

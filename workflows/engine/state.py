@@ -17,7 +17,10 @@ class ConversationState:
     `waiting_ticket` is the caller's note (not stored) that an officer asked this citizen a
     question about that ticket, so free text at the menu is the answer. `known_phone` is the
     number they write from when the platform tells it (WhatsApp): offered at the phone
-    question, since typing a number is where people on cheap phones slip most."""
+    question, since typing a number is where people on cheap phones slip most. `expired` is
+    set when the scheduler tidied an abandoned report away: the expiry note is still owed at
+    their next message, as if the report had waited for them. `attaching` is the filed ticket
+    the citizen chose to add a photo or document to: their next file goes there."""
 
     language: str = "id"
     flow: str | None = None
@@ -32,6 +35,8 @@ class ConversationState:
     expires_at: datetime | None = None
     waiting_ticket: int | None = None
     known_phone: str | None = None
+    expired: bool = False
+    attaching: int | None = None
 
     def with_answers(self, **updates: Any) -> ConversationState:
         return replace(self, answers={**self.answers, **updates})

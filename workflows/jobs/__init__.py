@@ -3,11 +3,12 @@ JobResult` in its own transaction; the process installs this list (bot/scheduler
 
 from __future__ import annotations
 
-from workflows.jobs import digest, reminders, urgent
+from workflows.jobs import digest, rehoming, reminders, urgent
 from workflows.jobs.base import Job, JobContext, JobResult
 
 JOBS: tuple[tuple[str, Job], ...] = (
     ("urgent_alerts", urgent.urgent_alerts),  # first: someone may be in danger
+    ("route_waiting_tickets", rehoming.route_waiting_tickets),
     ("tidy_conversations", reminders.tidy_conversations),
     ("close_unanswered", reminders.close_unanswered),
     ("due_today", reminders.due_today),

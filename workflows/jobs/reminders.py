@@ -32,6 +32,7 @@ from workflows.jobs.base import JobContext, JobResult
 from workflows.lifecycle import OPEN
 
 BATCH = 500  # rows one job looks at per tick; the next tick goes on
+EXPIRED = "expired"  # the conversation's extra: a report was tidied away, its note is owed
 
 
 def _fresh(session: Session, keys: Sequence[str]) -> set[str]:
@@ -251,7 +252,8 @@ def close_unanswered(ctx: JobContext, session: Session, now: datetime) -> JobRes
 
 def tidy_conversations(ctx: JobContext, session: Session, now: datetime) -> JobResult:
     """Reports abandoned half-way are forgotten: their answers cleared and their photos,
-    never filed, deleted (kept no longer than needed)."""
+    never filed, deleted (kept no longer than needed). The conversation is marked expired, so
+    the citizen's next message still hears why the report is gone before the menu."""
     result = JobResult()
     rows = (
         session.execute(
@@ -275,7 +277,7 @@ def tidy_conversations(ctx: JobContext, session: Session, now: datetime) -> JobR
             flow=None,
             step=None,
             answers={},
-            extra={"source": (conversation.extra or {}).get("source")},
+            extra={"source": (conversation.extra or {}).get("source"), EXPIRED: True},
             expires_at=None,
             now=now,
         )

@@ -2,8 +2,10 @@
 // any; without tiles the cases still show on a blank background. The server counts the cases
 // per grid cell for the box on screen (/console/map.json), so a million tickets cost the browser
 // a few hundred circles. Close in, single cases come one by one and Leaflet.markercluster
-// spreads those that share a spot. The list under the map is the same data for keyboard and
-// screen-reader users, and for when this script cannot run.
+// spreads those that share a spot. A case without a GPS pin comes at its village's centre,
+// marked `approximate`: drawn hollow and dashed, and its popup says the place is approximate.
+// The list under the map is the same data for keyboard and screen-reader users, and for when
+// this script cannot run.
 (function () {
   "use strict";
   var box = document.getElementById("map");
@@ -49,22 +51,42 @@
     about.textContent = (categories[spot.category] || spot.category) + " · " + (statuses[spot.status] || spot.status);
     card.appendChild(link);
     card.appendChild(about);
+    if (spot.approximate) {
+      var where = document.createElement("div");
+      where.className = "approximate";
+      where.textContent = data.wordApproximate;
+      card.appendChild(where);
+    }
     return card;
   }
 
+  function approximateIcon(count) {
+    return L.divIcon({
+      html: "<div><span>" + (count > 1 ? short.format(count) : "?") + "</span></div>",
+      className: "marker-approximate" + (count > 1 ? " many" : ""),
+      iconSize: L.point(40, 40),
+    });
+  }
+
   function single(spot) {
-    return L.marker([spot.lat, spot.lon], { title: spot.number, alt: spot.number }).bindPopup(caseCard(spot));
+    var title = spot.approximate ? spot.number + " (" + data.wordApproximate + ")" : spot.number;
+    var options = { title: title, alt: title };
+    if (spot.approximate) {
+      options.icon = approximateIcon(1);
+    }
+    return L.marker([spot.lat, spot.lon], options).bindPopup(caseCard(spot));
   }
 
   function cell(spot) {
     var count = Number(spot.count);
     var size = count < 10 ? "small" : count < 100 ? "medium" : "large";
-    var icon = L.divIcon({
+    var icon = spot.approximate ? approximateIcon(count) : L.divIcon({
       html: "<div><span>" + short.format(count) + "</span></div>",
       className: "marker-cluster marker-cluster-" + size,
       iconSize: L.point(40, 40),
     });
-    var marker = L.marker([spot.lat, spot.lon], { icon: icon, title: count + " " + data.wordCases });
+    var title = count + " " + data.wordCases + (spot.approximate ? " (" + data.wordApproximate + ")" : "");
+    var marker = L.marker([spot.lat, spot.lon], { icon: icon, title: title });
     marker.on("click", function () {
       map.setView(marker.getLatLng(), Math.min(map.getZoom() + 2, map.getMaxZoom()));
     });
