@@ -358,7 +358,9 @@ class WebChat:
             outbox.mark_delivered(session, message_ids=[stored_id(r) for r in rows], now=self.runner.clock())
             return [{"id": r.id, **OutMessage.from_json(r.payload).to_json()} for r in rows]
 
-        return await self.runner.db.run(read)
+        found = await self.runner.db.run(read)
+        self.runner.metrics.delivered(CHANNEL, len(found))
+        return found
 
     async def _messages(self, request: web.Request, token: str, after: int) -> web.Response:
         found = await self._read(chat_id_of(token), after)
