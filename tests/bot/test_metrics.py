@@ -14,6 +14,7 @@ from aiohttp import ClientSession, CookieJar, web
 from prometheus_client.parser import text_string_to_metric_families
 from sqlalchemy import select
 
+from bot.channels.counted import failure_code
 from bot.settings import Settings
 from storage import outbox
 from storage.db import Database
@@ -163,3 +164,12 @@ async def test_the_web_chat_is_counted_in_and_out(settings: Settings) -> None:
         assert value(found, "satupintu_messages_out_total", channel="web") == read > 0
     finally:
         await server.runner.cleanup()
+
+
+def test_a_failure_is_labelled_by_its_code_never_by_its_words() -> None:
+    assert failure_code("429 retry_after") == "429"
+    assert failure_code("403 Forbidden: bot was blocked by the user") == "403"
+    assert failure_code("whatsapp 131047: Re-engagement message") == "131047"
+    assert failure_code("sms gateway 500: busy") == "500"
+    assert failure_code("network: Connection reset") == "network"
+    assert failure_code("refused for +6281234567890 at 08:00") == "other", "a number later in the text is no code"
