@@ -34,13 +34,14 @@ def upgrade(url: str, revision: str = "head") -> None:
         return
     engine = create_engine(url, poolclass=NullPool)
     try:
-        with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as lock:
-            key = {"key": MIGRATION_LOCK}
-            lock.execute(text("SELECT pg_advisory_lock(:key, hashtext(current_schema()))"), key)
-            try:
-                command.upgrade(alembic_config(url), revision)
-            finally:
-                lock.execute(text("SELECT pg_advisory_unlock(:key, hashtext(current_schema()))"), key)
+        # A transaction's lock, held by a transaction left open on a connection of its own while
+        # Alembic works on another: it ends with that transaction, on the server connection that
+        # took it, even through PgBouncer in transaction pooling (a session lock would not).
+        with engine.connect() as lock, lock.begin():
+            lock.execute(
+                text("SELECT pg_advisory_xact_lock(:key, hashtext(current_schema()))"), {"key": MIGRATION_LOCK}
+            )
+            command.upgrade(alembic_config(url), revision)
     finally:
         engine.dispose()
 
