@@ -13,12 +13,11 @@ from typing import Any
 from aiohttp import web
 
 from bot import console
-from bot import metrics as metrics_endpoint
 from bot.channels import counted, registry
 from bot.channels.base import Sending
 from bot.channels.spec import ChannelSpec, Wiring
 from bot.clock import Clock, utc_now
-from bot.metrics import Metrics
+from bot.metrics import METRICS_PATH, Metrics, scrape_handler
 from bot.runner import Runner
 from bot.scheduler import Scheduler
 from bot.sender import Sender
@@ -152,9 +151,7 @@ def create_app(
         app, settings=settings, db=db, services=services, clock=clock, channels=registry.names(extra_channels)
     )
     app.router.add_get("/healthz", healthz)
-    app.router.add_get(
-        metrics_endpoint.PATH, metrics_endpoint.handler(metrics, db, lambda: list(sending), settings.metrics_token)
-    )
+    app.router.add_get(METRICS_PATH, scrape_handler(metrics, db, lambda: list(sending), settings.metrics_token))
     # Stopped in reverse: the scheduler, then the sender (its last deliveries still need the
     # channels' clients), then the channels, then the database.
     app.cleanup_ctx.append(_database)

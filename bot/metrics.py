@@ -26,7 +26,7 @@ from storage import outbox_gauges
 from storage.db import Database
 from storage.outbox import HELD, PENDING, SENDING
 
-PATH = "/metrics"
+METRICS_PATH = "/metrics"
 # A unit of work is a few milliseconds on a quiet SQLite, up to seconds on a loaded PostgreSQL.
 UNIT_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)
 
@@ -96,7 +96,7 @@ class Metrics:
         return generate_latest(self.registry)
 
 
-def handler(
+def scrape_handler(
     metrics: Metrics, db: Database, channels: Callable[[], Sequence[str]], token: str | None
 ) -> Callable[[web.Request], Any]:
     """The `/metrics` handler: the bearer token checked when one is set (constant time), the
