@@ -26,6 +26,7 @@ import uuid
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from http.cookies import SimpleCookie
 from pathlib import Path
 
 from aiohttp import ClientResponse, ClientSession, ClientTimeout, DummyCookieJar, TCPConnector
@@ -164,6 +165,13 @@ def figures(before_kb: int, after_kb: int, found: list[float]) -> dict[str, floa
     }
 
 
+async def issued_session(session: ClientSession, base: str) -> str:
+    """A session the server issued, as a browser gets one by opening the page (invented ones are refused)."""
+    async with session.get(f"{base}/", headers={"Cookie": ""}) as page:
+        await page.read()
+        return SimpleCookie(page.headers["Set-Cookie"])[COOKIE].value
+
+
 async def ours(args: argparse.Namespace, session: ClientSession) -> dict[str, float]:
 
     port = free_port()
@@ -173,10 +181,8 @@ async def ours(args: argparse.Namespace, session: ClientSession) -> dict[str, fl
         try:
             await wait_listening(port, process)
             base = f"http://127.0.0.1:{port}"
-            tokens = [uuid.uuid4().hex + uuid.uuid4().hex for _ in range(args.streams)]
+            tokens = [await issued_session(session, base) for _ in range(args.streams)]  # warms templates too
             cookie = [{"Cookie": f"{COOKIE}={token}"} for token in tokens]
-            async with session.get(f"{base}/", headers=cookie[0]) as page:  # warm: templates, first query
-                await page.read()
             before, after = await hold(
                 process.pid,
                 args.streams,

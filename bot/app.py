@@ -13,10 +13,11 @@ from typing import Any
 from aiohttp import web
 
 from bot import console
-from bot.channels import registry
+from bot.channels import counted, registry
 from bot.channels.base import Sending
 from bot.channels.spec import ChannelSpec, Wiring
 from bot.clock import Clock, utc_now
+from bot.metrics import METRICS_PATH, Metrics, scrape_handler
 from bot.runner import Runner
 from bot.scheduler import Scheduler
 from bot.sender import Sender
@@ -41,6 +42,7 @@ RUNNER = web.AppKey("runner", Runner)
 SENDER = web.AppKey("sender", Sender)
 SCHEDULER = web.AppKey("scheduler", Scheduler)
 SERVICES = web.AppKey("services", Services)
+METRICS = web.AppKey("metrics", Metrics)
 
 
 def build_services(settings: Settings, *, stored: Mapping[str, Any] | None = None) -> Services:
@@ -128,7 +130,10 @@ def create_app(
     services = build_services(settings, stored=db.run_sync(config_store.stored_documents))
     _log_overrides(db, settings)
     app[SERVICES] = services
-    runner = Runner(db=db, inbound=build_inbound(settings, services), services=services, clock=clock, sender=sender)
+    metrics = app[METRICS] = Metrics()
+    runner = Runner(
+        db=db, inbound=build_inbound(settings, services), services=services, clock=clock, sender=sender, metrics=metrics
+    )
     app[RUNNER] = runner
     app[SENDER] = sender
     app[SCHEDULER] = Scheduler(
@@ -141,10 +146,12 @@ def create_app(
     registry.install(
         app, channels, Wiring(settings=settings, runner=runner, db=db, texts=services.texts, clock=clock), sending
     )
+    counted.count_sends(sending, metrics)
     console.setup(
         app, settings=settings, db=db, services=services, clock=clock, channels=registry.names(extra_channels)
     )
     app.router.add_get("/healthz", healthz)
+    app.router.add_get(METRICS_PATH, scrape_handler(metrics, db, lambda: list(sending), settings.metrics_token))
     # Stopped in reverse: the scheduler, then the sender (its last deliveries still need the
     # channels' clients), then the channels, then the database.
     app.cleanup_ctx.append(_database)

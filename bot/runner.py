@@ -10,11 +10,13 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, Any
 
 from bot.clock import Clock, utc_now
 from bot.lanes import Lanes
+from bot.metrics import Metrics
 from storage.db import Database
 from storage.files import StoredPhoto, delete_file
 from workflows.inbound import Envelope, Handled, InboundHandler
@@ -41,8 +43,10 @@ class Runner:
         services: Services,
         clock: Clock = utc_now,
         sender: Sender | None = None,
+        metrics: Metrics | None = None,
     ) -> None:
         self.db = db
+        self.metrics = metrics or Metrics()
         self.inbound = inbound
         self.services = services
         self.clock = clock
@@ -51,6 +55,7 @@ class Runner:
 
     async def handle(self, envelope: Envelope, fetch_photo: PhotoFetcher | None = None) -> Handled:
         """Handle one event in its chat's lane; returns once it is committed."""
+        self.metrics.received(envelope.channel)
         async with self.lanes.lane(f"{envelope.channel}:{envelope.chat_id}"):
             photo: StoredPhoto | str | None = None
             if (
@@ -87,12 +92,15 @@ class Runner:
             )
             return handled, leased
 
+        started = time.perf_counter()
         try:
             handled, leased = await self.db.run(unit)
         except BaseException:
             if reserved:
                 sender.release(envelope.channel, envelope.chat_id)  # type: ignore[union-attr]
             raise
+        finally:
+            self.metrics.unit_took(envelope.channel, time.perf_counter() - started)
         if reserved:
             sender.deliver_leased(envelope.channel, envelope.chat_id, leased)  # type: ignore[union-attr]
         return handled

@@ -65,6 +65,7 @@ class Settings:
     public_url: str | None = None
     map_tile_url: str = "https://tile.openstreetmap.org/{z}/{x}/{y}.png"
     behind_proxy: bool = False
+    metrics_token: str | None = None  # when set, /metrics wants it as a bearer token
     flows_dir: Path | None = None
     extra: Mapping[str, Any] = field(default_factory=dict)
 
@@ -111,6 +112,7 @@ _ENV: dict[str, Setting] = {
     "SATUPINTU_PUBLIC_URL": ("public_url", str),
     "SATUPINTU_BEHIND_PROXY": ("behind_proxy", lambda raw: raw.strip().lower() in ("1", "true", "yes")),
     "SATUPINTU_MAP_TILE_URL": ("map_tile_url", str),
+    "SATUPINTU_METRICS_TOKEN": ("metrics_token", str),
 }
 
 

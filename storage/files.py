@@ -93,8 +93,12 @@ def _write(root: Path, data: bytes, content_type: str, extension: str, width: in
     if not target.exists():
         target.parent.mkdir(parents=True, exist_ok=True)
         temporary = target.with_suffix(f".{os.getpid()}.tmp")
-        temporary.write_bytes(data)
-        os.replace(temporary, target)
+        try:
+            temporary.write_bytes(data)
+            os.replace(temporary, target)
+        except OSError:  # a full disk: no half file left behind
+            temporary.unlink(missing_ok=True)
+            raise
     return StoredPhoto(digest, relative, content_type, len(data), width, height)
 
 

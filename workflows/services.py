@@ -33,6 +33,8 @@ from workflows.texts import Texts
 
 log = logging.getLogger(__name__)
 
+NOT_SAVED = "not_saved"  # a good file the server could not write: the person is asked to send it later
+
 
 class HoldsBook(Protocol):
     """Anything that reads the office's configuration from its own `book` (the conversation
@@ -137,6 +139,9 @@ class Services:
             return store(self.attachments_dir, data, max_bytes=self.max_photo_bytes)
         except PhotoRejected as rejected:
             return rejected.reason
+        except OSError as error:  # the folder unwritable, the disk full: the office's fault, not the file's
+            log.error("photos: could not keep a %s in %s: %s", kind, self.attachments_dir, error)
+            return NOT_SAVED
 
     def record_photo(self, session: Session, contact: Contact, photo: StoredPhoto, now: datetime) -> Attachment:
         """The stored photo as the contact's attachment, not yet filed (the chat and the console's

@@ -1,7 +1,8 @@
 """The built-in web chat: a page at `/` and a small JSON API over the same engine.
 
 It needs no token and serves people with neither Telegram nor WhatsApp. The browser holds a
-random token in an HttpOnly cookie; the database knows only its hash. Replies are outbox rows
+session token the server issued and signed (`webchat_session.py`) in an HttpOnly cookie,
+Secure over TLS; the database knows only its hash. Replies are outbox rows
 of channel "web" that the page reads back, so a reload shows the conversation so far. An open
 page also holds a Server-Sent Events stream (`/api/chat/stream`) on which new rows arrive as
 they are queued, an officer's question included (`bot/channels/webchat_live.py` wakes it).
@@ -14,7 +15,6 @@ import asyncio
 import hashlib
 import json
 import re
-import secrets
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -22,13 +22,16 @@ from typing import Any
 from aiohttp import BodyPartReader, web
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 
+from bot.channels import webchat_session
 from bot.channels.spec import ChannelSpec, Wiring
 from bot.channels.webchat_live import LiveChats
 from bot.channels.webchat_push import WebPush, default_subject, load_vapid, parse_subscription, public_key
 from bot.channels.webchat_status import StatusPage
+from bot.proxied import over_https
 from bot.runner import PhotoTooLarge, Runner
+from bot.server_key import load_server_key
 from bot.settings import Settings
-from storage import outbox, push_subscriptions
+from storage import outbox, push_subscriptions, repo
 from storage.files import PDF_HEADER
 from storage.models import stored_id
 from workflows.engine import Inbound
@@ -45,6 +48,8 @@ STATIC_DIR = TEMPLATES_DIR / "web" / "static"
 HEARTBEAT_SECONDS = 15.0  # a comment line this often keeps proxies from closing an idle stream
 PAGE = 100  # messages read at once
 RETRY_MS = 2000  # how soon the browser reconnects a dropped stream
+LARGEST_ID = 2**31 - 1  # the largest message id the outbox column holds (INTEGER on PostgreSQL)
+SESSION_DAYS = 90
 
 
 def pages_environment(directory: Path = TEMPLATES_DIR) -> Environment:
@@ -61,13 +66,6 @@ def chat_id_of(token: str) -> str:
 def _language(request: web.Request) -> str:
     wanted = request.query.get("lang") or request.headers.get("Accept-Language") or "id"
     return language_from_hint(wanted.split(",")[0].strip())
-
-
-def _token(request: web.Request) -> str:
-    token = request.cookies.get(COOKIE)
-    if not token or len(token) > 100:
-        raise web.HTTPUnauthorized(text='{"error": "no_session"}', content_type="application/json")
-    return token
 
 
 def _guard(request: web.Request) -> None:
@@ -87,9 +85,26 @@ def _envelope(request: web.Request, token: str, client_id: str, event: Inbound) 
     )
 
 
+def _message_id(value: object) -> int | None:
+    """A message id the page sent back (`after`, `Last-Event-ID`): a whole number from 0 to the
+    largest the database holds, as JSON number or text; None for anything else (`1e999`, `-1`,
+    `abc`, 10^30), which would otherwise fail deep in a query."""
+    if value is None or value == "":
+        return 0
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, int):
+        number = value
+    elif isinstance(value, str) and value.strip().isascii() and value.strip().isdigit() and len(value) < 20:
+        number = int(value)
+    else:
+        return None
+    return number if 0 <= number <= LARGEST_ID else None
+
+
 def _cursor(value: str | None) -> int:
-    """A message id from the page (`after`, `Last-Event-ID`); 0 when absent or not a number."""
-    return int(value) if value and value.strip().isdigit() and len(value) < 19 else 0
+    """The stream's resume point: a browser's `Last-Event-ID` is ours, so a bad one means start over."""
+    return _message_id(value) or 0
 
 
 def _event(body: dict[str, Any]) -> Inbound:
@@ -111,16 +126,18 @@ class WebChat:
     def __init__(
         self,
         runner: Runner,
+        settings: Settings,
         pages: Environment | None = None,
         *,
         heartbeat_seconds: float = HEARTBEAT_SECONDS,
-        behind_proxy: bool = False,
         push: WebPush | None = None,
         allow_local_push: bool = False,
     ) -> None:
         self.runner = runner
+        self.settings = settings
+        self.key = load_server_key(settings.data_dir)
         self.pages = pages or pages_environment()
-        self.status = StatusPage(runner, self.pages, _language, behind_proxy=behind_proxy)
+        self.status = StatusPage(runner, self.pages, _language, behind_proxy=settings.behind_proxy)
         self.live = LiveChats(runner.db, channel=CHANNEL)
         self.heartbeat_seconds = heartbeat_seconds
         self.push = push
@@ -163,32 +180,63 @@ class WebChat:
         template = self.pages.get_template("web/chat.html")
         body = template.render(lang=language, strings=self.pages.get_template(f"web/strings.{language}.j2").module)
         response = web.Response(text=body, content_type="text/html")
-        if not request.cookies.get(COOKIE):
+        if await self._session_of(request) is None:  # none yet, or one we never issued: a new one
             response.set_cookie(
                 COOKIE,
-                secrets.token_urlsafe(32),
+                webchat_session.issue(self.key),
                 httponly=True,
                 samesite="Lax",
-                secure=request.secure,
-                max_age=60 * 60 * 24 * 90,
+                secure=over_https(request, self.settings),
+                max_age=60 * 60 * 24 * SESSION_DAYS,
                 path="/",
             )
         response.headers["Content-Security-Policy"] = "default-src 'self'; img-src 'self' data: blob:"
         response.headers["X-Content-Type-Options"] = "nosniff"
         return response
 
+    async def _session_of(self, request: web.Request) -> str | None:
+        """The request's session token if this server issued it, else None."""
+        token = request.cookies.get(COOKIE)
+        if not token or len(token) > webchat_session.MAX_LENGTH:
+            return None
+        if webchat_session.is_signed(self.key, token):
+            return token
+        if webchat_session.is_legacy(token):
+            known = await self.runner.db.read(repo.find_contact, channel=CHANNEL, external_id=chat_id_of(token))
+            return token if known is not None else None
+        return None
+
+    async def _token(self, request: web.Request) -> str:
+        """The session behind the request; without one the page reloads and is issued one."""
+        token = await self._session_of(request)
+        if token is None:
+            raise web.HTTPUnauthorized(text='{"error": "no_session"}', content_type="application/json")
+        return token
+
+    def _refusal(self, request: web.Request, code: str) -> web.HTTPBadRequest:
+        """A 400 the page can show: the code for scripts, a kind sentence for the person."""
+        strings = self.pages.get_template(f"web/strings.{_language(request)}.j2").module
+        body = json.dumps({"error": code, "message": strings.bad_request}, ensure_ascii=False)  # type: ignore[attr-defined]
+        return web.HTTPBadRequest(text=body, content_type="application/json")
+
+    def _after(self, request: web.Request, value: object) -> int:
+        after = _message_id(value)
+        if after is None:
+            raise self._refusal(request, "bad_after")
+        return after
+
     async def send(self, request: web.Request) -> web.Response:
         _guard(request)
-        token = _token(request)
+        token = await self._token(request)
         try:
             body = await request.json()
             client_id = str(body.get("client_id", ""))
             event = _event(body)
-            after = int(body.get("after") or 0)
-        except (ValueError, TypeError, AttributeError):
-            raise web.HTTPBadRequest(text='{"error": "bad_request"}', content_type="application/json") from None
+            after = self._after(request, body.get("after"))
+        except (ValueError, TypeError, AttributeError, OverflowError):
+            raise self._refusal(request, "bad_request") from None
         if not CLIENT_ID.match(client_id):
-            raise web.HTTPBadRequest(text='{"error": "bad_client_id"}', content_type="application/json")
+            raise self._refusal(request, "bad_client_id")
         await self.runner.handle(_envelope(request, token, client_id, event))
         return await self._messages(request, token, after)
 
@@ -196,29 +244,14 @@ class WebChat:
         """A photo from the phone's camera or gallery (or a PDF: a family card, a letter), read
         with a size cap."""
         _guard(request)
-        token = _token(request)
-        limit = self.runner.services.max_photo_bytes
-        client_id, after, data, too_large = "", 0, b"", False
-        reader = await request.multipart()
-        async for part in reader:
-            if not isinstance(part, BodyPartReader):  # a form nested in the form: not the page's
-                continue
-            if part.name == "client_id":
-                client_id = (await part.text())[:64]
-            elif part.name == "after":
-                text = (await part.text()).strip()
-                after = int(text) if text.isdigit() else 0
-            elif part.name == "photo":
-                chunks, size = [], 0
-                while chunk := await part.read_chunk(65536):
-                    size += len(chunk)
-                    if size > limit:
-                        too_large = True
-                        break
-                    chunks.append(chunk)
-                data = b"".join(chunks)
+        token = await self._token(request)
+        try:
+            client_id, after_text, data, too_large = await _read_upload(request, self.runner.services.max_photo_bytes)
+        except (ValueError, AssertionError):  # not multipart (JSON, a bare body), cut short, not UTF-8
+            raise self._refusal(request, "bad_upload") from None
         if not CLIENT_ID.match(client_id):
-            raise web.HTTPBadRequest(text='{"error": "bad_client_id"}', content_type="application/json")
+            raise self._refusal(request, "bad_client_id")
+        after = self._after(request, after_text)
 
         async def fetch(max_bytes: int) -> bytes:
             if too_large:
@@ -231,18 +264,14 @@ class WebChat:
         return await self._messages(request, token, after)
 
     async def messages(self, request: web.Request) -> web.Response:
-        token = _token(request)
-        try:
-            after = int(request.query.get("after", "0"))
-        except ValueError:
-            after = 0
-        return await self._messages(request, token, after)
+        token = await self._token(request)
+        return await self._messages(request, token, self._after(request, request.query.get("after")))
 
     async def stream(self, request: web.Request) -> web.StreamResponse:
         """New messages as Server-Sent Events, each with the highest outbox id sent so far as
         its event id: a reconnecting browser sends the last one back (`Last-Event-ID`) and gets
         exactly what it missed. The session cookie is checked as for `messages`."""
-        token = _token(request)
+        token = await self._token(request)
         chat_id = chat_id_of(token)
         after = max(_cursor(request.headers.get("Last-Event-ID")), _cursor(request.query.get("after")))
         response = web.StreamResponse(
@@ -281,7 +310,7 @@ class WebChat:
     async def subscribe(self, request: web.Request) -> web.Response:
         """Keep this browser's push subscription for the cookie's chat."""
         _guard(request)
-        chat_id = chat_id_of(_token(request))
+        chat_id = chat_id_of(await self._token(request))
         try:
             body = await request.json()
         except ValueError:
@@ -301,7 +330,7 @@ class WebChat:
 
     async def unsubscribe(self, request: web.Request) -> web.Response:
         _guard(request)
-        chat_id = chat_id_of(_token(request))
+        chat_id = chat_id_of(await self._token(request))
         try:
             endpoint = str((await request.json()).get("endpoint", ""))[:2000]
         except (ValueError, AttributeError):
@@ -329,12 +358,39 @@ class WebChat:
             outbox.mark_delivered(session, message_ids=[stored_id(r) for r in rows], now=self.runner.clock())
             return [{"id": r.id, **OutMessage.from_json(r.payload).to_json()} for r in rows]
 
-        return await self.runner.db.run(read)
+        found = await self.runner.db.run(read)
+        self.runner.metrics.delivered(CHANNEL, len(found))
+        return found
 
     async def _messages(self, request: web.Request, token: str, after: int) -> web.Response:
         found = await self._read(chat_id_of(token), after)
         last = max([after, *(message["id"] for message in found)])
         return web.json_response({"messages": found, "last_id": last})
+
+
+async def _read_upload(request: web.Request, limit: int) -> tuple[str, str, bytes, bool]:
+    """The upload form's client id, `after`, and the file (read with a size cap: too large is
+    flagged, not read on). A body that is not the page's form raises ValueError or
+    AssertionError (aiohttp's check that it is multipart at all)."""
+    client_id, after, data, too_large = "", "", b"", False
+    reader = await request.multipart()
+    async for part in reader:
+        if not isinstance(part, BodyPartReader):  # a form nested in the form: not the page's
+            continue
+        if part.name == "client_id":
+            client_id = (await part.text())[:64]
+        elif part.name == "after":
+            after = (await part.text()).strip()[:64]
+        elif part.name == "photo":
+            chunks, size = [], 0
+            while chunk := await part.read_chunk(65536):
+                size += len(chunk)
+                if size > limit:
+                    too_large = True
+                    break
+                chunks.append(chunk)
+            data = b"".join(chunks)
+    return client_id, after, data, too_large
 
 
 def _event_bytes(cursor: int, message: dict[str, Any]) -> bytes:
@@ -358,7 +414,7 @@ def _build(wiring: Wiring) -> WebChat:
     )
     return WebChat(
         wiring.runner,
-        behind_proxy=settings.behind_proxy,
+        settings,
         push=push,
         allow_local_push=bool(extra.get("webchat_push_allow_local_http")),
     )

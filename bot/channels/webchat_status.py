@@ -15,6 +15,7 @@ from collections.abc import Callable
 from aiohttp import web
 from jinja2 import Environment
 
+from bot.proxied import client_address
 from bot.runner import Runner
 from workflows.status_lookup import look_up
 from workflows.validation.ticket_number import parse_ticket_number
@@ -67,10 +68,8 @@ class StatusPage:
         self.throttle = Throttle()
 
     def address(self, request: web.Request) -> str:
-        """Who is asking, as the console counts failed sign-ins: behind a proxy, the address the
-        proxy appended (the last of X-Forwarded-For), not what the client wrote before it."""
-        forwarded = request.headers.get("X-Forwarded-For", "") if self.behind_proxy else ""
-        return (forwarded.split(",")[-1].strip() or request.remote or "?")[:64]
+        """Who is asking, counted as the console counts failed sign-ins."""
+        return client_address(request, behind_proxy=self.behind_proxy)
 
     def routes(self) -> list[web.AbstractRouteDef]:
         return [web.get("/status", self.form), web.post("/status", self.answer)]

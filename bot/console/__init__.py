@@ -7,15 +7,13 @@ all behind the middleware in `web.py`, which signs staff in and checks every for
 
 from __future__ import annotations
 
-import secrets
-from pathlib import Path
-
 from aiohttp import web
 
 from bot.clock import Clock
 from bot.console import admin_pages, case_pages, intake_pages, map_pages, queue_pages, report_pages, signin_pages
 from bot.console.core import CONSOLE, PREFIX, Console, console_middleware, pages_environment, signed_in
 from bot.console.i18n import Words
+from bot.server_key import load_server_key
 from bot.settings import Settings
 from storage.db import Database
 from workflows.console import assisted
@@ -24,15 +22,6 @@ from workflows.texts import TEMPLATES_DIR
 
 STATIC_DIR = TEMPLATES_DIR / "console" / "static"
 PARTS = (signin_pages, queue_pages, case_pages, map_pages, report_pages, admin_pages, intake_pages)
-
-
-def load_secret(data_dir: Path) -> bytes:
-    """The key that signs photo addresses: made once, kept beside the database, owner-only."""
-    path = data_dir / "console.key"
-    if not path.exists():
-        path.write_bytes(secrets.token_bytes(32))
-        path.chmod(0o600)
-    return path.read_bytes()
 
 
 async def home(request: web.Request) -> web.Response:
@@ -59,7 +48,7 @@ def setup(
         clock=clock,
         pages=pages,
         words=Words(),
-        secret=load_secret(settings.data_dir),
+        secret=load_server_key(settings.data_dir),
         channels=(*channels, assisted.DESK),
     )
     app.middlewares.append(console_middleware)

@@ -23,6 +23,7 @@ from aiohttp import web
 from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
 from multidict import MultiDictProxy
 
+from bot import proxied
 from bot.clock import Clock
 from bot.console.i18n import Words, pick_language
 from bot.settings import Settings
@@ -269,16 +270,8 @@ def end_session(response: web.StreamResponse) -> None:
 
 
 def client_address(request: web.Request) -> str:
-    """The address failed sign-ins are counted by. Behind a proxy: the address the proxy itself
-    appended (the last of X-Forwarded-For); the ones before it are whatever the client wrote."""
-    forwarded = request.headers.get("X-Forwarded-For", "") if console_of(request).settings.behind_proxy else ""
-    return (forwarded.split(",")[-1].strip() or request.remote or "?")[:64]
+    return proxied.client_address(request, behind_proxy=console_of(request).settings.behind_proxy)
 
 
 def over_https(request: web.Request) -> bool:
-    """Whether the browser reached us over TLS: directly, through the proxy that says so, or by
-    the public address staff are given. Cookies are then Secure."""
-    settings = console_of(request).settings
-    if request.secure or settings.console_url.startswith("https://"):
-        return True
-    return settings.behind_proxy and request.headers.get("X-Forwarded-Proto", "").split(",")[-1].strip() == "https"
+    return proxied.over_https(request, console_of(request).settings)

@@ -21,7 +21,7 @@ from storage.files import StoredPhoto
 from storage.models import Staff
 from workflows.casework import access
 from workflows.console import assisted
-from workflows.services import Services
+from workflows.services import NOT_SAVED, Services
 from workflows.validation.answers import Invalid
 
 
@@ -76,6 +76,17 @@ async def intake_submit(request: web.Request) -> web.Response:
             status=400,
         )
     photos = await asyncio.to_thread(_keep_photos, console.services, checked.filing.photos)
+    if photos is None:  # checked, but the server could not write them (logged): nothing is filed yet
+        return _form(
+            request,
+            staff,
+            kind=values.get("kind", ""),
+            values=values,
+            errors={checked.filing.photo_field or "photos": Invalid("photo_rejected", {"reason": NOT_SAVED})},
+            form_key=key if assisted.FORM_KEY.fullmatch(key) else assisted.new_form_key(),
+            photos_dropped=True,
+            status=503,
+        )
     ticket = await console.run(
         assisted.file,
         services=console.services,
@@ -87,11 +98,12 @@ async def intake_submit(request: web.Request) -> web.Response:
     raise redirect(_receipt_path(ticket.number))
 
 
-def _keep_photos(services: Services, photos: tuple[bytes, ...]) -> list[StoredPhoto]:
-    """Write the accepted photos to disk exactly as the chat's are."""
+def _keep_photos(services: Services, photos: tuple[bytes, ...]) -> list[StoredPhoto] | None:
+    """Write the accepted photos to disk exactly as the chat's are; None when the server could
+    not write them (each passed the same check in assisted.check, so nothing else refuses one)."""
     kept = [services.keep_photo(data) for data in photos]
-    assert all(isinstance(photo, StoredPhoto) for photo in kept), "each passed the same check in assisted.check"
-    return kept  # type: ignore[return-value]
+    stored = [photo for photo in kept if isinstance(photo, StoredPhoto)]
+    return stored if len(stored) == len(kept) else None
 
 
 def _news_ways(settings: Settings) -> tuple[str, ...]:

@@ -19,17 +19,7 @@ class ChatPerson(Protocol):
 
 async def file_complaint(person: ChatPerson, photo: bytes | None = None, greeting: str = "/start") -> str:
     """Mbah Sarinah, 80, left alone in Giwangan: the confirmation's text."""
-    await person.type(greeting)
-    for title in ("Pengaduan", "Setuju", "Lansia", "Lansia telantar", "Orang lain"):
-        await person.press(title)
-    await person.type("Mbah Sarinah")
-    await person.press("Tidak tahu")
-    await person.type("80")
-    for title in ("Perempuan", "Umbulharjo", "Giwangan"):
-        await person.press(title)
-    replies = await person.type("Jl. Imogiri Timur RT 03, dekat masjid")
-    assert person.asked_for_location(replies), replies
-    await person.location(-7.8305, 110.392)
+    await up_to_photos(person, greeting)
     if photo is not None:
         replies = await person.photo(photo)
         assert "Foto diterima" in replies[0].text
@@ -41,3 +31,18 @@ async def file_complaint(person: ChatPerson, photo: bytes | None = None, greetin
     assert "Periksa lagi" in person.last.text
     replies = await person.press("Kirim")
     return replies[0].text
+
+
+async def up_to_photos(person: ChatPerson, greeting: str = "/start") -> None:
+    """The same complaint up to the question that asks for photos."""
+    await person.type(greeting)
+    for title in ("Pengaduan", "Setuju", "Lansia", "Lansia telantar", "Orang lain"):
+        await person.press(title)
+    await person.type("Mbah Sarinah")
+    await person.press("Tidak tahu")
+    await person.type("80")
+    for title in ("Perempuan", "Umbulharjo", "Giwangan"):
+        await person.press(title)
+    replies = await person.type("Jl. Imogiri Timur RT 03, dekat masjid")
+    assert person.asked_for_location(replies), replies
+    await person.location(-7.8305, 110.392)

@@ -5,15 +5,21 @@ names, addresses and phone numbers; an officer gets them only for the tickets th
 initials and stars for the rest. The full NIK goes only to whom `access.sees_full_nik` allows
 (the ticket's holder) and to admins; everyone else gets it masked.
 
-A cell a spreadsheet would read as a formula (=, +, -, @, a tab or a carriage return first) is
-written with a leading apostrophe in the CSV, and as a string (never a formula) in the XLSX: an
-exported complaint must not run code on the office PC that opens it.
+A cell a spreadsheet would read as a formula (=, +, -, @, a tab or a carriage return first,
+spaces before it or not) is written with a leading apostrophe in the CSV, and as a string
+(never a formula) in the XLSX: an exported complaint must not run code on the office PC that
+opens it. The CSV is comma-separated, every field quoted, with a BOM; but Excel set to
+Indonesian splits a CSV at `;` (its list separator), and a program that takes the file for
+another separator may ignore the quotes. So every piece of a value that could become a cell of
+its own — after a `,`, `;`, tab or line break — is defused the same way, whichever separator
+the file is opened with.
 """
 
 from __future__ import annotations
 
 import csv
 import io
+import re
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -119,8 +125,14 @@ def cells(row: QueueRow, *, viewer: Staff, words: Words, zone: ZoneInfo) -> list
     ]
 
 
+# Where a cell may begin: the value's start, or just after anything some program splits at;
+# then any spaces, then a character that makes a formula.
+_FORMULA_AT_CELL_START = re.compile(r"(^|[,;\t\r\n])( *)(?=[" + re.escape("".join(FORMULA_STARTS)) + "])")
+
+
 def defused(value: str) -> str:
-    return "'" + value if value.startswith(FORMULA_STARTS) else value
+    """`value` with an apostrophe before every formula a spreadsheet could find in it."""
+    return _FORMULA_AT_CELL_START.sub(r"\1\2'", value)
 
 
 def _text(value: Any) -> str:
@@ -144,7 +156,7 @@ def csv_chunks(
     """UTF-8 CSV, a few hundred rows a chunk; a BOM first, so spreadsheet programs read the
     Indonesian right."""
     buffer = io.StringIO()
-    writer = csv.writer(buffer)
+    writer = csv.writer(buffer, quoting=csv.QUOTE_ALL)  # a separator inside a value stays inside
 
     def flush() -> bytes:
         text = buffer.getvalue()

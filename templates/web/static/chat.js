@@ -97,6 +97,12 @@
         body: isForm ? body : JSON.stringify(body),
       });
       if (response.status === 401) { window.location.reload(); return false; }
+      if (response.status === 400) { // refused, not lost: say so in the server's kind words
+        notice.textContent = (await response.json()).message;
+        notice.hidden = false;
+        toEnd();
+        return false;
+      }
       if (!response.ok) throw new Error("HTTP " + response.status);
       const data = await response.json();
       show(data.messages);
