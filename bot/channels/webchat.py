@@ -281,9 +281,11 @@ class WebChat:
                 "X-Accel-Buffering": "no",  # nginx: pass each event on at once
             }
         )
-        await response.prepare(request)
-        await response.write(f"retry: {RETRY_MS}\n\n".encode())
+        # Listening starts before the answer does: a row committed while the headers go out
+        # wakes this stream instead of being taken for a chat with no page open (a push).
         with self.live.listen(chat_id, after) as listener:
+            await response.prepare(request)
+            await response.write(f"retry: {RETRY_MS}\n\n".encode())
             while not self.live.closing:
                 listener.woken.clear()  # before reading: a wake during the read is not lost
                 found = await self._read(chat_id, listener.last_id)
