@@ -144,6 +144,7 @@ class WebChat:
         self.allow_local_push = allow_local_push  # tests' fake push service listens on plain http
         if push is not None:
             self.live.on_unwatched = push.notice
+            push.watched = self.live.watched
 
     def routes(self) -> Sequence[web.AbstractRouteDef]:
         return [

@@ -98,6 +98,10 @@ class LiveChats:
             if not listeners:
                 self._open.pop(chat_id, None)
 
+    def watched(self, chat_id: str) -> bool:
+        """Whether a page of this chat holds a stream here now."""
+        return chat_id in self._open
+
     def open_streams(self) -> int:
         return sum(len(listeners) for listeners in self._open.values())
 

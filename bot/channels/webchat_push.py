@@ -127,6 +127,9 @@ class WebPush:
         self._woken = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
         self._session: aiohttp.ClientSession | None = None
+        # A chat noticed while no page was open may have one by the time the grace is over
+        # (the page was reopened, and reads its news itself): it needs no nudge then.
+        self.watched: Callable[[str], bool] = lambda chat_id: False
 
     async def start(self) -> None:
         self._session = aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=15))
@@ -164,7 +167,7 @@ class WebPush:
         """Nudge each due chat that still has an unread reply and was not nudged lately."""
         now = asyncio.get_running_loop().time()
         self._last = {chat: at for chat, at in self._last.items() if now - at < self.coalesce_seconds}
-        chats = [chat for chat in due if chat not in self._last]
+        chats = [chat for chat in due if chat not in self._last and not self.watched(chat)]
         subscriptions = await self.db.read(self._unread_subscriptions, chats)
         failed: set[str] = set()
         for chat_id, subscription in subscriptions:
