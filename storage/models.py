@@ -202,6 +202,10 @@ class Ticket(SQLModel, table=True):
     language: str = Field(default="id", max_length=8)
     created_at: datetime = _ts()
     updated_at: datetime = _ts()
+    # Its personal data erased (retention period over, or the person asked): when, and why
+    # ("retention", "request"). The counts the office reports stay; the ticket stays closed.
+    anonymised_at: datetime | None = _ts(default=None, nullable=True)
+    anonymised_reason: str | None = Field(default=None, max_length=32)
 
 
 class Attachment(SQLModel, table=True):

@@ -59,7 +59,7 @@ SAMPLES: dict[str, dict[str, Any]] = {
     "errors/photo_rejected": {"reason": "too_large"},
     "errors/photo_not_expected": {},
     "errors/location_not_expected": {},
-    "steps/consent": {"version": "2026-11"},
+    "steps/consent": {"version": "2026-11", "retention_months": 60},
     "steps/category_group": {"kind": "complaint", "group": None},
     "steps/category_type": {"kind": "complaint", "group": "Lansia"},
     "steps/summary": {
