@@ -25,7 +25,7 @@ def register(commands: Any) -> None:
     command = commands.add_parser("retention", help="list or purge closed tickets past their retention period")
     what = command.add_mutually_exclusive_group(required=True)
     what.add_argument("--dry-run", action="store_true", help="print what would be purged; change nothing")
-    what.add_argument("--run", action="store_true", help="purge it now")
+    what.add_argument("--run", action="store_true", dest="purge", help="purge it now")
     command.add_argument(
         "--batch-size", type=int, default=retention.BATCH, help=f"tickets per transaction (default {retention.BATCH})"
     )
