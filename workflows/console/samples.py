@@ -75,6 +75,17 @@ SAMPLES: dict[str, dict[str, Any]] = {
     "steps/summary_edit": {},
     "steps/photo_received": {"count": 1, "max_photos": 5},
     "intake/consent_declined": {},
+    "breach/letter": {
+        "office": "Kota Yogyakarta",
+        "number": "SP-2026-00042",
+        "name": "Mbah Sarinah",
+        "data": ["name", "nik", "phone", "address", "health"],
+        "since": "Senin, 23 November 2026",
+        "until": "Rabu, 25 November 2026",
+        "incident": "Ponsel seorang petugas yang masih masuk ke konsol hilang.",
+        "actions": "Akun petugas itu kami nonaktifkan dan semua sesi masuknya kami akhiri.",
+        "contact": "Pejabat pelindungan data, 0274-000000",
+    },
     "intake/ticket_created": {
         "number": "SP-2026-00042",
         "kind": "complaint",
