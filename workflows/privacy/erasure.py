@@ -45,6 +45,7 @@ from workflows import audit
 RELEASED = "satupintu.released_files"  # session.info key: files to remove after the commit
 ACTION = "ticket.anonymised"
 DONE = ("sent", "failed")  # outbox rows already delivered (or given up): their text is a record only
+GIVEN_UP = "erased before delivery"  # an undelivered message's outbox error, for the operator
 # The ticket's columns that hold personal data, and what they become.
 ERASED_COLUMNS: dict[str, Any] = {
     "person_name": None,
@@ -207,27 +208,31 @@ def _chats_of(session: Session, ticket: Ticket) -> list[tuple[str, str]]:
 
 
 def _blank_messages(session: Session, chats: list[tuple[str, str]], number: str | None) -> int:
-    """Empty the text of the delivered messages in these chats that name the ticket `number`
-    (all of them when `number` is None), keeping each row as the record that something was
-    sent, when and how. Pending rows are left to go out as they are."""
+    """Empty the text of the messages in these chats that name the ticket `number` (all of
+    them when `number` is None), keeping each row as the record that something was sent, when
+    and how. One never delivered (a web chat page never opened again, a WhatsApp message held
+    for a reply that never came) is given up: an empty message must not go out."""
     if not chats:
         return 0
     table = table_of(OutboxMessage)
     mentions = re.compile(rf"(?<![\w-]){re.escape(number)}(?!\d)") if number else None
     blanked = 0
     for channel, chat_id in chats:
-        query = select(table.c.id, table.c.payload).where(
-            table.c.channel == channel, table.c.chat_id == chat_id, table.c.status.in_(DONE)
+        query = select(table.c.id, table.c.payload, table.c.status).where(
+            table.c.channel == channel, table.c.chat_id == chat_id
         )
         if number:
             query = query.where(cast(table.c.payload, String).contains(number))
-        for row_id, payload in session.execute(query).all():
+        for row_id, payload, status in session.execute(query).all():
             if not payload.get("text") and not payload.get("photo") and not payload.get("options"):
                 continue  # blanked before
             if mentions is not None and not mentions.search(str(payload)):
                 continue
             empty = {"text": "", "key": payload.get("key"), "language": payload.get("language", "id")}
-            session.execute(update(table).where(table.c.id == row_id).values(payload=empty))
+            values: dict[str, Any] = {"payload": empty}
+            if status not in DONE:
+                values.update(status="failed", last_error=GIVEN_UP)
+            session.execute(update(table).where(table.c.id == row_id).values(**values))
             blanked += 1
     return blanked
 
