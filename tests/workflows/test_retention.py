@@ -37,7 +37,7 @@ from tests.support.clock import MovableClock
 from tests.support.console import UMBULHARJO, ConsoleOffice, console_office
 from tests.support.scheduler import scheduler_for
 from workflows.console.summary import monthly
-from workflows.flowbook import DATA_DIR
+from workflows.flowbook import DATA_DIR, load_flowbook
 from workflows.jobs import JobContext, digest
 from workflows.privacy import retention
 
@@ -299,3 +299,18 @@ def test_months_before_keeps_to_the_calendar() -> None:
     assert retention.months_before(datetime(2026, 3, 31, tzinfo=UTC), 1) == datetime(2026, 2, 28, tzinfo=UTC)
     assert retention.months_before(datetime(2026, 1, 15, tzinfo=UTC), 60) == datetime(2021, 1, 15, tzinfo=UTC)
     assert retention.months_before(datetime(2026, 1, 15, tzinfo=UTC), 1) == datetime(2025, 12, 15, tzinfo=UTC)
+
+
+def test_a_retention_period_for_an_unknown_category_or_out_of_range_stops_start_up() -> None:
+    office = yaml.safe_load((DATA_DIR / "office.yaml").read_text())
+    office["retention"]["categories"] = {"lansia": 120, "odgj": 24}  # a group and a type: fine
+    book = load_flowbook(stored={"office": office})
+    assert book.office.retention.months_for("lansia", "lansia_telantar") == 120
+    assert book.office.retention.months_for("kejiwaan", "odgj") == 24
+    assert book.office.retention.months_for("kejiwaan", "odgj_pasung") == 60
+    office["retention"]["categories"] = {"lansiaa": 12}
+    with pytest.raises(ValueError, match="retention: unknown category or group 'lansiaa'"):
+        load_flowbook(stored={"office": office})
+    office["retention"] = {"default_months": 0}
+    with pytest.raises(ValueError, match="default_months"):
+        load_flowbook(stored={"office": office})

@@ -21,7 +21,7 @@ import os
 import re
 import time
 from collections.abc import Iterable
-from datetime import datetime
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -43,6 +43,7 @@ from storage.models import (
 from workflows import audit
 
 RELEASED = "satupintu.released_files"  # session.info key: files to remove after the commit
+PROBES = "satupintu.outbox_probes"  # session.info key: outbox ids looked up by time, for the next erasure
 ACTION = "ticket.anonymised"
 DONE = ("sent", "failed")  # outbox rows already delivered (or given up): their text is a record only
 GIVEN_UP = "erased before delivery"  # an undelivered message's outbox error, for the operator
@@ -82,6 +83,9 @@ KEPT_EVENT_DATA = frozenset(
     }
 )
 REASON_KEYS = frozenset({"reject"})  # events whose `reason` is a configured key, not someone's words
+# Messages about a ticket go out from its summary (before it is filed, within a conversation's
+# life) to the survey reminder after it is resolved (office.yaml allows up to 60 days).
+MESSAGES_BEFORE, MESSAGES_AFTER = timedelta(days=2), timedelta(days=62)
 ORPHAN_GRACE_SECONDS = 3600  # a photo is written a moment before its row: never sweep a fresh file
 
 
@@ -103,12 +107,15 @@ def erase_personal_data(session: Session, ticket: Ticket, *, now: datetime, reas
         update(table_of(SurveyResponse)).where(col(SurveyResponse.ticket_id) == ticket_id).values(comment=None)
     )
     photos = _drop_attachments(session, ticket_id)
-    chats = _chats_of(session, ticket)
-    blanked = _blank_messages(session, chats, ticket.number)
+    window = (
+        _first_id_at(session, ticket.created_at - MESSAGES_BEFORE),
+        _first_id_at(session, ticket.updated_at + MESSAGES_AFTER),
+    )
+    blanked = _blank_messages(session, _chats_of(session, ticket), ticket.number, window)
     reporter = session.get(Contact, ticket.reporter_contact_id)
     if reporter is not None and not _keeps_other_tickets(session, reporter, ticket_id):
         reporter.display_name, reporter.phone = None, None
-        blanked += _blank_messages(session, [(reporter.channel, reporter.chat_id)], None)
+        blanked += _blank_messages(session, [(reporter.channel, reporter.chat_id)], None, None)
     session.add(ticket)
     audit.record(
         session,
@@ -207,11 +214,40 @@ def _chats_of(session: Session, ticket: Ticket) -> list[tuple[str, str]]:
     return chats
 
 
-def _blank_messages(session: Session, chats: list[tuple[str, str]], number: str | None) -> int:
+def _first_id_at(session: Session, moment: datetime) -> int:
+    """The first outbox id of a row queued at or after `moment`. Ids grow with time (a row's
+    `created_at` is when it was inserted), so a time window is an id range, found by bisecting
+    the primary key: a few dozen index lookups, where reading a busy officer's whole chat for
+    every erased ticket would read years of rows each time."""
+    table = table_of(OutboxMessage)
+    probes: dict[int | None, Any] = session.info.setdefault(PROBES, {})  # shared by a batch's erasures
+    if None not in probes:
+        probes[None] = session.execute(select(func.min(table.c.id), func.max(table.c.id))).one()
+    low, high = probes[None]
+    if low is None:
+        return 0
+    high += 1  # past the last row: "at or after `moment`" holds there whatever `moment` is
+    while low < high:
+        middle = (low + high) // 2
+        if middle not in probes:
+            probes[middle] = session.execute(
+                select(table.c.created_at).where(table.c.id >= middle).order_by(table.c.id).limit(1)
+            ).scalar_one()
+        if probes[middle] < moment:
+            low = middle + 1
+        else:
+            high = middle
+    return int(low)
+
+
+def _blank_messages(
+    session: Session, chats: list[tuple[str, str]], number: str | None, window: tuple[int, int] | None
+) -> int:
     """Empty the text of the messages in these chats that name the ticket `number` (all of
-    them when `number` is None), keeping each row as the record that something was sent, when
-    and how. One never delivered (a web chat page never opened again, a WhatsApp message held
-    for a reply that never came) is given up: an empty message must not go out."""
+    them when `number` is None) among the outbox ids of `window` (all when None), keeping each
+    row as the record that something was sent, when and how. One never delivered (a web chat
+    page never opened again, a WhatsApp message held for a reply that never came) is given up:
+    an empty message must not go out."""
     if not chats:
         return 0
     table = table_of(OutboxMessage)
@@ -221,6 +257,8 @@ def _blank_messages(session: Session, chats: list[tuple[str, str]], number: str 
         query = select(table.c.id, table.c.payload, table.c.status).where(
             table.c.channel == channel, table.c.chat_id == chat_id
         )
+        if window is not None:
+            query = query.where(table.c.id >= window[0], table.c.id < window[1])
         if number:
             query = query.where(cast(table.c.payload, String).contains(number))
         for row_id, payload, status in session.execute(query).all():
