@@ -145,10 +145,31 @@ class World:
             summary = monthly(session, viewer=admin, first=first, zone=services.calendar.zone, now=now)
             daily = digest.build_digest(session, ctx=ctx, supervisor=admin, day=day, now=now)
             weekly = digest.build_weekly(session, ctx=ctx, supervisor=admin, day=day, now=now)
+            # What the queue's counts, the map and any feed group by, ticket by ticket.
+            tally = session.execute(
+                select(
+                    Ticket.kind,
+                    Ticket.category_group,
+                    Ticket.category,
+                    Ticket.district_code,
+                    Ticket.village_code,
+                    Ticket.status,
+                    Ticket.channel,
+                    Ticket.urgent,
+                    Ticket.created_at,
+                    Ticket.resolved_at,
+                    Ticket.sla,
+                    Ticket.person_age,
+                    Ticket.person_sex,
+                ).order_by(Ticket.id)
+            ).all()
+            scores = session.execute(select(SurveyResponse.ticket_id, SurveyResponse.scores)).all()
             return {
                 "summary": {k: dataclasses.asdict(v) for k, v in summary.rows.items()},
                 "daily": daily.context,
                 "weekly": weekly.context,
+                "tickets": [tuple(row) for row in tally],
+                "scores": sorted(tuple(row) for row in scores),
             }
 
         return await self.office.db.run(read)
