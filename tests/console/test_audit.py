@@ -129,11 +129,11 @@ async def test_who_was_affected_as_a_list_a_csv_and_letters(office: ConsoleOffic
     by_number = {row[0]: row for row in rows[1:]}
     assert set(by_number) == {seen.number, changed.number}
     # A phone starts with "+": defused as every export does (a spreadsheet shows it without the quote).
-    assert by_number[changed.number][3] == "Pak Darto" and by_number[changed.number][4] == "'+6281234567890"
-    assert "NIK" in by_number[changed.number][11] and "lokasi" in by_number[changed.number][11]
+    assert by_number[changed.number][3:6] == ["Pak Darto", "Jl. Kenanga 3", "'+6281234567890"]
+    assert "NIK" in by_number[changed.number][12] and "lokasi" in by_number[changed.number][12]
     assert by_number[seen.number][3].startswith("'="), "a formula-like cell is defused"
-    assert "data kesehatan" in by_number[seen.number][11], "a mental-health case holds specific data"
-    assert (by_number[seen.number][7], by_number[changed.number][8]) == ("1", "1")  # viewed once, changed once
+    assert "data kesehatan" in by_number[seen.number][12], "a mental-health case holds specific data"
+    assert (by_number[seen.number][8], by_number[changed.number][9]) == ("1", "1")  # viewed once, changed once
 
     letters = await member.post(
         "/console/admin/audit/letters",
@@ -148,7 +148,8 @@ async def test_who_was_affected_as_a_list_a_csv_and_letters(office: ConsoleOffic
     )
     text = await letters.text()
     assert letters.status == 200
-    assert f"laporan Anda nomor {changed.number}" in text and "Yth. Pak Darto" in text
+    # Filed about someone else: the letter goes to the reporter and names the person concerned.
+    assert f"laporan Anda nomor {changed.number} tentang Pak Darto" in text and "Yth. Bapak/Ibu pelapor" in text
     assert "Ponsel Pak Budi yang masih masuk ke konsol hilang." in text and "Dinas Sosial Kota Yogyakarta" in text
     assert "NIK" in text and untouched.number not in text
 

@@ -93,7 +93,7 @@ async def test_an_admin_follows_an_officer_through_the_trail_to_the_notice_lette
     await page.locator("#l-contact").fill("0274-000000")
     await page.get_by_role("button", name="Buat surat").click()
     letter = page.locator(f"#letter-{ticket.number}")
-    await letter.get_by_text("Yth. Mbah Sarinah").wait_for()
+    await letter.get_by_text(f"laporan Anda nomor {ticket.number} tentang Mbah Sarinah").wait_for()
     assert "Ponsel Pak Budi hilang." in await letter.inner_text()
     await page.screenshot(path=str(ARTIFACTS / "console-audit-03-letters.png"), full_page=True)
     assert not errors, errors

@@ -79,6 +79,7 @@ SAMPLES: dict[str, dict[str, Any]] = {
         "office": "Kota Yogyakarta",
         "number": "SP-2026-00042",
         "name": "Mbah Sarinah",
+        "about_self": False,
         "data": ["name", "nik", "phone", "address", "health"],
         "since": "Senin, 23 November 2026",
         "until": "Rabu, 25 November 2026",
