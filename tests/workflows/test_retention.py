@@ -39,7 +39,7 @@ from tests.support.scheduler import scheduler_for
 from workflows.console.summary import monthly
 from workflows.flowbook import DATA_DIR, load_flowbook
 from workflows.jobs import JobContext, digest
-from workflows.privacy import retention
+from workflows.privacy import erasure, retention
 
 START = datetime(2021, 3, 1, 3, 0, tzinfo=UTC)  # Monday 1 March 2021, 10:00 WIB
 SCORES = {"speed": 4, "conduct": 3}
@@ -335,3 +335,27 @@ def test_a_retention_period_for_an_unknown_category_or_out_of_range_stops_start_
     office["retention"] = {"default_months": 0}
     with pytest.raises(ValueError, match="default_months"):
         load_flowbook(stored={"office": office})
+
+
+async def test_erasing_a_ticket_twice_erases_it_once(world: World) -> None:
+    """As a citizen's erasure request uses it: any ticket, at once; a second call does nothing."""
+    ticket = await world.file("lansia_telantar", photo=_photo("purple"))
+    path = world.office.db.read_sync(
+        lambda s: s.execute(select(Attachment.path).where(Attachment.ticket_id == ticket.id)).scalar_one()
+    )
+    root = world.settings.attachments_dir
+
+    def erase(session: Any) -> list[str]:
+        fresh = session.get(Ticket, ticket.id)
+        erasure.erase_personal_data(session, fresh, now=world.office.clock(), reason="request")
+        erasure.erase_personal_data(session, fresh, now=world.office.clock(), reason="request")
+        return erasure.take_released_files(session)
+
+    released = await world.office.db.run(erase)
+    assert released == [path] and (root / path).exists(), "the file waits for the commit"
+    assert erasure.remove_files(root, released) == 1 and not (root / path).exists()
+    again = await world.office.db.run(erase)
+    assert again == []
+    gone = await world.get(ticket)
+    assert (gone.anonymised_reason, gone.person_name, gone.status) == ("request", None, "assigned"), "still worked on"
+    assert _audits(world) == [ticket.number]
