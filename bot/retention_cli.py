@@ -3,7 +3,8 @@
 `--dry-run` prints, without changing anything, how many closed tickets are past their period per
 category and their numbers (no one's personal data). `--run` purges them now, as the nightly job
 does, a batch per transaction (each committed before the next starts), then removes the
-released files and sweeps files a crash left without a row. Killed half-way, it loses nothing:
+released files, forgets the chat addresses of reporters silent for the default period with
+nothing left kept, and sweeps files a crash left without a row. Killed half-way, it loses nothing:
 run it again and it carries on with what is left.
 """
 
@@ -54,6 +55,9 @@ def _retention(args: argparse.Namespace) -> int:
                 print(f"  {kind}/{category}: {count}")
             for number in found.numbers:
                 print(f"  {number}")
+            with db.reading() as session:
+                chats = retention.silent_chats(session, book=book, now=utc_now())
+            print(f"{chats} chat addresses of reporters silent for the default period would be forgotten.")
             return 0
         purged = 0
         while True:
@@ -66,9 +70,17 @@ def _retention(args: argparse.Namespace) -> int:
                 break
             purged += len(numbers)
             print(f"purged {len(numbers)}: {numbers[0]} … {numbers[-1]}", flush=True)
+        forgotten = 0
+        while True:
+            with db.session() as session:
+                done = retention.forget_silent_chats(session, book=book, now=utc_now(), limit=args.batch_size)
+                session.commit()
+            forgotten += done
+            if not done:
+                break
         with db.reading() as session:
             swept = erasure.sweep_orphan_files(session, root)
-        print(f"{purged} tickets purged; {len(swept)} orphan files removed.")
+        print(f"{purged} tickets purged; {forgotten} chat addresses forgotten; {len(swept)} orphan files removed.")
         return 0
     finally:
         db.close()

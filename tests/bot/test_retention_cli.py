@@ -154,6 +154,9 @@ async def test_the_dry_run_lists_without_erasing(settings: Settings) -> None:
     assert f"complaint/lansia_telantar: {TICKETS}" in text
     assert numbers[0] in text and numbers[-1] in text and "SP-2015-00000" not in text, "open tickets are kept"
     assert "Mbah Sarinah" not in text and "3471045507450001" not in text
+    assert "0 chat addresses of reporters silent for the default period would be forgotten." in text, (
+        "one keeps a ticket"
+    )
     assert _state(settings) == ([], [])
 
 

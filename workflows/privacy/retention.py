@@ -15,10 +15,10 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from sqlalchemy import ColumnElement, and_, or_, select
+from sqlalchemy import ColumnElement, and_, delete, exists, func, or_, select, update
 from sqlmodel import Session, col
 
-from storage.models import Ticket
+from storage.models import Contact, Conversation, OutboxMessage, PushSubscription, Ticket, table_of
 from workflows.flowbook import FlowBook
 from workflows.lifecycle import OPEN, STATUSES
 from workflows.privacy.erasure import erase_personal_data
@@ -113,6 +113,60 @@ def purge_batch(session: Session, *, book: FlowBook, now: datetime, limit: int =
     for ticket in tickets:
         erase_personal_data(session, ticket, now=now, reason=REASON)
     return [ticket.number for ticket in tickets]
+
+
+FORGOTTEN = "erased:"  # a forgotten chat's address: the prefix and the contact's id
+
+
+def _silent_reporters(book: FlowBook, now: datetime) -> list[ColumnElement[bool]]:
+    """Reporters whose every ticket is anonymised and who have not written for the default
+    period (the longest the consent text promises to keep anything), not yet forgotten."""
+    reported = select(col(Ticket.id)).where(col(Ticket.reporter_contact_id) == col(Contact.id))
+    return [
+        func.coalesce(col(Contact.last_inbound_at), col(Contact.created_at))
+        < months_before(now, book.office.retention.default_months),
+        col(Contact.external_id).not_like(FORGOTTEN + "%"),
+        exists(reported),
+        ~exists(reported.where(col(Ticket.anonymised_at).is_(None))),
+        ~exists(  # half-way through a new report: left alone
+            select(col(Conversation.id)).where(
+                col(Conversation.contact_id) == col(Contact.id), col(Conversation.flow).is_not(None)
+            )
+        ),
+    ]
+
+
+def forget_silent_chats(session: Session, *, book: FlowBook, now: datetime, limit: int = BATCH) -> int:
+    """Forget the chat address (a WhatsApp number, a Telegram user id, a web chat's id) of up to
+    `limit` silent reporters with nothing left kept: the contact row stays for its tickets'
+    counts, under an address no one can write from, with its messages; the chat's push
+    subscriptions go. If
+    they write again, they start afresh, consent first. How many were forgotten."""
+    contacts = (
+        session.execute(select(Contact).where(*_silent_reporters(book, now)).limit(limit).with_for_update())
+        .scalars()
+        .all()
+    )
+    outbox = table_of(OutboxMessage)
+    for contact in contacts:
+        session.execute(delete(table_of(PushSubscription)).where(col(PushSubscription.chat_id) == contact.chat_id))
+        # Its messages (emptied when its last ticket was) go with it: a web chat page shows none.
+        session.execute(
+            update(outbox)
+            .where(outbox.c.channel == contact.channel, outbox.c.chat_id == contact.chat_id)
+            .values(chat_id=f"{FORGOTTEN}{contact.id}")
+        )
+        contact.external_id = contact.chat_id = f"{FORGOTTEN}{contact.id}"
+        contact.display_name, contact.phone = None, None
+        session.add(contact)
+    return len(contacts)
+
+
+def silent_chats(session: Session, *, book: FlowBook, now: datetime) -> int:
+    """How many chat addresses `forget_silent_chats` would forget now (for the dry run)."""
+    return int(
+        session.execute(select(func.count()).select_from(Contact).where(*_silent_reporters(book, now))).scalar_one()
+    )
 
 
 def category_lines(found: Plan) -> Iterator[tuple[str, str, int]]:
