@@ -1,4 +1,4 @@
-"""`satupintu`: serve, migrate, staff, digest."""
+"""`satupintu`: serve, migrate, staff, digest, retention."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ import sys
 
 from aiohttp import web
 
-from bot import digest_cli, staff_cli
+from bot import digest_cli, retention_cli, staff_cli
 from bot.channels import telegram as telegram_channel
 from bot.channels.registry import load_settings
 
@@ -60,6 +60,7 @@ def main(argv: list[str] | None = None) -> int:
     migrate.set_defaults(run=_migrate)
     staff_cli.register(commands)
     digest_cli.register(commands)
+    retention_cli.register(commands)
     args = parser.parse_args(argv)
     logging.basicConfig(level=args.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     for noisy in ("httpx", "alembic.runtime.plugins"):

@@ -202,6 +202,10 @@ class Ticket(SQLModel, table=True):
     language: str = Field(default="id", max_length=8)
     created_at: datetime = _ts()
     updated_at: datetime = _ts()
+    # Its personal data erased (retention period over, or the person asked): when, and why
+    # ("retention", "request"). The counts the office reports stay; the ticket stays closed.
+    anonymised_at: datetime | None = _ts(default=None, nullable=True)
+    anonymised_reason: str | None = Field(default=None, max_length=32)
 
 
 class Attachment(SQLModel, table=True):
@@ -225,6 +229,8 @@ class TicketEvent(SQLModel, table=True):
     """Append-only log of what happened to a ticket, by whom and when."""
 
     __tablename__ = "ticket_event"
+    # The console's audit viewer: one staff member's work over a time window, and all work by time (0016).
+    __table_args__ = (Index("ix_ticket_event_actor_at", "actor", "at"), Index("ix_ticket_event_at", "at"))
 
     id: int | None = Field(default=None, primary_key=True)
     ticket_id: int = Field(foreign_key="ticket.id", index=True)
@@ -391,7 +397,12 @@ class AuditEntry(SQLModel, table=True):
     """Who changed what outside a ticket (configuration, staff, sign-ins, exports), and when."""
 
     __tablename__ = "audit_entry"
-    __table_args__ = (Index("ix_audit_entry_at", "at"),)
+    __table_args__ = (
+        Index("ix_audit_entry_at", "at"),
+        # The audit viewer by staff member, and by ticket number (a view's subject), over time (0016).
+        Index("ix_audit_entry_staff_at", "staff_id", "at"),
+        Index("ix_audit_entry_subject_at", "subject", "at"),
+    )
 
     id: int | None = Field(default=None, primary_key=True)
     at: datetime = _ts()

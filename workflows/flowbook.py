@@ -459,6 +459,31 @@ class Urgency(Strict):
         return [h for h in self.hotlines if h.number and h.number.strip()]
 
 
+Months = Annotated[int, Field(ge=1, le=1200)]
+
+
+class Retention(Strict):
+    """How long a closed ticket's personal data is kept, in months after it was closed (its
+    last change as resolved, closed or rejected); open tickets are never purged. The consent
+    text tells citizens `default_months`, so it must be the longest period a report may be
+    kept unless a category says otherwise. `categories`: a category type or first-menu group
+    key and its own period (a type's own beats its group's). The nightly purge runs between
+    `runs_from` and `runs_until` (local time), a batch per scheduler tick."""
+
+    default_months: Months = 60
+    categories: dict[Key, Months] = Field(default_factory=dict)
+    runs_from: dt_time = dt_time(1, 0)
+    runs_until: dt_time = dt_time(5, 0)
+
+    def months_for(self, group: str | None, category: str) -> int:
+        """The period that applies to a ticket of this category (and first-menu group)."""
+        if category in self.categories:
+            return self.categories[category]
+        if group is not None and group in self.categories:
+            return self.categories[group]
+        return self.default_months
+
+
 class Office(Strict):
     """How the office works tickets: teams, routing rules, referral agencies, reasons,
     service standards and the timing of reminders and digests."""
@@ -472,6 +497,7 @@ class Office(Strict):
     service_standards: ServiceStandards
     reminders: Reminders = Field(default_factory=Reminders)
     urgent: Urgency = Field(default_factory=Urgency)
+    retention: Retention = Field(default_factory=Retention)
 
     @model_validator(mode="after")
     def _known_teams(self) -> Office:
@@ -520,6 +546,10 @@ class FlowBook(Strict):
         for key in [*self.office.urgent.categories, *self.office.urgent.category_standards]:
             if key not in known:
                 raise ValueError(f"office urgent: unknown category {key!r}")
+        groups = {g.key for kind in ("complaint", "service") for g in self.categories.groups(kind)}
+        for key in self.office.retention.categories:
+            if key not in known and key not in groups:
+                raise ValueError(f"office retention: unknown category or group {key!r}")
         for route in self.office.routing:
             for key in route.categories:
                 if key not in known:

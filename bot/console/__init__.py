@@ -10,7 +10,16 @@ from __future__ import annotations
 from aiohttp import web
 
 from bot.clock import Clock
-from bot.console import admin_pages, case_pages, intake_pages, map_pages, queue_pages, report_pages, signin_pages
+from bot.console import (
+    admin_pages,
+    audit_pages,
+    case_pages,
+    intake_pages,
+    map_pages,
+    queue_pages,
+    report_pages,
+    signin_pages,
+)
 from bot.console.core import CONSOLE, PREFIX, Console, console_middleware, pages_environment, signed_in
 from bot.console.i18n import Words
 from bot.server_key import load_server_key
@@ -21,7 +30,7 @@ from workflows.services import Services
 from workflows.texts import TEMPLATES_DIR
 
 STATIC_DIR = TEMPLATES_DIR / "console" / "static"
-PARTS = (signin_pages, queue_pages, case_pages, map_pages, report_pages, admin_pages, intake_pages)
+PARTS = (signin_pages, queue_pages, case_pages, map_pages, report_pages, admin_pages, audit_pages, intake_pages)
 
 
 async def home(request: web.Request) -> web.Response:

@@ -138,7 +138,11 @@ def _form(
         "groups": book.categories.groups(flow.kind),
         "districts": access.districts_of(book, staff),
         "asks_phone": assisted.asks_phone(flow),
-        "consent_text": console.services.texts.render("steps/consent", language_of(request)),
+        "consent_text": console.services.texts.render(
+            "steps/consent",
+            language_of(request),
+            {"retention_months": book.office.retention.default_months},
+        ),
         "consent_version": book.settings.consent_version,
         "sources": assisted.SOURCES,
         "updates": _news_ways(console.settings),

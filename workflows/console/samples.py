@@ -59,7 +59,7 @@ SAMPLES: dict[str, dict[str, Any]] = {
     "errors/photo_rejected": {"reason": "too_large"},
     "errors/photo_not_expected": {},
     "errors/location_not_expected": {},
-    "steps/consent": {"version": "2026-11"},
+    "steps/consent": {"version": "2026-11", "retention_months": 60},
     "steps/category_group": {"kind": "complaint", "group": None},
     "steps/category_type": {"kind": "complaint", "group": "Lansia"},
     "steps/summary": {
@@ -75,6 +75,18 @@ SAMPLES: dict[str, dict[str, Any]] = {
     "steps/summary_edit": {},
     "steps/photo_received": {"count": 1, "max_photos": 5},
     "intake/consent_declined": {},
+    "breach/letter": {
+        "office": "Kota Yogyakarta",
+        "number": "SP-2026-00042",
+        "name": "Mbah Sarinah",
+        "about_self": False,
+        "data": ["name", "nik", "phone", "address", "health"],
+        "since": "Senin, 23 November 2026",
+        "until": "Rabu, 25 November 2026",
+        "incident": "Ponsel seorang petugas yang masih masuk ke konsol hilang.",
+        "actions": "Akun petugas itu kami nonaktifkan dan semua sesi masuknya kami akhiri.",
+        "contact": "Pejabat pelindungan data, 0274-000000",
+    },
     "intake/ticket_created": {
         "number": "SP-2026-00042",
         "kind": "complaint",

@@ -3,7 +3,7 @@ JobResult` in its own transaction; the process installs this list (bot/scheduler
 
 from __future__ import annotations
 
-from workflows.jobs import digest, rehoming, reminders, urgent
+from workflows.jobs import digest, rehoming, reminders, retention, urgent
 from workflows.jobs.base import Job, JobContext, JobResult
 
 JOBS: tuple[tuple[str, Job], ...] = (
@@ -18,6 +18,7 @@ JOBS: tuple[tuple[str, Job], ...] = (
     ("survey_reminders", reminders.survey_reminders),
     ("daily_digests", digest.daily_digests),
     ("weekly_summaries", digest.weekly_summaries),
+    ("purge_expired", retention.purge_expired),  # last: at night, after everything that reads tickets
 )
 
 __all__ = ["JOBS", "Job", "JobContext", "JobResult"]

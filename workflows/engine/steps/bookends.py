@@ -24,7 +24,12 @@ class Consent(StepType):
     _options = (Option("agree", label_key="agree"), Option("disagree", label_key="disagree"))
 
     def prompt(self, step: StepSpec, turn: Turn) -> list[Say]:
-        return [Say(step.prompt_key, {"version": turn.book.settings.consent_version}, self._options)]
+        # The retention the office enforces (workflows/privacy/retention.py) is the one stated here.
+        context = {
+            "version": turn.book.settings.consent_version,
+            "retention_months": turn.book.office.retention.default_months,
+        }
+        return [Say(step.prompt_key, context, self._options)]
 
     def answer(self, step: StepSpec, turn: Turn, event: Inbound, today: date) -> StepResult:
         picked = turn.pick_or_word(event, self._options)
