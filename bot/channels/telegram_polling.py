@@ -30,8 +30,8 @@ RETRY_MAX = 5.0  # longest pause between tries of an update while the database i
 BUG_TRIES = 3  # an update failing for another reason is tried this often, then given up (logged)
 POLL_BACKOFF_MAX = 30.0  # longest pause between failed getUpdates calls
 STOP_SECONDS = 5.0  # how long a shutdown lets the updates in hand finish
-# Telegram answers a poll at once while an update is unconfirmed; the next poll waits this long
-# for those in hand to finish (they usually take milliseconds) before asking again.
+# Telegram answers a poll at once while an update is unconfirmed: when a poll brought nothing
+# new, the next waits until one in hand is done (usually milliseconds), or at most this long.
 IN_HAND_WAIT = 0.5
 
 Handle = Callable[[Update], Awaitable[None]]
@@ -49,8 +49,7 @@ class Poller:
         self._workers: dict[str, asyncio.Task[None]] = {}
         self._in_hand: set[int] = set()  # fetched, not yet done
         self._next = 0  # one past the highest update id fetched
-        self._idle = asyncio.Event()  # set while nothing is in hand
-        self._idle.set()
+        self._progress = asyncio.Event()  # set when an update in hand is done
         self._task: asyncio.Task[None] | None = None
 
     @property
@@ -103,18 +102,19 @@ class Poller:
                 pause = min(pause * 2, POLL_BACKOFF_MAX)
                 continue
             pause = 1.0
-            for update in updates:
-                if update.update_id >= self._next:  # an older one is in hand already, or done
-                    self._next = update.update_id + 1
-                    self._take(update)
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._idle.wait(), IN_HAND_WAIT)
+            fresh = [update for update in updates if update.update_id >= self._next]  # others are in hand
+            for update in fresh:
+                self._next = update.update_id + 1
+                self._take(update)
+            if updates and not fresh:
+                self._progress.clear()
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(self._progress.wait(), IN_HAND_WAIT)
 
     def _take(self, update: Update) -> None:
         chat = update.effective_chat
         key = str(chat.id) if chat is not None else f"u{update.update_id}"
         self._in_hand.add(update.update_id)
-        self._idle.clear()
         self._queues.setdefault(key, deque()).append(update)
         if key not in self._workers:
             self._workers[key] = asyncio.create_task(self._work(key))
@@ -128,8 +128,7 @@ class Poller:
                 await self._until_done(update)
                 queue.popleft()
                 self._in_hand.discard(update.update_id)
-                if not self._in_hand:
-                    self._idle.set()
+                self._progress.set()
         finally:
             del self._workers[key]
             if not queue:

@@ -1,0 +1,73 @@
+"""Issue 17, item 3: a real `satupintu serve` killed with SIGKILL at random points while twenty
+citizens are mid-complaint, started again, and the citizens let finish. Nothing is lost and
+nothing already answered is asked again: one ticket each with every answer, every update
+handled (polling too), no earlier prompt after a later one, and a message twice only if it
+was of unknown fate (handed to the platform, not yet marked sent) when the server died."""
+
+from __future__ import annotations
+
+import asyncio
+import random
+from collections.abc import AsyncIterator
+
+import pytest
+
+from bot.settings import Settings
+from storage.db import Database
+from storage.migrate import upgrade
+from tests.bot.test_telegram import free_port
+from tests.fakes.telegram_api import FakeTelegramAPI
+from tests.support.crowd import DONE, Citizen, UnknownFate, check_chat, check_records
+from tests.support.serving import TOKEN, ServeProcess
+
+CITIZENS = 20
+SECONDS = 90  # the longest a citizen may take, kills and restarts included
+
+
+@pytest.fixture
+async def fake() -> AsyncIterator[FakeTelegramAPI]:
+    api = FakeTelegramAPI(TOKEN)
+    await api.start()
+    yield api
+    await api.close()
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("mode", ["webhook", "polling"])
+async def test_sigkill_mid_conversations_loses_nothing_and_asks_nothing_again(
+    settings: Settings, fake: FakeTelegramAPI, mode: str
+) -> None:
+    rng = random.Random(f"issue-17-{mode}")
+    upgrade(settings.effective_database_url)
+    db = Database(settings.effective_database_url)
+    server = ServeProcess(
+        fake,
+        data_dir=settings.data_dir,
+        database_url=settings.effective_database_url,
+        port=free_port(),
+        webhook=mode == "webhook",
+    )
+    citizens = [Citizen(fake, 7100 + i, random.Random(rng.random())) for i in range(CITIZENS)]
+    unknown = UnknownFate()
+    try:
+        await server.start()
+        work = asyncio.gather(*(citizen.file(SECONDS) for citizen in citizens))
+        kills = 0
+        for _ in range(rng.choice((2, 3))):
+            await asyncio.sleep(rng.uniform(0.3, 1.5))
+            if not any(0 < c.answered < DONE for c in citizens):
+                break
+            await server.kill()
+            kills += 1
+            unknown.note(db)
+            await server.start()
+        await work
+        assert kills >= 2, "the server was not killed while citizens were mid-conversation"
+        assert await server.stop() == 0
+        for citizen in citizens:
+            check_chat(citizen, unknown)
+        check_records(db, citizens)
+    finally:
+        if server.process is not None and server.process.returncode is None:
+            await server.kill()
+        db.close()
