@@ -209,13 +209,15 @@ def _out_of_date(session: Session, rows: Sequence[Any]) -> set[int]:
     tied = [row for row in rows if row.conversation_id is not None]
     if not tied:
         return set()
-    versions = dict(
-        session.execute(
-            select(CONVERSATION.c.id, CONVERSATION.c.version).where(
-                CONVERSATION.c.id.in_({row.conversation_id for row in tied})
-            )
-        ).all()
+    statement = select(CONVERSATION.c.id, CONVERSATION.c.version).where(
+        CONVERSATION.c.id.in_({row.conversation_id for row in tied})
     )
+    if session.get_bind().dialect.name == "postgresql":
+        # Wait for a unit of work moving the conversation right now, and read what it stored:
+        # reading the version before its commit would send the old prompt after the answer.
+        # (On SQLite the write lock already keeps them apart.)
+        statement = statement.with_for_update()
+    versions = dict(session.execute(statement).all())
     return {
         row.id
         for row in tied

@@ -50,6 +50,7 @@ async def test_sigkill_mid_conversations_loses_nothing_and_asks_nothing_again(
     settings: Settings, fake: FakeTelegramAPI, mode: str
 ) -> None:
     rng = random.Random(f"issue-17-{mode}")
+    fake.send_latency = 0.05  # a kill may land between a send's acceptance and its record
     upgrade(settings.effective_database_url)
     db = Database(settings.effective_database_url)
     server = ServeProcess(
