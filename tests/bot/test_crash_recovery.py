@@ -8,10 +8,11 @@ from __future__ import annotations
 
 import asyncio
 import random
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
+from contextlib import contextmanager
 
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import create_engine, func, select
 
 from bot.settings import Settings
 from storage import outbox
@@ -22,6 +23,7 @@ from tests.bot.test_telegram import free_port
 from tests.fakes.telegram_api import FakeTelegramAPI
 from tests.support.crowd import DONE, Citizen, UnknownFate, check_chat, check_records
 from tests.support.serving import TOKEN, ServeProcess
+from tests.support.telegram import TelegramCitizen
 
 CITIZENS = 20
 SECONDS = 90  # the longest a citizen may take, kills and restarts included
@@ -81,6 +83,53 @@ async def test_sigkill_mid_conversations_loses_nothing_and_asks_nothing_again(
             lambda s: s.execute(select(func.count()).where(OutboxMessage.status == outbox.DROPPED)).scalar_one()
         )
         print(f"{mode}: {kills} kills; of unknown fate at a kill: {sum(unknown.texts.values())}; dropped: {dropped}")
+    finally:
+        if server.process is not None and server.process.returncode is None:
+            await server.kill()
+        db.close()
+
+
+@contextmanager
+def database_held(url: str) -> Iterator[None]:
+    """Another client holds the inbound table (PostgreSQL) or the write lock (SQLite): a unit
+    of work that begins now waits, so the update it handles stays in hand."""
+    engine = create_engine(url)
+    with engine.connect() as connection:
+        if engine.dialect.name == "sqlite":
+            connection.exec_driver_sql("BEGIN IMMEDIATE")
+        else:
+            connection.exec_driver_sql("LOCK TABLE inbound_message IN ACCESS EXCLUSIVE MODE")
+        try:
+            yield
+        finally:
+            connection.rollback()
+    engine.dispose()
+
+
+@pytest.mark.slow
+async def test_an_update_in_hand_when_polling_is_killed_is_handled_after_the_restart(
+    settings: Settings, fake: FakeTelegramAPI
+) -> None:
+    """Polling confirmed updates to Telegram before they were stored: one in hand at a kill was
+    gone for good, and the citizen had to type again."""
+    upgrade(settings.effective_database_url)
+    db = Database(settings.effective_database_url)
+    server = ServeProcess(
+        fake, data_dir=settings.data_dir, database_url=settings.effective_database_url, port=free_port(), webhook=False
+    )
+    citizen = TelegramCitizen(fake, db, user_id=7400)
+    try:
+        await server.start()
+        await citizen.type("/start")
+        with database_held(settings.effective_database_url):
+            update = await fake.press_button(7400, citizen.last.message_id, citizen.buttons()["Pengaduan"])
+            polls = len(fake.calls_to("getUpdates"))  # the long poll that fetches it among them
+            await fake.wait_for_calls("getUpdates", polls + 1, timeout=20)  # polled again since: in hand
+            await server.kill()
+        await server.start()
+        [consent] = await citizen.settle(update)
+        assert consent.text.startswith("Sebelum mulai")
+        assert await server.stop() == 0
     finally:
         if server.process is not None and server.process.returncode is None:
             await server.kill()
