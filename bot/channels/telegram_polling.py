@@ -48,13 +48,16 @@ class Poller:
         self._queues: dict[str, deque[Update]] = {}
         self._workers: dict[str, asyncio.Task[None]] = {}
         self._in_hand: set[int] = set()  # fetched, not yet done
-        self._next = 0  # one past the highest update id fetched
+        self._done: set[int] = set()  # done, perhaps not yet confirmed: Telegram may send them again
+        self._next = 0  # one past the highest update id of the last poll
         self._progress = asyncio.Event()  # set when an update in hand is done
         self._task: asyncio.Task[None] | None = None
 
     @property
     def offset(self) -> int:
-        """Where Telegram may forget up to: the oldest update still in hand, else one past all fetched."""
+        """Where Telegram may forget up to: the oldest update still in hand, else one past the
+        last poll's (ids are not always rising: after a week without updates Telegram picks
+        the next at random)."""
         return min(self._in_hand) if self._in_hand else self._next
 
     async def start(self) -> None:
@@ -72,7 +75,7 @@ class Poller:
             for task in late:
                 task.cancel()
             await asyncio.gather(*late, return_exceptions=True)
-        if self._next:
+        if self._next or self._in_hand:
             try:  # confirm without waiting for news (Telegram keeps anything not confirmed)
                 await self.bot.get_updates(offset=self.offset, limit=1, timeout=0)
             except TelegramError as error:
@@ -92,9 +95,10 @@ class Poller:
     async def _poll(self) -> None:
         pause = 1.0
         while True:
+            offset = self.offset
             try:
                 updates = await self.bot.get_updates(
-                    offset=self.offset or None, timeout=self.timeout, allowed_updates=self.allowed_updates
+                    offset=offset or None, timeout=self.timeout, allowed_updates=self.allowed_updates
                 )
             except TelegramError as error:
                 log.warning("telegram polling: %s; trying again in %.0fs", error, pause)
@@ -102,10 +106,12 @@ class Poller:
                 pause = min(pause * 2, POLL_BACKOFF_MAX)
                 continue
             pause = 1.0
-            fresh = [update for update in updates if update.update_id >= self._next]  # others are in hand
+            self._done = {done for done in self._done if done >= offset}  # the rest are confirmed now
+            fresh = [u for u in updates if u.update_id not in self._in_hand and u.update_id not in self._done]
             for update in fresh:
-                self._next = update.update_id + 1
                 self._take(update)
+            if updates:
+                self._next = max(u.update_id for u in updates) + 1
             if updates and not fresh:
                 self._progress.clear()
                 with contextlib.suppress(TimeoutError):
@@ -128,6 +134,7 @@ class Poller:
                 await self._until_done(update)
                 queue.popleft()
                 self._in_hand.discard(update.update_id)
+                self._done.add(update.update_id)
                 self._progress.set()
         finally:
             del self._workers[key]
