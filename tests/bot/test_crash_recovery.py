@@ -86,6 +86,7 @@ async def test_sigkill_mid_conversations_loses_nothing_and_asks_nothing_again(
     finally:
         if server.process is not None and server.process.returncode is None:
             await server.kill()
+        print("\n".join(server.lines[-150:]))  # shown when the test fails
         db.close()
 
 
@@ -133,4 +134,5 @@ async def test_an_update_in_hand_when_polling_is_killed_is_handled_after_the_res
     finally:
         if server.process is not None and server.process.returncode is None:
             await server.kill()
+        print("\n".join(server.lines[-150:]))  # shown when the test fails
         db.close()

@@ -98,4 +98,5 @@ async def test_postgresql_away_then_back_loses_and_doubles_nothing(
     finally:
         if server.process is not None and server.process.returncode is None:
             await server.kill()
+        print("\n".join(server.lines[-150:]))  # shown when the test fails
         db.close()
