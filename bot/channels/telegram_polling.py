@@ -27,7 +27,7 @@ from storage.outage import database_away
 log = logging.getLogger(__name__)
 
 RETRY_MAX = 5.0  # longest pause between tries of an update while the database is away
-BUG_TRIES = 3  # an update failing for another reason is tried this often, then given up (logged)
+BUG_TRIES = 5  # an update failing for another reason is tried this often (about 6 s), then given up, logged
 POLL_BACKOFF_MAX = 30.0  # longest pause between failed getUpdates calls
 STOP_SECONDS = 5.0  # how long a shutdown lets the updates in hand finish
 # Telegram answers a poll at once while an update is unconfirmed: when a poll brought nothing
