@@ -297,7 +297,9 @@ class Sender:
     async def _write(self, record: Any, sent: list[int]) -> None:
         """Write a delivery's record, however long the database is away: were it lost, what
         went out would be sent again once its lease ran out. The chat stays taken meanwhile,
-        so nothing here leases it again. A shutdown waits for it only so long."""
+        so nothing in this process leases it again. (Another process sharing the database may,
+        if the outage outlasts the lease; then only the check that a reply still applies
+        stands between the person and a double.) A shutdown waits for it only so long."""
         pause = 0.1
         given_up_at: float | None = None
         while True:
