@@ -1,8 +1,12 @@
 """Delivers outbox rows through their channel, in order per chat, with retries.
 
 A unit of work that queues replies leases them to the sender in its own transaction (see
-`reserve` and `lease_in`); a short timer picks up rows left by a crash or waiting on a retry. A row is marked sent only after the platform accepted
-it; a crash between the two means it is sent again after its lease (at least once, never lost).
+`reserve` and `lease_in`); a short timer picks up rows left by a crash or waiting on a retry.
+Each message is recorded as handed over (committed) before its platform call, and as sent
+before the next one is handed over, in one transaction: a crash leaves at most one message of
+a chat of unknown fate, which storage/outbox.py sends again only while it still applies. A
+record that cannot be written because the database is away is kept and written when it is
+back, the chat held meanwhile: a message that went out is never sent again for want of it.
 
 A channel may have rate limits (`bot/ratelimit.py`; each channel declares its own in its
 `SPEC`, and a channel without any is not limited): a chat's task waits for its turn before each message, but
@@ -24,12 +28,15 @@ from bot.clock import Clock, utc_now
 from bot.ratelimit import ChannelLimiter, ChannelLimits
 from storage import outbox
 from storage.db import Database
+from storage.outage import database_away
 from workflows.messages import OutMessage
 
 log = logging.getLogger(__name__)
 
 LEASE = timedelta(seconds=60)  # how long a lease lasts: a crashed sender's rows wait this long
 BACKOFF_MAX = 300.0
+RECORD_RETRY_MAX = 5.0  # longest pause between tries of a record while the database is away
+STOP_RECORD_SECONDS = 10.0  # how long a shutdown waits for the database to take the last records
 
 
 def _slots(limits: Mapping[str, ChannelLimits]) -> int:
@@ -120,12 +127,19 @@ class Sender:
         """Loop until cancelled. Once cancelled, tasks still delivering send only what the
         limits let go at once, and give the rest back: a shutdown does not wait on them."""
         self._stopping = False
+        away = False  # said once per outage, not every pass
         try:
             while True:
                 try:
                     await self.drain_once()
-                except Exception:
-                    log.exception("outbox pass failed; trying again")
+                except Exception as error:
+                    if not database_away(error):
+                        log.exception("outbox pass failed; trying again")
+                    elif not away:
+                        log.warning("outbox: the database is away (%s); looking again", type(error).__name__)
+                    away = database_away(error)
+                else:
+                    away = False
                 with contextlib.suppress(TimeoutError):  # the poll's interval is up: look again
                     await asyncio.wait_for(self._wake.wait(), self.poll_seconds)
                 self._wake.clear()
@@ -166,6 +180,8 @@ class Sender:
                     return
                 if key not in self._again and len(batch) < outbox.BATCH:
                     return  # all of it went out and nothing new was queued meanwhile
+        except Exception as error:  # the database away at the lease; the poll comes back to the chat
+            log.warning("outbox: delivering to %s:%s stopped: %r", channel_name, masked(chat_id), error)
         finally:
             self.release(channel_name, chat_id)
             if self._starved:  # a chat was left waiting for a free slot: look again now
@@ -175,22 +191,23 @@ class Sender:
     async def _deliver_batch(
         self, channel: Sending, chat_id: str, batch: list[outbox.Leased], limiter: ChannelLimiter | None
     ) -> bool:
-        """Send a chat's leased messages in order and record the outcome: in one transaction
-        when nothing limits the rate, else before each wait for the limiter, so a crash in a
-        long rate-limited batch resends at most the message in flight. False when one must
-        wait (a retry), which holds back the rest of the chat."""
+        """Send a chat's leased messages in order. What became of each is recorded in the
+        transaction that records the next as handed over (the lease did so for the first),
+        before that one's call and before any wait for the limiter. False when one must wait
+        (a retry), which holds back the rest of the chat."""
         sent: list[tuple[int, str | Sent | None]] = []
         failed: list[tuple[int, str, bool]] = []  # (message id, reason, whether it waits for the person instead)
         retry: tuple[int, float, str, int] | None = None  # (index in batch, seconds, reason, parts done)
         hold_until = time.monotonic() + self.hold
         for index, message in enumerate(batch):
-            if limiter is not None:
-                if sent or failed:  # record before waiting: a crash while waiting resends nothing
-                    await self._record(sent, failed)
-                    sent, failed = [], []
-                if wait := await limiter.acquire(chat_id, time.monotonic() if self._stopping else hold_until):
-                    retry = (index, wait, f"rate limit: {wait:.1f}s to wait", 0)
-                    break
+            if index > 0:
+                await self._record(sent, failed, hand=message.id)
+                sent, failed = [], []
+            if limiter is not None and (
+                wait := await limiter.acquire(chat_id, time.monotonic() if self._stopping else hold_until)
+            ):
+                retry = (index, wait, f"rate limit: {wait:.1f}s to wait", 0)
+                break
             try:
                 sent.append(
                     (message.id, await channel.send(chat_id, OutMessage.from_json(message.payload), message.parts_sent))
@@ -234,9 +251,10 @@ class Sender:
         sent: list[tuple[int, str | Sent | None]],
         failed: list[tuple[int, str, bool]],
         retry: tuple[int, float, str, int, list[int]] | None = None,
+        hand: int | None = None,
     ) -> None:
-        """Mark what went out and what failed, and put a retried message (and those after it)
-        back, in one transaction."""
+        """Mark what went out and what failed, put a retried message (and those after it)
+        back, and record the next message as handed over, in one transaction."""
         now = self.clock()
 
         plain = [(m, s) for m, s in sent if not isinstance(s, Sent)]
@@ -271,5 +289,34 @@ class Sender:
                     parts_sent=parts,
                 )
                 outbox.release(session, message_ids=rest)
+            if hand is not None:
+                outbox.mark_handed(session, message_id=hand, now=now)
 
-        await self.db.run(record)
+        await self._write(record, [m for m, _ in sent])
+
+    async def _write(self, record: Any, sent: list[int]) -> None:
+        """Write a delivery's record, however long the database is away: were it lost, what
+        went out would be sent again once its lease ran out. The chat stays taken meanwhile,
+        so nothing in this process leases it again. (Another process sharing the database may,
+        if the outage outlasts the lease; then only the check that a reply still applies
+        stands between the person and a double.) A shutdown waits for it only so long."""
+        pause = 0.1
+        given_up_at: float | None = None
+        while True:
+            try:
+                await self.db.run(record)
+                if pause > 0.1:
+                    log.info("outbox: the database is back; delivery records written")
+                return
+            except Exception as error:
+                if not database_away(error):
+                    raise
+                if self._stopping:
+                    given_up_at = given_up_at or time.monotonic() + STOP_RECORD_SECONDS
+                    if time.monotonic() > given_up_at:
+                        log.error("outbox: stopping with the database away; %s may be sent again", sent or "nothing")
+                        raise
+                if pause == 0.1:
+                    log.warning("outbox: the database is away (%s); keeping the delivery records", type(error).__name__)
+                await asyncio.sleep(pause)
+                pause = min(pause * 2, RECORD_RETRY_MAX)

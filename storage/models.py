@@ -74,6 +74,9 @@ class Conversation(SQLModel, table=True):
     extra: dict[str, Any] = _json(dict)
     updated_at: datetime = _ts()
     expires_at: datetime | None = _ts(default=None, nullable=True)
+    # Grows with every save: a reply queued for version N is out of date once the conversation
+    # is past N, which is how a reply of unknown fate after a crash is known to be stale.
+    version: int = Field(default=0, sa_column_kwargs={"server_default": "0"})
 
 
 class Staff(SQLModel, table=True):
@@ -329,6 +332,14 @@ class OutboxMessage(SQLModel, table=True):
     delivery: str | None = Field(default=None, max_length=16)
     delivery_error: str | None = Field(default=None, max_length=500)
     delivery_at: datetime | None = _ts(default=None, nullable=True)
+    # When it was handed to the platform (committed before the call): a row still `sending`
+    # with this set went out or not, nobody knows, after a crash.
+    handed_at: datetime | None = _ts(default=None, nullable=True)
+    # A reply to a conversation's step: which conversation, at which of its versions. Once the
+    # conversation has moved past that version, a reply of unknown fate is not sent again.
+    # None for what stands whatever the conversation does (a ticket's number, an officer's question).
+    conversation_id: int | None = None
+    conversation_version: int | None = None
 
 
 class SchedulerLease(SQLModel, table=True):

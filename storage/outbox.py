@@ -1,31 +1,51 @@
 """The durable outbox: every outbound message is a row, written in the transaction that caused
 it, then leased, delivered and marked by a sender.
 
-A row being sent is leased: it carries `claimed_until` (the column's old name), and a sender that crashed
-mid-send leaves a lease that runs out, after which the row is leased again. Rows of one chat
-are leased strictly oldest first and only when none of that chat is in flight, so a chat's
-messages keep their order.
+A row's way out: `pending` → leased (`sending`, with `claimed_until`, the column's old name)
+→ handed to the platform (`handed_at`, committed before the call) → `sent` as soon as the
+platform accepted it, before the next message is handed over. Rows of one chat are leased
+strictly oldest first and only when none of that chat is in flight, so a chat's messages keep
+their order.
+
+A sender that crashed leaves a lease that runs out. What it had leased is then of unknown fate
+(it went out, or not): a reply to a conversation's step is sent again only while the
+conversation is still at the version it was written for, and otherwise dropped (`dropped`,
+logged), since the person has answered since and has had a newer prompt. Rows that answer
+no step (a ticket's number, an officer's question, a resolution) are sent again: at least once
+is right for them, a double is better than a loss.
 """
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, cast
 
-from sqlalchemy import CursorResult, bindparam, func, insert, or_, select, update
+from sqlalchemy import CursorResult, bindparam, case, func, insert, or_, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlmodel import Session, col
 
-from storage.models import OutboxMessage, table_of
+from storage.models import Conversation, OutboxMessage, table_of
 
 PENDING, SENDING, SENT, FAILED = "pending", "sending", "sent", "failed"
 HELD = "held"  # waits for the person's next message (WhatsApp, outside its 24-hour window)
+DROPPED = "dropped"  # of unknown fate after a crash, and out of date: not sent again
 TABLE = table_of(OutboxMessage)
+CONVERSATION = table_of(Conversation)
 BATCH = 10  # messages of one chat leased at once
+log = logging.getLogger(__name__)
 # Built once: the per-message path should not pay for constructing and keying statements.
 _INSERT = insert(TABLE).returning(TABLE.c.id, sort_by_parameter_order=True)
+
+
+@dataclass(frozen=True)
+class Step:
+    """The conversation, at the version, that a reply answers (see the module)."""
+
+    conversation_id: int
+    version: int
 
 
 def enqueue_many(
@@ -37,12 +57,17 @@ def enqueue_many(
     payloads: Sequence[dict[str, Any]],
     now: datetime,
     dedupe_key: str | None = None,
+    steps: Sequence[Step | None] = (),
 ) -> list[int]:
     """Queue messages to one chat, in this order, in the caller's transaction (one statement).
     With `dedupe_key` (scheduled jobs) messages already queued under that key are not queued
-    again: the ids returned are only those of new rows."""
+    again: the ids returned are only those of new rows. `steps`, one per payload when given:
+    the conversation step each answers, None for one that stands whatever the person does next."""
     if not payloads:
         return []
+    if steps and len(steps) != len(payloads):
+        raise ValueError("steps must name one step (or None) per payload")
+    marks = list(steps) or [None] * len(payloads)
     rows = [
         {
             "channel": channel,
@@ -53,8 +78,10 @@ def enqueue_many(
             "attempts": 0,
             "created_at": now,
             "dedupe_key": None,
+            "conversation_id": step.conversation_id if step else None,
+            "conversation_version": step.version if step else None,
         }
-        for payload in payloads
+        for payload, step in zip(payloads, marks, strict=True)
     ]
     if dedupe_key is None:
         return [int(i) for i in session.execute(_INSERT, rows).scalars()]
@@ -103,6 +130,9 @@ _CLAIM_SELECT = (
         TABLE.c.attempts,
         TABLE.c.payload,
         TABLE.c.parts_sent,
+        TABLE.c.handed_at,
+        TABLE.c.conversation_id,
+        TABLE.c.conversation_version,
     )
     .where(
         TABLE.c.channel == bindparam("channel"),
@@ -116,30 +146,92 @@ _CLAIM_SELECT_LOCKING = _CLAIM_SELECT.with_for_update(skip_locked=True)
 _LEASE_UPDATE = (
     update(TABLE)
     .where(TABLE.c.id.in_(bindparam("ids", expanding=True)))
-    .values(status=SENDING, claimed_until=bindparam("until"), attempts=TABLE.c.attempts + 1)
+    .values(
+        status=SENDING,
+        claimed_until=bindparam("until"),
+        attempts=TABLE.c.attempts + 1,
+        # The first of the batch is handed over next: recorded now, in the lease's transaction,
+        # which saves a transaction per batch (a crash before the call leaves it of unknown fate,
+        # which is handled as if it had gone out).
+        handed_at=case((TABLE.c.id == bindparam("first"), bindparam("now")), else_=None),
+    )
+)
+_DROP = (
+    update(TABLE)
+    .where(TABLE.c.id.in_(bindparam("ids", expanding=True)))
+    .values(status=DROPPED, claimed_until=None, last_error=bindparam("reason"))
 )
 
 
 def lease_batch(
     session: Session, *, channel: str, chat_id: str, now: datetime, lease: timedelta, limit: int = BATCH
 ) -> list[Leased]:
-    """Claim the chat's oldest unsent messages, in order, up to the first one not due yet.
-    Nothing is leased while another sender holds a live lease on the chat's oldest message:
-    order comes first. (Statements are prebuilt: this runs for every reply.)"""
+    """Claim the chat's oldest unsent messages, in order, up to the first one not due yet, and
+    record the first as handed over. Nothing is leased while another sender holds a live lease
+    on the chat's oldest message: order comes first. A message whose lease ran out (its sender
+    died) is leased again only if it still applies (`_out_of_date`). (Statements are
+    prebuilt: this runs for every reply.)"""
     locking = session.get_bind().dialect.name == "postgresql"
     rows = session.execute(
         _CLAIM_SELECT_LOCKING if locking else _CLAIM_SELECT, {"channel": channel, "chat_id": chat_id, "limit": limit}
-    )
-    leased: list[Leased] = []
+    ).all()
+    due = []
     for row in rows:
         if row.status == SENDING and row.claimed_until is not None and row.claimed_until >= now:
             break
         if row.not_before is not None and row.not_before > now:
             break
-        leased.append(Leased(row.id, row.payload, row.attempts + 1, row.parts_sent))
+        due.append(row)
+    dropped = _out_of_date(session, [row for row in due if row.status == SENDING])  # leases that ran out
+    leased = [Leased(row.id, row.payload, row.attempts + 1, row.parts_sent) for row in due if row.id not in dropped]
+    if dropped:
+        session.execute(
+            _DROP, {"ids": sorted(dropped), "reason": "out of date after a crash: the conversation moved on"}
+        )
+        for row in due:
+            if row.id in dropped:
+                log.info(
+                    "outbox %s not sent again: %s after its sender stopped, and conversation %s has moved on",
+                    row.id,
+                    "handed over" if row.handed_at is not None else "leased",
+                    row.conversation_id,
+                )
     if leased:
-        session.execute(_LEASE_UPDATE, {"ids": [c.id for c in leased], "until": now + lease})
+        session.execute(
+            _LEASE_UPDATE, {"ids": [c.id for c in leased], "until": now + lease, "first": leased[0].id, "now": now}
+        )
     return leased
+
+
+def _out_of_date(session: Session, rows: Sequence[Any]) -> set[int]:
+    """Of these rows whose lease ran out, those that answer a conversation step the
+    conversation has moved past since (one query, and only after a crash: rarely)."""
+    tied = [row for row in rows if row.conversation_id is not None]
+    if not tied:
+        return set()
+    statement = select(CONVERSATION.c.id, CONVERSATION.c.version).where(
+        CONVERSATION.c.id.in_({row.conversation_id for row in tied})
+    )
+    if session.get_bind().dialect.name == "postgresql":
+        # Wait for a unit of work moving the conversation right now, and read what it stored:
+        # reading the version before its commit would send the old prompt after the answer.
+        # (On SQLite the write lock already keeps them apart.)
+        statement = statement.with_for_update()
+    versions = dict(session.execute(statement).all())
+    return {
+        row.id
+        for row in tied
+        if versions.get(row.conversation_id, row.conversation_version) != row.conversation_version
+    }
+
+
+_HAND = update(TABLE).where(TABLE.c.id == bindparam("message_id")).values(handed_at=bindparam("now"))
+
+
+def mark_handed(session: Session, *, message_id: int, now: datetime) -> None:
+    """Record that this leased message is being handed to the platform now. Committed before
+    the call: after a crash it tells a message of unknown fate from one never tried."""
+    session.execute(_HAND, {"message_id": message_id, "now": now})
 
 
 def release(session: Session, *, message_ids: Sequence[int]) -> None:
@@ -148,7 +240,7 @@ def release(session: Session, *, message_ids: Sequence[int]) -> None:
         session.execute(
             update(TABLE)
             .where(TABLE.c.id.in_(message_ids), TABLE.c.status == SENDING)
-            .values(status=PENDING, claimed_until=None, attempts=TABLE.c.attempts - 1)
+            .values(status=PENDING, claimed_until=None, handed_at=None, attempts=TABLE.c.attempts - 1)
         )
 
 
@@ -287,6 +379,7 @@ def mark_retry(session: Session, *, message_id: int, not_before: datetime, error
             status=PENDING,
             not_before=not_before,
             claimed_until=None,
+            handed_at=None,
             last_error=error[:500],
             parts_sent=TABLE.c.parts_sent + parts_sent,
         )

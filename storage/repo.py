@@ -149,7 +149,12 @@ def load_conversation(session: Session, *, contact_id: int, now: datetime) -> Co
 
 
 _CONVERSATION = table_of(Conversation)
-_SAVE_CONVERSATION = update(_CONVERSATION).where(_CONVERSATION.c.id == bindparam("conversation_id"))
+_SAVE_CONVERSATION = (
+    update(_CONVERSATION)
+    .where(_CONVERSATION.c.id == bindparam("conversation_id"))
+    .values(version=_CONVERSATION.c.version + 1)
+    .returning(_CONVERSATION.c.version)
+)
 
 
 def save_conversation(
@@ -162,9 +167,10 @@ def save_conversation(
     extra: dict[str, Any],
     expires_at: datetime | None,
     now: datetime,
-) -> None:
-    """Store the conversation's new state (one Core UPDATE: this runs on every message)."""
-    session.execute(
+) -> int:
+    """Store the conversation's new state (one Core UPDATE: this runs on every message) and
+    return its new version, which the replies to it are queued under (storage/outbox.py)."""
+    version = session.execute(
         _SAVE_CONVERSATION,
         {
             "conversation_id": conversation_id,
@@ -175,7 +181,8 @@ def save_conversation(
             "expires_at": expires_at,
             "updated_at": now,
         },
-    )
+    ).scalar_one()
+    return int(version)
 
 
 # ------------------------------------------------------------------ tickets

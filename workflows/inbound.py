@@ -156,12 +156,13 @@ class InboundHandler:
         event = envelope.event
         handled = Handled()
         replies: list[OutMessage] = []
+        lasting: set[int] = set()  # replies that stand whatever the person does next (see storage/outbox.py)
         staff = self._staff(session, contact, event, now, replies)
         if staff is not None:
             staff.language = contact.language
             says = self.desk.handle(session, staff, conversation, event, now)
             replies += [self.services.texts.message(say, contact.language) for say in says]
-            repo.save_conversation(
+            version = repo.save_conversation(
                 session,
                 conversation_id=stored_id(conversation),
                 now=now,
@@ -177,8 +178,13 @@ class InboundHandler:
             state = self._with_waiting(session, _state(conversation, contact), contact)
             outcome = self.engine.step(state, event, now)
             for effect in outcome.effects:
-                self._apply(session, effect, contact, now, handled, replies)
-            repo.save_conversation(session, conversation_id=conversation.id, now=now, **_stored(outcome.state))  # type: ignore[arg-type]
+                self._apply(session, effect, contact, now, handled, replies, lasting)
+            version = repo.save_conversation(
+                session, conversation_id=stored_id(conversation), now=now, **_stored(outcome.state)
+            )
+        else:  # an invite or a link code answered; the conversation itself is as it was
+            version = None
+        step = outbox.Step(stored_id(conversation), version) if version is not None else None
         handled.outbox_ids = outbox.enqueue_many(
             session,
             channel=contact.channel,
@@ -186,6 +192,7 @@ class InboundHandler:
             contact_id=contact.id,
             payloads=[reply.to_json() for reply in replies],
             now=now,
+            steps=[None if index in lasting else step for index in range(len(replies))],
         )
         return handled
 
@@ -233,7 +240,11 @@ class InboundHandler:
         now: datetime,
         handled: Handled,
         replies: list[OutMessage],
+        lasting: set[int],
     ) -> None:
+        """Carry out one effect; what is said goes into `replies`, and the index of what must
+        reach the person even after the conversation moved on (the ticket's number, the
+        hotlines of an urgent report) into `lasting` too."""
         if isinstance(effect, Say):
             replies.append(self.services.texts.message(effect, contact.language))
         elif isinstance(effect, SetLanguage):
@@ -249,14 +260,16 @@ class InboundHandler:
             replies.append(
                 self.services.texts.message(self.services.ticket_created(ticket, contact.language), contact.language)
             )
+            lasting.add(len(replies) - 1)
             advice = self.services.urgent_advice(ticket, contact.language)
             if advice is not None:
                 replies.append(self.services.texts.message(advice, contact.language))
+                lasting.add(len(replies) - 1)
         elif isinstance(effect, ShowStatus):
             status, offers = self._status(session, contact, effect.number, offer_files=effect.offer_files)
             replies.append(status)
             for then in effect.then:
-                self._apply(session, then, contact, now, handled, replies)
+                self._apply(session, then, contact, now, handled, replies, lasting)
             if offers:
                 replies[-1] = replace(replies[-1], options=(*replies[-1].options, *offers))
         elif isinstance(effect, (RelayReply, AddFile, ReopenTicket, SubmitSurvey)):

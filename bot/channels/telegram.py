@@ -1,8 +1,9 @@
 """Telegram through python-telegram-bot, used as transport only.
 
-PTB parses updates, polls or receives webhooks, and sends; conversation state stays in our
-tables (never in ConversationHandler or PicklePersistence, which a second process or a restart
-would lose). Buttons carry `step|value` so a press on an old message is recognised.
+PTB parses updates, fetches them and sends; conversation state stays in our tables (never in
+ConversationHandler or PicklePersistence, which a second process or a restart would lose), and
+an update is confirmed to Telegram only once its unit of work committed (the webhook answers
+after the commit; polling is bot/channels/telegram_polling.py). Buttons carry `step|value` so a press on an old message is recognised.
 """
 
 from __future__ import annotations
@@ -27,12 +28,12 @@ from telegram import (
     Update,
 )
 from telegram.error import BadRequest, Forbidden, NetworkError, RetryAfter, TelegramError
-from telegram.ext import Updater
 from telegram.warnings import PTBDeprecationWarning, PTBUserWarning
 
 from bot.channels.base import PermanentFailure, RetryLater, split_text
 from bot.channels.spec import ChannelSpec
 from bot.channels.telegram_http import AiohttpRequest
+from bot.channels.telegram_polling import Poller
 from bot.ratelimit import ChannelLimits, channel_limits
 from bot.runner import PhotoTooLarge, Runner
 from bot.settings import Settings
@@ -45,6 +46,7 @@ log = logging.getLogger(__name__)
 CHANNEL = "telegram"
 WEBHOOK_PATH = "/telegram/webhook"
 STOP_SECONDS = 10  # an unreachable Bot API must not hold the shutdown
+POLL_TIMEOUT = timedelta(seconds=10)  # a long poll's wait for news
 TEXT_LIMIT = 4096
 CAPTION_LIMIT = 1024  # a photo's caption
 ALLOWED_UPDATES = ["message", "callback_query"]
@@ -134,8 +136,7 @@ class TelegramChannel:
         # We call sendMessage through do_api_request on purpose (see `send`); PTB suggests the
         # typed method instead, which parses every answer into a Message we do not need.
         warnings.filterwarnings("ignore", message="Please use 'Bot.sendMessage'", category=PTBUserWarning)
-        self.updater: Updater | None = None
-        self._consumer: asyncio.Task[None] | None = None
+        self.poller: Poller | None = None
         self._background: set[asyncio.Task[Any]] = set()
 
     # ------------------------------------------------------------------ lifecycle
@@ -149,16 +150,8 @@ class TelegramChannel:
             )
             log.info("telegram: webhook set")
             return
-        queue: asyncio.Queue[object] = asyncio.Queue()
-        self.updater = Updater(self.bot, queue)
-        await self.updater.initialize()
-        await self.updater.start_polling(
-            allowed_updates=ALLOWED_UPDATES,
-            timeout=timedelta(seconds=10),
-            bootstrap_retries=-1,
-            error_callback=self._polling_error,
-        )
-        self._consumer = asyncio.create_task(self._consume(queue))
+        self.poller = Poller(self.bot, self.process, timeout=POLL_TIMEOUT, allowed_updates=ALLOWED_UPDATES)
+        await self.poller.start()
         log.info("telegram: polling")
 
     async def stop(self) -> None:
@@ -168,25 +161,11 @@ class TelegramChannel:
             log.warning("telegram: stopping took over %ss; leaving it", STOP_SECONDS)
 
     async def _stop(self) -> None:
-        if self.updater is not None:
-            await self.updater.stop()
-            await self.updater.shutdown()
-        if self._consumer is not None:
-            self._consumer.cancel()
-            await asyncio.gather(self._consumer, return_exceptions=True)
+        if self.poller is not None:
+            await self.poller.stop()
         if self._background:
             await asyncio.gather(*self._background, return_exceptions=True)
         await self.bot.shutdown()
-
-    @staticmethod
-    def _polling_error(error: TelegramError) -> None:
-        log.warning("telegram polling: %s", error)
-
-    async def _consume(self, queue: asyncio.Queue[object]) -> None:
-        while True:
-            update = await queue.get()
-            if isinstance(update, Update):
-                self._spawn(self.process(update))
 
     def _spawn(self, coroutine: Any) -> None:
         task = asyncio.create_task(coroutine)

@@ -338,6 +338,9 @@ class FakeTelegramAPI:
         self.count_sent = 0
         self.count_429 = 0
         self.webhook_timeout = webhook_timeout
+        # Seconds each send takes to answer (a slow network): sends are then in flight when a
+        # test kills the bot or takes its database away, as they are in real life.
+        self.send_latency = 0.0
         self._users: dict[int, FakeUser] = {}
         self._chats: dict[int, _Chat] = {}
         self._sent: dict[int, list[SentMessage]] = {}
@@ -673,6 +676,8 @@ class FakeTelegramAPI:
             if injected is not None:
                 return injected
             result = await handler(params)
+            if self.send_latency and name.startswith("send"):
+                await asyncio.sleep(self.send_latency)  # accepted already: only the answer is late
         except ApiError as error:
             return self._error_response(name, params, error)
         return web.json_response({"ok": True, "result": result})
