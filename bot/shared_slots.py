@@ -34,7 +34,7 @@ log = logging.getLogger(__name__)
 
 RECENT = 60.0  # a process that claimed a slot this long ago still counts as sending
 RETRY_SECONDS = 5.0  # while fallen back, how often to try the shared store again
-UNKNOWN_PEERS = 4  # processes assumed when the store was never reached: a process's share is then a fifth
+UNKNOWN_PEERS = 4  # processes assumed when the store was never reached: a process's share is then a quarter
 TIMEOUT = 2.0  # seconds before a claim or an answer counts as failed
 
 # KEYS: the channel's claims (a sorted set: ticket -> when its slot frees, in ms), its ticket

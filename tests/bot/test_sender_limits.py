@@ -44,9 +44,10 @@ async def sending(
     limits: Mapping[str, ChannelLimits],
     queued: dict[int, int],
     slots: SlotStore | None = None,
+    poll_seconds: float = 1.0,
 ) -> AsyncIterator[Database]:
     """`queued[chat]` messages waiting in the outbox for each chat, then a running sender
-    (sharing the `slots` store's send slots when given)."""
+    (sharing the `slots` store's send slots when given) that looks for more every `poll_seconds`."""
     url = settings.effective_database_url
     upgrade(url)
     db = Database(url)
@@ -72,7 +73,12 @@ async def sending(
     channel = TelegramChannel(telegram, runner=None)  # type: ignore[arg-type]  # sends only: nobody writes
     await channel.start()
     sender = Sender(
-        db=db, channels={"telegram": channel}, clock=clock, limits=limits, slots=slots.slots if slots else None
+        db=db,
+        channels={"telegram": channel},
+        clock=clock,
+        poll_seconds=poll_seconds,
+        limits=limits,
+        slots=slots.slots if slots else None,
     )
     task = asyncio.create_task(sender.run())
     try:
