@@ -93,12 +93,18 @@ def channel_limits(per_chat: float, burst: int, overall: float) -> ChannelLimits
 
 @dataclass(frozen=True)
 class Claim:
-    """A slot taken for one send; `ticket` tells this claim from a later one of the same slot,
-    and `shared` whether the slot is shared with other processes or this process's own."""
+    """A slot taken for one send, perhaps a little ahead of its time (`delay`); `ticket` tells
+    this claim from a later one of the same slot, and `shared` whether the slot is shared with other processes or this process's own. A
+    shared store's claim also keeps when it was asked for on this process's clock (`asked`)
+    and the store's (`store_time`): the answer's time on the store's clock is then
+    `store_time` plus the time elapsed here, however late the answer's own write arrives."""
 
     slot: int
     ticket: int
     shared: bool = False
+    asked: float = 0.0
+    store_time: float = 0.0
+    delay: float = 0.0  # seconds from the claim until the slot's window is over: send no sooner
 
 
 class Slots(Protocol):
@@ -112,7 +118,9 @@ class Slots(Protocol):
 
 
 class LocalSlots:
-    """The window kept in this process: the time each slot frees, on a monotonic clock."""
+    """The window kept in this process: the time each slot frees, on a monotonic clock. A slot
+    whose window is running may be claimed ahead, for when it ends (`Claim.delay`), so the
+    next send waits on a timer rather than on claiming."""
 
     def __init__(self, window: Window, monotonic: Callable[[], float] = time.monotonic) -> None:
         self.window = window
@@ -124,11 +132,12 @@ class LocalSlots:
     async def claim(self) -> Claim | float:
         now = self.monotonic()
         slot = min(range(len(self._free_at)), key=self._free_at.__getitem__)
-        if self._free_at[slot] > now:
+        if self._free_at[slot] > now + self.window.seconds:  # every slot in flight
             return self._free_at[slot] - now
-        self._free_at[slot] = now + IN_FLIGHT
+        start = max(now, self._free_at[slot])
+        self._free_at[slot] = start + IN_FLIGHT
         self._tickets[slot] = next(self._issued)
-        return Claim(slot, self._tickets[slot])
+        return Claim(slot, self._tickets[slot], delay=start - now)
 
     async def answered(self, claim: Claim) -> None:
         if self._tickets[claim.slot] == claim.ticket:
@@ -198,18 +207,27 @@ class ChannelLimiter:
                     return wait
                 claimed = await self._slots.claim()
                 if isinstance(claimed, Claim):
-                    self._claims[chat_id] = claimed
-                    return 0.0
-                if self.monotonic() + claimed > deadline:
-                    return claimed
-                await asyncio.sleep(self._recheck(claimed))
+                    break
+                in_flight = claimed > self._window_seconds()
+                expected = self._window_seconds() if in_flight else claimed
+                if self.monotonic() + expected > deadline:
+                    return expected
+                await asyncio.sleep(IN_FLIGHT_RECHECK if in_flight else claimed)
+        # The next in line may claim meanwhile: waiting out a claimed slot's window is a timer.
+        if claimed.delay > 0:
+            if self.monotonic() + claimed.delay > deadline:
+                await self._slots.answered(claimed)  # unused: counted as sent now, which is later
+                return claimed.delay
+            await asyncio.sleep(claimed.delay)
+        self._claims[chat_id] = claimed
+        return 0.0
 
-    def _recheck(self, wait: float) -> float:
-        """How long to sleep before claiming again. A slot frees within a window of its answer;
-        when every one is still in flight (a burst just went out), one is answered in a trip,
-        and nothing says when: look again shortly rather than sleep out `IN_FLIGHT`."""
-        window = self.limits.overall.seconds if self.limits.overall else 0.0
-        return wait if wait <= window else min(wait, IN_FLIGHT_RECHECK)
+    def _window_seconds(self) -> float:
+        """A slot frees within a window of its answer. When every one is still in flight (a
+        burst just went out), one is answered in a trip, and nothing says when: the limiter
+        expects a window's wait and claims again every `IN_FLIGHT_RECHECK`, rather than
+        believe the `IN_FLIGHT` the slots report."""
+        return self.limits.overall.seconds if self.limits.overall else 0.0
 
     async def _until_free(self, bucket: TokenBucket | None, deadline: float) -> float:
         """Sleep until the bucket has a token and no pause holds; 0.0, or the seconds left

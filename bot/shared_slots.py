@@ -19,8 +19,10 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import logging
+import math
 import os
 import socket
+import time
 import uuid
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any, Protocol
@@ -38,35 +40,42 @@ UNKNOWN_PEERS = 4  # processes assumed when the store was never reached: a proce
 TIMEOUT = 2.0  # seconds before a claim or an answer counts as failed
 
 # KEYS: the channel's claims (a sorted set: ticket -> when its slot frees, in ms), its ticket
-# counter, and the processes' last claims (a hash). ARGV: count, hold ms, holder, recent ms.
+# counter, and the processes' last claims (a hash). ARGV: count, hold ms, holder, recent ms,
+# window ms. With every slot taken, the one whose window ends first within a window is taken
+# over, from then (the claimer waits that out). Returns the ticket (0: none), the wait (until
+# that slot's window ends, or until the first slot in flight frees), peers, and Redis's time.
 _CLAIM = """
 local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
 local count, hold, recent = tonumber(ARGV[1]), tonumber(ARGV[2]), tonumber(ARGV[4])
 redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', now)
-local ticket, wait = 0, 0
+local ticket, wait, start = 0, 0, now
+if redis.call('ZCARD', KEYS[1]) >= count then
+  local first = redis.call('ZRANGE', KEYS[1], 0, 0, 'WITHSCORES')
+  wait = tonumber(first[2]) - now
+  if wait <= tonumber(ARGV[5]) then
+    redis.call('ZREM', KEYS[1], first[1])
+    start = now + wait
+  end
+end
 if redis.call('ZCARD', KEYS[1]) < count then
   ticket = redis.call('INCR', KEYS[2])
-  redis.call('ZADD', KEYS[1], now + hold, ticket)
-  redis.call('PEXPIRE', KEYS[1], hold + recent)
+  redis.call('ZADD', KEYS[1], start + hold, ticket)
+  redis.call('PEXPIRE', KEYS[1], hold + recent + tonumber(ARGV[5]))
   redis.call('HSET', KEYS[3], ARGV[3], now)
   redis.call('PEXPIRE', KEYS[3], recent)
-else
-  wait = tonumber(redis.call('ZRANGE', KEYS[1], 0, 0, 'WITHSCORES')[2]) - now
 end
 local peers = 0
 local seen = redis.call('HGETALL', KEYS[3])
 for i = 1, #seen, 2 do
   if tonumber(seen[i + 1]) > now - recent then peers = peers + 1 else redis.call('HDEL', KEYS[3], seen[i]) end
 end
-return {ticket, wait, peers}
+return {ticket, wait, peers, now}
 """
 
-# KEYS: the channel's claims. ARGV: ticket, window ms. Only a claim still held is moved.
+# KEYS: the channel's claims. ARGV: ticket, when its slot frees (ms). Only a claim still held is moved.
 _ANSWERED = """
-local t = redis.call('TIME')
-local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
-redis.call('ZADD', KEYS[1], 'XX', now + tonumber(ARGV[2]), ARGV[1])
+redis.call('ZADD', KEYS[1], 'XX', tonumber(ARGV[2]), ARGV[1])
 return 0
 """
 
@@ -90,6 +99,12 @@ class SlotStore(Protocol):
     async def close(self) -> None: ...
 
 
+def answer_time(claim: Claim) -> float:
+    """When the send was answered, on the store's clock: the claim's time there plus the time
+    elapsed here since it was asked for (which began before the store's time was read)."""
+    return claim.store_time + (time.monotonic() - claim.asked)
+
+
 def holder_name() -> str:
     """This process, as the other processes see it among the peers."""
     return f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:6]}"[:64]
@@ -108,20 +123,25 @@ class DatabaseSlots:
         if not self._ready:
             await self.store.call(send_slots.ensure, channel=self.channel, count=self.window.count)
             self._ready = True
+        asked = time.monotonic()
         claimed = await self.store.call(
             send_slots.claim,
             channel=self.channel,
             count=self.window.count,
+            ahead=self.window.seconds,
             hold=IN_FLIGHT,
             holder=self.store.holder,
             recent=RECENT,
         )
         self.peers = claimed.peers if claimed.slot is None else max(1, claimed.peers)
-        return claimed.wait if claimed.slot is None else Claim(claimed.slot, claimed.ticket, shared=True)
+        if claimed.slot is None:  # the wait counts from the statement's start
+            return claimed.wait - (time.monotonic() - asked)
+        return Claim(claimed.slot, claimed.ticket, shared=True, asked=asked, store_time=claimed.at, delay=claimed.delay)
 
     async def answered(self, claim: Claim) -> None:
+        free_at = answer_time(claim) + self.window.seconds
         await self.store.call(
-            send_slots.answered, channel=self.channel, slot=claim.slot, ticket=claim.ticket, seconds=self.window.seconds
+            send_slots.answered, channel=self.channel, slot=claim.slot, ticket=claim.ticket, free_at=free_at
         )
 
 
@@ -137,14 +157,19 @@ class RedisSlots:
         self.peers: int | None = None
 
     async def claim(self) -> Claim | float:
-        arguments = [self.window.count, int(IN_FLIGHT * 1000), self.store.holder, int(RECENT * 1000)]
-        ticket, wait, peers = await self.store.run(self.store.claim_script, self.keys, arguments)
+        window = int(self.window.seconds * 1000)
+        arguments = [self.window.count, int(IN_FLIGHT * 1000), self.store.holder, int(RECENT * 1000), window]
+        asked = time.monotonic()
+        ticket, wait, peers, now = await self.store.run(self.store.claim_script, self.keys, arguments)
         self.peers = int(peers)
-        return Claim(0, int(ticket), shared=True) if int(ticket) else max(0.0, int(wait) / 1000)
+        if not int(ticket):  # the wait counts from the script's start
+            return int(wait) / 1000 - (time.monotonic() - asked)
+        delay = max(0, int(wait)) / 1000
+        return Claim(0, int(ticket), shared=True, asked=asked, store_time=int(now) / 1000, delay=delay)
 
     async def answered(self, claim: Claim) -> None:
-        arguments = [claim.ticket, int(self.window.seconds * 1000)]
-        await self.store.run(self.store.answered_script, self.keys[:1], arguments)
+        free_at = math.ceil((answer_time(claim) + self.window.seconds) * 1000)
+        await self.store.run(self.store.answered_script, self.keys[:1], [claim.ticket, free_at])
 
 
 class FallbackSlots:

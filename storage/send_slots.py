@@ -1,12 +1,15 @@
 """A channel's send slots in PostgreSQL: the bot's rate limit, shared by every process that
 sends for it (the scheme is `bot/ratelimit.py`'s; this is its storage).
 
-One row per slot and channel. A claim is one short statement: take the free row that freed
-first, skipping a row another process is claiming that instant, and mark it in flight; when
-none is free, the same statement says how long until one frees. The answer is one more. No
+One row per slot and channel. A claim is one short statement: take the row that frees first,
+if it is free or its window ends within `ahead` seconds (the claimer waits that out on a
+timer), skipping a row another process is claiming that instant, and mark it in flight; when
+every row is in flight, the same statement says how long until one frees. The answer is one more. No
 lock is held across a send, and every time is the database server's `now()`, the one clock
 all the processes share. The claim's `now()` is taken when its statement starts, before it
-runs, and the answer's after the platform answered: both err on the slow side.
+runs; the answer's time is that plus the time the sender measured from asking to the answer,
+so later than the platform's count, and not delayed by the answer's own write. Both err on
+the slow side.
 
 PostgreSQL only: a SQLite deployment is one process and keeps its slots in memory.
 """
@@ -32,19 +35,19 @@ _ENSURE = text(
 _CLAIM = text(
     """
     WITH free AS (
-        SELECT slot FROM send_slot
-        WHERE channel = :channel AND slot < :count AND free_at <= now()
+        SELECT slot, greatest(free_at, now()) AS start FROM send_slot
+        WHERE channel = :channel AND slot < :count AND free_at <= now() + make_interval(secs => :ahead)
         ORDER BY free_at
         LIMIT 1
         FOR UPDATE SKIP LOCKED
     ), taken AS (
         UPDATE send_slot AS s
-        SET free_at = now() + make_interval(secs => :hold), holder = :holder, ticket = s.ticket + 1
+        SET free_at = free.start + make_interval(secs => :hold), holder = :holder, ticket = s.ticket + 1
         FROM free
         WHERE s.channel = :channel AND s.slot = free.slot
-        RETURNING s.slot, s.ticket
+        RETURNING s.slot, s.ticket, EXTRACT(EPOCH FROM free.start - now()) AS delay
     )
-    SELECT taken.slot, taken.ticket,
+    SELECT taken.slot, taken.ticket, taken.delay, EXTRACT(EPOCH FROM now()) AS at,
         (SELECT EXTRACT(EPOCH FROM min(free_at) - now()) FROM send_slot
          WHERE channel = :channel AND slot < :count) AS wait,
         (SELECT count(DISTINCT holder) FROM send_slot
@@ -56,7 +59,7 @@ _CLAIM = text(
 
 _ANSWERED = text(
     """
-    UPDATE send_slot SET free_at = now() + make_interval(secs => :seconds)
+    UPDATE send_slot SET free_at = to_timestamp(:free_at)
     WHERE channel = :channel AND slot = :slot AND ticket = :ticket
     """
 )
@@ -64,12 +67,16 @@ _ANSWERED = text(
 
 @dataclass(frozen=True)
 class Claimed:
-    """A claim's outcome: the slot and its ticket, or None and the seconds until one frees;
-    and how many processes claimed a slot of the channel lately (with this one)."""
+    """A claim's outcome: the slot, its ticket and the seconds until its window ends, or None
+    and the seconds until one frees;
+    the server's time of the claim (seconds since the epoch); and how many processes claimed
+    a slot of the channel lately (with this one)."""
 
     slot: int | None
     ticket: int
+    delay: float
     wait: float
+    at: float
     peers: int
 
 
@@ -99,15 +106,25 @@ def ensure(connection: Connection, *, channel: str, count: int) -> None:
     connection.execute(_ENSURE, {"channel": channel, "count": count})
 
 
-def claim(connection: Connection, *, channel: str, count: int, hold: float, holder: str, recent: float) -> Claimed:
-    """Claim a free slot for `hold` seconds (until it is answered); `recent`: how far back a
-    process's last claim counts it among the peers."""
+def claim(
+    connection: Connection, *, channel: str, count: int, ahead: float, hold: float, holder: str, recent: float
+) -> Claimed:
+    """Claim a slot free now or within `ahead` seconds, for `hold` seconds from then (until it
+    is answered); `recent`: how far back a process's last claim counts it among the peers."""
     row = connection.execute(
-        _CLAIM, {"channel": channel, "count": count, "hold": hold, "holder": holder, "recent": recent}
+        _CLAIM, {"channel": channel, "count": count, "ahead": ahead, "hold": hold, "holder": holder, "recent": recent}
     ).one()
-    return Claimed(row.slot, int(row.ticket or 0), float(row.wait or 0.0), int(row.peers or 0))
+    return Claimed(
+        row.slot,
+        int(row.ticket or 0),
+        float(row.delay or 0.0),
+        float(row.wait or 0.0),
+        float(row.at),
+        int(row.peers or 0),
+    )
 
 
-def answered(connection: Connection, *, channel: str, slot: int, ticket: int, seconds: float) -> None:
-    """The send was answered: the slot frees `seconds` from now, if it is still this claim's."""
-    connection.execute(_ANSWERED, {"channel": channel, "slot": slot, "ticket": ticket, "seconds": seconds})
+def answered(connection: Connection, *, channel: str, slot: int, ticket: int, free_at: float) -> None:
+    """The send was answered: the slot frees at `free_at` (the server's clock, seconds since
+    the epoch: the answer's time plus a window), if it is still this claim's."""
+    connection.execute(_ANSWERED, {"channel": channel, "slot": slot, "ticket": ticket, "free_at": free_at})

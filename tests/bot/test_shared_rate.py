@@ -200,13 +200,14 @@ def busiest(times: list[float]) -> int:
 
 
 async def test_the_window_holds_however_late_the_answers_come() -> None:
-    """The slots' rule on a hand-moved clock: 30 claimed at once, then none until a second
-    after an answer; an answer that came late moves its slot's second on with it."""
+    """The slots' rule on a hand-moved clock: 30 claimed at once, then none while all are in
+    flight; a slot may be claimed ahead, but its send waits until a second after its answer,
+    and an answer that came late moves its slot's second on with it."""
     now = [100.0]
     slots = LocalSlots(Window(30), monotonic=lambda: now[0])
     claims = [await slots.claim() for _ in range(30)]
-    assert all(isinstance(c, Claim) for c in claims)
-    assert isinstance(await slots.claim(), float)  # all in flight
+    assert all(isinstance(c, Claim) and c.delay == 0 for c in claims)
+    assert isinstance(await slots.claim(), float)  # all in flight: no second has begun
     now[0] = 100.2
     for claim in claims[:29]:
         assert isinstance(claim, Claim)
@@ -216,9 +217,9 @@ async def test_the_window_holds_however_late_the_answers_come() -> None:
     assert isinstance(last, Claim)
     await slots.answered(last)  # a slow trip: its second starts now
     now[0] = 101.2
-    assert [isinstance(await slots.claim(), Claim) for _ in range(30)] == [True] * 29 + [False]
-    now[0] = 101.9
-    assert isinstance(await slots.claim(), Claim)
+    again = [await slots.claim() for _ in range(30)]
+    assert [c.delay if isinstance(c, Claim) else None for c in again] == [0.0] * 29 + [pytest.approx(0.7)]
+    assert isinstance(await slots.claim(), float)
 
 
 async def test_an_unreachable_store_falls_back_to_a_share_and_says_so(caplog: pytest.LogCaptureFixture) -> None:
