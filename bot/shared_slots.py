@@ -111,8 +111,8 @@ def holder_name() -> str:
 
 
 class DatabaseSlots:
-    """A channel's slots in PostgreSQL (`storage/send_slots.py`), on a small engine and one
-    thread of their own."""
+    """A channel's slots in PostgreSQL (`storage/send_slots.py`), on a small engine and two
+    threads of their own (a claim need not wait behind an answer)."""
 
     def __init__(self, store: PostgresStore, channel: str, window: Window) -> None:
         self.store, self.channel, self.window = store, channel, window
@@ -229,7 +229,7 @@ class PostgresStore:
     def __init__(self, url: str) -> None:
         self.engine = send_slots.slot_engine(url)
         self.holder = holder_name()
-        self._thread = ThreadPoolExecutor(max_workers=1, thread_name_prefix="send-slots")
+        self._threads = ThreadPoolExecutor(max_workers=2, thread_name_prefix="send-slots")
 
     async def call(self, fn: Any, **arguments: Any) -> Any:
         def run() -> Any:
@@ -237,13 +237,13 @@ class PostgresStore:
                 return fn(connection, **arguments)
 
         loop = asyncio.get_running_loop()
-        return await asyncio.wait_for(loop.run_in_executor(self._thread, run), TIMEOUT)
+        return await asyncio.wait_for(loop.run_in_executor(self._threads, run), TIMEOUT)
 
     def slots(self, channel: str, window: Window) -> Slots:
         return FallbackSlots(DatabaseSlots(self, channel, window), channel, window)
 
     async def close(self) -> None:
-        self._thread.shutdown(wait=False, cancel_futures=True)
+        self._threads.shutdown(wait=False, cancel_futures=True)
         self.engine.dispose()
 
 
