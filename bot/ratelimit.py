@@ -46,7 +46,10 @@ from typing import Protocol
 # process died, or the request hung) counts as in flight this long. Longer than the channels'
 # HTTP timeouts (python-telegram-bot's are 5 s each for connecting, writing and reading).
 IN_FLIGHT = 30.0
-IN_FLIGHT_RECHECK = 0.01  # while every slot is in flight, claim again this often (a trip takes milliseconds)
+# While every slot is in flight, claim again this often. A slot may be claimed up to a window
+# ahead of its send, as soon as its answer is back, so a claimer that looks a little late loses
+# no sending time; looking often would only load the shared store.
+IN_FLIGHT_RECHECK = 0.05
 
 
 @dataclass(frozen=True)
