@@ -12,6 +12,7 @@ Target: >= 95% of the global rate, at most the rate in any second, no 429.
 
     python bench/sender_rate.py [--chats 60] [--messages 600] [--global-rate 30] [--per-chat-rate 1]
                                 [--database sqlite|postgresql] [--processes 3] [--redis redis://127.0.0.1:6379/0]
+                                [--per-second]
 
 The sender's per-chat burst defaults to 1 because the fake allows none here (Telegram allows
 short bursts; the sender's default is 3). PostgreSQL runs in a new schema on
@@ -188,13 +189,11 @@ async def run(args: argparse.Namespace, url: str, data_dir: Path) -> dict[str, f
     # The rate over the time from the first message to one window after the last: a sender
     # that fills every window exactly scores 100%, and the first window's burst adds nothing.
     times = fake.send_times
-    if os.environ.get("BENCH_DEBUG"):
-        print(
-            [
-                sum(1 for t in times if times[0] + k <= t < times[0] + k + 1)
-                for k in range(int(times[-1] - times[0]) + 1)
-            ]
-        )
+    if args.per_second and times:
+        each = [
+            sum(1 for t in times if times[0] + k <= t < times[0] + k + 1) for k in range(int(times[-1] - times[0]) + 1)
+        ]
+        print("sends in each second:", each)
     seconds = times[-1] - times[0] + Window.of_rate(args.global_rate).seconds if times else 0.0
     return {
         "sent": fake.count_sent,
@@ -217,6 +216,7 @@ async def main() -> None:
     parser.add_argument("--database", choices=("sqlite", "postgresql"), default="sqlite")
     parser.add_argument("--processes", type=int, default=1, help="sender processes sharing the bot's limit")
     parser.add_argument("--redis", help="share the limit through this Redis rather than PostgreSQL")
+    parser.add_argument("--per-second", action="store_true", help="also print the sends in each second")
     parser.add_argument("--serve-sender", action="store_true", help=argparse.SUPPRESS)  # a worker process
     parser.add_argument("--url", help=argparse.SUPPRESS)
     parser.add_argument("--fake-url", help=argparse.SUPPRESS)

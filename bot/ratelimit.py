@@ -11,13 +11,15 @@ only stores rows for the browser to read) is not limited at all.
 Why slots, and not a bucket, for the overall limit: the platform counts the messages that reach
 it in any one second. A token bucket holding a burst on top of its rate lets rate + burst
 through in one second (36-39 against Telegram's 30 in a burst of 200 citizens). A window of
-`count` slots cannot: a send claims a free slot, and the slot stays taken while the request is
-in flight and for one window (`seconds`) after its answer came back. The answer comes after the
-platform counted the message, so of any `count + 1` sends, the last one claimed its slot at
-least a window after an earlier one had reached the platform: never more than `count` in any
+`count` slots cannot: a send takes a slot, and the slot stays taken while the request is in
+flight and for one window (`seconds`) after its answer came back. The answer comes after the
+platform counted the message, so two sends through one slot reach the platform at least a
+window apart, and of any `count + 1` sends two share a slot: never more than `count` in any
 window, however long or uneven the trips were. The cost is one trip per slot per window (a few
-milliseconds in a second). A slot claimed by a process that died is free again after
-`IN_FLIGHT` seconds.
+milliseconds in a second). A slot may be claimed as soon as its answer is back, for when its
+window ends (`Claim.delay`): the sender waits that out on a timer, and the claim's own trip to
+a shared store costs no sending time. A slot claimed by a process that died is free again
+after `IN_FLIGHT` seconds.
 
 The slots live where every process that sends for the bot can see them (`bot/shared_slots.py`:
 PostgreSQL, or Redis when `REDIS_URL` is set), so the limit holds for the bot as a whole, whatever
