@@ -5,6 +5,7 @@ contexts, started and stopped in order."""
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
 from collections.abc import AsyncIterator, Mapping, Sequence
 from datetime import timedelta
@@ -22,6 +23,7 @@ from bot.runner import Runner
 from bot.scheduler import Scheduler
 from bot.sender import Sender
 from bot.settings import Settings
+from bot.shared_slots import SlotStore, shared_store
 from storage.db import Database
 from storage.migrate import upgrade
 from workflows import config_store
@@ -120,11 +122,13 @@ def create_app(
     app[DATABASE] = db
     channels = registry.switched_on(settings, extra_channels)
     sending: dict[str, Sending] = {}
+    slots = shared_store(url, settings.redis_url)
     sender = Sender(
         db=db,
         channels=sending,
         clock=clock,
         limits=registry.send_limits(channels, settings),
+        slots=slots.slots if slots is not None else None,
         lease=timedelta(seconds=settings.outbox_lease_seconds),
     )
     services = build_services(settings, stored=db.run_sync(config_store.stored_documents))
@@ -158,6 +162,8 @@ def create_app(
     if settings.config_check_seconds > 0:
         app.cleanup_ctx.append(_config_check)
     app.cleanup_ctx.append(registry.run_channels)
+    if slots is not None:
+        app.cleanup_ctx.append(functools.partial(_shared_slots, slots))
     app.cleanup_ctx.append(_sender)
     if settings.scheduler_tick_seconds > 0:
         app.cleanup_ctx.append(_scheduler)
@@ -184,6 +190,12 @@ async def _check_config(db: Database, services: Services, seconds: float) -> Non
             await db.read(services.refresh)
         except Exception:
             log.warning("configuration: the check failed; trying again in %ss", seconds, exc_info=True)
+
+
+async def _shared_slots(store: SlotStore, app: web.Application) -> AsyncIterator[None]:
+    """Closed after the sender: its last sends still answer their slots."""
+    yield
+    await store.close()
 
 
 async def _sender(app: web.Application) -> AsyncIterator[None]:

@@ -19,13 +19,13 @@ import asyncio
 import contextlib
 import logging
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from datetime import timedelta
 from typing import Any
 
 from bot.channels.base import HoldForReply, PermanentFailure, RetryLater, Sending, Sent, masked
 from bot.clock import Clock, utc_now
-from bot.ratelimit import ChannelLimiter, ChannelLimits
+from bot.ratelimit import ChannelLimiter, ChannelLimits, Slots, Window
 from storage import outbox
 from storage.db import Database
 from storage.outage import database_away
@@ -33,6 +33,8 @@ from workflows.messages import OutMessage
 
 log = logging.getLogger(__name__)
 
+# A channel's shared window of send slots, by channel name and its overall limit.
+SlotsFor = Callable[[str, Window], Slots]
 LEASE = timedelta(seconds=60)  # how long a lease lasts: a crashed sender's rows wait this long
 BACKOFF_MAX = 300.0
 RECORD_RETRY_MAX = 5.0  # longest pause between tries of a record while the database is away
@@ -58,19 +60,25 @@ class Sender:
         poll_seconds: float = 1.0,
         parallel_chats: int | None = None,
         limits: Mapping[str, ChannelLimits] | None = None,
+        slots: SlotsFor | None = None,
         lease: timedelta = LEASE,
     ) -> None:
         """`limits` by channel name (`bot.channels.registry.send_limits`); none by default.
         `parallel_chats` (chats delivered at once) defaults to 16, or, with limits, twice a
         channel's overall rate over its per-chat rate (60 for Telegram), since a chat waiting for
         its own limit holds its slot. More slots than needed only add contention: 64 without
-        limits tripled the p99 latency of bench/telegram_webhook.py on SQLite."""
+        limits tripled the p99 latency of bench/telegram_webhook.py on SQLite. `slots` gives a
+        channel's window of send slots shared with the other processes (`bot/shared_slots.py`);
+        without it each limiter keeps its own."""
         self.db = db
         self.channels = channels
         self.clock = clock
         self.poll_seconds = poll_seconds
         self.parallel_chats = parallel_chats or _slots(limits or {})
-        self.limiters = {name: ChannelLimiter(limit) for name, limit in (limits or {}).items()}
+        self.limiters = {
+            name: ChannelLimiter(limit, slots(name, limit.overall) if slots and limit.overall else None)
+            for name, limit in (limits or {}).items()
+        }
         self.lease = lease
         self.hold = lease.total_seconds() / 2  # longest a chat's task waits for the limits on a leased batch
         self._stopping = False
@@ -236,7 +244,7 @@ class Sender:
                 retry = (index, wait, repr(error), 0)
             finally:
                 if limiter is not None:
-                    limiter.answered(chat_id)
+                    await limiter.answered(chat_id)
             if retry is not None:
                 break
         put_back = None

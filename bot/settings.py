@@ -33,6 +33,7 @@ class Settings:
 
     data_dir: Path = Path("data")
     database_url: str | None = None
+    redis_url: str | None = None  # where the processes share the send limits (else the PostgreSQL database)
     host: str = "127.0.0.1"
     port: int = 8080
     timezone: str = "Asia/Jakarta"
@@ -100,6 +101,7 @@ class Settings:
 _ENV: dict[str, Setting] = {
     "SATUPINTU_DATA_DIR": ("data_dir", Path),
     "DATABASE_URL": ("database_url", str),
+    "REDIS_URL": ("redis_url", str),
     "SATUPINTU_HOST": ("host", str),
     "SATUPINTU_PORT": ("port", int),
     "SATUPINTU_TIMEZONE": ("timezone", str),

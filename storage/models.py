@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any, Protocol
 
-from sqlalchemy import Column, Index, Table, UniqueConstraint, text
+from sqlalchemy import BigInteger, Column, Index, Table, UniqueConstraint, text
 from sqlmodel import Field, SQLModel
 
 from storage.types import JSONType, UTCDateTime
@@ -451,3 +451,18 @@ class PushSubscription(SQLModel, table=True):
     p256dh: str = Field(max_length=200)
     auth: str = Field(max_length=100)
     created_at: datetime = _ts()
+
+
+class SendSlot(SQLModel, table=True):
+    """One of a channel's send slots (`storage/send_slots.py`): the bot's rate limit shared by
+    every process that sends for it. Times are the database server's, the one clock they share."""
+
+    __tablename__ = "send_slot"
+
+    channel: str = Field(max_length=16, primary_key=True)
+    slot: int = Field(primary_key=True)
+    free_at: datetime = _ts()
+    holder: str = Field(default="", max_length=64)  # the process that claimed it last
+    ticket: int = Field(
+        default=0, sa_type=BigInteger
+    )  # counts the slot's claims: an answer counts only for its own claim

@@ -218,7 +218,8 @@ class _Chat:
 
 
 class _Bucket:
-    """Token bucket for flood control: ``capacity`` sends at once, refilled at ``rate`` per second."""
+    """Token bucket for a chat's flood control: ``capacity`` sends at once, refilled at ``rate``
+    per second (Telegram: about one a second, "short bursts" allowed)."""
 
     def __init__(self, rate: float, capacity: float) -> None:
         self.rate, self.capacity, self.tokens, self.stamp = rate, capacity, capacity, time.monotonic()
@@ -227,6 +228,29 @@ class _Bucket:
         self.tokens = min(self.capacity, self.tokens + max(0.0, now - self.stamp) * self.rate)
         self.stamp = max(self.stamp, now)
         return 0.0 if self.tokens >= 1 else (1 - self.tokens) / self.rate
+
+    def take(self, now: float) -> None:
+        self.tokens -= 1
+
+
+class _Window:
+    """The bot's flood control as Telegram states it: no more than ``rate`` messages in any one
+    second (for a rate under one, one message per ``1/rate`` seconds). A sliding log of the
+    sends accepted, not a token bucket: a bucket that starts full lets a second's worth through
+    at once and then another second's worth in the same second."""
+
+    def __init__(self, rate: float) -> None:
+        self.count = max(1, math.floor(rate))
+        self.seconds = self.count / rate
+        self.times: deque[float] = deque()
+
+    def wait(self, now: float) -> float:
+        while self.times and self.times[0] <= now - self.seconds:
+            self.times.popleft()
+        return 0.0 if len(self.times) < self.count else self.times[0] + self.seconds - now
+
+    def take(self, now: float) -> None:
+        self.times.append(now)
 
 
 class _Pulse:
@@ -317,6 +341,7 @@ class FakeTelegramAPI:
         bot_username: str = "satupintu_test_bot",
         global_rate: float | None = None,
         per_chat_rate: float | None = None,
+        per_chat_burst: int = 1,
         first_update_id: int = 1,
         webhook_timeout: float = 10.0,
     ) -> None:
@@ -356,8 +381,10 @@ class FakeTelegramAPI:
         self._ids = itertools.count(1)
         self._poll_generation = 0
         self._failures: dict[str, deque[tuple[int, int, str | None]]] = {}
-        self._global = _Bucket(global_rate, max(1.0, global_rate)) if global_rate else None
+        self._global = _Window(global_rate) if global_rate else None
         self._per_chat_rate = per_chat_rate
+        self._per_chat_burst = per_chat_burst
+        self.send_times: list[float] = []  # time.monotonic() of every send accepted, in order
         self._chat_buckets: dict[int, _Bucket] = {}
         self._webhook: JSON | None = None  # url, secret, max_connections, allowed_updates
         self._webhook_error: tuple[int, str] | None = None
@@ -985,19 +1012,33 @@ class FakeTelegramAPI:
         return copy.deepcopy(message)
 
     def _take_send_slot(self, chat_id: int) -> None:
-        """Flood control, when enabled: a token from the global bucket and the chat's bucket."""
+        """Flood control, when enabled: room in the bot's one-second window and a token from
+        the chat's bucket; a refused send counts against neither."""
+        now = time.monotonic()
+        self.send_times.append(now)
         if self._global is None and self._per_chat_rate is None:
             return
-        now = time.monotonic()
-        buckets = [self._global] if self._global else []
+        limits: list[_Bucket | _Window] = [self._global] if self._global else []
         if self._per_chat_rate:
-            buckets.append(self._chat_buckets.setdefault(chat_id, _Bucket(self._per_chat_rate, 1.0)))
-        wait = max(bucket.wait(now) for bucket in buckets)
+            bucket = _Bucket(self._per_chat_rate, float(self._per_chat_burst))
+            limits.append(self._chat_buckets.setdefault(chat_id, bucket))
+        wait = max(limit.wait(now) for limit in limits)
         if wait > 0:
+            self.send_times.pop()
             retry = max(1, math.ceil(wait))
             raise ApiError(429, f"Too Many Requests: retry after {retry}", {"retry_after": retry})
-        for bucket in buckets:
-            bucket.tokens -= 1
+        for limit in limits:
+            limit.take(now)
+
+    def busiest_second(self, seconds: float = 1.0) -> int:
+        """The most sends accepted in any window of `seconds` (half open, as the limit counts):
+        what the platform would have seen, whether or not it enforced a limit."""
+        busiest, first = 0, 0
+        for last, at in enumerate(self.send_times):
+            while self.send_times[first] <= at - seconds:
+                first += 1
+            busiest = max(busiest, last - first + 1)
+        return busiest
 
     def _bot_message(
         self,

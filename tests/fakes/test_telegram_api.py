@@ -274,10 +274,40 @@ async def test_flood_control_when_enabled() -> None:
             assert caught.value.retry_after == timedelta(seconds=1)
             await bot.send_message(2, "c")
             with pytest.raises(RetryAfter):
-                await bot.send_message(3, "d")  # the global burst of two is spent
-            await asyncio.sleep(0.55)
+                await bot.send_message(3, "d")  # two went out in this second: the bot's limit
+            await asyncio.sleep(1.0)  # a second after the first, the window has room again
             await bot.send_message(3, "d")
         assert (fake.count_sent, fake.count_429) == (3, 2)
+
+
+@pytest.mark.asyncio
+async def test_the_bot_limit_holds_in_any_one_second_window() -> None:
+    """Telegram's "30 messages per second" counted as the platform counts it: a second that
+    starts full and refills as it goes would let 60 through; the fake lets 30, and the 31st
+    only once the first is a second old."""
+    async with FakeTelegramAPI(TOKEN, global_rate=30.0) as fake:
+        for user_id in range(1, 32):
+            await fake.send_text(user_id, "halo")
+        async with Bot(TOKEN, base_url=fake.base_url) as bot:
+            for user_id in range(1, 31):
+                await bot.send_message(user_id, "kabar")
+            with pytest.raises(RetryAfter):
+                await bot.send_message(31, "kabar")
+            await asyncio.sleep(max(0.0, fake.send_times[0] + 1.0 - time.monotonic()) + 0.01)
+            await bot.send_message(31, "kabar")
+        assert (fake.count_sent, fake.count_429, fake.busiest_second()) == (31, 1, 30)
+
+
+@pytest.mark.asyncio
+async def test_a_chat_may_have_a_short_burst_when_allowed() -> None:
+    async with FakeTelegramAPI(TOKEN, per_chat_rate=1.0, per_chat_burst=3) as fake:
+        await fake.send_text(1, "halo")
+        async with Bot(TOKEN, base_url=fake.base_url) as bot:
+            for part in ("satu", "dua", "tiga"):
+                await bot.send_message(1, part)
+            with pytest.raises(RetryAfter):
+                await bot.send_message(1, "empat")
+        assert (fake.count_sent, fake.count_429) == (3, 1)
 
 
 @pytest.mark.asyncio
