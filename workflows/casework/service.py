@@ -211,6 +211,7 @@ class Casework:
             heading=heading,
             language=viewer.language,
             now=now,
+            link=self._link(ticket),
         )
 
     @staticmethod
