@@ -13,6 +13,7 @@ from aiohttp.test_utils import TestClient, TestServer
 from bot.app import create_app
 from bot.settings import Settings
 from tests.support.clock import running_clock
+from tests.support.complaint import file_own_complaint
 from tests.support.office import BUDI, NUMBER, SITI, Office, card_of
 from tests.support.webchat import WebCitizen
 from workflows.privacy.redaction import redact
@@ -33,21 +34,9 @@ async def test_a_telegram_complaint_worked_by_an_officer_logs_nothing_personal(
     caplog.set_level(logging.DEBUG)
     budi = await office.hire("Budi", BUDI)
     siti = office.person(SITI, "Siti")
-    await siti.type("/start")
-    for title in ("Pengaduan", "Setuju", "Lansia", "Lansia telantar", "Saya sendiri"):
-        await siti.press(title)
-    await siti.type(NAME)
-    await siti.type(NIK)
-    await siti.type("76")
-    for title in ("Perempuan", "Umbulharjo", "Giwangan"):
-        await siti.press(title)
-    await siti.type("Jl. Imogiri Timur RT 03")
-    await siti.type("Lewati")
-    await siti.press("Lewati")
-    await siti.type(f"Saya {NAME}, tinggal sendiri, NIK {NIK}, HP {PHONE}.")
-    await siti.type(PHONE)
-    [confirmation, _menu] = await siti.press("Kirim")
-    number = NUMBER.search(confirmation.text).group(0)
+    story = f"Saya {NAME}, tinggal sendiri, NIK {NIK}, HP {PHONE}."
+    confirmation = await file_own_complaint(siti, name=NAME, nik=NIK, phone=PHONE, story=story)
+    number = NUMBER.search(confirmation).group(0)
     await budi.catch_up()
     await budi.press("Terima", card_of(budi, number))
     await budi.press("Tanya warga", card_of(budi, number))

@@ -98,7 +98,7 @@ async def test_a_citizen_files_a_complaint_by_tapping_and_typing(
     page = chat.page
     await chat.expect(chat.bot.first).to_contain_text("Halo! Ini layanan pengaduan dan permohonan Dinas Sosial.")
     await chat.expect(chat.last_bot).to_contain_text("Apa yang ingin Anda lakukan?")
-    assert await chat.option_titles() == ["Pengaduan", "Permohonan", "Cek status"]
+    assert await chat.option_titles() == ["Pengaduan", "Permohonan", "Cek status", "Data saya"]
     await chat.screenshot("menu")
 
     await chat.press("Pengaduan", expect="Apakah Anda setuju?")
