@@ -3,7 +3,7 @@
 Two guards, installed once per process by `create_app`: the transport libraries that dump
 whole requests and answers at DEBUG (python-telegram-bot logs every update's text, httpx every
 URL) are held at INFO or above whatever the root level, and every log record, whichever
-handler writes it, has NIK- and phone-like numbers masked (`workflows.privacy.redaction`).
+handler writes it, has NIK- and phone-like numbers masked (`workflows.validation.redaction`).
 """
 
 from __future__ import annotations
@@ -11,7 +11,7 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-from workflows.privacy.redaction import redact
+from workflows.validation.redaction import redact
 
 # Libraries whose DEBUG lines hold message texts and bodies (personal data), and their floor.
 PAYLOAD_LOGGERS = {"telegram": logging.INFO, "httpx": logging.WARNING, "httpcore": logging.WARNING}

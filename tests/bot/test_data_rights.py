@@ -13,20 +13,21 @@ from typing import Any
 
 import pytest
 from aiohttp import web
+from aiohttp.test_utils import TestClient, TestServer
 from sqlalchemy import select
 
 from bot.app import DATABASE, SERVICES, create_app
 from bot.scheduler import Scheduler
 from bot.settings import Settings
-from storage.models import Attachment, Contact, DataRightsRequest, Staff
+from storage.models import Attachment, Contact, DataRightsRequest, Staff, Ticket
 from tests.bot.test_telegram import TOKEN, free_port, telegram_settings
 from tests.fakes.telegram_api import FakeTelegramAPI
-from tests.support.clock import MovableClock
+from tests.support.clock import MovableClock, running_clock
 from tests.support.complaint import file_complaint, file_own_complaint
 from tests.support.office import BUDI, NUMBER, SITI, SRI, Office, card_of
 from tests.support.scheduler import scheduler_for
 from tests.support.telegram import TelegramCitizen
-from tests.support.webchat import jpeg
+from tests.support.webchat import WebCitizen, jpeg
 from workflows.jobs import JobContext
 from workflows.jobs.digest import build_digest
 from workflows.services import Services
@@ -277,3 +278,38 @@ async def test_withdrawal_waits_for_an_open_case_and_is_chased_then_finished(off
     await siti.type("/start")
     [consent] = await siti.press("Pengaduan")
     assert "Setuju" in siti.buttons(consent)
+
+
+async def test_on_the_web_chat_a_citizen_sees_her_data_and_has_it_erased(settings: Settings) -> None:
+    """The same rights on the web chat, whose page shows only the newest message's buttons."""
+    async with TestServer(create_app(settings, clock=running_clock())) as server:
+        client = TestClient(server)
+        await client.start_server()
+        siti = WebCitizen(client)
+        await siti.open()
+        number = NUMBER.search(await siti.file_complaint(name=NAME, nik=NIK)).group(0)
+        [ask] = await siti.type("/datasaya")
+        assert "4 angka terakhir" in ask["text"]
+        [wrong] = await siti.type("9999")
+        assert "tidak cocok" in wrong["text"]
+        held, actions = await siti.type("0001")
+        assert number in held["text"] and "3471********0001" in held["text"] and NIK not in held["text"]
+        assert [o["value"] for o in actions["options"]] == [
+            "rights:correct",
+            "rights:withdraw",
+            "rights:erase",
+            "rights:done",
+        ]
+        [confirm] = await siti.press("rights:erase")
+        assert "Hapus data pribadi Anda?" in confirm["text"]
+        received, _menu = await siti.press("rights:yes")
+        assert "Permintaan penghapusan Anda sudah kami terima" in received["text"]
+        assert f"Laporan {number} masih ditangani" in received["text"]  # nobody has closed it yet
+        db = server.app[DATABASE]
+        ticket = await db.run(lambda s: s.execute(select(Ticket).where(Ticket.number == number)).scalar_one())
+        assert ticket.person_nik == NIK  # an open case keeps what the public service needs
+        [request] = await db.run(
+            lambda s: list(s.execute(select(DataRightsRequest).where(DataRightsRequest.kind == "erase")).scalars())
+        )
+        assert request.status == "open" and request.ticket_ids == [ticket.id]
+        await client.close()

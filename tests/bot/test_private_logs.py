@@ -16,7 +16,7 @@ from tests.support.clock import running_clock
 from tests.support.complaint import file_own_complaint
 from tests.support.office import BUDI, NUMBER, SITI, Office, card_of
 from tests.support.webchat import WebCitizen
-from workflows.privacy.redaction import redact
+from workflows.validation.redaction import redact
 
 NIK, NAME, PHONE = "3471044101500001", "Siti Aminah", "0812 3456 7890"
 SECRETS = (NIK, NAME, "Aminah", PHONE, "81234567890", "3456 7890", "3456")
@@ -45,6 +45,12 @@ async def test_a_telegram_complaint_worked_by_an_officer_logs_nothing_personal(
     await siti.type(f"Punya, atas nama {NAME}, nomor {NIK}")
     await budi.catch_up()
 
+    for message in budi.messages:  # nor do the officer's messages, which a phone keeps
+        assert NIK not in message.text and "3456 7890" not in message.text and "81234567890" not in message.text
+    assert "NIK 3471********0001" in card_of(budi, number).text
+    assert f"{number}:\nPertanyaan: Apakah Ibu punya KK?\nJawaban: Punya, atas nama {NAME}, nomor 3471********0001" in (
+        budi.messages[-2].text
+    )
     assert f"ticket {number} opened" in caplog.text  # the log is on, at DEBUG
     assert logging.getLogger().getEffectiveLevel() == logging.DEBUG
     assert_private(caplog)

@@ -21,6 +21,7 @@ from workflows.flowbook import FlowBook
 from workflows.texts import Texts
 from workflows.validation.nik import mask_nik
 from workflows.validation.phone import mask_phone
+from workflows.validation.redaction import redact
 
 CARD_STEP = "card"
 SUMMARY_MAX = 300
@@ -90,7 +91,7 @@ def card(
     district = book.areas.district(ticket.district_code) if ticket.district_code else None
     nik = mask_nik(ticket.person_nik) if ticket.person_nik else None
     phone = reporter.get("phone")
-    description = ticket.description or ""
+    description = redact(ticket.description or "")  # a story may quote a NIK or a phone number
     if len(description) > SUMMARY_MAX:
         description = description[: SUMMARY_MAX - 1].rstrip() + "…"
     context = {

@@ -30,6 +30,7 @@ from workflows.lifecycle import OPEN, IllegalTransition, next_status
 from workflows.staff import contact_for_staff, contacts_for_staff
 from workflows.texts import Texts
 from workflows.tickets import open_ticket
+from workflows.validation.redaction import redact
 
 log = logging.getLogger(__name__)
 
@@ -580,7 +581,7 @@ class Casework:
             context = {
                 "number": ticket.number,
                 "question": question,
-                "text": text,
+                "text": redact(text),  # in full on the case page, linked
                 "kind": kind,
                 "link": self.case_link(ticket),
             }
