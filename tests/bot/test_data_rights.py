@@ -19,7 +19,7 @@ from sqlalchemy import select
 from bot.app import DATABASE, SERVICES, create_app
 from bot.scheduler import Scheduler
 from bot.settings import Settings
-from storage.models import Attachment, Contact, DataRightsRequest, Staff, Ticket
+from storage.models import Attachment, Contact, DataRightsRequest, OutboxMessage, Staff, Ticket
 from tests.bot.test_telegram import TOKEN, free_port, telegram_settings
 from tests.fakes.telegram_api import FakeTelegramAPI
 from tests.support.clock import MovableClock, running_clock
@@ -212,6 +212,12 @@ async def test_erasure_removes_a_closed_cases_personal_data_and_photo_files(offi
     events = await office.events(number)
     assert "Mbah Sarinah sudah diantar" not in str([e.data for e in events])
     assert [e.kind for e in events].count("personal_data_erased") == 1
+    told = await office.db.run(
+        lambda s: [
+            m.payload for m in s.execute(select(OutboxMessage).where(OutboxMessage.chat_id == str(SITI))).scalars()
+        ]
+    )
+    assert not [p for p in told if "diantar ke panti" in str(p)]  # nor in what she was sent, as the console shows it
     [request] = [r for r in await office.requests() if r.kind == "erase"]
     assert request.status == "done" and request.ticket_ids == [erased.id]
 

@@ -20,8 +20,18 @@ from typing import Any
 from sqlalchemy import delete, select, update
 from sqlmodel import Session, col
 
-from storage import repo
-from storage.models import Attachment, Referral, SurveyResponse, Ticket, TicketEvent, stored_id, table_of
+from storage import outbox, repo
+from storage.models import (
+    Attachment,
+    Contact,
+    OutboxMessage,
+    Referral,
+    SurveyResponse,
+    Ticket,
+    TicketEvent,
+    stored_id,
+    table_of,
+)
 
 ERASED = "erased"  # the ticket's details key: when and why its personal data went (the marker)
 PERSONAL_COLUMNS = ("person_name", "person_nik", "reporter_phone", "address", "latitude", "longitude")
@@ -56,6 +66,7 @@ def erase_personal_data(session: Session, ticket: Ticket, *, now: datetime, reas
     session.execute(
         update(table_of(SurveyResponse)).where(col(SurveyResponse.ticket_id) == ticket_id).values(comment=None)
     )
+    _scrub_messages_to_reporter(session, ticket)
     paths = set(session.execute(select(col(Attachment.path)).where(col(Attachment.ticket_id) == ticket_id)).scalars())
     session.execute(delete(table_of(Attachment)).where(col(Attachment.ticket_id) == ticket_id))
     still_used = set(session.execute(select(col(Attachment.path)).where(col(Attachment.path).in_(paths))).scalars())
@@ -64,6 +75,27 @@ def erase_personal_data(session: Session, ticket: Ticket, *, now: datetime, reas
             session, ticket_id=ticket_id, actor="system", kind="personal_data_erased", at=now, data={"reason": reason}
         )
     return sorted(paths - still_used)
+
+
+def _scrub_messages_to_reporter(session: Session, ticket: Ticket) -> None:
+    """The messages the citizen was sent about this ticket (an officer's question, the
+    resolution; the console's timeline shows them): their words go, their number stays. Found
+    as the timeline finds them, by the chat's index; messages still to go out are left alone."""
+    reporter = session.get(Contact, ticket.reporter_contact_id)
+    if reporter is None:
+        return
+    rows = session.execute(
+        select(OutboxMessage).where(
+            col(OutboxMessage.channel) == reporter.channel,
+            col(OutboxMessage.chat_id) == reporter.chat_id,
+            col(OutboxMessage.created_at) >= ticket.created_at,
+            col(OutboxMessage.status).in_((outbox.SENT, outbox.FAILED)),
+        )
+    ).scalars()
+    for row in rows:
+        params = (row.payload or {}).get("params") or {}
+        if params.get("number") == ticket.number and not row.payload.get(ERASED):
+            row.payload = {"text": "", "key": row.payload.get("key"), "params": {"number": ticket.number}, ERASED: True}
 
 
 def _scrub(kind: str, data: Mapping[str, Any]) -> dict[str, Any]:
