@@ -125,19 +125,29 @@ async def test_a_citizen_sees_what_is_held_and_corrects_a_field_the_officer_is_t
     await siti.press("Alamat")
     [done, actions] = await siti.type("Jl. Mawar 5, RT 02")
     assert f"Alamat di {number} sudah diperbaiki" in done.text
+    await siti.press("Perbaiki")
+    await siti.press(number)
+    [ask_village] = await siti.press("Desa/Kelurahan")
+    assert "nama desa/kelurahan" in ask_village.text
+    [unknown] = await siti.type("Atlantis")
+    assert "tidak kami kenal" in unknown.text
+    [done, actions] = await siti.type("gedongkiwo")
+    assert f"Desa/Kelurahan di {number} sudah diperbaiki" in done.text
 
     told = await budi.catch_up()
     assert [m.text.split(" (")[0] for m in told] == [
         f"✏️ Warga memperbaiki nik di {number}",
         f"✏️ Warga memperbaiki alamat di {number}",
+        f"✏️ Warga memperbaiki desa/kelurahan di {number}",
     ]
     for message in told:
         assert "Mawar" not in message.text and "3471044101500002" not in message.text
         assert f"/console/cases/{number}" in message.text
     ticket = await office.ticket(number)
     assert (ticket.person_nik, ticket.address) == ("3471044101500002", "Jl. Mawar 5, RT 02")
+    assert (ticket.district_code, ticket.village_code) == ("34.71.01", "34.71.01.1001")
     corrections = [e.data for e in await office.events(number) if e.kind == "citizen_correction"]
-    assert corrections == [{"field": "person_nik"}, {"field": "address"}]  # the wrong values are not kept
+    assert corrections == [{"field": "person_nik"}, {"field": "address"}, {"field": "village_code"}]  # no old values
     stale = await budi.press_data(card, budi.buttons(card)["Terima"])
     assert "sudah usang" in stale[0].text  # the card from before the correction is out of date
 
@@ -146,6 +156,7 @@ async def test_a_citizen_sees_what_is_held_and_corrects_a_field_the_officer_is_t
     assert "Data saya" in siti.buttons(menu)
     assert [(r.kind, r.status) for r in await office.requests()] == [
         ("access", "done"),
+        ("correction", "done"),
         ("correction", "done"),
         ("correction", "done"),
     ]

@@ -37,7 +37,7 @@ SAMPLES: dict[str, dict[str, Any]] = {
     "conversation/cancelled": {},
     "conversation/help": {
         "in_flow": True,
-        "words": {"back": "kembali", "cancel": "batal", "language": "bahasa", "start": "mulai"},
+        "words": {"back": "kembali", "cancel": "batal", "language": "bahasa", "start": "mulai", "mydata": "datasaya"},
     },
     "whatsapp/or_choose": {},
     "sms/choices": {"titles": ["Pengaduan", "Permohonan", "Cek status"]},

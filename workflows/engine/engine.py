@@ -132,7 +132,7 @@ class Engine:
             fresh = self.reset(state)
             return fresh, [*self.drop(state), Say("conversation/cancelled"), *self._menu(fresh)]
         if command.name == "help":
-            words = self.words.first(state.language, ("back", "cancel", "language", "start"))
+            words = self.words.first(state.language, ("back", "cancel", "language", "start", "mydata"))
             return state, [
                 Say("conversation/help", {"in_flow": state.flow is not None, "words": words}),
                 *self.prompt(state),
