@@ -1,2 +1,3 @@
-"""Personal data (UU 27/2022): what a citizen may see, correct and have erased, and keeping
-NIK and phone numbers out of staff messages and logs."""
+"""Personal data (UU 27/2022): what a citizen may see, correct and have erased (the dialogue,
+the requests as tracked items, erasure). Masking for staff messages and logs is
+`workflows.validation` (mask_nik, mask_phone, redaction)."""

@@ -12,6 +12,7 @@ and after the deadline (workflows/jobs/data_rights.py).
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Sequence
 from datetime import datetime, timedelta
 from typing import Any
@@ -26,6 +27,8 @@ from workflows.casework.service import Casework
 from workflows.engine import Say
 from workflows.lifecycle import OPEN
 from workflows.privacy.erasure import erase_personal_data, is_erased
+
+log = logging.getLogger(__name__)
 
 ANSWER_WITHIN = timedelta(hours=72)  # UU 27/2022: 3×24 hours, calendar hours
 PUBLIC_SERVICE = "public_service"  # a ticket's details["basis"] once consent was withdrawn
@@ -104,6 +107,7 @@ def withdraw_or_erase(
     contact.display_name = None
     files += forget_unfinished_report(session, contact)
     request = record(session, contact=contact, kind=kind, tickets=tickets, now=now, detail=detail, done=not still_open)
+    log.info("data-rights request %s (%s): %d tickets erased, %d open", request.id, kind, len(erased), len(still_open))
     for ticket in still_open:
         if kind == "withdraw":
             ticket.details = {**(ticket.details or {}), "basis": PUBLIC_SERVICE}
