@@ -251,6 +251,8 @@ async def test_withdrawal_waits_for_an_open_case_and_is_chased_then_finished(off
     assert "Persetujuan Anda sudah dicabut" in received.text and "Kamis, 26 November 2026" in received.text
     [told] = await budi.catch_up()
     assert f"{number}: warga mencabut persetujuan" in told.text and NIK not in told.text
+    [card] = await budi.type(f"/ticket {number}")
+    assert "🔒 Warga mencabut persetujuan (UU 27/2022)" in card.text and "Kamis, 26 November 2026" in card.text
     contact = await office.db.run(
         lambda s: s.execute(select(Contact).where(Contact.external_id == str(SITI))).scalar_one()
     )

@@ -94,8 +94,15 @@ def card(
     description = redact(ticket.description or "")  # a story may quote a NIK or a phone number
     if len(description) > SUMMARY_MAX:
         description = description[: SUMMARY_MAX - 1].rstrip() + "…"
+    request = (ticket.details or {}).get("data_request")  # workflows/privacy/requests.py
     context = {
         "heading": heading,
+        "data_request": {
+            "kind": request["kind"],
+            "due": texts.long_moment(datetime.fromisoformat(request["due"]), calendar.zone, language),
+        }
+        if request
+        else None,
         "number": ticket.number,
         "kind": ticket.kind,
         "category": category,

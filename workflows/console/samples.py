@@ -192,6 +192,7 @@ SAMPLES: dict[str, dict[str, Any]] = {
     "errors/village_name": {},
     "desk/card": {
         "heading": "new",
+        "data_request": {"kind": "withdraw", "due": "Kamis, 26 November 2026 10.00"},
         "number": "SP-2026-00042",
         "kind": "complaint",
         "category": "Lansia telantar",

@@ -32,6 +32,7 @@ log = logging.getLogger(__name__)
 
 ANSWER_WITHIN = timedelta(hours=72)  # UU 27/2022: 3×24 hours, calendar hours
 PUBLIC_SERVICE = "public_service"  # a ticket's details["basis"] once consent was withdrawn
+DATA_REQUEST = "data_request"  # a ticket's details: the citizen's request its closing will answer
 
 
 def tickets_of(session: Session, contact: Contact) -> list[Ticket]:
@@ -109,8 +110,10 @@ def withdraw_or_erase(
     request = record(session, contact=contact, kind=kind, tickets=tickets, now=now, detail=detail, done=not still_open)
     log.info("data-rights request %s (%s): %d tickets erased, %d open", request.id, kind, len(erased), len(still_open))
     for ticket in still_open:
-        if kind == "withdraw":
-            ticket.details = {**(ticket.details or {}), "basis": PUBLIC_SERVICE}
+        # On the card until the case closes (erasure then drops it with the rest of the details).
+        pending = {DATA_REQUEST: {"kind": kind, "due": request.due_at.isoformat()}}
+        basis = {"basis": PUBLIC_SERVICE} if kind == "withdraw" else {}
+        ticket.details = {**(ticket.details or {}), **pending, **basis}
         repo.add_event(
             session,
             ticket_id=stored_id(ticket),
