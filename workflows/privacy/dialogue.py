@@ -21,30 +21,24 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import func, select
-from sqlmodel import Session, col
+from sqlmodel import Session
 
-from storage import repo
-from storage.models import Attachment, Contact, Ticket, stored_id
+from storage.models import Contact, Ticket, stored_id
 from workflows.engine import Inbound, Option, Say
 from workflows.engine.words import fold
-from workflows.flowbook import StepSpec
 from workflows.lifecycle import OPEN
 from workflows.privacy import requests
+from workflows.privacy.corrections import apply, checked, fields
 from workflows.privacy.erasure import is_erased
+from workflows.privacy.held import TICKETS_SHOWN, chat_facts, held_facts, moment
 from workflows.services import Services
 from workflows.validation import answers as checks
-from workflows.validation.nik import mask_nik
-from workflows.validation.phone import mask_phone
 
 RIGHTS, LOCK = "rights", "rights_lock"  # the conversation's extra keys
 STEP = "rights"
 MAX_TRIES = 3
 LOCKED_FOR = timedelta(minutes=30)
 IDLE_FOR = timedelta(minutes=30)  # a verified session lasts this long after the last message
-TICKETS_SHOWN = 10
-# What a citizen may correct, as the intake asked it: the answer key and its step type.
-CORRECTABLE = ("person_name", "person_nik", "reporter_phone", "address", "village_code", "description")
 ACTIONS = ("correct", "withdraw", "erase", "done")
 
 
@@ -73,7 +67,7 @@ class DataRights:
             return Turn([self._locked(lock, now)], None, lock)
         tickets = requests.tickets_of(session, contact)
         if not tickets:
-            return Turn([Say("privacy/nothing_held", self._chat_facts(contact))], None, lock)
+            return Turn([Say("privacy/nothing_held", chat_facts(self.services, contact))], None, lock)
         if not _secrets(tickets):  # nothing they gave to check against: the chat is all there is
             return self._verified(session, contact, tickets, lock, now)
         return Turn([Say("privacy/ask_digits", step=STEP)], {"stage": "verify", "until": _iso(now + IDLE_FOR)}, lock)
@@ -147,76 +141,12 @@ class DataRights:
     ) -> Turn:
         """They are who filed: what is held, recorded as an access request answered at once."""
         requests.record(session, contact=contact, kind="access", tickets=tickets, now=now)
-        held = Say("privacy/held", self._held(session, contact, tickets))
+        held = Say("privacy/held", held_facts(self.services, session, contact, tickets))
         return Turn([held, self._actions()], _stage("menu", now), lock)
 
     def _locked(self, lock: Mapping[str, Any], now: datetime) -> Say:
         until = datetime.fromisoformat(lock["until"])
         return Say("privacy/locked", {"minutes": max(1, math.ceil((until - now).total_seconds() / 60))})
-
-    # ------------------------------------------------------------------ what is held
-    def _held(self, session: Session, contact: Contact, tickets: Sequence[Ticket]) -> dict[str, Any]:
-        language = contact.language
-        shown = [self._ticket_facts(session, t, language) for t in tickets[:TICKETS_SHOWN]]
-        history = [
-            {"kind": r.kind, "status": r.status, "at": self._moment(r.received_at), "detail": r.detail}
-            for r in requests.requests_of(session, contact)
-            if r.kind in ("withdraw", "erase", "correction")
-        ]
-        return {
-            **self._chat_facts(contact),
-            "tickets": shown,
-            "more": max(0, len(tickets) - len(shown)),
-            "history": history,
-        }
-
-    def _chat_facts(self, contact: Contact) -> dict[str, Any]:
-        consent = (
-            {"version": contact.consent_version, "at": self._moment(contact.consent_at)}
-            if contact.consent_version and contact.consent_at
-            else None
-        )
-        return {
-            "channel": contact.channel,
-            "name": bool(contact.display_name),
-            "phone": mask_phone(contact.phone) if contact.phone else None,
-            "consent": consent,
-            "language": contact.language,
-        }
-
-    def _ticket_facts(self, session: Session, ticket: Ticket, language: str) -> dict[str, Any]:
-        book = self.services.book
-        found = book.category(ticket.kind, ticket.category)
-        village = book.areas.village(ticket.village_code) if ticket.village_code else None
-        photos = session.execute(select(func.count()).where(col(Attachment.ticket_id) == ticket.id)).scalar_one()
-        answers = {
-            "person_name": ticket.person_name,
-            "person_nik": mask_nik(ticket.person_nik) if ticket.person_nik else None,
-            "person_age": ticket.person_age,
-            "person_sex": ticket.person_sex,
-            "village_code": f"{village[1].name}, {village[0].name}" if village else None,
-            "address": ticket.address,
-            "location": ticket.latitude is not None,
-            "photos": photos,
-            "description": ticket.description,
-            "reporter_phone": mask_phone(ticket.reporter_phone) if ticket.reporter_phone else None,
-        }
-        return {
-            "number": ticket.number,
-            "kind": ticket.kind,
-            "category": found[1].label.as_dict() if found else {"id": ticket.category, "en": ticket.category},
-            "status": ticket.status,
-            "created": self.services.texts.long_date(self.services.calendar.local_date(ticket.created_at), language),
-            "erased": is_erased(ticket),
-            "public_service": (ticket.details or {}).get("basis") == requests.PUBLIC_SERVICE,
-            "answers": answers,
-        }
-
-    def _moment(self, at: datetime | None) -> dict[str, str] | None:
-        if at is None:
-            return None
-        zone = self.services.calendar.zone
-        return {lang: self.services.texts.long_moment(at, zone, lang) for lang in ("id", "en")}
 
     # ------------------------------------------------------------------ the choices
     def _actions(self) -> Say:
@@ -281,7 +211,7 @@ class DataRights:
             "kind": request.kind,
             "erased": request.detail.get("erased", []),
             "kept": request.detail.get("kept", []),
-            "due": self._moment(request.due_at),
+            "due": moment(self.services, request.due_at),
         }
         return Turn([Say("privacy/request_received", context)], None, lock, files)
 
@@ -310,17 +240,12 @@ class DataRights:
         ticket = by_value.get(choice or "")
         if ticket is None:
             return self._again(lock, now)
-        steps = self._fields(ticket)
+        steps = fields(self.services.book, ticket)
         if not steps:
             return Turn([Say("privacy/nothing_to_correct"), self._actions()], _stage("menu", now), lock)
         options = tuple(Option(f"{STEP}:f{key}", label=s.title.as_dict()) for key, s in steps.items() if s.title)
         say = Say("privacy/which_field", {"number": ticket.number}, options, step=STEP)
         return Turn([say], {**_stage("field", now), "ticket": ticket.id}, lock)
-
-    def _fields(self, ticket: Ticket) -> dict[str, StepSpec]:
-        """The correctable questions of the flow the ticket was filed through, in its order."""
-        flows = [f for name, f in self.services.book.flows.items() if f.kind == ticket.kind and name != "survey"]
-        return {s.answer_key: s for f in flows[:1] for s in f.steps if s.answer_key in CORRECTABLE}
 
     def _own(self, session: Session, contact: Contact, ticket_id: Any) -> Ticket | None:
         ticket = session.get(Ticket, int(ticket_id)) if ticket_id is not None else None
@@ -338,7 +263,7 @@ class DataRights:
     ) -> Turn:
         ticket = self._own(session, contact, state.get("ticket"))
         key = (choice or "").removeprefix(f"{STEP}:f")
-        step = self._fields(ticket).get(key) if ticket is not None else None
+        step = fields(self.services.book, ticket).get(key) if ticket is not None else None
         if ticket is None or step is None or step.title is None:
             return self._again(lock, now)
         say = Say(
@@ -356,67 +281,17 @@ class DataRights:
         now: datetime,
     ) -> Turn:
         ticket = self._own(session, contact, state.get("ticket"))
-        step = self._fields(ticket).get(state.get("field", "")) if ticket is not None else None
+        step = fields(self.services.book, ticket).get(state.get("field", "")) if ticket is not None else None
         if ticket is None or step is None or step.title is None:
             return self._again(lock, now)
         if event.kind != "text" or not event.text:
             return Turn([Say("errors/expected_text")], {**state, "until": _iso(now + IDLE_FOR)}, lock)
-        value = self._checked(step, event.text, now)
+        value = checked(self.services, step, event.text, now)
         if isinstance(value, checks.Invalid):
             return Turn([Say(f"errors/{value.reason}", value.context)], {**state, "until": _iso(now + IDLE_FOR)}, lock)
-        self._apply(session, contact, ticket, step, value, now)
+        apply(self.services, session, contact, ticket, step, value, now)
         done = Say("privacy/corrected", {"number": ticket.number, "field": step.title.as_dict()})
         return Turn([done, self._actions()], _stage("menu", now), lock)
-
-    def _checked(self, step: StepSpec, raw: str, now: datetime) -> Any:
-        """The new value, checked as the intake checks it."""
-        if step.type == "nik":
-            return checks.nik(raw, today=self.services.calendar.local_date(now), unknown_allowed=False)
-        if step.type == "phone":
-            return checks.phone(raw)
-        if step.type == "area":
-            return self._village(raw)
-        return checks.text(step, raw)
-
-    def _village(self, raw: str) -> tuple[str, str] | checks.Invalid:
-        """A village typed by name (the intake's two lists would need a page of buttons here)."""
-        typed = fold(raw)
-        found = [
-            (d.code, v.code) for d in self.services.book.areas.districts for v in d.villages if fold(v.name) == typed
-        ]
-        return found[0] if len(found) == 1 else checks.Invalid("village_name")
-
-    def _apply(
-        self, session: Session, contact: Contact, ticket: Ticket, step: StepSpec, value: Any, now: datetime
-    ) -> None:
-        """The correction on the ticket, as an event that names the field, not the values (the
-        wrong one is not kept: it was wrong), and the officer told, with the console's link."""
-        key = step.answer_key
-        if key == "village_code":
-            ticket.district_code, ticket.village_code = value
-        else:
-            setattr(ticket, key, value)
-        ticket.version += 1
-        ticket.updated_at = now
-        actor = f"citizen:{contact.id}"
-        repo.add_event(
-            session, ticket_id=stored_id(ticket), actor=actor, kind="citizen_correction", at=now, data={"field": key}
-        )
-        requests.record(
-            session,
-            contact=contact,
-            kind="correction",
-            tickets=[ticket],
-            now=now,
-            detail={"ticket": ticket.number, "field": key},
-        )
-        casework = self.services.casework
-        context = {
-            "number": ticket.number,
-            "field": step.title.as_dict() if step.title else key,
-            "link": casework.case_link(ticket),
-        }
-        requests.tell_office(session, casework, ticket, Say("privacy/staff_correction", context), now)
 
 
 def _secrets(tickets: Sequence[Ticket]) -> set[str]:
