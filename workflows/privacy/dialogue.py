@@ -106,7 +106,7 @@ class DataRights:
         stage = state.get("stage")
         if stage == "verify":
             return self._verify(session, contact, lock, event, now)
-        choice = self._choice(event, contact.language, state)
+        choice = self._choice(event, state)
         if stage == "menu":
             return self._menu_choice(session, contact, state, lock, choice, now)
         if stage == "ticket":
@@ -132,9 +132,8 @@ class DataRights:
             locked = {"failures": failures, "until": _iso(now + LOCKED_FOR)}
             return Turn([self._locked(locked, now)], None, locked)
         left = MAX_TRIES - failures
-        return Turn(
-            [Say("privacy/wrong_digits", {"left": left}, step=STEP)], _stage("verify", now), {"failures": failures}
-        )
+        wrong = Say("privacy/wrong_digits", {"left": left}, step=STEP)
+        return Turn([wrong], _stage("verify", now), {"failures": failures, "last": _iso(now)})
 
     def _verified(
         self, session: Session, contact: Contact, tickets: Sequence[Ticket], lock: dict[str, Any], now: datetime
@@ -153,7 +152,7 @@ class DataRights:
         options = tuple(Option(f"{STEP}:{a}", label_key=f"rights_{a}") for a in ACTIONS)
         return Say("privacy/actions", options=options, step=STEP)
 
-    def _choice(self, event: Inbound, language: str, state: Mapping[str, Any]) -> str | None:
+    def _choice(self, event: Inbound, state: Mapping[str, Any]) -> str | None:
         """The value chosen: a button of ours, or its label typed (the SMS number is the channel's)."""
         if event.kind == "choice":
             return event.value
@@ -309,8 +308,9 @@ def _iso(moment: datetime) -> str:
 
 
 def _current_lock(lock: Mapping[str, Any], now: datetime) -> dict[str, Any]:
-    """The lock as it stands: a lock whose time is up is gone, and its failures with it."""
-    until = lock.get("until")
+    """The lock as it stands: a lock whose time is up is gone, and its failures with it; so are
+    a miss or two that long ago (a slip last month does not count towards today's three)."""
+    until = lock.get("until") or (lock.get("last") and _iso(datetime.fromisoformat(lock["last"]) + LOCKED_FOR))
     if until and datetime.fromisoformat(until) <= now:
         return {}
     return dict(lock)
