@@ -18,6 +18,7 @@ from bot.channels import counted, registry
 from bot.channels.base import Sending
 from bot.channels.spec import ChannelSpec, Wiring
 from bot.clock import Clock, utc_now
+from bot.logs import protect_logs
 from bot.metrics import METRICS_PATH, Metrics, scrape_handler
 from bot.runner import Runner
 from bot.scheduler import Scheduler
@@ -112,6 +113,7 @@ def create_app(
 ) -> web.Application:
     """The whole server for `settings`; nothing is read from the environment here.
     `extra_channels`: channels beyond bot/channels/registry.py's list (a test's own)."""
+    protect_logs()  # before anything logs: no NIK, phone or message text in any log line
     app = web.Application(client_max_size=settings.max_photo_bytes + 256 * 1024)
     app[SETTINGS] = settings
     settings.data_dir.mkdir(parents=True, exist_ok=True)

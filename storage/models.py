@@ -466,3 +466,26 @@ class SendSlot(SQLModel, table=True):
     ticket: int = Field(
         default=0, sa_type=BigInteger
     )  # counts the slot's claims: an answer counts only for its own claim
+
+
+class DataRightsRequest(SQLModel, table=True):
+    """A citizen's request under UU 27/2022 made in the chat: to see what is held (`access`),
+    correct a field (`correction`), withdraw consent (`withdraw`) or have their data erased
+    (`erase`). The law gives the office 3×24 hours (`due_at`); what the chat answers at once is
+    `done` on arrival, the rest stays `open` (an open case's data waits for the office) and is
+    chased by the scheduler and listed in the supervisors' digest. `ticket_ids` are the
+    citizen's tickets it covers and `districts` theirs, so each supervisor sees their area's."""
+
+    __tablename__ = "data_rights_request"
+    __table_args__ = (Index("ix_data_rights_request_status_due", "status", "due_at"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    contact_id: int = Field(foreign_key="contact.id", index=True)
+    kind: str = Field(max_length=16)
+    status: str = Field(default="open", max_length=16)
+    ticket_ids: list[int] = _json(list)
+    districts: list[str] = _json(list)
+    detail: dict[str, Any] = _json(dict)
+    received_at: datetime = _ts()
+    due_at: datetime = _ts()
+    done_at: datetime | None = _ts(default=None, nullable=True)

@@ -55,8 +55,9 @@ Meaning = Literal[
     "back",
     "status",
     "language",
+    "mydata",
 ]
-MENU_FLOWS_MAX = 9  # with "status", a menu of 10 rows: WhatsApp's longest list
+MENU_FLOWS_MAX = 8  # with "status" and "mydata", a menu of 10 rows: WhatsApp's longest list
 
 
 class Strict(BaseModel):

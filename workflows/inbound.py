@@ -30,6 +30,7 @@ from workflows.engine import (
     Effect,
     Engine,
     Inbound,
+    OpenDataRights,
     OpenTicket,
     RecordConsent,
     RelayReply,
@@ -39,11 +40,13 @@ from workflows.engine import (
     ShowStatus,
     SubmitSurvey,
 )
-from workflows.engine.commands import Command, parse_command
+from workflows.engine.commands import Command, UnknownCommand, parse_command
 from workflows.engine.engine import ATTACH
 from workflows.jobs.reminders import EXPIRED
 from workflows.lifecycle import OPEN
 from workflows.messages import OutMessage, RenderedOption
+from workflows.privacy import dialogue
+from workflows.privacy.dialogue import LOCK, RIGHTS, DataRights
 from workflows.services import Services
 from workflows.status_lookup import status_row
 from workflows.validation.ticket_number import parse_ticket_number
@@ -90,6 +93,7 @@ class InboundHandler:
         self.services = services
         self.engine = engine
         self.desk = desk
+        self.rights = DataRights(services)
 
     def wants_photo(self, session: Session, envelope: Envelope) -> bool:
         """Download a photo (or a PDF) only when it answers the current question, answers an
@@ -173,15 +177,29 @@ class InboundHandler:
                 expires_at=conversation.expires_at,
             )
         elif not replies:
-            if photo is not None:
-                event = self._photo_event(session, contact, event, photo, now)
-            state = self._with_waiting(session, _state(conversation, contact), contact)
-            outcome = self.engine.step(state, event, now)
-            for effect in outcome.effects:
-                self._apply(session, effect, contact, now, handled, replies, lasting)
-            version = repo.save_conversation(
-                session, conversation_id=stored_id(conversation), now=now, **_stored(outcome.state)
-            )
+            extra = dict(conversation.extra or {})
+            turn = self._rights_turn(session, contact, extra, event, now) if photo is None else None
+            if turn is None:
+                if photo is not None:
+                    event = self._photo_event(session, contact, event, photo, now)
+                state = self._with_waiting(session, _state(conversation, contact), contact)
+                outcome = self.engine.step(state, event, now)
+                for effect in outcome.effects:
+                    if isinstance(effect, OpenDataRights):
+                        turn = self.rights.start(session, contact, extra.get(LOCK) or {}, now)
+                        self._rights_replies(turn, contact, outcome.state, handled, replies)
+                    else:
+                        self._apply(session, effect, contact, now, handled, replies, lasting)
+                stored = _stored(outcome.state)
+            else:
+                state = _state(conversation, contact)
+                self._rights_replies(turn, contact, state, handled, replies)
+                stored = _stored(state)
+            stored["extra"] |= {
+                RIGHTS: turn.session if turn else None,
+                LOCK: turn.lock if turn else extra.get(LOCK) or {},
+            }
+            version = repo.save_conversation(session, conversation_id=stored_id(conversation), now=now, **stored)
         else:  # an invite or a link code answered; the conversation itself is as it was
             version = None
         step = outbox.Step(stored_id(conversation), version) if version is not None else None
@@ -195,6 +213,33 @@ class InboundHandler:
             steps=[None if index in lasting else step for index in range(len(replies))],
         )
         return handled
+
+    def _rights_turn(
+        self, session: Session, contact: Contact, extra: dict[str, Any], event: Inbound, now: datetime
+    ) -> dialogue.Turn | None:
+        """The data-rights dialogue's answer, when one is going on and this message is for it:
+        not a command, a button of another message, a file, or a message after it lapsed."""
+        state = extra.get(RIGHTS)
+        if not state or dialogue.expired(state, now):
+            return None
+        if event.kind == "text" and isinstance(self.engine.command(event.text or ""), (Command, UnknownCommand)):
+            return None
+        if event.kind not in ("text", "choice") or (event.kind == "choice" and event.step != dialogue.STEP):
+            return None
+        return self.rights.handle(session, contact, state, extra.get(LOCK) or {}, event, now)
+
+    def _rights_replies(
+        self,
+        turn: dialogue.Turn,
+        contact: Contact,
+        state: ConversationState,
+        handled: Handled,
+        replies: list[OutMessage],
+    ) -> None:
+        """The dialogue's replies; once it is over, the menu, where the person is again."""
+        says = [*turn.says, *(self.engine.prompt(state) if turn.session is None else ())]
+        replies += [self.services.texts.message(say, contact.language) for say in says if isinstance(say, Say)]
+        handled.files_to_delete += turn.files
 
     def _staff(
         self, session: Session, contact: Contact, event: Inbound, now: datetime, replies: list[OutMessage]

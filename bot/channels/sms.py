@@ -96,7 +96,7 @@ class SmsChannel:
         for sms in received:
             number = normalize_phone(sms.number)
             if number is None:  # the operator's own notices come from names and short codes
-                log.info("sms: message from %r is not from a phone number; ignored", sms.number[:20])
+                log.info("sms: message from %s is not from a phone number; ignored", masked(sms.number[:20]))
                 continue
             event = await self.db.run(read_reply, chat_id=number, text=sms.text)
             envelope = Envelope(

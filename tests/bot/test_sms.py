@@ -148,7 +148,7 @@ async def test_a_walk_in_gets_news_answers_a_question_and_rates_the_service_by_s
 async def test_a_reply_with_a_number_is_the_choice_it_names(settings: Settings) -> None:
     async with sms_office(settings) as (office, fake):
         menu = await reply(office, fake, STRANGER, "halo")
-        assert "Balas 1 untuk Pengaduan, 2 untuk Permohonan, 3 untuk Cek status." in menu
+        assert "Balas dengan angka pilihan Anda:\n1 Pengaduan\n2 Permohonan\n3 Cek status\n4 Data saya" in menu
         consent = await reply(office, fake, STRANGER, "1")  # Pengaduan
         assert "1 untuk Setuju" in consent
         categories = await reply(office, fake, STRANGER, " 1. ")  # Setuju, as people type it

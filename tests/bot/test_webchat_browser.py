@@ -98,7 +98,7 @@ async def test_a_citizen_files_a_complaint_by_tapping_and_typing(
     page = chat.page
     await chat.expect(chat.bot.first).to_contain_text("Halo! Ini layanan pengaduan dan permohonan Dinas Sosial.")
     await chat.expect(chat.last_bot).to_contain_text("Apa yang ingin Anda lakukan?")
-    assert await chat.option_titles() == ["Pengaduan", "Permohonan", "Cek status"]
+    assert await chat.option_titles() == ["Pengaduan", "Permohonan", "Cek status", "Data saya"]
     await chat.screenshot("menu")
 
     await chat.press("Pengaduan", expect="Apakah Anda setuju?")
@@ -292,7 +292,7 @@ async def test_after_the_en_link_start_answers_in_english(chat: Chat) -> None:
     await chat.expect(page.locator("#send")).to_have_attribute("aria-label", "Send")
     await chat.type("/start", expect="What would you like to do?")
     await chat.expect(chat.bot.filter(has_text="Hello! This is")).not_to_have_count(0)
-    assert await chat.option_titles() == ["Complaint", "Service", "Status"]
+    assert await chat.option_titles() == ["Complaint", "Service", "Status", "My data"]
     await chat.screenshot("english-bot")
 
 
@@ -305,7 +305,7 @@ async def test_an_english_phone_is_greeted_in_english(
         await chat.expect(chat.page.locator("#send")).to_have_attribute(
             "aria-label", "Send"
         )  # page words follow the phone too
-        assert await chat.option_titles() == ["Complaint", "Service", "Status"]
+        assert await chat.option_titles() == ["Complaint", "Service", "Status", "My data"]
         assert chat.errors == []
     finally:
         await english.close()

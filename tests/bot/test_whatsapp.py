@@ -527,3 +527,20 @@ async def test_a_large_or_webp_photo_is_sent_as_a_jpeg_whatsapp_takes(tmp_path: 
     small = tmp_path / "small.png"
     Image.new("RGB", (64, 48)).save(small, "PNG")
     assert image_for_whatsapp(small) == (small.read_bytes(), "image/png")  # already fine: as it is
+
+
+# ---------------------------------------------------------------------- the citizen's data
+async def test_my_data_on_whatsapp_is_shown_after_the_last_digits_of_her_number(office: WhatsAppOffice) -> None:
+    """UU 27/2022's rights through the Cloud API: the actions come as a list of four rows."""
+    siti = office.person(SITI)
+    await walk_to_phone(siti)
+    await siti.press("Nomor ini")
+    confirmation = (await siti.press("Kirim"))[0].text
+    number = NUMBER.search(confirmation).group(0)
+    [ask] = await siti.type("datasaya")
+    assert "4 angka terakhir" in ask.text
+    held, actions = await siti.type("7890")
+    assert f"🎫 {number}" in held.text and "+6281234567890" not in held.text and "***********890" in held.text
+    assert list(siti.choices(actions)) == ["Perbaiki", "Cabut persetujuan", "Hapus data", "Selesai"]
+    bye, menu = await siti.press("Selesai")
+    assert "datasaya" in bye.text and "Data saya" in siti.choices(menu)

@@ -46,3 +46,23 @@ async def up_to_photos(person: ChatPerson, greeting: str = "/start") -> None:
     replies = await person.type("Jl. Imogiri Timur RT 03, dekat masjid")
     assert person.asked_for_location(replies), replies
     await person.location(-7.8305, 110.392)
+
+
+async def file_own_complaint(person: ChatPerson, *, name: str, nik: str, phone: str | None, story: str) -> str:
+    """Siti, 76, alone in Giwangan, reports about herself: her name, NIK and (unless None) phone
+    number, no photo or location. Returns the confirmation's text."""
+    await person.type("/start")
+    for title in ("Pengaduan", "Setuju", "Lansia", "Lansia telantar", "Saya sendiri"):
+        await person.press(title)
+    await person.type(name)
+    await person.type(nik)
+    await person.type("76")
+    for title in ("Perempuan", "Umbulharjo", "Giwangan"):
+        await person.press(title)
+    await person.type("Jl. Imogiri Timur RT 03")
+    await person.type("Lewati")  # no location: the skip is on the reply keyboard
+    await person.press("Lewati")
+    await person.type(story)
+    await (person.type(phone) if phone else person.press("Lewati"))
+    replies = await person.press("Kirim")
+    return replies[0].text

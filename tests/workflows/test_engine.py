@@ -15,6 +15,7 @@ from workflows.engine import (
     DropAttachments,
     Engine,
     Inbound,
+    OpenDataRights,
     OpenTicket,
     RecordConsent,
     Say,
@@ -98,7 +99,7 @@ def test_start_greets_and_offers_the_menu() -> None:
     chat = Chat()
     chat.type("/start")
     assert chat.keys == ["menu/welcome", "menu/main"]
-    assert [o.value for o in chat.question.options] == ["complaint", "service", "status"]
+    assert [o.value for o in chat.question.options] == ["complaint", "service", "status", "mydata"]
 
 
 def test_a_whole_complaint_opens_a_ticket_with_every_answer() -> None:
@@ -650,7 +651,7 @@ def add_aid_flow(document: dict[str, Any]) -> None:
 def test_a_flow_added_to_flows_yaml_is_offered_in_the_menu_and_files_a_ticket(tmp_path: Path) -> None:
     chat = Chat(engine=office_engine(tmp_path, add_aid_flow))
     chat.type("/start")
-    assert [o.value for o in chat.question.options] == ["complaint", "service", "aid", "status"]
+    assert [o.value for o in chat.question.options] == ["complaint", "service", "aid", "status", "mydata"]
     assert chat.question.options[2].label == {"id": "Bansos", "en": "Social aid"}
     assert [entry["label"]["id"] for entry in chat.question.context["flows"]] == ["Pengaduan", "Permohonan", "Bansos"]
     chat.press("aid")
@@ -674,7 +675,8 @@ def test_status_moves_down_the_menu_when_a_flow_is_added(tmp_path: Path) -> None
     chat.type("/start")
     status = chat.type("4")
     assert len(status) == 1 and isinstance(status[0], ShowStatus)
-    chat.type("5")
+    assert chat.type("5") == (OpenDataRights(),)
+    chat.type("6")
     assert chat.keys == ["menu/main"] and chat.state.flow is None
 
 
@@ -787,3 +789,20 @@ def test_a_file_chosen_for_a_filed_ticket_goes_there_once() -> None:
     chat.event(Inbound(kind="choice", value="attach:12", step="menu"))
     chat.type("batal")
     assert chat.state.attaching is None and chat.keys == ["menu/main"]
+
+
+@pytest.mark.parametrize("typed", ["/datasaya", "datasaya", "/mydata", "mydata", "4"])
+def test_my_data_opens_from_its_command_or_the_menu(typed: str) -> None:
+    chat = Chat()
+    chat.type("/start")
+    assert chat.type(typed) == (OpenDataRights(),)
+    assert chat.state.flow is None
+
+
+def test_my_data_in_the_middle_of_a_report_sets_it_aside_with_its_photos() -> None:
+    chat = Chat()
+    file_until(chat, "photos")
+    chat.event(Inbound(kind="photo", attachment_id=41))
+    effects = chat.type("/datasaya")
+    assert effects == (DropAttachments((41,)), OpenDataRights())
+    assert chat.state.flow is None and chat.state.answers == {}

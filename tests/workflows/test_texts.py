@@ -75,6 +75,13 @@ def test_button_words_fit_a_whatsapp_button(language: str) -> None:
         "referral_declined",
         "rate",
         "not_resolved",
+        "mydata",
+        "rights_correct",
+        "rights_withdraw",
+        "rights_erase",
+        "rights_done",
+        "rights_yes",
+        "rights_no",
     ]
     for name in names:
         assert 0 < len(TEXTS.button(name, language)) <= 20, name

@@ -15,11 +15,13 @@ from typing import Any
 from storage.models import Referral, Staff, Ticket
 from workflows import sla
 from workflows.calendar import WorkingCalendar
-from workflows.casework import access, actions
+from workflows.casework import actions
 from workflows.engine import Option, Say
 from workflows.flowbook import FlowBook
 from workflows.texts import Texts
 from workflows.validation.nik import mask_nik
+from workflows.validation.phone import mask_phone
+from workflows.validation.redaction import redact
 
 CARD_STEP = "card"
 SUMMARY_MAX = 300
@@ -78,19 +80,29 @@ def card(
     heading: str | None,
     language: str,
     now: datetime,
+    link: str,
 ) -> Say:
+    """The card. NIK and phone are masked for everyone, the assignee too: a chat message stays
+    in the platform's history and on a phone that can be lost (UU 27/2022). `link` is the
+    console's case page, access-checked and audited, where the full record is."""
     found = book.category(ticket.kind, ticket.category)
     category = found[1].label.as_dict()[language] if found else ticket.category
     village = book.areas.village(ticket.village_code) if ticket.village_code else None
     district = book.areas.district(ticket.district_code) if ticket.district_code else None
-    nik = ticket.person_nik
-    if nik and not access.sees_full_nik(viewer, ticket):
-        nik = mask_nik(nik)
-    description = ticket.description or ""
+    nik = mask_nik(ticket.person_nik) if ticket.person_nik else None
+    phone = reporter.get("phone")
+    description = redact(ticket.description or "")  # a story may quote a NIK or a phone number
     if len(description) > SUMMARY_MAX:
         description = description[: SUMMARY_MAX - 1].rstrip() + "…"
+    request = (ticket.details or {}).get("data_request")  # workflows/privacy/requests.py
     context = {
         "heading": heading,
+        "data_request": {
+            "kind": request["kind"],
+            "due": texts.long_moment(datetime.fromisoformat(request["due"]), calendar.zone, language),
+        }
+        if request
+        else None,
         "number": ticket.number,
         "kind": ticket.kind,
         "category": category,
@@ -105,7 +117,8 @@ def card(
         "address": ticket.address,
         "map": map_link(ticket),
         "photos": photos,
-        "reporter": reporter,
+        "reporter": {**reporter, "phone": mask_phone(phone) if phone else None},
+        "link": link,
         "due": _due(ticket, calendar=calendar, texts=texts, language=language),
         "urgent": ticket.urgent,
         "stage": ticket.sla_stage,

@@ -30,6 +30,7 @@ from workflows.lifecycle import OPEN, IllegalTransition, next_status
 from workflows.staff import contact_for_staff, contacts_for_staff
 from workflows.texts import Texts
 from workflows.tickets import open_ticket
+from workflows.validation.redaction import redact
 
 log = logging.getLogger(__name__)
 
@@ -211,6 +212,7 @@ class Casework:
             heading=heading,
             language=viewer.language,
             now=now,
+            link=self.case_link(ticket),
         )
 
     @staticmethod
@@ -579,9 +581,9 @@ class Casework:
             context = {
                 "number": ticket.number,
                 "question": question,
-                "text": text,
+                "text": redact(text),  # in full on the case page, linked
                 "kind": kind,
-                "link": self._link(ticket),
+                "link": self.case_link(ticket),
             }
             relay = Say("desk/citizen_reply", context, photo=photo)
             self.tell_staff(session, assignee, [relay, self.card(session, assignee, ticket, now)], now)
@@ -606,7 +608,9 @@ class Casework:
         assignee = self.assignee(session, ticket)
         if assignee is not None:
             told = Say(
-                "desk/citizen_file", {"number": ticket.number, "kind": kind, "link": self._link(ticket)}, photo=photo
+                "desk/citizen_file",
+                {"number": ticket.number, "kind": kind, "link": self.case_link(ticket)},
+                photo=photo,
             )
             self.tell_staff(session, assignee, [told], now)
         return Say("citizen/file_added", {"number": ticket.number, "kind": kind})
@@ -621,7 +625,8 @@ class Casework:
         attachment = session.get(Attachment, attachment_id)
         return attachment if attachment is not None and attachment.ticket_id == ticket.id else None
 
-    def _link(self, ticket: Ticket) -> str:
+    def case_link(self, ticket: Ticket) -> str:
+        """The console's case page: where staff see the full record (access-checked, audited)."""
         return f"{self.console_url.rstrip('/')}/console/cases/{ticket.number}"
 
     def reopen(self, session: Session, contact: Contact, ticket_id: int, now: datetime) -> Say:

@@ -34,6 +34,7 @@ from storage.models import Staff, Ticket
 from workflows.casework import access
 from workflows.console.queue import QueueRow
 from workflows.validation.nik import mask_nik
+from workflows.validation.phone import mask_phone
 
 # The columns, in order; their headings are words of the page (`Words.heading`).
 COLUMNS = (
@@ -85,10 +86,6 @@ def sees_personal(viewer: Staff, ticket: Ticket) -> bool:
 def mask_words(value: str) -> str:
     """Each word's first letter, the rest (and any digit) stars: "Mbah Sarinah" -> "M*** S******"."""
     return " ".join((word[0] if word[0].isalpha() else "*") + "*" * (len(word) - 1) for word in value.split())
-
-
-def mask_phone(value: str) -> str:
-    return "*" * max(0, len(value) - 3) + value[-3:]
 
 
 def cells(row: QueueRow, *, viewer: Staff, words: Words, zone: ZoneInfo) -> list[Any]:

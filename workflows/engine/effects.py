@@ -102,6 +102,12 @@ class ReopenTicket:
     ticket_id: int
 
 
+@dataclass(frozen=True)
+class OpenDataRights:
+    """`/datasaya` or the menu's "my data": the caller opens the data-rights dialogue
+    (workflows/privacy/dialogue.py), which needs the person's tickets to check who they are."""
+
+
 Effect = (
     Say
     | RecordConsent
@@ -113,4 +119,5 @@ Effect = (
     | AddFile
     | SubmitSurvey
     | ReopenTicket
+    | OpenDataRights
 )

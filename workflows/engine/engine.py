@@ -16,6 +16,7 @@ from workflows.engine.effects import (
     AddFile,
     DropAttachments,
     Effect,
+    OpenDataRights,
     OpenTicket,
     Option,
     RelayReply,
@@ -131,7 +132,7 @@ class Engine:
             fresh = self.reset(state)
             return fresh, [*self.drop(state), Say("conversation/cancelled"), *self._menu(fresh)]
         if command.name == "help":
-            words = self.words.first(state.language, ("back", "cancel", "language", "start"))
+            words = self.words.first(state.language, ("back", "cancel", "language", "start", "mydata"))
             return state, [
                 Say("conversation/help", {"in_flow": state.flow is not None, "words": words}),
                 *self.prompt(state),
@@ -142,7 +143,14 @@ class Engine:
             if command.argument:
                 return self._set_language(state, command.argument)
             return state, [self._language_menu(state)]
+        if command.name == "mydata":
+            return self._data_rights(state)
         return self._back(state)
+
+    def _data_rights(self, state: ConversationState) -> tuple[ConversationState, list[Effect]]:
+        """What is held about them: a report in progress is set aside (its photos dropped),
+        since the dialogue that follows asks its own questions."""
+        return self.reset(state), [*self.drop(state), OpenDataRights()]
 
     def _set_language(self, state: ConversationState, wanted: str) -> tuple[ConversationState, list[Effect]]:
         """`wanted` is a language button's code, or what the person typed after "bahasa"."""
@@ -179,11 +187,12 @@ class Engine:
 
     # ----------------------------------------------------------------- menu
     def _menu(self, state: ConversationState) -> list[Effect]:
-        """The flows of the book in its order, then "status"; the text says what each is for."""
+        """The flows of the book in its order, then "status" and "my data"; the text says what each is for."""
         entries = [(name, self.book.flows[name].menu) for name in self.book.intake_flows()]
         options = tuple(Option(name, label=menu.label.as_dict()) for name, menu in entries if menu)
         about = [{"label": menu.label.as_dict(), "about": menu.about.model_dump()} for _, menu in entries if menu]
-        return [Say("menu/main", {"flows": about}, (*options, Option("status", label_key="status")), step=MENU)]
+        extras = (Option("status", label_key="status"), Option("mydata", label_key="mydata"))
+        return [Say("menu/main", {"flows": about}, (*options, *extras), step=MENU)]
 
     def _menu_input(self, state: ConversationState, event: Inbound) -> tuple[ConversationState, list[Effect]]:
         if event.kind in FILE_KINDS and (event.attachment_id is not None or event.photo_error):
@@ -194,6 +203,8 @@ class Engine:
         choice = event.value if event.kind == "choice" else self._match_menu_text(event.text or "")
         if choice == "status":
             return state, [ShowStatus(None, self._asked(state), offer_files=state.flow is None)]
+        if choice == "mydata":
+            return self._data_rights(state)
         if choice in self.book.intake_flows():
             return self._start_flow(state, choice)
         return state, self._menu(state)
@@ -249,7 +260,7 @@ class Engine:
         folded = fold(text)
         names = self.book.intake_flows()
         if folded.isdigit():
-            choices = [*names, "status"]
+            choices = [*names, "status", "mydata"]
             return choices[int(folded) - 1] if 0 < int(folded) <= len(choices) else None
         for name in names:
             menu = self.book.flows[name].menu

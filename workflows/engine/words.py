@@ -12,7 +12,7 @@ import unicodedata
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
-COMMANDS = ("start", "help", "cancel", "back", "status", "language")
+COMMANDS = ("start", "help", "cancel", "back", "status", "language", "mydata")
 # language → meaning → words, as the flowbook holds them (its keys are Literal types of str)
 Words = Mapping[Any, Mapping[Any, Sequence[str]]]
 

@@ -3,7 +3,7 @@ JobResult` in its own transaction; the process installs this list (bot/scheduler
 
 from __future__ import annotations
 
-from workflows.jobs import digest, rehoming, reminders, retention, urgent
+from workflows.jobs import data_rights, digest, rehoming, reminders, retention, urgent
 from workflows.jobs.base import Job, JobContext, JobResult
 
 JOBS: tuple[tuple[str, Job], ...] = (
@@ -16,6 +16,7 @@ JOBS: tuple[tuple[str, Job], ...] = (
     ("referral_followups", reminders.referral_followups),
     ("citizen_updates", reminders.citizen_updates),
     ("survey_reminders", reminders.survey_reminders),
+    ("data_rights_requests", data_rights.data_rights_requests),  # before the digest that lists them
     ("daily_digests", digest.daily_digests),
     ("weekly_summaries", digest.weekly_summaries),
     ("purge_expired", retention.purge_expired),  # last: at night, after everything that reads tickets

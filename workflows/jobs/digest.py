@@ -32,7 +32,7 @@ from typing import Any
 from sqlalchemy import ColumnElement, case, func, select
 from sqlmodel import Session, col
 
-from storage.models import OutboxMessage, Referral, Staff, SurveyResponse, Ticket
+from storage.models import DataRightsRequest, OutboxMessage, Referral, Staff, SurveyResponse, Ticket
 from workflows import sla
 from workflows.casework.actions import OPEN_REFERRAL
 from workflows.engine import Say
@@ -43,6 +43,7 @@ from workflows.texts import LANGUAGES
 
 WINDOW_DAYS = 30  # compliance and satisfaction look back this many days
 OVERDUE_SHOWN = 20  # late tickets listed by number; the rest are counted
+DATA_RIGHTS_SCANNED = 500  # open data-rights requests read for one digest (a handful in practice)
 CATEGORIES_SHOWN = 10  # open tickets by category: the largest, then "other categories"
 MAX_DAYS_OFF = 31  # the longest run of days off looked back over (Lebaran and cuti bersama)
 _OPEN = sorted(OPEN)
@@ -75,6 +76,7 @@ def build_digest(session: Session, *, ctx: JobContext, supervisor: Staff, day: d
             "area": _area_names(ctx, supervisor),
             "new": _new(session, area, _midnight(ctx, since), start),
             "urgent": _urgent(session, ctx, area),
+            "data_rights": _data_rights(session, ctx, supervisor, now),
             "open": _open(session, ctx, area),
             "overdue": _overdue(session, ctx, area, now),
             "referrals": _referrals(session, area, now),
@@ -315,6 +317,40 @@ def _urgent(session: Session, ctx: JobContext, area: Sequence[ColumnElement[bool
         for number, kind, category, village, status, parked, officer in rows
     ]
     return {"total": total, "rows": shown, "more": total - len(shown)}
+
+
+def _data_rights(session: Session, ctx: JobContext, supervisor: Staff, now: datetime) -> dict[str, Any]:
+    """Citizens' open data-rights requests touching the area (UU 27/2022: 3×24 hours), the
+    overdue first (earliest due first): what the office owes an answer to, by ticket number."""
+    pending = session.execute(
+        select(DataRightsRequest)
+        .where(col(DataRightsRequest.status) == "open")
+        .order_by(col(DataRightsRequest.due_at), col(DataRightsRequest.id))
+        .limit(DATA_RIGHTS_SCANNED)
+    ).scalars()
+    mine = [r for r in pending if not supervisor.districts or set(r.districts) & set(supervisor.districts)]
+    numbers = dict(
+        session.execute(
+            select(col(Ticket.id), col(Ticket.number)).where(
+                col(Ticket.id).in_({i for r in mine for i in r.ticket_ids})
+            )
+        ).all()
+    )
+    rows = [
+        {
+            "numbers": [numbers[i] for i in r.ticket_ids if i in numbers],
+            "kind": r.kind,
+            "due": {language: ctx.texts.long_moment(r.due_at, ctx.calendar.zone, language) for language in LANGUAGES},
+            "overdue": r.due_at <= now,
+        }
+        for r in mine[:OVERDUE_SHOWN]
+    ]
+    return {
+        "total": len(mine),
+        "overdue": sum(r.due_at <= now for r in mine),
+        "rows": rows,
+        "more": len(mine) - len(rows),
+    }
 
 
 def _village(ctx: JobContext, code: str | None) -> str | None:

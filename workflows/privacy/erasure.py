@@ -89,6 +89,11 @@ MESSAGES_BEFORE, MESSAGES_AFTER = timedelta(days=2), timedelta(days=62)
 ORPHAN_GRACE_SECONDS = 3600  # a photo is written a moment before its row: never sweep a fresh file
 
 
+def is_erased(ticket: Ticket) -> bool:
+    """Whether the ticket's personal data is gone (a request or the retention job erased it)."""
+    return ticket.anonymised_at is not None
+
+
 def erase_personal_data(session: Session, ticket: Ticket, *, now: datetime, reason: str) -> None:
     """Anonymise `ticket` (see the module) and write one audit row; nothing if it already is.
     The ticket should be locked by the caller (selected FOR UPDATE) when others may change it."""

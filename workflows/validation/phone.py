@@ -27,3 +27,9 @@ def normalize_phone(raw: str) -> str | None:
     if phonenumbers.national_significant_number(number) not in phonenumbers.normalize_digits_only(raw):
         return None
     return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
+
+
+def mask_phone(value: str) -> str:
+    """A phone number as a message to staff or an export may show it: its last three digits,
+    enough to tell two numbers apart on a call-back list, too few to dial (UU 27/2022)."""
+    return "*" * max(0, len(value) - 3) + value[-3:]
