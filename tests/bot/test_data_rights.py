@@ -19,7 +19,7 @@ from sqlalchemy import select
 from bot.app import DATABASE, SERVICES, create_app
 from bot.scheduler import Scheduler
 from bot.settings import Settings
-from storage.models import Attachment, Contact, DataRightsRequest, OutboxMessage, Staff, Ticket
+from storage.models import Attachment, AuditEntry, Contact, DataRightsRequest, OutboxMessage, Staff, Ticket
 from tests.bot.test_telegram import TOKEN, free_port, telegram_settings
 from tests.fakes.telegram_api import FakeTelegramAPI
 from tests.support.clock import MovableClock, running_clock
@@ -229,7 +229,10 @@ async def test_erasure_removes_a_closed_cases_personal_data_and_photo_files(offi
     assert not photo_file.exists()
     events = await office.events(number)
     assert "Mbah Sarinah sudah diantar" not in str([e.data for e in events])
-    assert [e.kind for e in events].count("personal_data_erased") == 1
+    audited = await office.db.run(
+        lambda s: list(s.execute(select(AuditEntry.action).where(AuditEntry.subject == number)).scalars())
+    )
+    assert audited.count("ticket.anonymised") == 1
     told = await office.db.run(
         lambda s: [
             m.payload for m in s.execute(select(OutboxMessage).where(OutboxMessage.chat_id == str(SITI))).scalars()

@@ -1,7 +1,7 @@
 """send slots: one rate limit for the whole bot, across processes
 
 Revision ID: 0013
-Revises: 0011
+Revises: 0012
 Create Date: 2026-12-03
 
 Several `serve` processes on one bot used to split the platform's limit by hand. Each send now
@@ -17,7 +17,7 @@ from alembic import op
 import storage.types
 
 revision = "0013"
-down_revision = "0011"
+down_revision = "0012"
 branch_labels = None
 depends_on = None
 

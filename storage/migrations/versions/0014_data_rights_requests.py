@@ -1,7 +1,7 @@
 """citizens' data-rights requests
 
-Revision ID: 0015
-Revises: 0011
+Revision ID: 0014
+Revises: 0013
 Create Date: 2026-12-03
 
 UU 27/2022 gives a citizen the rights to see, correct and have erased what is held about them,
@@ -16,8 +16,8 @@ from alembic import op
 
 import storage.types
 
-revision = "0015"
-down_revision = "0011"
+revision = "0014"
+down_revision = "0013"
 branch_labels = None
 depends_on = None
 

@@ -1,7 +1,7 @@
 """tickets whose personal data was erased; the audit viewer's indexes
 
-Revision ID: 0016
-Revises: 0011
+Revision ID: 0015
+Revises: 0014
 Create Date: 2026-12-03
 
 A ticket past its retention period (office.yaml `retention`) or whose citizen asked for erasure
@@ -18,8 +18,8 @@ from alembic import op
 
 import storage.types
 
-revision = "0016"
-down_revision = "0011"
+revision = "0015"
+down_revision = "0014"
 branch_labels = None
 depends_on = None
 
