@@ -298,7 +298,7 @@ async def test_withdrawal_waits_for_an_open_case_and_is_chased_then_finished(off
     [finished] = await siti.catch_up()
     assert f"data pribadi di laporan {number} sudah dihapus" in finished.text
     ticket = await office.ticket(number)
-    assert ticket.person_nik is None and ticket.person_name is None and ticket.details["erased"]["reason"] == "withdraw"
+    assert ticket.person_nik is None and ticket.person_name is None and ticket.anonymised_reason == "withdraw"
     [request] = [r for r in await office.requests() if r.kind == "withdraw"]
     assert request.status == "done"
     assert "Permintaan data warga" not in await office.digest_for(SRI)

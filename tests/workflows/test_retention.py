@@ -287,7 +287,7 @@ async def test_the_nightly_purge_erases_what_is_past_its_period_and_the_figures_
     assert (rows["reporter"].display_name, rows["reporter"].phone) == (None, None)
     cards = rows["card_texts"]
     assert not any(old.number in text or odgj.number in text for text in cards)
-    assert any(recent.number in text and "3471045507450001" in text for text in cards), "kept tickets' cards stay"
+    assert any(recent.number in text and "3471********0001" in text for text in cards), "kept tickets' cards stay"
     assert sorted(_audits(world)) == sorted([old.number, rejected.number, odgj.number])
 
     after = [await world.figures(*then), await world.figures(*later)]
