@@ -10,7 +10,7 @@ turns into a card or a confirmation and the console into a redirect; it knows no
 from __future__ import annotations
 
 import logging
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -24,6 +24,7 @@ from workflows import sla
 from workflows.calendar import WorkingCalendar
 from workflows.casework import access, cards, on_call, routing
 from workflows.casework.actions import OPEN_REFERRAL, REFERRAL_STATUSES, Outcome, access_rule
+from workflows.duplicates import lookup
 from workflows.engine import Option, Say
 from workflows.flowbook import FlowBook
 from workflows.lifecycle import OPEN, IllegalTransition, next_status
@@ -108,6 +109,18 @@ class Casework:
         ticket.citizen_updated_at = now
         return queued
 
+    def tell_reporters(self, session: Session, ticket: Ticket, say_for: Callable[[Ticket], Say], now: datetime) -> None:
+        """News of a case for everyone who reported it: its own reporter, and the reporter of
+        each ticket linked to it, each under their own ticket number (`say_for(their ticket)`),
+        none told who else reported it."""
+        for own in (ticket, *self.joined(session, ticket)):
+            self.tell_citizen(session, own, say_for(own), now)
+
+    @staticmethod
+    def joined(session: Session, ticket: Ticket) -> list[Ticket]:
+        """The tickets linked to `ticket` and still following it."""
+        return [t for t in lookup.linked(session, ticket=ticket) if t.status == "linked"]
+
     def _move(
         self,
         session: Session,
@@ -121,7 +134,7 @@ class Casework:
         """One lifecycle step: the new status, the service-standard stages it meets, the audit."""
         before = ticket.status
         ticket.status = next_status(before, action)
-        if action == "reopen":
+        if action in ("reopen", "unlink"):  # its own case again: deadlines counted from now
             sla.plan(ticket, book=self.book, calendar=self.calendar, now=now)
         else:
             sla.meet(ticket, action, now)
@@ -198,7 +211,11 @@ class Casework:
             "phone": ticket.reporter_phone,
             "channel": ticket.channel,
         }
+        linked_to = session.get(Ticket, ticket.linked_to_id) if ticket.linked_to_id else None
         return cards.card(
+            duplicates=[t.number for t in lookup.suggested(session, ticket=ticket)],
+            linked_to=linked_to.number if linked_to is not None and ticket.status == "linked" else None,
+            joined=[t.number for t in self.joined(session, ticket)],
             book=self.book,
             calendar=self.calendar,
             texts=self.texts,
@@ -269,6 +286,7 @@ class Casework:
         )
         sla.plan(ticket, book=self.book, calendar=self.calendar, now=now)
         ticket.citizen_updated_at = now
+        lookup.record(session, ticket=ticket, rules=self.book.office.duplicates, now=now)
         self.route_new(session, ticket, now)
         return ticket
 
@@ -359,7 +377,7 @@ class Casework:
     def accept(self, session: Session, staff: Staff, ticket: Ticket, now: datetime) -> Outcome:
         self._check(session, staff, ticket, "accept", now)
         self._move(session, ticket, "accept", actor=actor_of(staff), now=now)
-        self.tell_citizen(session, ticket, Say("citizen/accepted", {"number": ticket.number}), now)
+        self.tell_reporters(session, ticket, lambda own: Say("citizen/accepted", {"number": own.number}), now)
         return Outcome("accept", ticket)
 
     def note(self, session: Session, staff: Staff, ticket: Ticket, text: str, now: datetime) -> Outcome:
@@ -404,7 +422,9 @@ class Casework:
             data={"referral": referral.id, "agency": agency.key, "request": request},
         )
         label = agency.label.as_dict()
-        self.tell_citizen(session, ticket, Say("citizen/referred", {"number": ticket.number, "agency": label}), now)
+        self.tell_reporters(
+            session, ticket, lambda own: Say("citizen/referred", {"number": own.number, "agency": label}), now
+        )
         return Outcome("refer", ticket)
 
     def record_referral(
@@ -434,13 +454,13 @@ class Casework:
             data={"referral": referral.id, "agency": referral.agency, "outcome": outcome},
         )
         if status != "acknowledged":
-            self.tell_citizen(
+            self.tell_reporters(
                 session,
                 ticket,
-                Say(
+                lambda own: Say(
                     "citizen/referral_closed",
                     {
-                        "number": ticket.number,
+                        "number": own.number,
                         "agency": self.book.office.agency_label(referral.agency),
                         "status": status,
                         "outcome": outcome,
@@ -455,22 +475,18 @@ class Casework:
 
     def resolve(self, session: Session, staff: Staff, ticket: Ticket, resolution: str, now: datetime) -> Outcome:
         self._check(session, staff, ticket, "resolve", now)
+        followers = self.joined(session, ticket)
         self._move(session, ticket, "resolve", actor=actor_of(staff), now=now, data={"resolution": resolution})
-        ticket.resolution, ticket.resolved_at = resolution, now
-        options = (
-            Option(f"rate:{ticket.id}", label_key="rate"),
-            Option(f"reopen:{ticket.id}", label_key="not_resolved"),
-        )
-        self.tell_citizen(
-            session,
-            ticket,
-            Say(
-                "citizen/resolved",
-                {"number": ticket.number, "resolution": resolution, "reopen_days": self.book.office.reopen_days},
-                options,
-            ),
-            now,
-        )
+        for own in (ticket, *followers):  # each reporter rates the handling once, on their own ticket
+            if own is not ticket:
+                self._move(session, own, "case_resolved", actor=actor_of(staff), now=now, data={"case": ticket.number})
+            own.resolution, own.resolved_at = resolution, now
+            options = (
+                Option(f"rate:{own.id}", label_key="rate"),
+                Option(f"reopen:{own.id}", label_key="not_resolved"),
+            )
+            context = {"number": own.number, "resolution": resolution, "reopen_days": self.book.office.reopen_days}
+            self.tell_citizen(session, own, Say("citizen/resolved", context, options), now)
         return Outcome("resolve", ticket)
 
     def reject(
@@ -480,14 +496,14 @@ class Casework:
         reason = self.book.office.reason(reason_key)
         if reason is None:
             raise Refused("no_longer_offered")
+        followers = self.joined(session, ticket)
         self._move(session, ticket, "reject", actor=actor_of(staff), now=now, data={"reason": reason.key, "text": text})
-        ticket.resolution = text
-        self.tell_citizen(
-            session,
-            ticket,
-            Say("citizen/rejected", {"number": ticket.number, "reason": reason.label.as_dict(), "text": text}),
-            now,
-        )
+        for own in followers:
+            self._move(session, own, "case_rejected", actor=actor_of(staff), now=now, data={"case": ticket.number})
+        for own in (ticket, *followers):
+            own.resolution = text
+            context = {"number": own.number, "reason": reason.label.as_dict(), "text": text}
+            self.tell_citizen(session, own, Say("citizen/rejected", context), now)
         return Outcome("reject", ticket)
 
     def return_to_supervisor(self, session: Session, staff: Staff, ticket: Ticket, now: datetime) -> Outcome:
@@ -506,6 +522,45 @@ class Casework:
             session, ticket, Say("citizen/reopened_by_office", {"number": ticket.number, "reason": reason}), now
         )
         return Outcome("reopen", ticket)
+
+    def link_duplicate(self, session: Session, staff: Staff, ticket: Ticket, case_id: int, now: datetime) -> Outcome:
+        """`ticket` is about the same person or event as the open case `case_id` (one of its
+        suggestions): it follows that case from now on — its own deadlines stop, its reporter
+        hears the case's progress under their own number and rates it once, at the end. Tickets
+        already linked to `ticket` follow the case too."""
+        self._check(session, staff, ticket, "link_duplicate", now)
+        case = next((t for t in lookup.suggested(session, ticket=ticket) if t.id == case_id), None)
+        if case is None:
+            raise Refused("no_longer_offered")
+        session.refresh(case, with_for_update=True)
+        if not access.can_act(staff, case):
+            raise self._deny(session, staff, case, "link_duplicate", now)
+        actor = actor_of(staff)
+        self._move(session, ticket, "link", actor=actor, now=now, data={"case": case.number})
+        ticket.linked_to_id = case.id
+        ticket.due_at, ticket.sla_stage = None, None  # the case's deadlines drive the work now
+        for follower in self.joined(session, ticket):
+            follower.linked_to_id = case.id
+        self._touch(session, case, kind="joined", actor=actor, now=now, data={"ticket": ticket.number})
+        self.tell_citizen(session, ticket, Say("citizen/joined", {"number": ticket.number}), now)
+        owner = self.assignee(session, case)
+        if owner is not None and owner.id != staff.id:
+            self.tell_staff(session, owner, [self.card(session, owner, case, now, heading="joined")], now)
+        return Outcome("link_duplicate", ticket, {"case": case.number})
+
+    def unlink_duplicate(self, session: Session, staff: Staff, ticket: Ticket, now: datetime) -> Outcome:
+        """Undo a wrong link: the ticket is its own case again, its deadlines counted from now,
+        routed to an owner, and its reporter told it is handled on its own."""
+        self._check(session, staff, ticket, "unlink", now)
+        case = session.get(Ticket, ticket.linked_to_id) if ticket.linked_to_id else None
+        actor = actor_of(staff)
+        self._move(session, ticket, "unlink", actor=actor, now=now, data={"case": case.number if case else None})
+        ticket.linked_to_id = None
+        if case is not None:
+            self._touch(session, case, kind="unjoined", actor=actor, now=now, data={"ticket": ticket.number})
+        self.tell_citizen(session, ticket, Say("citizen/unjoined", {"number": ticket.number}), now)
+        self.route_new(session, ticket, now, heading="unlinked")
+        return Outcome("unlink", ticket)
 
     def officers_for(self, session: Session, staff: Staff, ticket: Ticket) -> list[Staff]:
         """Whom a supervisor may give the ticket to: active officers covering it, any team."""

@@ -108,6 +108,9 @@ SAMPLES: dict[str, dict[str, Any]] = {
         "urgent": True,
         "question": "Di RT berapa?",
         "referrals": [{"agency": "Disdukcapil", "status": "sent", "due": "Senin, 30 November 2026"}],
+        "duplicates": ["SP-2026-00040"],
+        "linked_to": None,
+        "joined": ["SP-2026-00043"],
     },
     "desk/done": {"action": "reassign", "number": "SP-2026-00042", "to": "Budi"},
     "desk/ask_text": {
@@ -152,6 +155,8 @@ SAMPLES: dict[str, dict[str, Any]] = {
     "desk/invite_refused": {"reason": "used"},
     "desk/signin_link": {"url": "https://dinsos.example.go.id/console/signin/link/abc", "minutes": 15},
     "citizen/accepted": {"number": "SP-2026-00042"},
+    "citizen/joined": {"number": "SP-2026-00042"},
+    "citizen/unjoined": {"number": "SP-2026-00042"},
     "citizen/linked": {"number": "SP-2026-00042"},
     "citizen/link_refused": {"reason": "used"},
     "citizen/question": {"number": "SP-2026-00042", "question": "Di RT berapa?"},
