@@ -479,6 +479,7 @@ class Office(Strict):
     agencies: list[Agency] = Field(min_length=1)
     reject_reasons: list[Reason] = Field(min_length=1)
     reopen_days: int = Field(default=14, ge=0, le=365)
+    survey_form_days: int = Field(default=30, ge=1, le=365)  # the full survey's web link works this long
     invite_valid_hours: int = Field(default=72, ge=1, le=24 * 30)
     service_standards: ServiceStandards
     reminders: Reminders = Field(default_factory=Reminders)

@@ -26,6 +26,7 @@ from bot.channels.spec import ChannelSpec, Wiring
 from bot.channels.webchat_live import LiveChats
 from bot.channels.webchat_push import WebPush, default_subject, load_vapid, parse_subscription, public_key
 from bot.channels.webchat_status import StatusPage
+from bot.channels.webchat_survey import SurveyForm
 from bot.runner import PhotoTooLarge, Runner
 from bot.settings import Settings
 from storage import outbox, push_subscriptions
@@ -121,6 +122,7 @@ class WebChat:
         self.runner = runner
         self.pages = pages or pages_environment()
         self.status = StatusPage(runner, self.pages, _language, behind_proxy=behind_proxy)
+        self.survey = SurveyForm(runner, self.pages, _language)
         self.live = LiveChats(runner.db, channel=CHANNEL)
         self.heartbeat_seconds = heartbeat_seconds
         self.push = push
@@ -140,6 +142,7 @@ class WebChat:
             web.delete("/api/chat/push", self.unsubscribe),
             web.get("/sw.js", self.service_worker),
             *self.status.routes(),
+            *self.survey.routes(),
             web.static("/static/", STATIC_DIR, append_version=True),
         ]
 

@@ -20,7 +20,7 @@ from sqlmodel import Session, col
 
 from storage import outbox, repo
 from storage.models import Attachment, Contact, Referral, Staff, SurveyResponse, Ticket, stored_id
-from workflows import sla
+from workflows import ikm, sla, survey_links
 from workflows.calendar import WorkingCalendar
 from workflows.casework import access, cards, on_call, routing
 from workflows.casework.actions import OPEN_REFERRAL, REFERRAL_STATUSES, Outcome, access_rule
@@ -485,7 +485,12 @@ class Casework:
                 Option(f"rate:{own.id}", label_key="rate"),
                 Option(f"reopen:{own.id}", label_key="not_resolved"),
             )
-            context = {"number": own.number, "resolution": resolution, "reopen_days": self.book.office.reopen_days}
+            context = {
+                "number": own.number,
+                "resolution": resolution,
+                "reopen_days": self.book.office.reopen_days,
+                "form": self._survey_form(session, own, now),
+            }
             self.tell_citizen(session, own, Say("citizen/resolved", context, options), now)
         return Outcome("resolve", ticket)
 
@@ -676,6 +681,12 @@ class Casework:
         attachment = session.get(Attachment, attachment_id)
         return attachment if attachment is not None and attachment.ticket_id == ticket.id else None
 
+    def _survey_form(self, session: Session, ticket: Ticket, now: datetime) -> str:
+        """A fresh link to the full nine-element survey of `ticket`, for its reporter."""
+        return survey_links.issue(
+            session, ticket=ticket, base_url=self.console_url, valid_days=self.book.office.survey_form_days, now=now
+        )
+
     def _link(self, ticket: Ticket) -> str:
         return f"{self.console_url.rstrip('/')}/console/cases/{ticket.number}"
 
@@ -711,9 +722,48 @@ class Casework:
             raise Refused("already_rated")
         if ticket.status != "resolved":
             raise Refused("not_resolved")
-        session.add(SurveyResponse(ticket_id=ticket.id, scores=dict(scores), comment=comment, created_at=now))  # type: ignore[arg-type]
+        elements = [e.key for e in self.book.ikm_elements]
+        complete = ikm.answers_of(scores, elements) is not None
+        session.add(
+            SurveyResponse(
+                ticket_id=stored_id(ticket), scores=dict(scores), comment=comment, created_at=now, complete=complete
+            )
+        )
         self._move(session, ticket, "close", actor=f"citizen:{contact.id}", now=now, data={"survey": dict(scores)})
-        return Say("citizen/survey_thanks", {"number": ticket.number})
+        form = None if complete else self._survey_form(session, ticket, now)
+        return Say("citizen/survey_thanks", {"number": ticket.number, "form": form})
+
+    def survey_in_full(
+        self, session: Session, ticket: Ticket, scores: Mapping[str, int], comment: str | None, now: datetime
+    ) -> None:
+        """The nine-element form from the web link: the response that counts for the IKM. A
+        citizen who answered the chat's short survey first has that response completed (their
+        web answers win: they are the later and fuller word); a resolved ticket is closed."""
+        elements = [e.key for e in self.book.ikm_elements]
+        if ikm.answers_of(scores, elements) is None:
+            raise Refused("incomplete")
+        response = (
+            session.execute(select(SurveyResponse).where(col(SurveyResponse.ticket_id) == ticket.id).with_for_update())
+            .scalars()
+            .first()
+        )
+        actor = f"citizen:{ticket.reporter_contact_id}"
+        if response is None:
+            if ticket.status != "resolved":
+                raise Refused("not_resolved")
+            session.add(
+                SurveyResponse(
+                    ticket_id=stored_id(ticket), scores=dict(scores), comment=comment, created_at=now, complete=True
+                )
+            )
+            self._move(session, ticket, "close", actor=actor, now=now, data={"survey": dict(scores), "form": "web"})
+            return
+        if response.complete:
+            raise Refused("already_rated")
+        response.scores = {**response.scores, **scores}
+        response.comment = "\n".join(c for c in (response.comment, comment) if c) or None
+        response.complete = True
+        self._touch(session, ticket, kind="survey_full", actor=actor, now=now, data={"survey": dict(scores)})
 
 
 def _kind_of(attachment: Attachment | None) -> tuple[str | None, str | None]:
