@@ -467,7 +467,7 @@ class Duplicates(Strict):
 
     radius_m: int = Field(default=300, ge=10, le=20_000)
     window_days: int = Field(default=60, ge=1, le=365)
-    min_similarity: float = Field(default=0.2, ge=0.0, le=1.0)
+    min_similarity: float = Field(default=0.25, ge=0.0, le=1.0)  # bench/duplicates.py: precision vs recall
 
 
 class Office(Strict):
