@@ -157,8 +157,11 @@ class Ticket(SQLModel, table=True):
         Index("ix_ticket_register", text("lower(person_name)"), text("coalesce(person_nik, village_code, '')")),
         # Urgent tickets first in the queue, and the alert job's scan of those not yet accepted (0010).
         Index("ix_ticket_urgent_status_created", "urgent", "status", "created_at", "id"),
-        # The duplicate lookup at filing (0017): open tickets with the same NIK, and the tickets
-        # joined to a worked case (so its news reaches every reporter).
+        # The duplicate lookup at filing (0017): a category group's open tickets in a village, or
+        # in a band of latitude, or with a NIK, each one index range (bench/duplicates.py); and
+        # the tickets joined to a worked case (so its news reaches every reporter).
+        Index("ix_ticket_group_village", "category_group", "village_code", "created_at", "status"),
+        Index("ix_ticket_group_place", "category_group", "status", "latitude", "longitude"),
         Index("ix_ticket_nik_status", "person_nik", "status"),
         Index("ix_ticket_linked_to", "linked_to_id"),
     )

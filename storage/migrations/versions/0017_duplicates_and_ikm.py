@@ -7,7 +7,8 @@ Create Date: 2026-12-03
 Several citizens report the same person on the street, days apart and in different words: each
 new ticket is compared with the open ones near it when it is filed, and the likely matches are
 kept (`duplicate_suggestion`) for the officer to link; a linked ticket points at the case worked
-for it (`ticket.linked_to_id`). The NIK index lets the lookup find the same person anywhere.
+for it (`ticket.linked_to_id`). Three indexes keep the lookup to a few rows at a million
+tickets: a category group's open tickets in a village, in a band of latitude, and by NIK.
 
 The satisfaction survey's full form (the nine elements of PermenPAN-RB 14/2017) is opened from a
 per-ticket link (`survey_link`); a response that answers all nine is `complete`, and only those
@@ -55,6 +56,12 @@ def upgrade() -> None:
     op.add_column("ticket", sa.Column("linked_to_id", sa.Integer(), *keys, nullable=True))
     op.create_index("ix_ticket_linked_to", "ticket", ["linked_to_id"], unique=False)
     op.create_index("ix_ticket_nik_status", "ticket", ["person_nik", "status"], unique=False)
+    op.create_index(
+        "ix_ticket_group_village", "ticket", ["category_group", "village_code", "created_at", "status"], unique=False
+    )
+    op.create_index(
+        "ix_ticket_group_place", "ticket", ["category_group", "status", "latitude", "longitude"], unique=False
+    )
     op.create_table(
         "duplicate_suggestion",
         sa.Column("id", sa.Integer(), nullable=False),
@@ -94,6 +101,8 @@ def downgrade() -> None:
     op.drop_index("ix_duplicate_suggestion_candidate_id", table_name="duplicate_suggestion")
     op.drop_index("ix_duplicate_suggestion_ticket_id", table_name="duplicate_suggestion")
     op.drop_table("duplicate_suggestion")
+    op.drop_index("ix_ticket_group_place", table_name="ticket")
+    op.drop_index("ix_ticket_group_village", table_name="ticket")
     op.drop_index("ix_ticket_nik_status", table_name="ticket")
     op.drop_index("ix_ticket_linked_to", table_name="ticket")
     op.drop_column("ticket", "linked_to_id")
