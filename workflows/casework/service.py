@@ -544,6 +544,7 @@ class Casework:
         self._move(session, ticket, "link", actor=actor, now=now, data={"case": case.number})
         ticket.linked_to_id = case.id
         ticket.due_at, ticket.sla_stage = None, None  # the case's deadlines drive the work now
+        ticket.waiting_question = None  # its reporter's answers go to the case's officer no more
         for follower in self.joined(session, ticket):
             follower.linked_to_id = case.id
         self._touch(session, case, kind="joined", actor=actor, now=now, data={"ticket": ticket.number})
