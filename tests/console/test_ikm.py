@@ -161,3 +161,14 @@ async def _form_path(office: ConsoleOffice, ticket: Ticket) -> str:
 
 async def _status(office: ConsoleOffice, ticket: Ticket) -> str:
     return await office.db.run(lambda s: s.get(Ticket, ticket.id).status)
+
+
+async def test_the_form_link_expires_after_the_offices_days(office: ConsoleOffice) -> None:
+    budi = await office.hire("Budi")
+    ticket = await _resolved(office, budi, "umum")
+    path = await _form_path(office, ticket)
+    office.clock.advance(days=office.services.book.office.survey_form_days, minutes=1)
+    expired = await office.client.get(path)
+    assert expired.status == 410 and "kedaluwarsa" in await expired.text()
+    sent = await office.client.post(path, data={k: "4" for k in ELEMENTS})
+    assert sent.status == 410 and (await _status(office, ticket)) == "resolved"

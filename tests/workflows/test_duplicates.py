@@ -17,7 +17,9 @@ from bot.settings import Settings
 from storage import repo
 from storage.db import Database
 from storage.migrate import upgrade
-from storage.models import DuplicateSuggestion, Ticket
+from storage.models import Contact, DuplicateSuggestion, OutboxMessage, Ticket
+from workflows import audit
+from workflows import staff as records
 from workflows.calendar import WorkingCalendar
 from workflows.casework.service import Casework
 from workflows.duplicates import lookup
@@ -161,3 +163,46 @@ def test_postgresql_scores_with_pg_trgm_and_python_gives_the_same_numbers(filing
         ]
 
     assert [round(s, 5) for s in filing.db.run_sync(scored)] == [round(similarity(a, b), 5) for a, b in pairs]
+
+
+def test_a_rejected_case_takes_its_linked_reports_with_it_and_tells_each_reporter(filing: Filing) -> None:
+    first = filing.file(SARINAH)
+    second = filing.file(SAME_IN_OTHER_WORDS, at=NOW + timedelta(days=1))
+    book = filing.casework.book
+
+    def work(session: Session) -> list[tuple[str, str]]:
+        scope = records.check_scope(book, role="supervisor", team=None, districts=["34.71.04"], categories=[])
+        sri = records.add_staff(
+            session,
+            book=book,
+            name="Sri",
+            scope=scope,
+            telegram_user_id=None,
+            whatsapp_number=None,
+            language="id",
+            by=audit.CLI,
+            now=NOW,
+        )
+        case, follower = session.get(Ticket, first.id), session.get(Ticket, second.id)
+        filing.casework.link_duplicate(session, sri, follower, case.id, NOW)
+        filing.casework.reject(session, sri, case, "not_authority", "Ditangani Dinsos provinsi.", NOW)
+        session.flush()
+        told = []
+        for ticket in (case, follower):
+            contact = session.get(Contact, ticket.reporter_contact_id)
+            last = (
+                session.execute(
+                    select(OutboxMessage)
+                    .where(OutboxMessage.contact_id == contact.id)
+                    .order_by(OutboxMessage.id.desc())
+                )
+                .scalars()
+                .first()
+            )
+            told.append((ticket.status, last.payload["text"]))
+        return told
+
+    (case_status, case_text), (follower_status, follower_text) = filing.db.run_sync(work)
+    assert (case_status, follower_status) == ("rejected", "rejected")
+    assert first.number in case_text and second.number in follower_text and "Dinsos provinsi" in follower_text
+    assert first.number not in follower_text

@@ -118,7 +118,9 @@ class Casework:
 
     @staticmethod
     def joined(session: Session, ticket: Ticket) -> list[Ticket]:
-        """The tickets linked to `ticket` and still following it."""
+        """The tickets linked to `ticket` and still following it (a link made earlier in this
+        unit of work counts: the session does not autoflush)."""
+        session.flush()
         return [t for t in lookup.linked(session, ticket=ticket) if t.status == "linked"]
 
     def _move(
