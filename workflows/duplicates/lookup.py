@@ -27,11 +27,11 @@ from sqlalchemy import Select, func, literal, or_, select, text
 from sqlmodel import Session, col
 
 from storage.models import DuplicateSuggestion, Ticket, stored_id
-from workflows.duplicates.trigrams import similarity
+from workflows.duplicates.trigrams import overlap, trigrams
 from workflows.flowbook import Duplicates
 from workflows.lifecycle import OPEN
 
-PER_PLACE = 50  # newest candidates read per narrowing: a village rarely has more open cases alike
+PER_PLACE = 30  # newest candidates read per narrowing: a village rarely has more open cases alike
 EARTH_M = 6_371_000.0
 SAME_NIK = 1.0  # the score of a match by NIK: the same person, whatever the words
 SAME_NAME = 0.5  # names this alike (titles left out) are one person's…
@@ -91,12 +91,23 @@ def bare_name(name: str | None) -> str:
 def judged(text_score: float, name: str | None, other_name: str | None) -> float:
     """The pair's score: the similarity of their words, unless both reports name the person —
     then alike names make it at least NAMED_ALIKE, and different names halve it."""
-    mine, theirs = bare_name(name), bare_name(other_name)
-    if not mine or not theirs:
-        return text_score
-    if similarity(mine, theirs) >= SAME_NAME:
-        return max(text_score, NAMED_ALIKE)
-    return text_score * OTHER_NAME
+    return _Judge(name).score(text_score, other_name)
+
+
+class _Judge:
+    """`judged` for one new report against many: its name's trigrams made once."""
+
+    def __init__(self, name: str | None) -> None:
+        bare = bare_name(name)
+        self.name = trigrams(bare) if bare else None
+
+    def score(self, text_score: float, other_name: str | None) -> float:
+        theirs = bare_name(other_name)
+        if self.name is None or not theirs:
+            return text_score
+        if overlap(self.name, trigrams(theirs)) >= SAME_NAME:
+            return max(text_score, NAMED_ALIKE)
+        return text_score * OTHER_NAME
 
 
 def _distance_m(lat1: float, lon1: float, lat2: float, lon2: float) -> float:
@@ -185,6 +196,7 @@ def find(session: Session, *, ticket: Ticket, rules: Duplicates, now: datetime) 
     for query in _candidates(ticket, rules, now, score.label("score")):
         for row in session.execute(query):
             rows.setdefault(row.id, row)
+    mine, judge = trigrams(words), _Judge(ticket.person_name)
     matches = []
     for row in rows.values():
         reasons = []
@@ -194,8 +206,11 @@ def find(session: Session, *, ticket: Ticket, rules: Duplicates, now: datetime) 
             reasons.append("village")
         if _within(ticket, row.latitude, row.longitude, rules.radius_m):
             reasons.append("nearby")
-        text_score = row.score if row.score is not None else similarity(words, _words(row.person_name, row.description))
-        alike = judged(float(text_score), ticket.person_name, row.person_name)
+        if row.score is not None:
+            text_score = float(row.score)
+        else:
+            text_score = overlap(mine, trigrams(_words(row.person_name, row.description)))
+        alike = judge.score(text_score, row.person_name)
         if "nik" in reasons:
             matches.append(Match(row.id, SAME_NIK, tuple(reasons)))
         elif reasons and alike >= rules.min_similarity:

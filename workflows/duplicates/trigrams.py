@@ -25,7 +25,11 @@ def trigrams(text: str) -> frozenset[str]:
 
 def similarity(left: str, right: str) -> float:
     """pg_trgm's `similarity(left, right)`: 0 (nothing shared) to 1 (the same trigrams)."""
-    a, b = trigrams(left), trigrams(right)
+    return overlap(trigrams(left), trigrams(right))
+
+
+def overlap(a: frozenset[str], b: frozenset[str]) -> float:
+    """`similarity` of two texts' trigram sets (one text's set is made once for many others)."""
     if not a or not b:
         return 0.0
     shared = len(a & b)
