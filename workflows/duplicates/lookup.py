@@ -197,6 +197,7 @@ def find(session: Session, *, ticket: Ticket, rules: Duplicates, now: datetime) 
         for row in session.execute(query):
             rows.setdefault(row.id, row)
     mine, judge = trigrams(words), _Judge(ticket.person_name)
+    scored: dict[str, float] = {}  # candidates told in the same words are scored once
     matches = []
     for row in rows.values():
         reasons = []
@@ -209,7 +210,8 @@ def find(session: Session, *, ticket: Ticket, rules: Duplicates, now: datetime) 
         if row.score is not None:
             text_score = float(row.score)
         else:
-            text_score = overlap(mine, trigrams(_words(row.person_name, row.description)))
+            theirs = _words(row.person_name, row.description)
+            text_score = scored.get(theirs) or scored.setdefault(theirs, overlap(mine, trigrams(theirs)))
         alike = judge.score(text_score, row.person_name)
         if "nik" in reasons:
             matches.append(Match(row.id, SAME_NIK, tuple(reasons)))

@@ -16,11 +16,8 @@ _WORD = re.compile(r"[^\W_]+")  # letters and digits, as pg_trgm's word characte
 
 
 def trigrams(text: str) -> frozenset[str]:
-    found: set[str] = set()
-    for word in _WORD.findall(text.lower()):
-        padded = f"  {word} "
-        found.update(padded[i : i + 3] for i in range(len(padded) - 2))
-    return frozenset(found)
+    padded = ["  " + word + " " for word in _WORD.findall(text.lower())]
+    return frozenset({word[i : i + 3] for word in padded for i in range(len(word) - 2)})
 
 
 def similarity(left: str, right: str) -> float:
