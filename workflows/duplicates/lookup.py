@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import math
 import re
+import weakref
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -125,15 +126,24 @@ def _within(ticket: Ticket, lat: float | None, lon: float | None, radius_m: int)
 
 def trigram_schema(session: Session) -> str | None:
     """The schema holding pg_trgm's functions, or None where they are not (SQLite, or a
-    PostgreSQL on which the migration could not create the extension)."""
-    if session.get_bind().dialect.name != "postgresql":
+    PostgreSQL on which the migration could not create the extension). Asked once per engine
+    (a round trip per filing otherwise): the extension comes with a migration, and a process
+    migrates before it serves."""
+    bind = session.get_bind()
+    if bind.dialect.name != "postgresql":
         return None
-    return session.execute(
-        text(
-            "SELECT n.nspname FROM pg_extension e JOIN pg_namespace n ON n.oid = e.extnamespace"
-            " WHERE e.extname = 'pg_trgm'"
-        )
-    ).scalar()
+    engine = getattr(bind, "engine", bind)
+    if engine not in _TRIGRAM_SCHEMA:
+        _TRIGRAM_SCHEMA[engine] = session.execute(
+            text(
+                "SELECT n.nspname FROM pg_extension e JOIN pg_namespace n ON n.oid = e.extnamespace"
+                " WHERE e.extname = 'pg_trgm'"
+            )
+        ).scalar()
+    return _TRIGRAM_SCHEMA[engine]
+
+
+_TRIGRAM_SCHEMA: weakref.WeakKeyDictionary[Any, str | None] = weakref.WeakKeyDictionary()
 
 
 def _candidates(ticket: Ticket, rules: Duplicates, now: datetime, score: Any) -> list[Select[Any]]:
