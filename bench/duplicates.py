@@ -171,6 +171,7 @@ def _timed_lookup(spent: list[float], enabled: list[bool]) -> Iterator[None]:
     def record(session: Any, **kwargs: Any) -> list[lookup.Match]:
         if not enabled[0]:
             return []
+        session.flush()  # the filing's own writes so far, which its commit makes either way
         started = time.perf_counter()
         try:
             return real(session, **kwargs)
