@@ -94,8 +94,7 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
-    with op.batch_alter_table("survey_response", schema=None) as batch_op:
-        batch_op.drop_column("complete")
+    op.drop_column("survey_response", "complete")  # plain: a batch would reflect ticket (0008's index)
     op.drop_index("ix_survey_link_ticket_id", table_name="survey_link")
     op.drop_table("survey_link")
     op.drop_index("ix_duplicate_suggestion_candidate_id", table_name="duplicate_suggestion")
