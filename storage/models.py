@@ -160,6 +160,13 @@ class Ticket(SQLModel, table=True):
         Index("ix_ticket_register", text("lower(person_name)"), text("coalesce(person_nik, village_code, '')")),
         # Urgent tickets first in the queue, and the alert job's scan of those not yet accepted (0010).
         Index("ix_ticket_urgent_status_created", "urgent", "status", "created_at", "id"),
+        # The duplicate lookup at filing (0017): a category group's open tickets in a village, or
+        # in a band of latitude, or with a NIK, each one index range (bench/duplicates.py); and
+        # the tickets joined to a worked case (so its news reaches every reporter).
+        Index("ix_ticket_group_village", "category_group", "village_code", "created_at", "status"),
+        Index("ix_ticket_group_place", "category_group", "status", "latitude", "longitude"),
+        Index("ix_ticket_nik_status", "person_nik", "status"),
+        Index("ix_ticket_linked_to", "linked_to_id"),
     )
 
     id: int | None = Field(default=None, primary_key=True)
@@ -209,6 +216,39 @@ class Ticket(SQLModel, table=True):
     # ("retention", "request"). The counts the office reports stay; the ticket stays closed.
     anonymised_at: datetime | None = _ts(default=None, nullable=True)
     anonymised_reason: str | None = Field(default=None, max_length=32)
+    # A possible duplicate an officer joined to the case worked for it (status "linked"): its
+    # status follows that case, its reporter hears that case's progress under this number.
+    linked_to_id: int | None = Field(default=None, foreign_key="ticket.id")
+
+
+class DuplicateSuggestion(SQLModel, table=True):
+    """A ticket that may be about the same person or event as an open one filed earlier, found
+    when it was filed: shown on both cards ("mungkin sama dengan …") until an officer links them."""
+
+    __tablename__ = "duplicate_suggestion"
+    __table_args__ = (UniqueConstraint("ticket_id", "candidate_id", name="uq_duplicate_pair"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    ticket_id: int = Field(foreign_key="ticket.id", index=True)
+    candidate_id: int = Field(foreign_key="ticket.id", index=True)
+    score: float
+    reasons: list[str] = _json(list)
+    created_at: datetime = _ts()
+
+
+class SurveyLink(SQLModel, table=True):
+    """The link to the full nine-element satisfaction form on the web, for one ticket: the
+    citizen opens it without an account, so it is unguessable (only its hash is kept), ends on
+    `expires_at` and is spent once the form is sent."""
+
+    __tablename__ = "survey_link"
+
+    id: int | None = Field(default=None, primary_key=True)
+    token_hash: str = Field(max_length=64, unique=True)
+    ticket_id: int = Field(foreign_key="ticket.id", index=True)
+    created_at: datetime = _ts()
+    expires_at: datetime = _ts()
+    used_at: datetime | None = _ts(default=None, nullable=True)
 
 
 class Attachment(SQLModel, table=True):
@@ -263,7 +303,9 @@ class Referral(SQLModel, table=True):
 
 
 class SurveyResponse(SQLModel, table=True):
-    """The citizen's rating after resolution: 1–4 per survey element (IKM scale) and a comment."""
+    """The citizen's rating after resolution: 1–4 per survey element (IKM scale) and a comment.
+    `complete` when all nine elements of PermenPAN-RB 14/2017 were answered (the web form): only
+    those count towards the IKM; the chat's short survey asks a few."""
 
     __tablename__ = "survey_response"
     __table_args__ = (Index("ix_survey_response_created", "created_at"),)  # the digest's satisfaction window
@@ -273,6 +315,7 @@ class SurveyResponse(SQLModel, table=True):
     scores: dict[str, Any] = _json(dict)
     comment: str | None = None
     created_at: datetime = _ts()
+    complete: bool = False
 
 
 class InboundMessage(SQLModel, table=True):

@@ -485,6 +485,17 @@ class Retention(Strict):
         return self.default_months
 
 
+class Duplicates(Strict):
+    """How a new ticket is compared with the open ones, to suggest it may be the same case:
+    those of its category group filed in the last `window_days`, in the same village or within
+    `radius_m` metres, whose words are at least `min_similarity` alike (pg_trgm's measure, 0–1);
+    an open ticket about the same NIK is suggested whatever its words."""
+
+    radius_m: int = Field(default=300, ge=10, le=20_000)
+    window_days: int = Field(default=60, ge=1, le=365)
+    min_similarity: float = Field(default=0.25, ge=0.0, le=1.0)  # bench/duplicates.py: precision vs recall
+
+
 class Office(Strict):
     """How the office works tickets: teams, routing rules, referral agencies, reasons,
     service standards and the timing of reminders and digests."""
@@ -494,11 +505,13 @@ class Office(Strict):
     agencies: list[Agency] = Field(min_length=1)
     reject_reasons: list[Reason] = Field(min_length=1)
     reopen_days: int = Field(default=14, ge=0, le=365)
+    survey_form_days: int = Field(default=30, ge=1, le=365)  # the full survey's web link works this long
     invite_valid_hours: int = Field(default=72, ge=1, le=24 * 30)
     service_standards: ServiceStandards
     reminders: Reminders = Field(default_factory=Reminders)
     urgent: Urgency = Field(default_factory=Urgency)
     retention: Retention = Field(default_factory=Retention)
+    duplicates: Duplicates = Field(default_factory=Duplicates)
 
     @model_validator(mode="after")
     def _known_teams(self) -> Office:
@@ -528,12 +541,38 @@ class Office(Strict):
         return next((r for r in self.reject_reasons if r.key == key), None)
 
 
+IKM_ELEMENTS = 9  # PermenPAN-RB 14/2017: the survey of public satisfaction has nine elements
+IKM_SCALE = 4  # each answered 1–4
+
+
+class Question(Strict):
+    id: Annotated[str, StringConstraints(min_length=1, max_length=300)]
+    en: Annotated[str, StringConstraints(min_length=1, max_length=300)]
+
+
+class Answer(Strict):
+    id: Annotated[str, StringConstraints(min_length=1, max_length=60)]
+    en: Annotated[str, StringConstraints(min_length=1, max_length=60)]
+
+
+class IkmElement(Strict):
+    """One element of the satisfaction index: its key (the survey step that asks it in the chat
+    has this id), its label, the web form's question and its four answers, worst first."""
+
+    key: Key
+    code: Annotated[str, StringConstraints(pattern=r"^U[1-9]$")]
+    label: Label
+    question: Question
+    answers: list[Answer] = Field(min_length=IKM_SCALE, max_length=IKM_SCALE)
+
+
 class FlowBook(Strict):
     """Everything the engine and the case workflows need to know about this office."""
 
     settings: Settings
     flows: dict[Key, FlowSpec]
     words: dict[Language, dict[Meaning, list[Word]]]
+    ikm_elements: list[IkmElement] = Field(min_length=IKM_ELEMENTS, max_length=IKM_ELEMENTS)
     categories: Catalogue
     areas: Areas
     office: Office
@@ -560,6 +599,12 @@ class FlowBook(Strict):
                     raise ValueError(f"office routing: unknown district {code!r}")
         if "survey" not in self.flows or self.flows["survey"].kind != "survey":
             raise ValueError("flows: a `survey` flow of kind survey is needed (asked after resolution)")
+        elements = {e.key for e in self.ikm_elements}
+        if len(elements) != IKM_ELEMENTS:
+            raise ValueError("ikm_elements: nine elements, each with its own key")
+        for step in self.flows["survey"].steps:
+            if step.type == "choice" and step.id not in elements:
+                raise ValueError(f"flows.survey: step {step.id!r} is not an element of ikm_elements")
         if len(self.intake_flows()) > MENU_FLOWS_MAX:
             raise ValueError(f"flows: at most {MENU_FLOWS_MAX} complaint or service flows fit the menu")
         return self
@@ -580,6 +625,10 @@ class FlowBook(Strict):
 
     def flow(self, name: str) -> FlowSpec:
         return self.flows[name]
+
+    def chat_survey_elements(self) -> list[str]:
+        """The IKM elements the chat's short survey asks, in its order (the office's choice)."""
+        return [s.id for s in self.flows["survey"].steps if s.type == "choice"]
 
     def is_urgent(self, flow: str, category: str | None, answers: Mapping[str, Any]) -> bool:
         """Urgent by its category, or because the flow's danger question was answered yes."""
@@ -624,7 +673,12 @@ def _with_packaged_defaults(flows_file: Any) -> Any:
         else flow
         for name, flow in flows_file["flows"].items()
     }
-    return {**flows_file, "words": words, "flows": flows}
+    return {
+        **flows_file,
+        "words": words,
+        "flows": flows,
+        "ikm_elements": flows_file.get("ikm_elements") or packaged["ikm_elements"],
+    }
 
 
 # The documents the console may change; a stored one replaces the file of the same name.
@@ -654,6 +708,7 @@ def load_flowbook(directory: Path | None = None, *, stored: Mapping[str, Any] | 
                 "settings": flows_file["settings"],
                 "flows": flows_file["flows"],
                 "words": flows_file["words"],
+                "ikm_elements": flows_file["ikm_elements"],
                 **files,
                 **(stored or {}),
             }

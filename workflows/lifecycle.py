@@ -2,6 +2,9 @@
 
 new → assigned → in progress → waiting for citizen | referred → resolved → closed, plus
 rejected (with a reason the citizen is told) and reopened (the citizen says it is not fixed).
+A ticket an officer finds to be about the same case as another is linked to it: it waits,
+without deadlines of its own, while that case is worked, and is resolved or rejected with it
+(or unlinked, and worked on its own again).
 An action not allowed from the current status raises `IllegalTransition`, which callers turn
 into a clear message; nothing is silently ignored.
 """
@@ -20,6 +23,7 @@ STATUSES = (
     "closed",
     "rejected",
     "reopened",
+    "linked",
 )
 OPEN = frozenset({"new", "assigned", "in_progress", "waiting_citizen", "referred", "reopened"})
 
@@ -48,6 +52,10 @@ TRANSITIONS: dict[str, Move] = {
     "reopen": _move("resolved closed", "reopened"),
     "return": _move("assigned in_progress reopened", "new"),
     "expire": _move("waiting_citizen", "closed"),  # the citizen never answered the question
+    "link": _move("new assigned in_progress waiting_citizen reopened", "linked"),
+    "unlink": _move("linked", "new"),
+    "case_resolved": _move("linked", "resolved"),  # the case it was linked to was resolved
+    "case_rejected": _move("linked", "rejected"),
 }
 
 

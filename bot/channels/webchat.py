@@ -27,6 +27,7 @@ from bot.channels.spec import ChannelSpec, Wiring
 from bot.channels.webchat_live import LiveChats
 from bot.channels.webchat_push import WebPush, default_subject, load_vapid, parse_subscription, public_key
 from bot.channels.webchat_status import StatusPage
+from bot.channels.webchat_survey import SurveyForm
 from bot.proxied import over_https
 from bot.runner import PhotoTooLarge, Runner
 from bot.server_key import load_server_key
@@ -138,6 +139,7 @@ class WebChat:
         self.key = load_server_key(settings.data_dir)
         self.pages = pages or pages_environment()
         self.status = StatusPage(runner, self.pages, _language, behind_proxy=settings.behind_proxy)
+        self.survey = SurveyForm(runner, self.pages, _language)
         self.live = LiveChats(runner.db, channel=CHANNEL)
         self.heartbeat_seconds = heartbeat_seconds
         self.push = push
@@ -158,6 +160,7 @@ class WebChat:
             web.delete("/api/chat/push", self.unsubscribe),
             web.get("/sw.js", self.service_worker),
             *self.status.routes(),
+            *self.survey.routes(),
             web.static("/static/", STATIC_DIR, append_version=True),
         ]
 

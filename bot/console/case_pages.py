@@ -28,6 +28,7 @@ from workflows.casework import access, cards
 from workflows.casework.actions import ACTIONS, Action, Choice, choices, id_of, offered, offered_value
 from workflows.casework.service import Casework, Denied, Refused
 from workflows.console import assisted, photos, timeline
+from workflows.duplicates import lookup
 from workflows.lifecycle import IllegalTransition
 
 TEXT_MAX = 2000  # what an officer types: a note, a question, a resolution
@@ -72,6 +73,9 @@ class CaseView:
     full_nik: bool
     map_link: str | None
     filed_by: Staff | None  # who filed it at the desk (assisted intake)
+    duplicates: Sequence[Ticket]  # open tickets that may be the same case
+    linked_to: Ticket | None  # the case this ticket follows
+    joined: Sequence[Ticket]  # the tickets that follow this one
 
 
 def _choices(
@@ -120,9 +124,13 @@ def load_case(
         return ticket
     referrals = casework.referrals(session, ticket)
     reporter = session.get(Contact, ticket.reporter_contact_id)
-    forms = offered(staff, ticket, referrals)
+    form_choices = _choices(session, casework, staff, ticket, offered(staff, ticket, referrals))
+    forms = [
+        action
+        for action in offered(staff, ticket, referrals)
+        if not action.needs_choices or any(form_choices[action.name].values())
+    ]
     names = frozenset(action.name for action in forms)
-    form_choices = _choices(session, casework, staff, ticket, forms)
     # Who looked at whose personal data (UU 27/2022 asks an office to be able to show it).
     audit.record(session, staff_id=staff.id, action="case.view", subject=ticket.number, now=now)
     return CaseView(
@@ -146,6 +154,9 @@ def load_case(
         filed_by=session.get(Staff, ticket.details["filed_by_staff_id"])
         if ticket.details.get("filed_by_staff_id")
         else None,
+        duplicates=lookup.suggested(session, ticket=ticket),
+        linked_to=session.get(Ticket, ticket.linked_to_id) if ticket.linked_to_id else None,
+        joined=casework.joined(session, ticket),
     )
 
 

@@ -8,7 +8,7 @@ from datetime import date
 from aiohttp import web
 
 from bot.console.core import PREFIX, console_of, render, signed_in
-from workflows.console.summary import monthly
+from workflows.console.summary import PERIODS, ikm_by_unit, monthly, period_start
 
 MONTH = re.compile(r"^(\d{4})-(\d{2})$")
 
@@ -30,12 +30,24 @@ async def summary_page(request: web.Request) -> web.Response:
     today = console.services.calendar.local_date(now)
     first = _month(request, today)
     summary = await console.read(monthly, viewer=staff, first=first, zone=console.settings.zone, now=now)
+    period = request.query.get("period", "month")
+    period = period if period in PERIODS else "month"
+    indexes = await console.read(
+        ikm_by_unit,
+        viewer=staff,
+        elements=[e.key for e in console.services.book.ikm_elements],
+        first=period_start(first, period),
+        period=period,
+        zone=console.settings.zone,
+    )
     months = []
     year, month = today.year, today.month
     for _ in range(24):
         months.append(date(year, month, 1))
         year, month = (year, month - 1) if month > 1 else (year - 1, 12)
-    return render(request, "console/reports.html", summary=summary, first=first, months=months)
+    return render(
+        request, "console/reports.html", summary=summary, first=first, months=months, indexes=indexes, periods=PERIODS
+    )
 
 
 def routes() -> list[web.RouteDef]:

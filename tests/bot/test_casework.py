@@ -103,7 +103,7 @@ async def test_the_whole_loop_from_report_to_rating(office: Office) -> None:
     assert ticket.status == "closed" and ticket.resolution.startswith("KTP sudah jadi")
     [survey] = await office.db.run(lambda s: list(s.execute(select(SurveyResponse)).scalars()))
     assert (
-        survey.scores == {"speed": 4, "conduct": 3, "handling": 4}
+        survey.scores == {"time": 4, "conduct": 3, "complaints": 4}
         and survey.comment == "Petugasnya ramah, terima kasih."
     )
     [referral] = await office.db.run(lambda s: list(s.execute(select(Referral)).scalars()))

@@ -301,7 +301,7 @@ async def test_a_supervisor_reassigns_and_reopens_a_rated_case(office: ConsoleOf
         office.services.casework.resolve(session, officer, current, "Sudah dikunjungi.", office.clock())
         citizen = session.get(Contact, ticket.reporter_contact_id)
         office.services.casework.survey(
-            session, citizen, ticket.id, {"speed": 2, "conduct": 4, "handling": 3}, "Petugasnya ramah", office.clock()
+            session, citizen, ticket.id, {"time": 2, "conduct": 4, "complaints": 3}, "Petugasnya ramah", office.clock()
         )
 
     await office.db.run(resolve)
@@ -309,7 +309,7 @@ async def test_a_supervisor_reassigns_and_reopens_a_rated_case(office: ConsoleOf
     assert (
         "Penilaian warga" in rated and "Petugasnya ramah" in rated and "Ditutup setelah warga menilai layanan:" in rated
     )
-    assert re.search(r"Kecepatan: <strong>2</strong>/4", rated)
+    assert re.search(r"Waktu penyelesaian: <strong>2</strong>/4", rated)
     empty = await _act(member, ticket.number, "reopen", reason="   ")
     assert empty.status == 400 and "tidak boleh kosong" in await empty.text()
     too_long = await _act(member, ticket.number, "reopen", reason="x" * 2001)

@@ -17,28 +17,36 @@ class ChatPerson(Protocol):
     def last(self) -> Any: ...
 
 
-async def file_complaint(person: ChatPerson, photo: bytes | None = None, greeting: str = "/start") -> str:
-    """Mbah Sarinah, 80, left alone in Giwangan: the confirmation's text."""
-    await up_to_photos(person, greeting)
+async def file_complaint(
+    person: ChatPerson,
+    photo: bytes | None = None,
+    greeting: str = "/start",
+    *,
+    name: str = "Mbah Sarinah",
+    description: str = "Nenek tinggal sendiri dan tidak ada yang merawat sejak bulan lalu.",
+) -> str:
+    """Mbah Sarinah, 80, left alone in Giwangan (or whom another neighbour names, in their
+    words): the confirmation's text."""
+    await up_to_photos(person, greeting, name=name)
     if photo is not None:
         replies = await person.photo(photo)
         assert "Foto diterima" in replies[0].text
         await person.press("Selesai")
     else:
         await person.press("Lewati")
-    await person.type("Nenek tinggal sendiri dan tidak ada yang merawat sejak bulan lalu.")
+    await person.type(description)
     await person.type("0812 3456 7890")
     assert "Periksa lagi" in person.last.text
     replies = await person.press("Kirim")
     return replies[0].text
 
 
-async def up_to_photos(person: ChatPerson, greeting: str = "/start") -> None:
+async def up_to_photos(person: ChatPerson, greeting: str = "/start", *, name: str = "Mbah Sarinah") -> None:
     """The same complaint up to the question that asks for photos."""
     await person.type(greeting)
     for title in ("Pengaduan", "Setuju", "Lansia", "Lansia telantar", "Orang lain"):
         await person.press(title)
-    await person.type("Mbah Sarinah")
+    await person.type(name)
     await person.press("Tidak tahu")
     await person.type("80")
     for title in ("Perempuan", "Umbulharjo", "Giwangan"):

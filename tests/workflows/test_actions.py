@@ -55,6 +55,8 @@ RECORDED = {
     "note": "note",
     "reassign": "assign",
     "reopen": "reopen",
+    "link_duplicate": "link",
+    "unlink": "unlink",
 }
 # Who takes each action, and what happens to the ticket first so that it may.
 READY: dict[str, tuple[str, tuple[str, ...]]] = {
@@ -68,6 +70,9 @@ READY: dict[str, tuple[str, tuple[str, ...]]] = {
     "return": ("budi", ("accept",)),
     "referral": ("budi", ("accept", "refer")),
     "reopen": ("sri", ("accept", "resolve")),
+    # "earlier": the same report was filed before, so the new one may be linked to it.
+    "link_duplicate": ("budi", ("earlier",)),
+    "unlink": ("sri", ("earlier", "link_duplicate")),
 }
 
 
@@ -115,6 +120,7 @@ class World:
 
     def ticket(self, before: tuple[str, ...]) -> int:
         """A new report, routed to Budi, with `before` done to it by him."""
+        earlier = self.ticket(()) if "earlier" in before else None
         self.citizens += 1
 
         def work(session: Session) -> int:
@@ -129,8 +135,13 @@ class World:
             )
             ticket = self.casework.open(session, contact=contact, flow="complaint", answers=ANSWERS, now=NOW)
             budi = session.get(Staff, self.staff["budi"])
-            for name in before:
-                values = {"agency": "disdukcapil", "request": "Mohon perekaman KTP-el.", "resolution": "Sudah dibantu."}
+            for name in (n for n in before if n != "earlier"):
+                values = {
+                    "agency": "disdukcapil",
+                    "request": "Mohon perekaman KTP-el.",
+                    "resolution": "Sudah dibantu.",
+                    "case": str(earlier),
+                }
                 ACTIONS[name].do(self.casework, session, budi, ticket, values, NOW)
             return ticket.id  # type: ignore[return-value]
 

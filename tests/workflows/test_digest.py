@@ -145,7 +145,7 @@ class Office:
             session.add(
                 SurveyResponse(
                     ticket_id=row.id,
-                    scores=dict(zip(("speed", "conduct", "handling"), scores, strict=True)),
+                    scores=dict(zip(("time", "conduct", "complaints"), scores, strict=True)),
                     created_at=wib(resolved, 9) + timedelta(days=1),
                 )
             )

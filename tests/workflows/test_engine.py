@@ -470,7 +470,7 @@ def test_a_survey_answered_by_buttons_and_typed_numbers_is_submitted_with_the_co
     effects = chat.type("Petugas datang cepat, tapi kurang menjelaskan.")
     survey = survey_of(effects)
     assert survey == SubmitSurvey(
-        12, {"speed": 4, "conduct": 3, "handling": 2}, "Petugas datang cepat, tapi kurang menjelaskan."
+        12, {"time": 4, "conduct": 3, "complaints": 2}, "Petugas datang cepat, tapi kurang menjelaskan."
     )
     assert chat.keys == ["menu/main"]
     assert chat.state.flow is None and chat.state.answers == {}
@@ -485,7 +485,7 @@ def test_the_survey_comment_may_be_skipped(skip: str) -> None:
     chat.press("1")
     chat.press("4")
     effects = chat.press("skip") if skip == "button" else chat.type("Lewati")
-    assert survey_of(effects) == SubmitSurvey(12, {"speed": 1, "conduct": 1, "handling": 4}, None)
+    assert survey_of(effects) == SubmitSurvey(12, {"time": 1, "conduct": 1, "complaints": 4}, None)
     assert chat.keys == ["menu/main"]
 
 
@@ -495,7 +495,7 @@ def test_a_wrong_survey_answer_asks_the_same_question_again() -> None:
     notice_button(chat, "rate:12")
     chat.type("5")
     assert chat.keys == ["errors/choose_option", "survey/speed"]
-    assert chat.state.step == "speed"
+    assert chat.state.step == "time"
 
 
 def test_cancel_in_the_middle_of_the_survey_submits_nothing() -> None:

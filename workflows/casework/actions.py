@@ -19,6 +19,7 @@ from sqlmodel import Session
 
 from storage.models import Referral, Staff, Ticket
 from workflows.casework import access
+from workflows.duplicates import lookup
 from workflows.engine import Option
 from workflows.lifecycle import OPEN, TRANSITIONS, allowed_actions
 
@@ -28,7 +29,7 @@ if TYPE_CHECKING:
 OPEN_REFERRAL = ("sent", "acknowledged")  # a referral still waiting on the agency's answer
 REFERRAL_STATUSES = ("acknowledged", "done", "declined")  # the answers an agency gives
 
-Source = Literal["agencies", "reject_reasons", "officers", "open_referrals", "referral_statuses"]
+Source = Literal["agencies", "reject_reasons", "officers", "open_referrals", "referral_statuses", "duplicates"]
 Values = Mapping[str, str]
 
 
@@ -89,7 +90,8 @@ class Action:
     """One ticket action. `access` is the rule `Casework` enforces; `offered_to` narrows what is
     offered (a button, a form) without forbidding it; `open_when` is for actions outside the
     lifecycle table. `button` is the card button's label key (None: console only). `confirm`:
-    the chat shows the card under `heading`, or `desk/done` naming `done`."""
+    the chat shows the card under `heading`, or `desk/done` naming `done`. `needs_choices`: the
+    card and the page leave it out while its choice offers nothing (a link needs a suggestion)."""
 
     name: str
     access: Callable[[Staff, Ticket], bool]
@@ -101,6 +103,7 @@ class Action:
     done: str | None = None
     offered_to: Callable[[Staff, Ticket], bool] | None = None
     open_when: Callable[[Ticket, Sequence[Referral]], bool] | None = None
+    needs_choices: bool = False  # offered only while its choice has something to offer
 
     def in_status(self, ticket: Ticket, referrals: Sequence[Referral]) -> bool:
         if self.name in TRANSITIONS:
@@ -139,6 +142,14 @@ def _any_open_referral(ticket: Ticket, referrals: Sequence[Referral]) -> bool:
 
 def _still_open(ticket: Ticket, referrals: Sequence[Referral]) -> bool:
     return ticket.status in OPEN
+
+
+def _linkable(ticket: Ticket, referrals: Sequence[Referral]) -> bool:
+    return "link" in allowed_actions(ticket.status)
+
+
+def _linked(ticket: Ticket, referrals: Sequence[Referral]) -> bool:
+    return "unlink" in allowed_actions(ticket.status)
 
 
 # In the order the card shows its buttons and the console its forms (reopening has no button:
@@ -243,6 +254,27 @@ TABLE: tuple[Action, ...] = (
         done="reassign",
         open_when=_still_open,
     ),
+    Action(
+        "link_duplicate",
+        access.can_act,
+        (Input("case", "duplicate_of", "duplicates", pick_single=True),),
+        lambda work, s, staff, t, v, now: work.link_duplicate(s, staff, t, id_of(v["case"]), now),
+        button="card_link",
+        confirm="done",
+        done="link",
+        open_when=_linkable,
+        needs_choices=True,
+    ),
+    Action(
+        "unlink",
+        access.can_act,
+        (),
+        lambda work, s, staff, t, v, now: work.unlink_duplicate(s, staff, t, now),
+        button="card_unlink",
+        confirm="card",
+        heading="unlinked",
+        open_when=_linked,
+    ),
 )
 ACTIONS: dict[str, Action] = {a.name: a for a in TABLE}
 # The chat's question name → its action and input (a pending follow-up is stored by this name).
@@ -274,6 +306,12 @@ def choices(
         return tuple(
             Choice(str(s.id), {"id": s.name[:24], "en": s.name[:24]}, subject=s)
             for s in work.officers_for(session, staff, ticket)
+        )
+    if source == "duplicates":  # the suggested cases the viewer may also act on
+        return tuple(
+            Choice(str(t.id), {"id": t.number, "en": t.number}, subject=t)
+            for t in lookup.suggested(session, ticket=ticket)
+            if access.can_act(staff, t)
         )
     if source == "open_referrals":
         return tuple(

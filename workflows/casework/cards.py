@@ -48,12 +48,15 @@ def map_link(ticket: Ticket) -> str | None:
     return f"https://www.openstreetmap.org/?mlat={lat}&mlon={lon}#map=17/{lat}/{lon}"
 
 
-def buttons(viewer: Staff, ticket: Ticket, referrals: Sequence[Referral]) -> tuple[Option, ...]:
-    """A button for each action on the card that `viewer` may take on `ticket` now."""
+def buttons(
+    viewer: Staff, ticket: Ticket, referrals: Sequence[Referral], *, duplicates: bool = False
+) -> tuple[Option, ...]:
+    """A button for each action on the card that `viewer` may take on `ticket` now ("link as
+    duplicate" only where a possible duplicate was found)."""
     return tuple(
         Option(button_value(action.name, ticket), label_key=action.button)
         for action in actions.offered(viewer, ticket, referrals)
-        if action.button
+        if action.button and (duplicates or not action.needs_choices)
     )
 
 
@@ -81,10 +84,15 @@ def card(
     language: str,
     now: datetime,
     link: str,
+    duplicates: Sequence[str] = (),
+    linked_to: str | None = None,
+    joined: Sequence[str] = (),
 ) -> Say:
     """The card. NIK and phone are masked for everyone, the assignee too: a chat message stays
     in the platform's history and on a phone that can be lost (UU 27/2022). `link` is the
-    console's case page, access-checked and audited, where the full record is."""
+    console's case page, access-checked and audited, where the full record is. `duplicates` are
+    the numbers of open tickets that may be the same case, `linked_to` the case this one
+    follows, `joined` the tickets that follow this one."""
     found = book.category(ticket.kind, ticket.category)
     category = found[1].label.as_dict()[language] if found else ticket.category
     village = book.areas.village(ticket.village_code) if ticket.village_code else None
@@ -134,5 +142,8 @@ def card(
             }
             for r in referrals
         ],
+        "duplicates": list(duplicates),
+        "linked_to": linked_to,
+        "joined": list(joined),
     }
-    return Say("desk/card", context, buttons(viewer, ticket, referrals), step=CARD_STEP)
+    return Say("desk/card", context, buttons(viewer, ticket, referrals, duplicates=bool(duplicates)), step=CARD_STEP)

@@ -10,7 +10,7 @@ turns into a card or a confirmation and the console into a redirect; it knows no
 from __future__ import annotations
 
 import logging
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -20,10 +20,11 @@ from sqlmodel import Session, col
 
 from storage import outbox, repo
 from storage.models import Attachment, Contact, Referral, Staff, SurveyResponse, Ticket, stored_id
-from workflows import sla
+from workflows import ikm, sla, survey_links
 from workflows.calendar import WorkingCalendar
 from workflows.casework import access, cards, on_call, routing
 from workflows.casework.actions import OPEN_REFERRAL, REFERRAL_STATUSES, Outcome, access_rule
+from workflows.duplicates import lookup
 from workflows.engine import Option, Say
 from workflows.flowbook import FlowBook
 from workflows.lifecycle import OPEN, IllegalTransition, next_status
@@ -109,6 +110,20 @@ class Casework:
         ticket.citizen_updated_at = now
         return queued
 
+    def tell_reporters(self, session: Session, ticket: Ticket, say_for: Callable[[Ticket], Say], now: datetime) -> None:
+        """News of a case for everyone who reported it: its own reporter, and the reporter of
+        each ticket linked to it, each under their own ticket number (`say_for(their ticket)`),
+        none told who else reported it."""
+        for own in (ticket, *self.joined(session, ticket)):
+            self.tell_citizen(session, own, say_for(own), now)
+
+    @staticmethod
+    def joined(session: Session, ticket: Ticket) -> list[Ticket]:
+        """The tickets linked to `ticket` and still following it (a link made earlier in this
+        unit of work counts: the session does not autoflush)."""
+        session.flush()
+        return [t for t in lookup.linked(session, ticket=ticket) if t.status == "linked"]
+
     def _move(
         self,
         session: Session,
@@ -122,7 +137,7 @@ class Casework:
         """One lifecycle step: the new status, the service-standard stages it meets, the audit."""
         before = ticket.status
         ticket.status = next_status(before, action)
-        if action == "reopen":
+        if action in ("reopen", "unlink"):  # its own case again: deadlines counted from now
             sla.plan(ticket, book=self.book, calendar=self.calendar, now=now)
         else:
             sla.meet(ticket, action, now)
@@ -199,7 +214,11 @@ class Casework:
             "phone": ticket.reporter_phone,
             "channel": ticket.channel,
         }
+        linked_to = session.get(Ticket, ticket.linked_to_id) if ticket.linked_to_id else None
         return cards.card(
+            duplicates=[t.number for t in lookup.suggested(session, ticket=ticket)],
+            linked_to=linked_to.number if linked_to is not None and ticket.status == "linked" else None,
+            joined=[t.number for t in self.joined(session, ticket)],
             book=self.book,
             calendar=self.calendar,
             texts=self.texts,
@@ -271,6 +290,7 @@ class Casework:
         )
         sla.plan(ticket, book=self.book, calendar=self.calendar, now=now)
         ticket.citizen_updated_at = now
+        lookup.record(session, ticket=ticket, rules=self.book.office.duplicates, now=now)
         self.route_new(session, ticket, now)
         return ticket
 
@@ -361,7 +381,7 @@ class Casework:
     def accept(self, session: Session, staff: Staff, ticket: Ticket, now: datetime) -> Outcome:
         self._check(session, staff, ticket, "accept", now)
         self._move(session, ticket, "accept", actor=actor_of(staff), now=now)
-        self.tell_citizen(session, ticket, Say("citizen/accepted", {"number": ticket.number}), now)
+        self.tell_reporters(session, ticket, lambda own: Say("citizen/accepted", {"number": own.number}), now)
         return Outcome("accept", ticket)
 
     def note(self, session: Session, staff: Staff, ticket: Ticket, text: str, now: datetime) -> Outcome:
@@ -406,7 +426,9 @@ class Casework:
             data={"referral": referral.id, "agency": agency.key, "request": request},
         )
         label = agency.label.as_dict()
-        self.tell_citizen(session, ticket, Say("citizen/referred", {"number": ticket.number, "agency": label}), now)
+        self.tell_reporters(
+            session, ticket, lambda own: Say("citizen/referred", {"number": own.number, "agency": label}), now
+        )
         return Outcome("refer", ticket)
 
     def record_referral(
@@ -436,13 +458,13 @@ class Casework:
             data={"referral": referral.id, "agency": referral.agency, "outcome": outcome},
         )
         if status != "acknowledged":
-            self.tell_citizen(
+            self.tell_reporters(
                 session,
                 ticket,
-                Say(
+                lambda own: Say(
                     "citizen/referral_closed",
                     {
-                        "number": ticket.number,
+                        "number": own.number,
                         "agency": self.book.office.agency_label(referral.agency),
                         "status": status,
                         "outcome": outcome,
@@ -457,22 +479,23 @@ class Casework:
 
     def resolve(self, session: Session, staff: Staff, ticket: Ticket, resolution: str, now: datetime) -> Outcome:
         self._check(session, staff, ticket, "resolve", now)
+        followers = self.joined(session, ticket)
         self._move(session, ticket, "resolve", actor=actor_of(staff), now=now, data={"resolution": resolution})
-        ticket.resolution, ticket.resolved_at = resolution, now
-        options = (
-            Option(f"rate:{ticket.id}", label_key="rate"),
-            Option(f"reopen:{ticket.id}", label_key="not_resolved"),
-        )
-        self.tell_citizen(
-            session,
-            ticket,
-            Say(
-                "citizen/resolved",
-                {"number": ticket.number, "resolution": resolution, "reopen_days": self.book.office.reopen_days},
-                options,
-            ),
-            now,
-        )
+        for own in (ticket, *followers):  # each reporter rates the handling once, on their own ticket
+            if own is not ticket:
+                self._move(session, own, "case_resolved", actor=actor_of(staff), now=now, data={"case": ticket.number})
+            own.resolution, own.resolved_at = resolution, now
+            options = (
+                Option(f"rate:{own.id}", label_key="rate"),
+                Option(f"reopen:{own.id}", label_key="not_resolved"),
+            )
+            context = {
+                "number": own.number,
+                "resolution": resolution,
+                "reopen_days": self.book.office.reopen_days,
+                "form": self._survey_form(session, own, now),
+            }
+            self.tell_citizen(session, own, Say("citizen/resolved", context, options), now)
         return Outcome("resolve", ticket)
 
     def reject(
@@ -482,14 +505,14 @@ class Casework:
         reason = self.book.office.reason(reason_key)
         if reason is None:
             raise Refused("no_longer_offered")
+        followers = self.joined(session, ticket)
         self._move(session, ticket, "reject", actor=actor_of(staff), now=now, data={"reason": reason.key, "text": text})
-        ticket.resolution = text
-        self.tell_citizen(
-            session,
-            ticket,
-            Say("citizen/rejected", {"number": ticket.number, "reason": reason.label.as_dict(), "text": text}),
-            now,
-        )
+        for own in followers:
+            self._move(session, own, "case_rejected", actor=actor_of(staff), now=now, data={"case": ticket.number})
+        for own in (ticket, *followers):
+            own.resolution = text
+            context = {"number": own.number, "reason": reason.label.as_dict(), "text": text}
+            self.tell_citizen(session, own, Say("citizen/rejected", context), now)
         return Outcome("reject", ticket)
 
     def return_to_supervisor(self, session: Session, staff: Staff, ticket: Ticket, now: datetime) -> Outcome:
@@ -508,6 +531,46 @@ class Casework:
             session, ticket, Say("citizen/reopened_by_office", {"number": ticket.number, "reason": reason}), now
         )
         return Outcome("reopen", ticket)
+
+    def link_duplicate(self, session: Session, staff: Staff, ticket: Ticket, case_id: int, now: datetime) -> Outcome:
+        """`ticket` is about the same person or event as the open case `case_id` (one of its
+        suggestions): it follows that case from now on — its own deadlines stop, its reporter
+        hears the case's progress under their own number and rates it once, at the end. Tickets
+        already linked to `ticket` follow the case too."""
+        self._check(session, staff, ticket, "link_duplicate", now)
+        case = next((t for t in lookup.suggested(session, ticket=ticket) if t.id == case_id), None)
+        if case is None:
+            raise Refused("no_longer_offered")
+        session.refresh(case, with_for_update=True)
+        if not access.can_act(staff, case):
+            raise self._deny(session, staff, case, "link_duplicate", now)
+        actor = actor_of(staff)
+        self._move(session, ticket, "link", actor=actor, now=now, data={"case": case.number})
+        ticket.linked_to_id = case.id
+        ticket.due_at, ticket.sla_stage = None, None  # the case's deadlines drive the work now
+        ticket.waiting_question = None  # its reporter's answers go to the case's officer no more
+        for follower in self.joined(session, ticket):
+            follower.linked_to_id = case.id
+        self._touch(session, case, kind="joined", actor=actor, now=now, data={"ticket": ticket.number})
+        self.tell_citizen(session, ticket, Say("citizen/joined", {"number": ticket.number}), now)
+        owner = self.assignee(session, case)
+        if owner is not None and owner.id != staff.id:
+            self.tell_staff(session, owner, [self.card(session, owner, case, now, heading="joined")], now)
+        return Outcome("link_duplicate", ticket, {"case": case.number})
+
+    def unlink_duplicate(self, session: Session, staff: Staff, ticket: Ticket, now: datetime) -> Outcome:
+        """Undo a wrong link: the ticket is its own case again, its deadlines counted from now,
+        routed to an owner, and its reporter told it is handled on its own."""
+        self._check(session, staff, ticket, "unlink", now)
+        case = session.get(Ticket, ticket.linked_to_id) if ticket.linked_to_id else None
+        actor = actor_of(staff)
+        self._move(session, ticket, "unlink", actor=actor, now=now, data={"case": case.number if case else None})
+        ticket.linked_to_id = None
+        if case is not None:
+            self._touch(session, case, kind="unjoined", actor=actor, now=now, data={"ticket": ticket.number})
+        self.tell_citizen(session, ticket, Say("citizen/unjoined", {"number": ticket.number}), now)
+        self.route_new(session, ticket, now, heading="unlinked")
+        return Outcome("unlink", ticket)
 
     def officers_for(self, session: Session, staff: Staff, ticket: Ticket) -> list[Staff]:
         """Whom a supervisor may give the ticket to: active officers covering it, any team."""
@@ -625,6 +688,12 @@ class Casework:
         attachment = session.get(Attachment, attachment_id)
         return attachment if attachment is not None and attachment.ticket_id == ticket.id else None
 
+    def _survey_form(self, session: Session, ticket: Ticket, now: datetime) -> str:
+        """A fresh link to the full nine-element survey of `ticket`, for its reporter."""
+        return survey_links.issue(
+            session, ticket=ticket, base_url=self.console_url, valid_days=self.book.office.survey_form_days, now=now
+        )
+
     def case_link(self, ticket: Ticket) -> str:
         """The console's case page: where staff see the full record (access-checked, audited)."""
         return f"{self.console_url.rstrip('/')}/console/cases/{ticket.number}"
@@ -661,9 +730,48 @@ class Casework:
             raise Refused("already_rated")
         if ticket.status != "resolved":
             raise Refused("not_resolved")
-        session.add(SurveyResponse(ticket_id=ticket.id, scores=dict(scores), comment=comment, created_at=now))  # type: ignore[arg-type]
+        elements = [e.key for e in self.book.ikm_elements]
+        complete = ikm.answers_of(scores, elements) is not None
+        session.add(
+            SurveyResponse(
+                ticket_id=stored_id(ticket), scores=dict(scores), comment=comment, created_at=now, complete=complete
+            )
+        )
         self._move(session, ticket, "close", actor=f"citizen:{contact.id}", now=now, data={"survey": dict(scores)})
-        return Say("citizen/survey_thanks", {"number": ticket.number})
+        form = None if complete else self._survey_form(session, ticket, now)
+        return Say("citizen/survey_thanks", {"number": ticket.number, "form": form})
+
+    def survey_in_full(
+        self, session: Session, ticket: Ticket, scores: Mapping[str, int], comment: str | None, now: datetime
+    ) -> None:
+        """The nine-element form from the web link: the response that counts for the IKM. A
+        citizen who answered the chat's short survey first has that response completed (their
+        web answers win: they are the later and fuller word); a resolved ticket is closed."""
+        elements = [e.key for e in self.book.ikm_elements]
+        if ikm.answers_of(scores, elements) is None:
+            raise Refused("incomplete")
+        response = (
+            session.execute(select(SurveyResponse).where(col(SurveyResponse.ticket_id) == ticket.id).with_for_update())
+            .scalars()
+            .first()
+        )
+        actor = f"citizen:{ticket.reporter_contact_id}"
+        if response is None:
+            if ticket.status != "resolved":
+                raise Refused("not_resolved")
+            session.add(
+                SurveyResponse(
+                    ticket_id=stored_id(ticket), scores=dict(scores), comment=comment, created_at=now, complete=True
+                )
+            )
+            self._move(session, ticket, "close", actor=actor, now=now, data={"survey": dict(scores), "form": "web"})
+            return
+        if response.complete:
+            raise Refused("already_rated")
+        response.scores = {**response.scores, **scores}
+        response.comment = "\n".join(c for c in (response.comment, comment) if c) or None
+        response.complete = True
+        self._touch(session, ticket, kind="survey_full", actor=actor, now=now, data={"survey": dict(scores)})
 
 
 def _kind_of(attachment: Attachment | None) -> tuple[str | None, str | None]:

@@ -2,8 +2,12 @@
 tickets that came in, those resolved, how many service-standard stages were met in time, and
 what citizens scored the service.
 
-Satisfaction is the mean of the survey's 1–4 answers and, as offices report it, the IKM index
-(the mean × 25, so 4.0 is 100). Everything is limited to the viewer's area.
+The chat's short survey is shown as what it is, the mean of its 1–4 answers, never as an index.
+The IKM (`ikm_by_unit`) is computed as PermenPAN-RB 14/2017 says (`workflows/ikm.py`), from
+complete nine-element responses only, per service unit and period. The unit is the team
+(`office.yaml`'s teams: the office's service units, e.g. social rehabilitation, protection), not
+the district, which is where citizens live rather than who serves them; the whole office is the
+total. Everything is limited to the viewer's area.
 """
 
 from __future__ import annotations
@@ -18,10 +22,10 @@ from sqlalchemy import func, select
 from sqlmodel import Session, col
 
 from storage.models import Staff, SurveyResponse, Ticket
-from workflows import sla
+from workflows import ikm, sla
 from workflows.casework import access
 
-IKM_FACTOR = 25  # PermenPAN-RB 14/2017: the index is the mean score (1–4) times 25
+PERIODS = {"month": 1, "quarter": 3, "semester": 6, "year": 12}  # the IKM's period, in months
 
 
 @dataclass
@@ -47,11 +51,8 @@ class Tally:
 
     @property
     def average(self) -> float | None:
+        """The mean of the short survey's answers (1–4): not the IKM, which needs all nine."""
         return self.score_sum / self.scores if self.scores else None
-
-    @property
-    def ikm(self) -> float | None:
-        return self.average * IKM_FACTOR if self.average is not None else None
 
 
 @dataclass
@@ -84,9 +85,55 @@ class MonthlySummary:
         return whole
 
 
-def month_bounds(first: date, zone: ZoneInfo) -> tuple[datetime, datetime]:
-    following = date(first.year + first.month // 12, first.month % 12 + 1, 1)
+def month_bounds(first: date, zone: ZoneInfo, months: int = 1) -> tuple[datetime, datetime]:
+    index = first.year * 12 + first.month - 1 + months
+    following = date(index // 12, index % 12 + 1, 1)
     return datetime.combine(first, time.min, zone), datetime.combine(following, time.min, zone)
+
+
+def period_start(month: date, period: str) -> date:
+    """The first day of the quarter, semester or year holding `month` (or the month itself)."""
+    size = PERIODS[period]
+    return date(month.year, (month.month - 1) // size * size + 1, 1)
+
+
+@dataclass(frozen=True)
+class UnitIndexes:
+    """The IKM of each service unit (team) over a period, and of the whole office."""
+
+    first: date
+    period: str
+    units: list[tuple[str | None, ikm.Index]]
+    office: ikm.Index | None
+    short_surveys: int  # responses to the chat's short survey only, left out of the index
+
+
+def ikm_by_unit(
+    session: Session, *, viewer: Staff, elements: list[str], first: date, period: str, zone: ZoneInfo
+) -> UnitIndexes:
+    """The index per team from the complete responses given in the period, in the viewer's area."""
+    start, end = month_bounds(first, zone, PERIODS[period])
+    rows = session.execute(
+        select(col(Ticket.team), col(SurveyResponse.scores), col(SurveyResponse.complete))
+        .join(Ticket, col(Ticket.id) == col(SurveyResponse.ticket_id))
+        .where(
+            *access.visible_tickets(viewer),
+            col(SurveyResponse.created_at) >= start,
+            col(SurveyResponse.created_at) < end,
+        )
+    ).all()
+    complete = [(team, scores) for team, scores, whole in rows if whole]
+    by_team: dict[str | None, list[Any]] = {}
+    for team, scores in complete:
+        by_team.setdefault(team, []).append(scores)
+    units = [(team, found) for team, answers in by_team.items() if (found := ikm.index(answers, elements))]
+    return UnitIndexes(
+        first=first,
+        period=period,
+        units=sorted(units, key=lambda unit: str(unit[0])),
+        office=ikm.index((scores for _, scores in complete), elements),
+        short_surveys=len(rows) - len(complete),
+    )
 
 
 def monthly(session: Session, *, viewer: Staff, first: date, zone: ZoneInfo, now: datetime) -> MonthlySummary:
