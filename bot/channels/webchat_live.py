@@ -116,7 +116,7 @@ class LiveChats:
         """Note the web chats an insert into the outbox wrote to, for `_seen_commit`."""
         if not state.is_insert or getattr(state.statement, "table", None) is not outbox.TABLE:
             return
-        if state.session.get_bind() is not self.db.engine:
+        if not self.db.owns(state.session.get_bind()):
             return  # another app's database (tests run several)
         given: Any = state.parameters
         rows: list[Mapping[str, Any]] = given if isinstance(given, list) else [given or {}]
@@ -125,7 +125,7 @@ class LiveChats:
             state.session.info.setdefault(_QUEUED, set()).update(chats)
 
     def _seen_commit(self, session: Session) -> None:
-        """Runs on whichever thread committed (PostgreSQL's work runs on a thread pool)."""
+        """Runs on whichever thread committed (the event loop's, or a thread doing blocking work)."""
         chats = session.info.pop(_QUEUED, None)
         if chats and self._loop is not None and not self._loop.is_closed():
             self._loop.call_soon_threadsafe(self._queued, sorted(chats))
