@@ -126,7 +126,7 @@ async def main() -> None:
         if profile is not None:
             profile.disable()
         cpu = time.process_time() - cpu
-        await db.aclose()
+        db.close()
     messages = args.citizens * len(SCRIPT)
     print(f"{messages} messages, {args.concurrency} chats at a time, database {url.split(':')[0]}")
     print(f"  {messages / seconds:.0f} messages/s; {cpu / messages * 1000:.2f} ms of CPU a message (this process)")

@@ -177,7 +177,7 @@ def create_app(
 
 async def _database(app: web.Application) -> AsyncIterator[None]:
     yield
-    await app[DATABASE].aclose()
+    app[DATABASE].close()
 
 
 async def _config_check(app: web.Application) -> AsyncIterator[None]:

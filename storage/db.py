@@ -3,11 +3,12 @@
 The ORM is synchronous (SQLModel's own API) and a unit of work is a plain function
 `fn(session, ...)` that runs whole, in one transaction. How it is run depends on the database:
 
-- **PostgreSQL:** on the event loop, over psycopg 3's async mode, through SQLAlchemy's asyncio
-  extension (`AsyncSession.run_sync`): the unit stays synchronous code, and each statement's
-  wait on the network suspends it (a greenlet switch) so that the loop serves other requests
-  meanwhile. Measured with bench/telegram_webhook.py against the former pool of 8 worker
-  threads, which fought the event loop for the GIL: see bench/README.md.
+- **PostgreSQL:** on a pool of worker threads, since every statement waits on the network.
+  Running the units on the event loop over an async driver instead (SQLAlchemy's asyncio
+  extension, `AsyncSession.run_sync`, over psycopg 3's async mode or asyncpg) was measured
+  with bench/telegram_webhook.py and bench/message_profile.py and cost more CPU a message
+  (greenlet switches and a loop wake-up per statement) and gave fewer messages a second on
+  this 2-core machine; the figures are in bench/README.md.
 - **SQLite:** inline on the event loop: its statements take microseconds, one process is its
   only writer, and handing each unit to a worker thread made the two threads fight for the GIL
   (inline units more than doubled the updates a second and cut p99 latency by two thirds).
@@ -40,15 +41,13 @@ from typing import Any, TypeVar
 from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import OperationalError
-from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 from sqlmodel import Session
-from sqlmodel.ext.asyncio.session import AsyncSession
 
 T = TypeVar("T")
 
 SQLITE_BUSY_TIMEOUT_MS = 5000  # blocking users (the CLI, start-up) wait this long for the lock
 WRITE_WAIT_SECONDS = 5.0  # how long a unit of work on the event loop waits for SQLite's write lock
-POOL_SIZE = 10  # PostgreSQL connections per process (plus a few more at a peak)
+WORKERS = 8  # PostgreSQL: threads running units of work, each with its connection
 _FIRST_RETRY, _LONGEST_RETRY = 0.002, 0.05  # seconds between tries for the write lock
 
 
@@ -57,12 +56,12 @@ class DatabaseBusy(Exception):
     the unit was written. A webhook answers 5xx so that the platform delivers it again."""
 
 
-def make_engine(url: str, *, reader: bool = False, wait: bool = True) -> Engine:
+def make_engine(url: str, *, reader: bool = False, wait: bool = True, prepared_statements: bool = True) -> Engine:
     """An engine with the pragmas SQLite needs to be a good server database (WAL, a busy
-    timeout, foreign keys, immediate write locks) and a modest pool for PostgreSQL. A `reader`
-    engine's SQLite transactions begin deferred: they read beside the writer (WAL) and never
-    hold the write lock, however long they take. Without `wait`, a SQLite write lock held by
-    another connection fails at once (SQLITE_BUSY) instead of blocking the thread."""
+    timeout, foreign keys, immediate write locks) and a pool for PostgreSQL's worker threads.
+    A `reader` engine's SQLite transactions begin deferred: they read beside the writer (WAL)
+    and never hold the write lock, however long they take. Without `wait`, a SQLite write lock
+    held by another connection fails at once (SQLITE_BUSY) instead of blocking the thread."""
     parsed = make_url(url)
     if parsed.get_backend_name() == "sqlite":
         if parsed.database and parsed.database != ":memory:":
@@ -78,16 +77,8 @@ def make_engine(url: str, *, reader: bool = False, wait: bool = True) -> Engine:
         event.listen(engine, "connect", functools.partial(_sqlite_on_connect, timeout_ms=timeout_ms))
         event.listen(engine, "begin", _sqlite_on_read if reader else _sqlite_on_begin)
         return engine
-    return create_engine(url, pool_size=4, max_overflow=4, pool_pre_ping=True)
-
-
-def make_async_engine(url: str, *, prepared_statements: bool = True) -> AsyncEngine:
-    """PostgreSQL over psycopg's async mode, for units of work run on the event loop. No
-    pre-ping (a round trip on every unit): a connection the server dropped fails its unit
-    once, which is retried like any failed unit, and the pool then replaces every older
-    connection."""
     connect_args: dict[str, Any] = {} if prepared_statements else {"prepare_threshold": None}
-    return create_async_engine(url, pool_size=POOL_SIZE, max_overflow=4, connect_args=connect_args)
+    return create_engine(url, pool_size=WORKERS, max_overflow=4, pool_pre_ping=True, connect_args=connect_args)
 
 
 def _sqlite_on_connect(dbapi_connection: Any, _record: Any, *, timeout_ms: int) -> None:
@@ -121,19 +112,19 @@ class Database:
 
     def __init__(self, url: str, *, write_wait: float = WRITE_WAIT_SECONDS, prepared_statements: bool = True) -> None:
         self.url = url
-        # Blocking units (the CLI, start-up, the scheduler's lock) and threads use this one.
-        self.engine = make_engine(url)
+        # PostgreSQL's units, and blocking work on SQLite (the CLI, start-up), use this one.
+        self.engine = make_engine(url, prepared_statements=prepared_statements)
         self.write_wait = write_wait
-        self._async: AsyncEngine | None = None
         self._inline: Engine | None = None
+        self._executor: ThreadPoolExecutor | None = None
         if self.is_sqlite:
             self._inline = make_engine(url, wait=False)
             self._reader = make_engine(url, reader=True)
         else:
-            self._async = make_async_engine(url, prepared_statements=prepared_statements)
+            self._executor = ThreadPoolExecutor(max_workers=WORKERS, thread_name_prefix="db")
             self._reader = self.engine
         # Long reads (the console's map, queue and exports over a million tickets) run on threads
-        # of their own: their rows are turned into objects off the event loop.
+        # of their own, so that on SQLite too the chat's units of work go on meanwhile.
         self._read_executor = ThreadPoolExecutor(max_workers=2, thread_name_prefix="db-read")
 
     @property
@@ -143,8 +134,7 @@ class Database:
     def engines(self) -> tuple[Engine, ...]:
         """Every engine this database sends statements through (for event listeners); a unit
         of work's session is bound to one of them."""
-        found = [self.engine, self._reader, self._inline, self._async.sync_engine if self._async else None]
-        return tuple(dict.fromkeys(engine for engine in found if engine is not None))
+        return tuple(dict.fromkeys(engine for engine in (self.engine, self._reader, self._inline) if engine))
 
     def owns(self, bind: Any) -> bool:
         """Whether a session's bind is one of this database's engines (several apps may run in
@@ -164,21 +154,19 @@ class Database:
             return result
 
     async def run(self, fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
-        """Run `fn(session, ...)` in one transaction without blocking the event loop on I/O
-        (see the module): PostgreSQL over the async driver, SQLite inline once it holds the
-        write lock. Raises `DatabaseBusy` when SQLite's lock stays taken past `write_wait`."""
-        if self._async is not None:
-            async with AsyncSession(self._async, expire_on_commit=False, autoflush=False) as session:
-                result = await session.run_sync(fn, *args, **kwargs)
-                await session.commit()
-                return result
+        """Run `fn(session, ...)` in one transaction (see the module): PostgreSQL on a worker
+        thread, SQLite inline once it holds the write lock. Raises `DatabaseBusy` when SQLite's
+        lock stays taken past `write_wait`."""
+        if self._executor is not None:
+            loop = asyncio.get_running_loop()
+            return await loop.run_in_executor(self._executor, functools.partial(self.run_sync, fn, *args, **kwargs))
         return await self._run_inline(fn, args, kwargs, wait=self.write_wait)
 
     async def run_unless_busy(self, fn: Callable[..., Any], *args: Any, **kwargs: Any) -> bool:
         """Run a unit of work that a later occasion can do as well (marking messages read,
         sliding a session's idle time), but only if SQLite's write lock is free now: whoever
         asked is answered at once either way. Returns whether it ran."""
-        if self._async is not None:
+        if self._executor is not None:
             await self.run(fn, *args, **kwargs)
             return True
         try:
@@ -213,12 +201,12 @@ class Database:
 
     async def glance(self, fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
         """Run `fn(session, ...)`, a short read that someone waits on (the web chat's new
-        messages, the console's sign-in check), on the event loop without a thread, and never
-        behind the write lock: SQLite's reader engine inline (a deferred transaction beside
-        the writer), PostgreSQL over the async driver. Long reads belong to `read`."""
-        if self._async is not None:
-            async with AsyncSession(self._async, expire_on_commit=False, autoflush=False) as session:
-                return await session.run_sync(fn, *args, **kwargs)  # closing rolls the reading back
+        messages, the console's sign-in check), never behind the write lock: on SQLite inline
+        on the reader engine (a deferred transaction beside the writer), on PostgreSQL on a
+        unit's worker thread. Long reads belong to `read`."""
+        if self._executor is not None:
+            loop = asyncio.get_running_loop()
+            return await loop.run_in_executor(self._executor, functools.partial(self.read_sync, fn, *args, **kwargs))
         return self.read_sync(fn, *args, **kwargs)
 
     def reading(self) -> Session:
@@ -236,22 +224,9 @@ class Database:
         loop = asyncio.get_running_loop()
         return await loop.run_in_executor(self._read_executor, functools.partial(self.read_sync, fn, *args, **kwargs))
 
-    async def aclose(self) -> None:
-        """Close everything; the async engine's connections are closed on the event loop."""
-        if self._async is not None:
-            await self._async.dispose()
-        self._read_executor.shutdown(wait=True)
-        self._dispose_sync()
-
     def close(self) -> None:
-        """Close from synchronous code (the CLI, a test): the async engine's connections, which
-        only the event loop can close politely, are let go and closed as they are collected."""
-        if self._async is not None:
-            self._async.sync_engine.dispose(close=False)
+        if self._executor is not None:
+            self._executor.shutdown(wait=True)
         self._read_executor.shutdown(wait=True)
-        self._dispose_sync()
-
-    def _dispose_sync(self) -> None:
-        for engine in {self._reader, self._inline, self.engine}:
-            if engine is not None:
-                engine.dispose()
+        for engine in self.engines():
+            engine.dispose()

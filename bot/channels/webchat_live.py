@@ -125,7 +125,7 @@ class LiveChats:
             state.session.info.setdefault(_QUEUED, set()).update(chats)
 
     def _seen_commit(self, session: Session) -> None:
-        """Runs on whichever thread committed (the event loop's, or a thread doing blocking work)."""
+        """Runs on whichever thread committed (PostgreSQL's work runs on a thread pool)."""
         chats = session.info.pop(_QUEUED, None)
         if chats and self._loop is not None and not self._loop.is_closed():
             self._loop.call_soon_threadsafe(self._queued, sorted(chats))
