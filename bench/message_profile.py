@@ -5,17 +5,18 @@ into the real runner (`bot.runner.Runner.handle`: per-chat lanes, one unit of wo
 --concurrency chats at a time, on a fresh database. Prints the messages a second, the CPU time
 a message costs this process, the SQL statements a message sends (counted with SQLAlchemy's
 `before_cursor_execute`), and with --profile a cProfile of the run grouped by where the time
-went (engine, templates, ORM, driver...), for the table in bench/README.md.
+went: run it under py-spy and group the samples with bench/profile_table.py (the table in
+bench/README.md; py-spy sees PostgreSQL's worker threads too, which cProfile does not).
 
-    python bench/message_profile.py [--database URL] [--citizens 200] [--concurrency 32] [--profile]
+    python bench/message_profile.py [--database URL] [--citizens 200] [--concurrency 32]
+    py-spy record --format raw -o /tmp/unit.txt -- python bench/message_profile.py
+    python bench/profile_table.py /tmp/unit.txt
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
-import cProfile
-import pstats
 import sys
 import tempfile
 import time
@@ -35,40 +36,6 @@ from storage.db import Database
 from storage.migrate import upgrade
 from workflows.engine import Inbound
 from workflows.inbound import Envelope
-
-# Where a function's own time is counted, by the first path part that matches (else "other").
-PLACES = (
-    ("workflows/engine", "engine (deciding)"),
-    ("jinja2", "templates (rendering replies)"),
-    ("workflows/texts", "templates (rendering replies)"),
-    ("psycopg", "driver (psycopg)"),
-    ("sqlite3", "driver (sqlite3)"),
-    ("{method 'execute' of 'sqlite3", "driver (sqlite3)"),
-    ("{method 'commit' of 'sqlite3", "driver (sqlite3)"),
-    ("sqlalchemy/orm", "ORM (objects, identity map, flush)"),
-    ("sqlmodel", "ORM (objects, identity map, flush)"),
-    ("sqlalchemy/engine", "SQLAlchemy core (execute, results)"),
-    ("sqlalchemy/sql", "SQLAlchemy core (compile, cache)"),
-    ("sqlalchemy/pool", "SQLAlchemy pool"),
-    ("sqlalchemy/util/_concurrency", "greenlet switches (async driver)"),
-    ("greenlet", "greenlet switches (async driver)"),
-    ("asyncio", "event loop"),
-    ("selectors", "event loop"),
-    ("{method 'poll'", "event loop"),
-    ("{method 'select'", "event loop"),
-    ("workflows/", "our workflows (storage effects, casework)"),
-    ("storage/", "our storage (repos, outbox)"),
-    ("bot/", "our runner and lanes"),
-    ("json", "JSON (state, outbox payloads)"),
-)
-
-
-def place_of(key: tuple[str, int, str]) -> str:
-    where = f"{key[0]}:{key[2]}"
-    for part, place in PLACES:
-        if part in where:
-            return place
-    return "other"
 
 
 def envelope(user: int, number: int, text: str) -> Envelope:
@@ -101,7 +68,6 @@ async def main() -> None:
     parser.add_argument("--database", default=None, help="DATABASE_URL (default: a new SQLite file)")
     parser.add_argument("--citizens", type=int, default=200)
     parser.add_argument("--concurrency", type=int, default=32)
-    parser.add_argument("--profile", action="store_true", help="print where the time went (cProfile)")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as folder, fresh_database(args.database, folder) as url:
         settings = Settings(data_dir=Path(folder), database_url=url, scheduler_tick_seconds=0)
@@ -118,13 +84,8 @@ async def main() -> None:
         runner = Runner(db=db, inbound=build_inbound(settings, services), services=services)
         await drive(runner, 5, 5)  # warm up: templates compiled, statements cached, pool filled
         statements.clear()
-        profile = cProfile.Profile() if args.profile else None
         cpu = time.process_time()
-        if profile is not None:
-            profile.enable()
         seconds = await drive(runner, args.citizens, args.concurrency)
-        if profile is not None:
-            profile.disable()
         cpu = time.process_time() - cpu
         db.close()
     messages = args.citizens * len(SCRIPT)
@@ -133,15 +94,6 @@ async def main() -> None:
     total = sum(statements.values())
     kinds = ", ".join(f"{kind} {n / messages:.2f}" for kind, n in statements.most_common())
     print(f"  {total / messages:.2f} SQL statements a message ({kinds})")
-    if profile is not None:
-        stats = pstats.Stats(profile)
-        places = Counter[str]()
-        for key, (_calls, _primitive, own, _cumulative, _callers) in stats.stats.items():  # type: ignore[attr-defined]
-            places[place_of(key)] += own
-        spent = sum(places.values())
-        print(f"  where a message's time went (own time, under cProfile; {spent / messages * 1000:.2f} ms a message):")
-        for place, own in places.most_common():
-            print(f"    {place:<44}{own / messages * 1000:>8.3f} ms{own / spent:>8.0%}")
 
 
 if __name__ == "__main__":
