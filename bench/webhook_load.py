@@ -200,7 +200,9 @@ def free_port() -> int:
 
 
 async def wait_listening(port: int, process: subprocess.Popen[bytes]) -> None:
-    for _ in range(300):
+    """Until the server accepts connections: at most two minutes (migrations on a new
+    database take over 40 s on a busy 2-core machine)."""
+    for _ in range(1200):
         if process.poll() is not None:
             raise RuntimeError(f"server exited: {process.stdout.read().decode() if process.stdout else ''}")
         try:
