@@ -7,7 +7,7 @@ from __future__ import annotations
 import asyncio
 import functools
 import logging
-from collections.abc import AsyncIterator, Mapping, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
 from datetime import timedelta
 from typing import Any
 
@@ -25,7 +25,7 @@ from bot.scheduler import Scheduler
 from bot.sender import Sender
 from bot.settings import Settings
 from bot.shared_slots import SlotStore, shared_store
-from storage.db import Database
+from storage.db import Database, DatabaseBusy
 from storage.migrate import upgrade
 from workflows import config_store
 from workflows.calendar import WorkingCalendar
@@ -102,6 +102,20 @@ def check_templates(book: FlowBook, texts: Texts) -> None:
         raise ValueError(f"templates missing for the flows: {', '.join(missing)}")
 
 
+@web.middleware
+async def database_busy(
+    request: web.Request, handler: Callable[[web.Request], Awaitable[web.StreamResponse]]
+) -> web.StreamResponse:
+    """A request whose unit of work gave up waiting for SQLite's write lock (another process
+    held it) is answered 503 with Retry-After: nothing of it was written, and a platform
+    delivers a webhook again (any other failure to commit is a 500, also retried)."""
+    try:
+        return await handler(request)
+    except DatabaseBusy as busy:
+        log.warning("%s %s answered 503: %s", request.method, request.path, busy)
+        return web.Response(status=503, headers={"Retry-After": "1"})
+
+
 async def healthz(request: web.Request) -> web.Response:
     db = request.app[DATABASE]
     await db.run(lambda s: s.connection().exec_driver_sql("SELECT 1"))
@@ -114,13 +128,17 @@ def create_app(
     """The whole server for `settings`; nothing is read from the environment here.
     `extra_channels`: channels beyond bot/channels/registry.py's list (a test's own)."""
     protect_logs()  # before anything logs: no NIK, phone or message text in any log line
-    app = web.Application(client_max_size=settings.max_photo_bytes + 256 * 1024)
+    app = web.Application(client_max_size=settings.max_photo_bytes + 256 * 1024, middlewares=[database_busy])
     app[SETTINGS] = settings
     settings.data_dir.mkdir(parents=True, exist_ok=True)
     url = settings.effective_database_url
     if migrate:
         upgrade(url)
-    db = Database(url)
+    db = Database(
+        url,
+        write_wait=settings.database_write_wait_seconds,
+        prepared_statements=settings.database_prepared_statements,
+    )
     app[DATABASE] = db
     channels = registry.switched_on(settings, extra_channels)
     sending: dict[str, Sending] = {}

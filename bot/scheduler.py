@@ -18,6 +18,7 @@ from typing import Any, cast
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from sqlalchemy import Connection, CursorResult, text, update
 from sqlalchemy.dialects import sqlite
+from sqlmodel import Session
 
 from bot.clock import Clock, utc_now
 from storage.db import Database
@@ -32,8 +33,9 @@ LEASE_NAME = "jobs"
 
 
 class Leadership:
-    """Whether this process runs the jobs. `acquire` is blocking: call it off the loop on
-    PostgreSQL (it talks to the server) and inline on SQLite (like every unit of work)."""
+    """Whether this process runs the jobs: `acquire` and `release`. On PostgreSQL they block
+    (the advisory lock's own connection) and run off the loop; on SQLite the lease is a unit
+    of work, which waits for another process's write lock without holding up the loop."""
 
     def __init__(self, db: Database, *, lease: timedelta, holder: str | None = None) -> None:
         self.db = db
@@ -41,8 +43,16 @@ class Leadership:
         self.holder = holder or f"{uuid.uuid4().hex[:12]}"
         self._connection: Connection | None = None
 
-    def acquire(self, now: datetime) -> bool:
-        return self._lease(now) if self.db.is_sqlite else self._advisory()
+    async def acquire(self, now: datetime) -> bool:
+        if self.db.is_sqlite:
+            return await self.db.run(self._lease, now)
+        return await asyncio.to_thread(self._advisory)
+
+    async def release(self) -> None:
+        if self.db.is_sqlite:
+            await self.db.run(self._end_lease)
+        else:
+            await asyncio.to_thread(self._drop)
 
     def _advisory(self) -> bool:
         if self._connection is not None:
@@ -63,38 +73,31 @@ class Leadership:
         connection.close()  # back to the pool: this session holds no lock
         return False
 
-    def _lease(self, now: datetime) -> bool:
+    def _lease(self, session: Session, now: datetime) -> bool:
         table = table_of(SchedulerLease)
-        with self.db.session() as session:
+        session.execute(
+            sqlite.insert(table)
+            .values(name=LEASE_NAME, holder=self.holder, until=now)
+            .on_conflict_do_nothing(index_elements=["name"])
+        )
+        taken = cast(
+            "CursorResult[Any]",
             session.execute(
-                sqlite.insert(table)
-                .values(name=LEASE_NAME, holder=self.holder, until=now)
-                .on_conflict_do_nothing(index_elements=["name"])
-            )
-            taken = cast(
-                "CursorResult[Any]",
-                session.execute(
-                    update(table)
-                    .where(table.c.name == LEASE_NAME)
-                    .where((table.c.holder == self.holder) | (table.c.until < now))
-                    .values(holder=self.holder, until=now + self.lease)
-                ),
-            ).rowcount
-            session.commit()
+                update(table)
+                .where(table.c.name == LEASE_NAME)
+                .where((table.c.holder == self.holder) | (table.c.until < now))
+                .values(holder=self.holder, until=now + self.lease)
+            ),
+        ).rowcount
         return bool(taken)
 
-    def release(self) -> None:
-        if self.db.is_sqlite:
-            table = table_of(SchedulerLease)
-            with self.db.session() as session:
-                session.execute(
-                    update(table)
-                    .where(table.c.name == LEASE_NAME, table.c.holder == self.holder)
-                    .values(until=datetime.fromtimestamp(0, UTC))
-                )
-                session.commit()
-        else:
-            self._drop()
+    def _end_lease(self, session: Session) -> None:
+        table = table_of(SchedulerLease)
+        session.execute(
+            update(table)
+            .where(table.c.name == LEASE_NAME, table.c.holder == self.holder)
+            .values(until=datetime.fromtimestamp(0, UTC))
+        )
 
     def _drop(self) -> None:
         """Close the leader's connection for real: back in the pool, its session (and so the
@@ -141,17 +144,11 @@ class Scheduler:
         if self._aps is not None:
             self._aps.shutdown(wait=False)
             self._aps = None
-        if self.db.is_sqlite:
-            self.leadership.release()
-        else:
-            await asyncio.to_thread(self.leadership.release)
+        await self.leadership.release()
 
     async def is_leader(self) -> bool:
         now = self.clock()
-        if self.db.is_sqlite:
-            leads = self.leadership.acquire(now)
-        else:
-            leads = await asyncio.to_thread(self.leadership.acquire, now)
+        leads = await self.leadership.acquire(now)
         if leads != self._leading:
             log.info("scheduler: this process %s the jobs", "now runs" if leads else "no longer runs")
             self._leading = leads

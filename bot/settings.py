@@ -34,6 +34,12 @@ class Settings:
     data_dir: Path = Path("data")
     database_url: str | None = None
     redis_url: str | None = None  # where the processes share the send limits (else the PostgreSQL database)
+    # SQLite: how long a message waits for a write lock another process holds before its
+    # webhook answers 5xx (the platform delivers it again); the server serves everyone else meanwhile.
+    database_write_wait_seconds: float = 5.0
+    # PostgreSQL: psycopg's server-side prepared statements; off behind PgBouncer's transaction
+    # pooling older than 1.21 (or without max_prepared_statements), which cannot follow them.
+    database_prepared_statements: bool = True
     host: str = "127.0.0.1"
     port: int = 8080
     timezone: str = "Asia/Jakarta"
@@ -98,10 +104,16 @@ class Settings:
         ZoneInfo(self.timezone)
 
 
+def _flag(raw: str) -> bool:
+    return raw.strip().lower() in ("1", "true", "yes")
+
+
 _ENV: dict[str, Setting] = {
     "SATUPINTU_DATA_DIR": ("data_dir", Path),
     "DATABASE_URL": ("database_url", str),
     "REDIS_URL": ("redis_url", str),
+    "SATUPINTU_DATABASE_WRITE_WAIT_SECONDS": ("database_write_wait_seconds", float),
+    "SATUPINTU_DATABASE_PREPARED_STATEMENTS": ("database_prepared_statements", _flag),
     "SATUPINTU_HOST": ("host", str),
     "SATUPINTU_PORT": ("port", int),
     "SATUPINTU_TIMEZONE": ("timezone", str),
@@ -112,7 +124,7 @@ _ENV: dict[str, Setting] = {
     "SATUPINTU_MAX_PHOTO_BYTES": ("max_photo_bytes", int),
     "SATUPINTU_FLOWS_DIR": ("flows_dir", Path),
     "SATUPINTU_PUBLIC_URL": ("public_url", str),
-    "SATUPINTU_BEHIND_PROXY": ("behind_proxy", lambda raw: raw.strip().lower() in ("1", "true", "yes")),
+    "SATUPINTU_BEHIND_PROXY": ("behind_proxy", _flag),
     "SATUPINTU_MAP_TILE_URL": ("map_tile_url", str),
     "SATUPINTU_METRICS_TOKEN": ("metrics_token", str),
 }

@@ -9,10 +9,12 @@ from __future__ import annotations
 
 from sqlalchemy.exc import DBAPIError, DisconnectionError, InterfaceError, OperationalError
 
+from storage.db import DatabaseBusy
+
 
 def database_away(error: BaseException) -> bool:
     """Whether `error` says the database could not be reached or dropped the connection
     (PostgreSQL restarting or down, a cut connection; SQLite busy beyond its timeout)."""
-    if isinstance(error, (OperationalError, InterfaceError, DisconnectionError)):
+    if isinstance(error, (DatabaseBusy, OperationalError, InterfaceError, DisconnectionError)):
         return True
     return isinstance(error, DBAPIError) and error.connection_invalidated

@@ -11,7 +11,7 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any, cast
 
-from sqlalchemy import CursorResult, bindparam, delete, select, update
+from sqlalchemy import CursorResult, bindparam, delete, false, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlmodel import Session, SQLModel, col
 
@@ -20,6 +20,7 @@ from storage.models import (
     Contact,
     Conversation,
     InboundMessage,
+    Staff,
     Ticket,
     TicketCounter,
     TicketEvent,
@@ -115,18 +116,30 @@ def get_or_create_contact(
     return contact
 
 
-_LOAD_PARTY = (
-    select(Contact, Conversation)
-    .join(Conversation, col(Conversation.contact_id) == col(Contact.id))
-    .where(col(Contact.channel) == bindparam("channel"), col(Contact.external_id) == bindparam("external_id"))
-    .with_for_update(of=Conversation)
-)
+_LOAD_PARTY: dict[str | None, Any] = {}  # per staff column, built on first use
 
 
-def load_party(session: Session, *, channel: str, external_id: str) -> tuple[Contact, Conversation] | None:
-    """A known contact with its conversation, row-locked, in one query (the common case)."""
-    row = session.execute(_LOAD_PARTY, {"channel": channel, "external_id": external_id}).first()
-    return (row[0], row[1]) if row is not None else None
+def load_party(
+    session: Session, *, channel: str, external_id: str, staff_column: Any | None = None
+) -> tuple[Contact, Conversation, Staff | None] | None:
+    """A known contact with its conversation, row-locked, in one query (the common case),
+    and the staff member whose `staff_column` (their id on this platform) is the contact's:
+    one round trip where a second query for staff would cost another on every message."""
+    key = staff_column.key if staff_column is not None else None
+    statement = _LOAD_PARTY.get(key)
+    if statement is None:
+        statement = (
+            select(Contact, Conversation, Staff)
+            .join(Conversation, col(Conversation.contact_id) == col(Contact.id))
+            .outerjoin(Staff, staff_column == col(Contact.external_id) if staff_column is not None else false())
+            .where(col(Contact.channel) == bindparam("channel"), col(Contact.external_id) == bindparam("external_id"))
+            .order_by(col(Staff.id))
+            .limit(1)
+            .with_for_update(of=Conversation)
+        )
+        _LOAD_PARTY[key] = statement
+    row = session.execute(statement, {"channel": channel, "external_id": external_id}).first()
+    return (row[0], row[1], row[2]) if row is not None else None
 
 
 def find_conversation(session: Session, *, contact_id: int) -> Conversation | None:

@@ -134,7 +134,12 @@ class InboundHandler:
             session, channel=envelope.channel, message_id=envelope.message_id, now=now
         ):
             return Handled()  # a redelivery: already handled
-        party = repo.load_party(session, channel=envelope.channel, external_id=envelope.external_id)
+        party = repo.load_party(
+            session,
+            channel=envelope.channel,
+            external_id=envelope.external_id,
+            staff_column=staff_records.platform_column(envelope.channel),
+        )
         if party is None:
             contact = repo.get_or_create_contact(
                 session,
@@ -146,8 +151,9 @@ class InboundHandler:
                 now=now,
             )
             conversation = repo.load_conversation(session, contact_id=contact.id, now=now)  # type: ignore[arg-type]
+            known_staff = staff_records.staff_for_contact(session, contact)
         else:
-            contact, conversation = party
+            contact, conversation, known_staff = party
         if envelope.phone and contact.phone != envelope.phone:
             contact.phone = envelope.phone
         if contact.last_inbound_at is None or now - contact.last_inbound_at > LAST_SEEN_PRECISION:
@@ -161,7 +167,7 @@ class InboundHandler:
         handled = Handled()
         replies: list[OutMessage] = []
         lasting: set[int] = set()  # replies that stand whatever the person does next (see storage/outbox.py)
-        staff = self._staff(session, contact, event, now, replies)
+        staff = self._staff(session, contact, known_staff, event, now, replies)
         if staff is not None:
             staff.language = contact.language
             says = self.desk.handle(session, staff, conversation, event, now)
@@ -242,11 +248,17 @@ class InboundHandler:
         handled.files_to_delete += turn.files
 
     def _staff(
-        self, session: Session, contact: Contact, event: Inbound, now: datetime, replies: list[OutMessage]
+        self,
+        session: Session,
+        contact: Contact,
+        known: Staff | None,
+        event: Inbound,
+        now: datetime,
+        replies: list[OutMessage],
     ) -> Staff | None:
-        """The staff member writing, if it is one. `/start join_…` redeems an invite first, and
-        `/start k_…` (a walk-in citizen's receipt) links this chat to their ticket; the answer
-        to either goes into `replies`."""
+        """The staff member writing (`known`, loaded with the contact), if it is one.
+        `/start join_…` redeems an invite first, and `/start k_…` (a walk-in citizen's receipt)
+        links this chat to their ticket; the answer to either goes into `replies`."""
         command = parse_command(event.text) if event.kind == "text" and event.text else None
         code = command.argument if isinstance(command, Command) and command.name == "start" else None
         if code is not None and code.startswith(link_codes.PREFIX):
@@ -275,7 +287,7 @@ class InboundHandler:
                 )
             )
             return None
-        return staff_records.staff_for_contact(session, contact)
+        return known
 
     def _apply(
         self,

@@ -48,6 +48,7 @@ class SigninError(ValueError):
 class SignedIn:
     staff: Staff
     session: ConsoleSession
+    stale: bool = False  # last seen over a minute ago: `touch_session` keeps the idle time sliding
 
 
 def digest(token: str) -> str:
@@ -158,7 +159,8 @@ def open_session(session: Session, *, staff: Staff, how: str, now: datetime) -> 
 
 
 def load_session(session: Session, *, token: str, now: datetime) -> SignedIn | None:
-    """The session behind a cookie, if still good; sliding idle time, fixed longest life."""
+    """The session behind a cookie, if still good; sliding idle time, fixed longest life.
+    Only reads (a page is answered even while another process holds SQLite's write lock)."""
     row = (
         session.execute(select(ConsoleSession).where(col(ConsoleSession.token_hash) == digest(token[:100])))
         .scalars()
@@ -169,9 +171,12 @@ def load_session(session: Session, *, token: str, now: datetime) -> SignedIn | N
     staff = session.get(Staff, row.staff_id)
     if staff is None or staff.status == "disabled":
         return None
-    if now - row.last_seen_at > timedelta(minutes=1):  # one write a minute, not one per page
-        row.last_seen_at = now
-    return SignedIn(staff, row)
+    return SignedIn(staff, row, stale=now - row.last_seen_at > timedelta(minutes=1))  # one write a minute, not per page
+
+
+def touch_session(session: Session, *, session_id: int, now: datetime) -> None:
+    """Slide a session's idle time: it was used at `now`."""
+    session.execute(update(ConsoleSession).where(col(ConsoleSession.id) == session_id).values(last_seen_at=now))
 
 
 def close_session(session: Session, *, token: str, now: datetime) -> None:

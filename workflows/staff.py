@@ -12,7 +12,7 @@ import secrets
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Protocol
+from typing import Any, Protocol
 
 from sqlalchemy import select
 from sqlmodel import Session, col
@@ -190,11 +190,18 @@ def redeem_invite(
 _PLATFORM_FIELD = {"telegram": "telegram_user_id", "whatsapp": "whatsapp_number"}
 
 
-def staff_by_platform(session: Session, *, channel: str, external_id: str) -> Staff | None:
+def platform_column(channel: str) -> Any | None:
+    """The staff column that holds a person's id on `channel`; none for the web chat, which
+    is for citizens only."""
     field = _PLATFORM_FIELD.get(channel)
-    if field is None:
-        return None  # the web chat is for citizens only
-    return session.execute(select(Staff).where(getattr(Staff, field) == external_id)).scalars().first()
+    return getattr(Staff, field) if field is not None else None
+
+
+def staff_by_platform(session: Session, *, channel: str, external_id: str) -> Staff | None:
+    column = platform_column(channel)
+    if column is None:
+        return None
+    return session.execute(select(Staff).where(column == external_id).order_by(col(Staff.id))).scalars().first()
 
 
 def staff_for_contact(session: Session, contact: Contact) -> Staff | None:

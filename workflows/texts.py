@@ -12,6 +12,7 @@ from datetime import date, datetime, tzinfo
 from pathlib import Path
 from typing import Any
 
+from babel import Locale
 from babel.dates import format_date
 from jinja2 import Environment, FileSystemLoader, StrictUndefined
 
@@ -21,6 +22,9 @@ from workflows.messages import OutMessage, RenderedOption
 TEMPLATES_DIR = Path(__file__).resolve().parent.parent / "templates"
 LANGUAGES = ("id", "en")
 DEFAULT_LANGUAGE = "id"
+# Parsed once: babel given a locale's name loads and merges its data again on every date
+# (~0.3 ms, against 5 us with the Locale), and a status list formats a date per ticket.
+_LOCALES = {language: Locale.parse(language) for language in LANGUAGES}
 
 
 PARAM_CHARS = 100  # longer values (a question, a resolution) reach a template through the text itself
@@ -52,7 +56,7 @@ class Texts:
     @staticmethod
     def long_date(value: date, language: str) -> str:
         """Dates as people say them, in their language: "Senin, 24 November 2026"."""
-        return format_date(value, format="full", locale=language if language in LANGUAGES else DEFAULT_LANGUAGE)
+        return format_date(value, format="full", locale=_LOCALES.get(language, _LOCALES[DEFAULT_LANGUAGE]))
 
     @classmethod
     def long_moment(cls, value: datetime, zone: tzinfo, language: str) -> str:

@@ -28,7 +28,7 @@ from bot.clock import Clock
 from bot.console.i18n import Words, pick_language
 from bot.settings import Settings
 from storage.db import Database
-from storage.models import Staff
+from storage.models import Staff, stored_id
 from workflows import signin
 from workflows.services import Services
 from workflows.texts import TEMPLATES_DIR
@@ -211,7 +211,9 @@ async def console_middleware(
         return await handler(request)
     console = console_of(request)
     token = request.cookies.get(SESSION_COOKIE)
-    found = await console.run(signin.load_session, token=token, now=console.now()) if token else None
+    found = await console.db.glance(signin.load_session, token=token, now=console.now()) if token else None
+    if found is not None and found.stale:
+        await console.db.run_unless_busy(signin.touch_session, session_id=stored_id(found.session), now=console.now())
     if found is not None:
         request[STAFF], request[CSRF] = found.staff, found.session.csrf
     else:
