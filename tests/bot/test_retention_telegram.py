@@ -86,7 +86,7 @@ async def test_a_telegram_report_past_its_period_keeps_its_counts_and_loses_its_
     )
     assert not any(word in text for text in events for word in (*PERSONAL, "PBI-JK"))
     survey = await office.db.run(lambda s: s.execute(select(SurveyResponse)).scalar_one())
-    assert survey.scores == {"speed": 4, "conduct": 3, "handling": 4} and survey.comment is None
+    assert survey.scores == {"time": 4, "conduct": 3, "complaints": 4} and survey.comment is None
     await siti.catch_up()
     await budi.catch_up()
     assert len(office.fake.sent(BUDI)) + len(office.fake.sent(SITI)) == sent_before, "the purge tells nobody"

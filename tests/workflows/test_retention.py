@@ -42,7 +42,7 @@ from workflows.jobs import JobContext, digest
 from workflows.privacy import erasure, retention
 
 START = datetime(2021, 3, 1, 3, 0, tzinfo=UTC)  # Monday 1 March 2021, 10:00 WIB
-SCORES = {"speed": 4, "conduct": 3}
+SCORES = {"time": 4, "conduct": 3}
 
 
 def _photo(colour: str) -> bytes:
